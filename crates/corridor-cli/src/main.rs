@@ -1,0 +1,228 @@
+//! `corridor`: the command line of the Corridor platform.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use corridor_model::{CodeListId, Countries, RecordType};
+use corridor_world::WorldConfig;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Corridor collects, harmonises, links, analyses and safely publishes
+/// administrative data on human mobility and human trafficking.
+#[derive(Parser)]
+#[command(name = "corridor", version, about, long_about = None, arg_required_else_help = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build a realistic multi-country demo world and run everything that exists on it
+    Demo {
+        /// Folder to build the demo in
+        #[arg(long, default_value = "corridor-demo")]
+        dir: PathBuf,
+        /// Simulated persons (more is slower and more realistic)
+        #[arg(long, default_value_t = 20_000)]
+        persons: u64,
+        /// Random seed; the same seed gives byte-identical output
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// Generate a synthetic world: agency exports in their real shapes, plus the ground truth
+    Generate {
+        /// Output folder (created if missing; files in it are overwritten)
+        #[arg(long)]
+        out: PathBuf,
+        /// Random seed; the same seed gives byte-identical output
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Simulated persons
+        #[arg(long, default_value_t = 20_000)]
+        persons: u64,
+        /// Identified victims of trafficking [default: persons / 20, at least 300]
+        #[arg(long)]
+        victims: Option<u64>,
+        /// First year of the export period
+        #[arg(long, default_value_t = 2022)]
+        start_year: i32,
+        /// Years in the export period
+        #[arg(long, default_value_t = 4)]
+        years: i32,
+        /// Share of exported rows carrying a fault (0 = a clean world, everything recorded)
+        #[arg(long, default_value_t = 0.02)]
+        dirty: f64,
+    },
+    /// Print the data standard (record types, fields, code lists) as Markdown
+    Standard,
+    /// Resolve country names or codes to ISO 3166-1 alpha-3, as intake does
+    Country {
+        /// Names or codes, e.g. "EEUU" "Côte d'Ivoire" guatemalteca
+        #[arg(required = true)]
+        values: Vec<String>,
+    },
+    /// List a code list, or all code lists
+    Codes {
+        /// Code list name, e.g. sex, age_group, exploitation_type
+        list: Option<String>,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Demo { dir, persons, seed } => demo(dir, persons, seed),
+        Command::Generate {
+            out,
+            seed,
+            persons,
+            victims,
+            start_year,
+            years,
+            dirty,
+        } => {
+            let cfg = WorldConfig {
+                seed,
+                persons,
+                victims,
+                start_year,
+                years,
+                dirty,
+            };
+            generate(&cfg, &out)?;
+            Ok(())
+        }
+        Command::Standard => {
+            print!("{}", corridor_model::docs::standard_markdown());
+            Ok(())
+        }
+        Command::Country { values } => country(&values),
+        Command::Codes { list } => codes(list.as_deref()),
+    }
+}
+
+fn progress_bar(total: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({eta} left)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+fn generate(cfg: &WorldConfig, out: &std::path::Path) -> Result<corridor_world::Summary> {
+    let started = Instant::now();
+    let bar = progress_bar(cfg.persons, "persons");
+    let summary = corridor_world::generate(cfg, out, &|done, _| bar.set_position(done))
+        .with_context(|| format!("generating the world into {}", out.display()))?;
+    bar.finish_and_clear();
+    println!(
+        "Generated {} persons ({} crossings), {} victims ({} case records) into {} in {:.1} s.",
+        summary.persons,
+        summary.crossings,
+        summary.victims,
+        summary.case_records,
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    for (path, rows, what) in &summary.files {
+        println!("  {path:<48} {rows:>9} rows  {what}");
+    }
+    println!(
+        "  truth/ holds the ground truth; {} seeded faults are listed in truth/faults.csv.",
+        summary.faults
+    );
+    Ok(summary)
+}
+
+fn demo(dir: PathBuf, persons: u64, seed: u64) -> Result<()> {
+    println!(
+        "Corridor demo: a region of three reporting countries (Guatemala, Honduras, El Salvador)"
+    );
+    println!("with travel to and from Mexico, the USA and beyond, 2022–2025.\n");
+    let world = dir.join("world");
+    let cfg = WorldConfig {
+        seed,
+        persons,
+        ..WorldConfig::default()
+    };
+    generate(&cfg, &world)?;
+    println!();
+    println!("What the demo built, in {}:", dir.display());
+    println!(
+        "  world/sources/   what each agency exports, in its own format, language and encoding"
+    );
+    println!("  world/truth/     the ground truth every later step is checked against");
+    println!("  world/README.md  a guide to both");
+    println!();
+    println!(
+        "Next steps (coming in later releases): ingest each source through a mapping file, derive"
+    );
+    println!(
+        "stays and 12/16-month migrations, build protected tables, publish a release and serve the portal."
+    );
+    Ok(())
+}
+
+fn country(values: &[String]) -> Result<()> {
+    let countries = Countries::get();
+    let mut failed = 0;
+    for value in values {
+        match countries.resolve(value) {
+            Ok(c) => println!(
+                "{value:<30} {}  {} / {} / {}",
+                c.alpha3, c.name_en, c.name_es, c.name_fr
+            ),
+            Err(e) => {
+                failed += 1;
+                let hints: Vec<String> = e
+                    .candidates
+                    .iter()
+                    .filter_map(|code| countries.by_alpha3(code))
+                    .map(|c| format!("{} ({})", c.alpha3, c.name_en))
+                    .collect();
+                if hints.is_empty() {
+                    println!("{value:<30} not a country we know");
+                } else {
+                    println!(
+                        "{value:<30} not a country we know; closest: {}",
+                        hints.join(", ")
+                    );
+                }
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} of {} values did not resolve", values.len());
+    }
+    Ok(())
+}
+
+fn codes(list: Option<&str>) -> Result<()> {
+    let Some(name) = list else {
+        for id in CodeListId::ALL {
+            println!("{:<24} {} codes", id.name(), id.list().codes.len());
+        }
+        println!(
+            "\nRecord types: {}",
+            RecordType::ALL.map(|t| t.name()).join(", ")
+        );
+        return Ok(());
+    };
+    let Some(id) = CodeListId::from_name(name) else {
+        let names: Vec<&str> = CodeListId::ALL.iter().map(|i| i.name()).collect();
+        bail!(
+            "no code list named '{name}'; the lists are: {}",
+            names.join(", ")
+        );
+    };
+    for code in &id.list().codes {
+        println!("{:<22} {:<40} {}", code.code, code.label_en, code.label_es);
+    }
+    Ok(())
+}

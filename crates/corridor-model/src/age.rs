@@ -1,0 +1,115 @@
+//! Age in completed years and the standard age groups.
+
+use chrono::{Datelike, NaiveDate};
+
+use crate::codes::CodeListId;
+
+/// Age in completed years on `on`, or `None` when `on` is before `birth`.
+/// A person born on 29 February becomes a year older on 1 March in common
+/// years, as most civil registries count.
+pub fn age_on(birth: NaiveDate, on: NaiveDate) -> Option<i32> {
+    if on < birth {
+        return None;
+    }
+    let mut age = on.year() - birth.year();
+    if (on.month(), on.day()) < (birth.month(), birth.day()) {
+        age -= 1;
+    }
+    Some(age)
+}
+
+/// The kinds of age grouping in the `age_group` code list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgeGrouping {
+    /// `Y0T4` … `Y80T84`, `Y_GE85`.
+    FiveYear,
+    /// `Y0T14`, `Y15T24`, `Y25T64`, `Y_GE65`.
+    Broad,
+    /// `Y_LT18`, `Y_GE18`.
+    Majority,
+}
+
+impl AgeGrouping {
+    fn kind(self) -> &'static str {
+        match self {
+            AgeGrouping::FiveYear => "five_year",
+            AgeGrouping::Broad => "broad",
+            AgeGrouping::Majority => "majority",
+        }
+    }
+
+    /// The group codes of this grouping, youngest first.
+    pub fn codes(self) -> Vec<&'static str> {
+        CodeListId::AgeGroup
+            .list()
+            .codes
+            .iter()
+            .filter(|c| c.extra.get("kind").map(String::as_str) == Some(self.kind()))
+            .map(|c| c.code.as_str())
+            .collect()
+    }
+}
+
+/// The code of the group of `grouping` that holds `age`; `_U` for a negative age.
+pub fn age_group(age: i32, grouping: AgeGrouping) -> &'static str {
+    let list = CodeListId::AgeGroup.list();
+    for code in &list.codes {
+        if code.extra.get("kind").map(String::as_str) != Some(grouping.kind()) {
+            continue;
+        }
+        let from = code.extra.get("from").and_then(|v| v.parse::<i32>().ok());
+        let to = code.extra.get("to").and_then(|v| v.parse::<i32>().ok());
+        if let Some(from) = from
+            && age >= from
+            && to.is_none_or(|to| age <= to)
+        {
+            return code.code.as_str();
+        }
+    }
+    "_U"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).expect("valid test date")
+    }
+
+    #[test]
+    fn completed_years() {
+        assert_eq!(age_on(d(2000, 5, 10), d(2020, 5, 9)), Some(19));
+        assert_eq!(age_on(d(2000, 5, 10), d(2020, 5, 10)), Some(20));
+        assert_eq!(age_on(d(2000, 2, 29), d(2021, 2, 28)), Some(20));
+        assert_eq!(age_on(d(2000, 2, 29), d(2021, 3, 1)), Some(21));
+        assert_eq!(age_on(d(2000, 1, 1), d(1999, 12, 31)), None);
+    }
+
+    #[test]
+    fn group_bounds() {
+        assert_eq!(age_group(0, AgeGrouping::FiveYear), "Y0T4");
+        assert_eq!(age_group(4, AgeGrouping::FiveYear), "Y0T4");
+        assert_eq!(age_group(5, AgeGrouping::FiveYear), "Y5T9");
+        assert_eq!(age_group(85, AgeGrouping::FiveYear), "Y_GE85");
+        assert_eq!(age_group(120, AgeGrouping::FiveYear), "Y_GE85");
+        assert_eq!(age_group(14, AgeGrouping::Broad), "Y0T14");
+        assert_eq!(age_group(65, AgeGrouping::Broad), "Y_GE65");
+        assert_eq!(age_group(17, AgeGrouping::Majority), "Y_LT18");
+        assert_eq!(age_group(18, AgeGrouping::Majority), "Y_GE18");
+        assert_eq!(age_group(-1, AgeGrouping::Majority), "_U");
+        assert_eq!(AgeGrouping::FiveYear.codes().len(), 18);
+    }
+
+    proptest! {
+        /// Every age 0..=130 falls in exactly one group of each grouping.
+        #[test]
+        fn groups_partition_ages(age in 0i32..=130) {
+            for grouping in [AgeGrouping::FiveYear, AgeGrouping::Broad, AgeGrouping::Majority] {
+                let group = age_group(age, grouping);
+                prop_assert!(grouping.codes().contains(&group), "{age} -> {group}");
+            }
+        }
+    }
+}

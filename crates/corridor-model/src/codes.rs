@@ -1,0 +1,378 @@
+//! Code lists: the allowed values of coded fields.
+//!
+//! Each list is a CSV file under `data/` whose `#` header lines name its
+//! source. Lists are parsed once, on first use, from the copy compiled into
+//! the binary, so a deployment can never run with a different list than the
+//! one it was tested with.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
+
+use crate::text::fold;
+
+/// Identifies a code list of the standard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CodeListId {
+    /// ISO 3166-1 alpha-3 country codes; see [`crate::countries`].
+    Country,
+    /// UN M49 regions, sub-regions and intermediate regions.
+    M49Region,
+    Sex,
+    AgeGroup,
+    Direction,
+    TransportMode,
+    TravelPurpose,
+    DocumentType,
+    VisaType,
+    ResidenceStatus,
+    PermitType,
+    PermitDecision,
+    ReturnType,
+    ExploitationType,
+    LabourIndustry,
+    MeansOfControl,
+    RecruiterRelationship,
+    SignalKind,
+}
+
+impl CodeListId {
+    /// Every code list, in documentation order.
+    pub const ALL: [CodeListId; 18] = [
+        CodeListId::Country,
+        CodeListId::M49Region,
+        CodeListId::Sex,
+        CodeListId::AgeGroup,
+        CodeListId::Direction,
+        CodeListId::TransportMode,
+        CodeListId::TravelPurpose,
+        CodeListId::DocumentType,
+        CodeListId::VisaType,
+        CodeListId::ResidenceStatus,
+        CodeListId::PermitType,
+        CodeListId::PermitDecision,
+        CodeListId::ReturnType,
+        CodeListId::ExploitationType,
+        CodeListId::LabourIndustry,
+        CodeListId::MeansOfControl,
+        CodeListId::RecruiterRelationship,
+        CodeListId::SignalKind,
+    ];
+
+    /// The list's name as used in docs and mapping files (`sex`, `country`…).
+    pub fn name(self) -> &'static str {
+        match self {
+            CodeListId::Country => "country",
+            CodeListId::M49Region => "m49_region",
+            CodeListId::Sex => "sex",
+            CodeListId::AgeGroup => "age_group",
+            CodeListId::Direction => "direction",
+            CodeListId::TransportMode => "transport_mode",
+            CodeListId::TravelPurpose => "travel_purpose",
+            CodeListId::DocumentType => "document_type",
+            CodeListId::VisaType => "visa_type",
+            CodeListId::ResidenceStatus => "residence_status",
+            CodeListId::PermitType => "permit_type",
+            CodeListId::PermitDecision => "permit_decision",
+            CodeListId::ReturnType => "return_type",
+            CodeListId::ExploitationType => "exploitation_type",
+            CodeListId::LabourIndustry => "labour_industry",
+            CodeListId::MeansOfControl => "means_of_control",
+            CodeListId::RecruiterRelationship => "recruiter_relationship",
+            CodeListId::SignalKind => "signal_kind",
+        }
+    }
+
+    /// Looks a list up by its [`name`](Self::name).
+    pub fn from_name(name: &str) -> Option<CodeListId> {
+        Self::ALL.into_iter().find(|id| id.name() == name)
+    }
+
+    /// The CSV file behind the list, as compiled into the binary.
+    pub fn source_file(self) -> (&'static str, &'static str) {
+        match self {
+            CodeListId::Country => ("countries.csv", include_str!("../data/countries.csv")),
+            CodeListId::M49Region => ("m49_regions.csv", include_str!("../data/m49_regions.csv")),
+            CodeListId::Sex => ("sex.csv", include_str!("../data/sex.csv")),
+            CodeListId::AgeGroup => ("age_groups.csv", include_str!("../data/age_groups.csv")),
+            CodeListId::Direction => ("direction.csv", include_str!("../data/direction.csv")),
+            CodeListId::TransportMode => (
+                "transport_mode.csv",
+                include_str!("../data/transport_mode.csv"),
+            ),
+            CodeListId::TravelPurpose => (
+                "travel_purpose.csv",
+                include_str!("../data/travel_purpose.csv"),
+            ),
+            CodeListId::DocumentType => (
+                "document_type.csv",
+                include_str!("../data/document_type.csv"),
+            ),
+            CodeListId::VisaType => ("visa_type.csv", include_str!("../data/visa_type.csv")),
+            CodeListId::ResidenceStatus => (
+                "residence_status.csv",
+                include_str!("../data/residence_status.csv"),
+            ),
+            CodeListId::PermitType => ("permit_type.csv", include_str!("../data/permit_type.csv")),
+            CodeListId::PermitDecision => (
+                "permit_decision.csv",
+                include_str!("../data/permit_decision.csv"),
+            ),
+            CodeListId::ReturnType => ("return_type.csv", include_str!("../data/return_type.csv")),
+            CodeListId::ExploitationType => (
+                "exploitation_type.csv",
+                include_str!("../data/exploitation_type.csv"),
+            ),
+            CodeListId::LabourIndustry => (
+                "labour_industry.csv",
+                include_str!("../data/labour_industry.csv"),
+            ),
+            CodeListId::MeansOfControl => (
+                "means_of_control.csv",
+                include_str!("../data/means_of_control.csv"),
+            ),
+            CodeListId::RecruiterRelationship => (
+                "recruiter_relationship.csv",
+                include_str!("../data/recruiter_relationship.csv"),
+            ),
+            CodeListId::SignalKind => ("signal_kind.csv", include_str!("../data/signal_kind.csv")),
+        }
+    }
+
+    /// The parsed list. Countries are also available, with their richer
+    /// record, through [`crate::countries::Countries`].
+    pub fn list(self) -> &'static CodeList {
+        static LISTS: OnceLock<BTreeMap<CodeListId, CodeList>> = OnceLock::new();
+        let lists = LISTS.get_or_init(|| {
+            CodeListId::ALL
+                .into_iter()
+                .map(|id| (id, CodeList::parse_builtin(id)))
+                .collect()
+        });
+        &lists[&self]
+    }
+}
+
+/// One code of a list, with its labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Code {
+    pub code: String,
+    pub label_en: String,
+    pub label_es: String,
+    pub label_fr: String,
+    /// Spellings seen in exports that mean this code (matched after folding).
+    pub aliases: Vec<String>,
+    /// Any further columns of the list (e.g. `htcds`, `sdg`, `from`, `to`).
+    pub extra: BTreeMap<String, String>,
+}
+
+/// A parsed code list.
+#[derive(Debug, Clone)]
+pub struct CodeList {
+    pub id: CodeListId,
+    /// The `#` header lines of the source file: where the list comes from.
+    pub source_notes: Vec<String>,
+    pub codes: Vec<Code>,
+    /// folded code, label or alias → index into `codes`.
+    index: HashMap<String, usize>,
+}
+
+/// A value that is not in a code list.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{value}' is not a code of the {list} list{}", suggest(.candidates))]
+pub struct UnknownCode {
+    pub list: &'static str,
+    pub value: String,
+    /// The closest codes, best first.
+    pub candidates: Vec<String>,
+}
+
+pub(crate) fn suggest(candidates: &[String]) -> String {
+    if candidates.is_empty() {
+        String::new()
+    } else {
+        format!("; closest: {}", candidates.join(", "))
+    }
+}
+
+/// Splits a code-list file into its `#` notes and its CSV body.
+pub(crate) fn split_notes(text: &str) -> (Vec<String>, String) {
+    let mut notes = Vec::new();
+    let mut body = String::with_capacity(text.len());
+    for line in text.lines() {
+        match line.strip_prefix('#') {
+            Some(note) => notes.push(note.trim().to_string()),
+            None => {
+                body.push_str(line);
+                body.push('\n');
+            }
+        }
+    }
+    (notes, body)
+}
+
+impl CodeList {
+    fn parse_builtin(id: CodeListId) -> CodeList {
+        let (file, text) = id.source_file();
+        // The lists are compiled in and covered by tests, so a parse failure
+        // is a build defect, not a user error.
+        CodeList::parse(id, text).unwrap_or_else(|e| panic!("built-in code list {file}: {e}"))
+    }
+
+    /// Parses a code list from CSV text with `#` notes.
+    pub fn parse(id: CodeListId, text: &str) -> Result<CodeList, csv::Error> {
+        let (source_notes, body) = split_notes(text);
+        let mut reader = csv::Reader::from_reader(body.as_bytes());
+        let headers = reader.headers()?.clone();
+        let mut codes = Vec::new();
+        for record in reader.records() {
+            let record = record?;
+            let get = |name: &str| -> String {
+                headers
+                    .iter()
+                    .position(|h| h == name)
+                    .and_then(|i| record.get(i))
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let (code, label_en, label_es, label_fr, aliases);
+            if id == CodeListId::Country {
+                code = get("alpha3");
+                label_en = get("name_en");
+                label_es = get("name_es");
+                label_fr = get("name_fr");
+                aliases = crate::countries::aliases_of(
+                    &code,
+                    &[get("alpha2"), get("numeric"), get("official_name_en")],
+                    [&label_en, &label_es, &label_fr],
+                );
+            } else {
+                code = get("code");
+                label_en = get("label_en");
+                label_es = get(if id == CodeListId::M49Region {
+                    "name_es"
+                } else {
+                    "label_es"
+                });
+                label_fr = get(if id == CodeListId::M49Region {
+                    "name_fr"
+                } else {
+                    "label_fr"
+                });
+                aliases = get("aliases")
+                    .split('|')
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_string)
+                    .collect();
+            }
+            let label_en = if label_en.is_empty() && id == CodeListId::M49Region {
+                get("name_en")
+            } else {
+                label_en
+            };
+            let known = [
+                "code", "label_en", "label_es", "label_fr", "aliases", "alpha3", "name_en",
+                "name_es", "name_fr",
+            ];
+            let extra = headers
+                .iter()
+                .zip(record.iter())
+                .filter(|(h, _)| !known.contains(h))
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect();
+            codes.push(Code {
+                code,
+                label_en,
+                label_es,
+                label_fr,
+                aliases,
+                extra,
+            });
+        }
+        let mut index = HashMap::new();
+        // Codes first, then labels, then aliases: an earlier, stronger key is
+        // never overwritten by a weaker one.
+        for (i, c) in codes.iter().enumerate() {
+            index.entry(fold(&c.code)).or_insert(i);
+        }
+        for (i, c) in codes.iter().enumerate() {
+            for label in [&c.label_en, &c.label_es, &c.label_fr] {
+                index.entry(fold(label)).or_insert(i);
+            }
+        }
+        // An alias that two codes claim ("Korea" from both Koreas' names)
+        // means neither: it is left out rather than guessed.
+        let mut alias_owner: HashMap<String, Option<usize>> = HashMap::new();
+        for (i, c) in codes.iter().enumerate() {
+            for alias in &c.aliases {
+                alias_owner
+                    .entry(fold(alias))
+                    .and_modify(|owner| {
+                        if *owner != Some(i) {
+                            *owner = None;
+                        }
+                    })
+                    .or_insert(Some(i));
+            }
+        }
+        for (key, owner) in alias_owner {
+            if let Some(i) = owner {
+                index.entry(key).or_insert(i);
+            }
+        }
+        index.remove("");
+        Ok(CodeList {
+            id,
+            source_notes,
+            codes,
+            index,
+        })
+    }
+
+    /// The code with exactly this code value.
+    pub fn get(&self, code: &str) -> Option<&Code> {
+        self.codes.iter().find(|c| c.code == code)
+    }
+
+    /// Whether `code` is one of the list's codes (exact, case-sensitive).
+    pub fn contains(&self, code: &str) -> bool {
+        self.get(code).is_some()
+    }
+
+    /// Resolves a value as found in an export (a code, a label in English,
+    /// Spanish or French, or a known alias), ignoring case, accents and
+    /// punctuation.
+    pub fn resolve(&self, value: &str) -> Result<&Code, UnknownCode> {
+        if let Some(&i) = self.index.get(&fold(value)) {
+            return Ok(&self.codes[i]);
+        }
+        Err(UnknownCode {
+            list: self.id.name(),
+            value: value.to_string(),
+            candidates: self.closest(value, 3),
+        })
+    }
+
+    /// The codes whose keys are most similar to `value`, best first.
+    pub fn closest(&self, value: &str, n: usize) -> Vec<String> {
+        let folded = fold(value);
+        let mut scored: Vec<(f64, usize)> = self
+            .index
+            .iter()
+            .map(|(key, &i)| (strsim::jaro_winkler(&folded, key), i))
+            .filter(|(score, _)| *score >= 0.8)
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut out: Vec<String> = Vec::new();
+        for (_, i) in scored {
+            let code = &self.codes[i].code;
+            if !out.contains(code) {
+                out.push(code.clone());
+            }
+            if out.len() == n {
+                break;
+            }
+        }
+        out
+    }
+}
