@@ -172,7 +172,10 @@ pub struct CodeList {
     /// The `#` header lines of the source file: where the list comes from.
     pub source_notes: Vec<String>,
     pub codes: Vec<Code>,
-    /// folded code, label or alias → index into `codes`.
+    /// Upper-cased code (and, for countries, alpha-2 and numeric codes) →
+    /// index into `codes`. Codes match exactly: "C.A." is not "CA".
+    exact: HashMap<String, usize>,
+    /// Folded label or alias → index into `codes`.
     index: HashMap<String, usize>,
 }
 
@@ -242,7 +245,7 @@ impl CodeList {
                 label_fr = get("name_fr");
                 aliases = crate::countries::aliases_of(
                     &code,
-                    &[get("alpha2"), get("numeric"), get("official_name_en")],
+                    &[get("official_name_en")],
                     [&label_en, &label_es, &label_fr],
                 );
             } else {
@@ -289,12 +292,22 @@ impl CodeList {
                 extra,
             });
         }
-        let mut index = HashMap::new();
-        // Codes first, then labels, then aliases: an earlier, stronger key is
-        // never overwritten by a weaker one.
+        let mut exact = HashMap::new();
         for (i, c) in codes.iter().enumerate() {
-            index.entry(fold(&c.code)).or_insert(i);
+            exact.insert(c.code.to_uppercase(), i);
         }
+        if id == CodeListId::Country {
+            for (i, c) in codes.iter().enumerate() {
+                for key in ["alpha2", "numeric"] {
+                    if let Some(v) = c.extra.get(key) {
+                        exact.entry(v.to_uppercase()).or_insert(i);
+                    }
+                }
+            }
+        }
+        let mut index = HashMap::new();
+        // Labels first, then aliases: a stronger key is never overwritten
+        // by a weaker one.
         for (i, c) in codes.iter().enumerate() {
             for label in [&c.label_en, &c.label_es, &c.label_fr] {
                 index.entry(fold(label)).or_insert(i);
@@ -325,6 +338,7 @@ impl CodeList {
             id,
             source_notes,
             codes,
+            exact,
             index,
         })
     }
@@ -339,12 +353,21 @@ impl CodeList {
         self.get(code).is_some()
     }
 
+    /// Resolves a value without suggesting alternatives on failure (cheap).
+    pub fn lookup(&self, value: &str) -> Option<&Code> {
+        let i = self
+            .exact
+            .get(&value.trim().to_uppercase())
+            .or_else(|| self.index.get(&fold(value)))?;
+        Some(&self.codes[*i])
+    }
+
     /// Resolves a value as found in an export (a code, a label in English,
     /// Spanish or French, or a known alias), ignoring case, accents and
     /// punctuation.
     pub fn resolve(&self, value: &str) -> Result<&Code, UnknownCode> {
-        if let Some(&i) = self.index.get(&fold(value)) {
-            return Ok(&self.codes[i]);
+        if let Some(code) = self.lookup(value) {
+            return Ok(code);
         }
         Err(UnknownCode {
             list: self.id.name(),
@@ -359,6 +382,7 @@ impl CodeList {
         let mut scored: Vec<(f64, usize)> = self
             .index
             .iter()
+            .chain(self.exact.iter())
             .map(|(key, &i)| (strsim::jaro_winkler(&folded, key), i))
             .filter(|(score, _)| *score >= 0.8)
             .collect();

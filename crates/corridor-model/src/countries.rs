@@ -62,7 +62,7 @@ fn variants() -> &'static BTreeMap<String, Vec<String>> {
     })
 }
 
-/// The extra keys a country is known by besides its three names: codes,
+/// The extra keys a country is known by besides its three names and codes:
 /// official name, names with their comma or bracket parts rearranged
 /// ("Korea, Republic of" → "Republic of Korea"; "Bolivia (Plurinational
 /// State of)" → "Bolivia"), and curated variants.

@@ -191,7 +191,10 @@ pub fn apply(
             let typo = crate::names::typo(rng, &current);
             let text = if current.len() > 4
                 && typo != current
-                && corridor_model::Countries::get().resolve(&typo).is_err()
+                && corridor_model::CodeListId::Country
+                    .list()
+                    .lookup(&typo)
+                    .is_none()
                 && rng.random_bool(0.6)
             {
                 typo
@@ -258,9 +261,12 @@ pub fn apply(
         FaultKind::BrokenQuoting => {
             let c = col(Role::FamilyName)?;
             let current = text_of(&cells[c], style);
-            let text = match current.split_once(' ') {
-                Some((a, b)) if delimiter != '"' => format!("{a}{delimiter} {b}"),
-                _ => format!("{current} \"ALIAS\""),
+            // CSV: a name with the delimiter inside, unquoted ("LÓPEZ; PÉREZ");
+            // JSON: a name with a raw quote inside.
+            let text = match (delimiter, current.split_once(' ')) {
+                ('"', _) => format!("{current} \"ALIAS\""),
+                (d, Some((a, b))) => format!("{a}{d} {b}"),
+                (d, None) => format!("{current}{d} JR"),
             };
             let expected = current;
             cells[c] = Cell::Text(text.clone());

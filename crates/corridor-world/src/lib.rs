@@ -23,6 +23,7 @@ pub mod table;
 pub mod trafficking;
 pub mod truth;
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -115,6 +116,7 @@ impl Output {
 /// A sink with what the fault log needs to know about it.
 struct Source {
     rel: String,
+    headers: Vec<String>,
     sink: Option<Box<dyn Sink>>,
     roles: Vec<Role>,
     style: DateStyle,
@@ -128,7 +130,7 @@ impl Source {
     fn new(
         rel: &str,
         sink: Box<dyn Sink>,
-        roles: Vec<Role>,
+        columns: &[(&str, Role)],
         delimiter: char,
         text: bool,
         description: &str,
@@ -136,8 +138,9 @@ impl Source {
         let style = sink.date_style();
         Source {
             rel: rel.to_string(),
+            headers: columns.iter().map(|c| c.0.to_string()).collect(),
             sink: Some(sink),
-            roles,
+            roles: columns.iter().map(|c| c.1).collect(),
             style,
             delimiter,
             text,
@@ -171,33 +174,39 @@ struct FaultLog {
 }
 
 impl FaultLog {
-    #[allow(clippy::too_many_arguments)]
-    fn log(
-        &mut self,
-        file: &str,
-        part: &str,
-        row: Option<u64>,
-        kind: FaultKind,
-        column: &str,
-        written: &str,
-        expected: &str,
-        person: &str,
-    ) -> io::Result<()> {
-        self.count += 1;
-        let row = row.map(|r| r.to_string()).unwrap_or_default();
-        writeln!(
-            self.out,
-            "{},{},{},{},{},{},{},{}",
-            csv_field(file),
-            csv_field(part),
-            row,
-            kind.name(),
-            csv_field(column),
-            csv_field(written),
-            csv_field(expected),
-            person
-        )
+    fn write(&mut self, lines: &[String]) -> io::Result<()> {
+        for line in lines {
+            self.out.write_all(line.as_bytes())?;
+        }
+        self.count += lines.len() as u64;
+        Ok(())
     }
+}
+
+/// One line of `truth/faults.csv`.
+#[allow(clippy::too_many_arguments)]
+fn fault_line(
+    file: &str,
+    part: &str,
+    row: Option<u64>,
+    kind: FaultKind,
+    column: &str,
+    written: &str,
+    expected: &str,
+    person: &str,
+) -> String {
+    let row = row.map(|r| r.to_string()).unwrap_or_default();
+    format!(
+        "{},{},{},{},{},{},{},{}\n",
+        csv_field(file),
+        csv_field(part),
+        row,
+        kind.name(),
+        csv_field(column),
+        csv_field(written),
+        csv_field(expected),
+        person
+    )
 }
 
 fn csv_field(s: &str) -> String {
@@ -418,16 +427,17 @@ fn work(cfg: &WorldConfig, span: Span, index: u32, id: u64) -> PersonWork {
     }
 }
 
-/// Writes one chunk's plans to a source, applying faults and logging them.
+/// Writes one chunk's plans to a source, applying faults; returns the
+/// fault log's lines for them.
 fn write_plans(
     source: &mut Source,
     plans: &mut [Plan],
-    faults_log: &mut FaultLog,
-    cells_of: &dyn Fn(&Plan) -> Vec<Cell>,
-    person_of: &dyn Fn(&Plan) -> u64,
-) -> io::Result<()> {
+    cells_of: &(dyn Fn(&Plan) -> Vec<Cell> + Sync),
+    person_of: &(dyn Fn(&Plan) -> u64 + Sync),
+) -> io::Result<Vec<String>> {
     plans.sort_by_key(|p| (p.t, p.life, p.item, p.duplicate));
-    let mut last_row = 0;
+    let mut log = Vec::new();
+    let mut original_rows: HashMap<(u32, u32), u64> = HashMap::new();
     for plan in plans.iter() {
         let mut cells = cells_of(plan);
         let mut unquoted = None;
@@ -449,55 +459,44 @@ fn write_plans(
         let (row, part) = source.write(&cells, unquoted)?;
         let person = person_of(plan).to_string();
         if plan.duplicate {
-            faults_log.log(
+            let of = original_rows
+                .get(&(plan.life, plan.item))
+                .copied()
+                .unwrap_or_default();
+            let note = format!("duplicate of row {of}");
+            log.push(fault_line(
                 &source.rel,
                 &part,
                 Some(row),
                 FaultKind::DuplicateRecord,
                 "",
                 "",
-                &format!("duplicate of row {last_row}"),
+                &note,
                 &person,
-            )?;
+            ));
         }
         if let Some(a) = applied {
-            let column = headers_of(source, a.column);
-            faults_log.log(
+            let column = source
+                .headers
+                .get(a.column)
+                .map(String::as_str)
+                .unwrap_or_default();
+            log.push(fault_line(
                 &source.rel,
                 &part,
                 Some(row),
                 a.kind,
-                &column,
+                column,
                 &a.written,
                 &a.expected,
                 &person,
-            )?;
+            ));
         }
-        last_row = row;
+        if !plan.duplicate {
+            original_rows.insert((plan.life, plan.item), row);
+        }
     }
-    Ok(())
-}
-
-fn headers_of(source: &Source, column: usize) -> String {
-    HEADERS.with(|h| {
-        h.borrow()
-            .get(&source.rel)
-            .and_then(|v| v.get(column).cloned())
-            .unwrap_or_default()
-    })
-}
-
-thread_local! {
-    static HEADERS: std::cell::RefCell<std::collections::HashMap<String, Vec<String>>> = Default::default();
-}
-
-fn remember_headers(rel: &str, headers: &[&str]) {
-    HEADERS.with(|h| {
-        h.borrow_mut().insert(
-            rel.to_string(),
-            headers.iter().map(|s| s.to_string()).collect(),
-        )
-    });
+    Ok(log)
 }
 
 fn csv_source(
@@ -510,13 +509,12 @@ fn csv_source(
     description: &str,
 ) -> Result<Source, WorldError> {
     let headers: Vec<&str> = columns.iter().map(|c| c.0).collect();
-    remember_headers(rel, &headers);
     let sink = CsvSink::create(&out.path(rel), &headers, delimiter, encoding, style)
         .map_err(out.err(rel))?;
     Ok(Source::new(
         rel,
         Box::new(sink),
-        columns.iter().map(|c| c.1).collect(),
+        columns,
         delimiter as char,
         true,
         description,
@@ -530,12 +528,11 @@ fn ndjson_source(
     description: &str,
 ) -> Result<Source, WorldError> {
     let headers: Vec<&str> = columns.iter().map(|c| c.0).collect();
-    remember_headers(rel, &headers);
     let sink = NdjsonSink::create(&out.path(rel), &headers).map_err(out.err(rel))?;
     Ok(Source::new(
         rel,
         Box::new(sink),
-        columns.iter().map(|c| c.1).collect(),
+        columns,
         '"',
         true,
         description,
@@ -551,12 +548,11 @@ fn xlsx_source(
     description: &str,
 ) -> Result<Source, WorldError> {
     let headers: Vec<&str> = columns.iter().map(|c| c.0).collect();
-    remember_headers(rel, &headers);
     let sink = XlsxSheet::add(book, sheet, &headers).map_err(out.err(rel))?;
     Ok(Source::new(
         rel,
         Box::new(sink),
-        columns.iter().map(|c| c.1).collect(),
+        columns,
         ',',
         false,
         description,
@@ -785,17 +781,18 @@ pub fn generate(
                         post.map(|p| POSTS[p as usize].name).unwrap_or("")
                     }
                 );
+                let line = fault_line(
+                    BORDER_FILES[ri],
+                    "",
+                    None,
+                    FaultKind::MissingRecord,
+                    "",
+                    "",
+                    &what,
+                    &w.life.person.id.to_string(),
+                );
                 faults_log
-                    .log(
-                        BORDER_FILES[ri],
-                        "",
-                        None,
-                        FaultKind::MissingRecord,
-                        "",
-                        "",
-                        &what,
-                        &w.life.person.id.to_string(),
-                    )
+                    .write(&[line])
                     .map_err(out.err("truth/faults.csv"))?;
             }
         }
@@ -810,63 +807,71 @@ pub fn generate(
             return_plans.append(&mut w.returns);
         }
         let lives: Vec<&Life> = works.iter().map(|w| &w.life).collect();
-        for ri in 0..3 {
-            let plans = &mut border_plans[ri];
-            let r = REPORTING[ri];
-            let cells_of = |p: &Plan| {
-                let life = lives[p.life as usize];
-                let mv = &life.moves[p.item as usize];
-                let post = match p.direction {
-                    Direction::Arrival => mv.post_to,
-                    Direction::Departure => mv.post_from,
-                };
-                export::border_cells(&export::BorderRecord {
-                    life,
-                    mv,
-                    r,
-                    direction: p.direction,
-                    t: p.t,
-                    post,
-                    record_id: p.record_id,
-                })
-            };
-            let person_of = |p: &Plan| lives[p.life as usize].person.id;
-            write_plans(
-                &mut border[ri],
-                plans,
-                &mut faults_log,
-                &cells_of,
-                &person_of,
-            )
-            .map_err(out.err(BORDER_FILES[ri]))?;
-            let plans = &mut permit_plans[ri];
-            let cells_of = |p: &Plan| {
-                let life = lives[p.life as usize];
-                export::permit_cells(life, &life.permits[p.item as usize])
-            };
-            write_plans(
-                &mut permits[ri],
-                plans,
-                &mut faults_log,
-                &cells_of,
-                &person_of,
-            )
-            .map_err(out.err(PERMIT_FILES[ri]))?;
-        }
-        let cells_of = |p: &Plan| {
-            let life = lives[p.life as usize];
-            export::return_cells(life, &life.returns[p.item as usize], p.record_id as u64)
-        };
+        let lives = &lives;
         let person_of = |p: &Plan| lives[p.life as usize].person.id;
-        write_plans(
+        // Each source is its own file: write them side by side, then log
+        // their faults in a fixed order so the output stays deterministic.
+        type CellsOf<'a> = Box<dyn Fn(&Plan) -> Vec<Cell> + Sync + Send + 'a>;
+        let mut jobs: Vec<(&mut Source, &mut Vec<Plan>, CellsOf)> = Vec::new();
+        for ((ri, source), plans) in border.iter_mut().enumerate().zip(border_plans.iter_mut()) {
+            let r = REPORTING[ri];
+            jobs.push((
+                source,
+                plans,
+                Box::new(move |p: &Plan| {
+                    let life = lives[p.life as usize];
+                    let mv = &life.moves[p.item as usize];
+                    let post = match p.direction {
+                        Direction::Arrival => mv.post_to,
+                        Direction::Departure => mv.post_from,
+                    };
+                    export::border_cells(&export::BorderRecord {
+                        life,
+                        mv,
+                        r,
+                        direction: p.direction,
+                        t: p.t,
+                        post,
+                        record_id: p.record_id,
+                    })
+                }),
+            ));
+        }
+        for (source, plans) in permits.iter_mut().zip(permit_plans.iter_mut()) {
+            jobs.push((
+                source,
+                plans,
+                Box::new(move |p: &Plan| {
+                    let life = lives[p.life as usize];
+                    export::permit_cells(life, &life.permits[p.item as usize])
+                }),
+            ));
+        }
+        jobs.push((
             &mut returns,
             &mut return_plans,
-            &mut faults_log,
-            &cells_of,
-            &person_of,
-        )
-        .map_err(out.err(RETURNS_FILE))?;
-        progress((chunk + 1) * CHUNK.min(cfg.persons), cfg.persons);
+            Box::new(move |p: &Plan| {
+                let life = lives[p.life as usize];
+                export::return_cells(life, &life.returns[p.item as usize], p.record_id as u64)
+            }),
+        ));
+        let logs: Vec<Result<Vec<String>, WorldError>> = jobs
+            .into_par_iter()
+            .map(|(source, plans, cells_of)| {
+                let rel = source.rel.clone();
+                write_plans(source, plans, &*cells_of, &person_of).map_err(|e| WorldError::Io {
+                    path: out.path(&rel),
+                    source: e,
+                })
+            })
+            .collect();
+        for log in logs {
+            let log = log?;
+            faults_log
+                .write(&log)
+                .map_err(out.err("truth/faults.csv"))?;
+        }
+        progress(((chunk + 1) * CHUNK).min(cfg.persons), cfg.persons);
     }
 
     let mut summary = Summary {
@@ -878,17 +883,18 @@ pub fn generate(
     for (i, source) in border.iter_mut().enumerate() {
         let truncate = cfg.dirty > 0.0 && source.text && source.rows > 0;
         if truncate {
+            let line = fault_line(
+                &source.rel,
+                "",
+                Some(source.rows + u64::from(i == 0)),
+                FaultKind::TruncatedLine,
+                "",
+                "",
+                "",
+                "",
+            );
             faults_log
-                .log(
-                    &source.rel,
-                    "",
-                    Some(source.rows + u64::from(i == 0)),
-                    FaultKind::TruncatedLine,
-                    "",
-                    "",
-                    "",
-                    "",
-                )
+                .write(&[line])
                 .map_err(out.err("truth/faults.csv"))?;
         }
         source

@@ -41,15 +41,35 @@ pub const DMY: DateStyle = DateStyle {
     datetime: "%d/%m/%Y %H:%M",
 };
 
+/// Formats a day; the formats exports use are written directly, others go
+/// through chrono (much slower, and the generator writes millions of dates).
 pub fn format_date(day: Day, fmt: &str) -> String {
-    date_of(day).format(fmt).to_string()
+    use chrono::Datelike;
+    let d = date_of(day);
+    let (y, m, dd) = (d.year(), d.month(), d.day());
+    match fmt {
+        "%Y-%m-%d" => format!("{y:04}-{m:02}-{dd:02}"),
+        "%d/%m/%Y" => format!("{dd:02}/{m:02}/{y:04}"),
+        "%m/%d/%Y" => format!("{m:02}/{dd:02}/{y:04}"),
+        _ => d.format(fmt).to_string(),
+    }
 }
 
 pub fn format_datetime(t: i64, fmt: &str) -> String {
     let day = t.div_euclid(MINUTES_PER_DAY) as Day;
     let minute = t.rem_euclid(MINUTES_PER_DAY) as u32;
-    let time = chrono::NaiveTime::from_hms_opt(minute / 60, minute % 60, 0).unwrap_or_default();
-    date_of(day).and_time(time).format(fmt).to_string()
+    let (h, mi) = (minute / 60, minute % 60);
+    match fmt {
+        "%Y-%m-%dT%H:%M:%S" => format!("{}T{h:02}:{mi:02}:00", format_date(day, "%Y-%m-%d")),
+        "%d/%m/%Y %H:%M" => format!("{} {h:02}:{mi:02}", format_date(day, "%d/%m/%Y")),
+        "%m/%d/%Y %H:%M" => format!("{} {h:02}:{mi:02}", format_date(day, "%m/%d/%Y")),
+        "%Y-%m-%d %H:%M" => format!("{} {h:02}:{mi:02}", format_date(day, "%Y-%m-%d")),
+        "%H:%M" => format!("{h:02}:{mi:02}"),
+        _ => {
+            let time = chrono::NaiveTime::from_hms_opt(h, mi, 0).unwrap_or_default();
+            date_of(day).and_time(time).format(fmt).to_string()
+        }
+    }
 }
 
 /// Where a sink's rows go.
@@ -309,7 +329,18 @@ fn xlsx_err(e: rust_xlsxwriter::XlsxError) -> io::Error {
 impl XlsxBook {
     pub fn create(path: &Path) -> std::sync::Arc<std::sync::Mutex<XlsxBook>> {
         std::sync::Arc::new(std::sync::Mutex::new(XlsxBook {
-            workbook: rust_xlsxwriter::Workbook::new(),
+            workbook: {
+                let mut workbook = rust_xlsxwriter::Workbook::new();
+                // A fixed creation time: the same seed must give the same bytes.
+                let created = rust_xlsxwriter::ExcelDateTime::from_ymd(2026, 1, 1).ok();
+                let mut props = rust_xlsxwriter::DocProperties::new()
+                    .set_author("Corridor demo world generator");
+                if let Some(created) = created {
+                    props = props.set_creation_datetime(&created);
+                }
+                workbook.set_properties(&props);
+                workbook
+            },
             sheets: Vec::new(),
             path: path.to_path_buf(),
             open_sinks: 0,

@@ -258,7 +258,12 @@ mod tests {
     #[test]
     fn threshold_is_365_days_in_the_new_state() {
         // Arrives, stays exactly 365 days: a migration; 364: not.
-        assert_eq!(run(false, &[(0, A), (365, D)]), vec![true, false]);
+        assert_eq!(
+            run(false, &[(0, A), (365, D), (400, A)]),
+            vec![true, false, false]
+        );
+        // …and their departure for good is then an emigration.
+        assert_eq!(run(false, &[(0, A), (365, D)]), vec![true, true]);
         assert_eq!(run(false, &[(0, A), (364, D)]), vec![false, false]);
     }
 
@@ -300,5 +305,67 @@ mod tests {
     fn migration_flips_status() {
         let got = classify(&[(0, A), (400, D), (1000, A)], false);
         assert_eq!(got, vec![(false, true), (true, true), (false, true)]);
+    }
+
+    /// The rule counted the slow way: day by day, each day in the state
+    /// left by the last crossing on or before it.
+    fn day_by_day(history: &[(Day, Direction)], initially_resident: bool) -> Vec<bool> {
+        let mut resident = initially_resident;
+        let mut out = Vec::new();
+        for (i, &(day, direction)) in history.iter().enumerate() {
+            let tested = matches!(
+                (resident, direction),
+                (false, Direction::Arrival) | (true, Direction::Departure)
+            );
+            let mut migration = false;
+            if tested {
+                let (mut new, mut old) = (0, 0);
+                for t in day..day + WINDOW_DAYS {
+                    let last = history[i..]
+                        .iter()
+                        .take_while(|c| c.0 <= t)
+                        .last()
+                        .map_or(direction, |c| c.1);
+                    if last == direction {
+                        new += 1
+                    } else {
+                        old += 1
+                    }
+                    if new >= THRESHOLD_DAYS {
+                        migration = true;
+                        break;
+                    }
+                    if old > WINDOW_DAYS - THRESHOLD_DAYS {
+                        break;
+                    }
+                }
+            }
+            out.push(migration);
+            if migration {
+                resident = !resident;
+            }
+        }
+        out
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn spell_counting_matches_day_counting(
+            gaps in prop::collection::vec(0i32..500, 1..12),
+            initially_resident in any::<bool>(),
+        ) {
+            // Alternating directions, as a complete history has.
+            let mut day = 0;
+            let first = if initially_resident { Direction::Departure } else { Direction::Arrival };
+            let history: Vec<(Day, Direction)> = gaps.iter().enumerate().map(|(i, g)| {
+                day += g;
+                let dir = if i % 2 == 0 { first } else if first == Direction::Arrival { Direction::Departure } else { Direction::Arrival };
+                (day, dir)
+            }).collect();
+            let fast: Vec<bool> = classify(&history, initially_resident).into_iter().map(|c| c.1).collect();
+            prop_assert_eq!(fast, day_by_day(&history, initially_resident));
+        }
     }
 }
