@@ -103,7 +103,7 @@ pub fn signal_rows(seed: u64, acc: &Accounts, first_month: MonthIndex) -> Vec<Ve
     let mut rows = Vec::new();
     let months = acc.months;
     for (ri, &r) in REPORTING.iter().enumerate() {
-        for other in 0..N_CIT {
+        for (other, other_code) in COUNTRIES.iter().enumerate().take(N_CIT) {
             if other == r as usize {
                 continue;
             }
@@ -111,12 +111,12 @@ pub fn signal_rows(seed: u64, acc: &Accounts, first_month: MonthIndex) -> Vec<Ve
                 let flow_by_month: Vec<f64> = (1..=months)
                     .map(|m| {
                         let mut devices = 0.0;
-                        for age in 0..4 {
+                        for (age, coverage) in MOBILE_COVERAGE.iter().enumerate() {
                             for sex in 0..2 {
                                 let n = acc.corridor
                                     [acc.corridor_index(ri, other, dir, m, age, sex)]
                                     as f64;
-                                devices += n * MOBILE_COVERAGE[age][1 - sex];
+                                devices += n * coverage[1 - sex];
                             }
                         }
                         devices
@@ -145,11 +145,7 @@ pub fn signal_rows(seed: u64, acc: &Accounts, first_month: MonthIndex) -> Vec<Ve
                 }
                 // Search interest: people look up routes and visas the month
                 // before they leave; only emigration corridors are indexed.
-                if dir == 0
-                    && (COUNTRIES[other] == "USA"
-                        || COUNTRIES[other] == "MEX"
-                        || COUNTRIES[other] == "ESP")
-                {
+                if dir == 0 && matches!(*other_code, "USA" | "MEX" | "ESP") {
                     let peak = flow_by_month.iter().cloned().fold(1.0, f64::max);
                     for m in 0..months {
                         let ahead = flow_by_month

@@ -1124,12 +1124,10 @@ fn write_accounts(
         "country,month,citizenship,sex,arrivals,departures,migrant_arrivals,migrant_departures",
     )?;
     for (ri, &r) in REPORTING.iter().enumerate() {
-        for m in 0..=acc.months {
+        for (m, month_end) in month_ends.iter().enumerate().take(acc.months + 1) {
             let label = month_label(first_month + m as i32 - 1);
-            let end = table::format_date(
-                (month_ends[m].div_euclid(MINUTES_PER_DAY)) as Day,
-                "%Y-%m-%d",
-            );
+            let end =
+                table::format_date((month_end.div_euclid(MINUTES_PER_DAY)) as Day, "%Y-%m-%d");
             for cit in 0..truth::N_CIT {
                 for sex in 0..2 {
                     let sex_code = if sex == 0 { "F" } else { "M" };

@@ -1,0 +1,141 @@
+//! End-to-end: the `corridor` binary as a user runs it.
+
+use std::process::Command;
+
+fn corridor(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_corridor"))
+        .args(args)
+        .output()
+        .expect("corridor runs")
+}
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn help_lists_every_command_with_one_line() {
+    let out = corridor(&["--help"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    for cmd in ["demo", "generate", "standard", "country", "codes"] {
+        assert!(
+            text.lines().any(|l| l.trim_start().starts_with(cmd)),
+            "{cmd} missing from --help:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn generate_writes_sources_and_truth() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("w");
+    let o = corridor(&[
+        "generate",
+        "--out",
+        out.to_str().expect("utf-8 path"),
+        "--persons",
+        "400",
+        "--seed",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("Generated 400 persons"));
+    for f in corridor_world::BORDER_FILES
+        .iter()
+        .chain(&corridor_world::CASE_FILES)
+    {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    for f in [
+        "truth/persons.csv",
+        "truth/crossings.csv",
+        "truth/stocks.csv",
+        "truth/faults.csv",
+        "README.md",
+    ] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+}
+
+#[test]
+fn generate_rejects_bad_arguments_clearly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = corridor(&[
+        "generate",
+        "--out",
+        dir.path().to_str().expect("utf-8"),
+        "--dirty",
+        "2",
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--dirty must be between 0 and 0.5"), "{err}");
+    let o = corridor(&[
+        "generate",
+        "--out",
+        dir.path().to_str().expect("utf-8"),
+        "--persons",
+        "lots",
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--persons"));
+}
+
+#[test]
+fn demo_builds_the_world_and_says_what_next() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let demo = dir.path().join("demo");
+    let o = corridor(&[
+        "demo",
+        "--dir",
+        demo.to_str().expect("utf-8"),
+        "--persons",
+        "300",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = stdout(&o);
+    assert!(text.contains("Guatemala, Honduras, El Salvador"));
+    assert!(text.contains("Next steps"));
+    assert!(demo.join("world/truth/crossings.csv").is_file());
+}
+
+#[test]
+fn country_resolves_and_suggests() {
+    let o = corridor(&["country", "EEUU", "Côte d'Ivoire", "guatemalteca"]);
+    assert!(o.status.success());
+    let text = stdout(&o);
+    assert!(
+        text.contains("USA") && text.contains("CIV") && text.contains("GTM"),
+        "{text}"
+    );
+    let o = corridor(&["country", "Guatamala"]);
+    assert!(!o.status.success());
+    assert!(
+        stdout(&o).contains("closest: GTM (Guatemala)"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn standard_prints_the_generated_reference() {
+    let o = corridor(&["standard"]);
+    assert!(o.status.success());
+    let on_disk = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/standard.md"
+    ))
+    .expect("docs/standard.md");
+    assert_eq!(stdout(&o), on_disk);
+}
+
+#[test]
+fn codes_lists_a_code_list_and_rejects_unknown_ones() {
+    let o = corridor(&["codes", "sex"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("Female"));
+    let o = corridor(&["codes", "colour"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("the lists are"));
+}
