@@ -56,6 +56,57 @@ enum Command {
         #[arg(long, default_value_t = 0.02)]
         dirty: f64,
     },
+    /// Create a workspace: catalog, secret, data and quarantine folders
+    Init {
+        /// Folder for the workspace
+        dir: PathBuf,
+    },
+    /// Submit files to a workspace through a mapping: validate, quarantine bad rows, store the rest
+    Ingest {
+        /// The workspace folder
+        #[arg(long)]
+        workspace: PathBuf,
+        /// The source's mapping file (TOML)
+        #[arg(long)]
+        mapping: PathBuf,
+        /// Files to submit
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Supersede an earlier submission of the same file name
+        #[arg(long)]
+        replace: bool,
+        /// Print the submission reports as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check or draft a mapping file
+    Mapping {
+        #[command(subcommand)]
+        command: MappingCommand,
+    },
+    /// Run SQL over a workspace (one table per record type)
+    Sql {
+        /// The workspace folder
+        #[arg(long)]
+        workspace: PathBuf,
+        /// The query, e.g. "SELECT citizenship, count(*) FROM border_events GROUP BY 1"
+        query: String,
+        /// Output: table, csv, json or parquet
+        #[arg(long, default_value = "table")]
+        format: String,
+        /// Write to this file instead of standard output (required for parquet)
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// List a workspace's sources, submissions and row counts
+    Status {
+        /// The workspace folder
+        #[arg(long)]
+        workspace: PathBuf,
+        /// As JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the data standard (record types, fields, code lists) as Markdown
     Standard,
     /// Resolve country names or codes to ISO 3166-1 alpha-3, as intake does
@@ -70,6 +121,33 @@ enum Command {
         list: Option<String>,
     },
 }
+
+#[derive(Subcommand)]
+enum MappingCommand {
+    /// Validate a mapping against a file and show the first rows mapped
+    Check {
+        /// The mapping file (TOML)
+        mapping: PathBuf,
+        /// A file of the source
+        file: PathBuf,
+        /// How many mapped rows to show
+        #[arg(long, default_value_t = 5)]
+        rows: usize,
+    },
+    /// Write a first mapping for a file by matching its headers to standard fields
+    Draft {
+        /// A file of the source
+        file: PathBuf,
+        /// The record type the file holds (border_events, residence_permits, returns, trafficking_cases, population, signals)
+        #[arg(long = "type")]
+        record_type: String,
+        /// Write the mapping here instead of standard output
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+mod workspace_commands;
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -95,6 +173,37 @@ fn main() -> Result<()> {
             generate(&cfg, &out)?;
             Ok(())
         }
+        Command::Init { dir } => workspace_commands::init(&dir),
+        Command::Ingest {
+            workspace,
+            mapping,
+            files,
+            replace,
+            json,
+        } => workspace_commands::ingest(&workspace, &mapping, &files, replace, json),
+        Command::Mapping {
+            command:
+                MappingCommand::Check {
+                    mapping,
+                    file,
+                    rows,
+                },
+        } => workspace_commands::mapping_check(&mapping, &file, rows),
+        Command::Mapping {
+            command:
+                MappingCommand::Draft {
+                    file,
+                    record_type,
+                    out,
+                },
+        } => workspace_commands::mapping_draft(&file, &record_type, out.as_deref()),
+        Command::Sql {
+            workspace,
+            query,
+            format,
+            out,
+        } => workspace_commands::sql(&workspace, &query, &format, out.as_deref()),
+        Command::Status { workspace, json } => workspace_commands::status(&workspace, json),
         Command::Standard => {
             print!("{}", corridor_model::docs::standard_markdown());
             Ok(())
@@ -153,19 +262,27 @@ fn demo(dir: PathBuf, persons: u64, seed: u64) -> Result<()> {
     };
     generate(&cfg, &world)?;
     println!();
+    let workspace = dir.join("workspace");
+    workspace_commands::demo_ingest(&world, &workspace)?;
+    println!();
     println!("What the demo built, in {}:", dir.display());
     println!(
-        "  world/sources/   what each agency exports, in its own format, language and encoding"
+        "  world/sources/   what each agency exports, in its own format, language and encoding, with its mapping file"
     );
     println!("  world/truth/     the ground truth every later step is checked against");
-    println!("  world/README.md  a guide to both");
+    println!(
+        "  workspace/       the Corridor workspace: Parquet data, SQLite catalog, quarantine, reports"
+    );
     println!();
     println!(
-        "Next steps (coming in later releases): ingest each source through a mapping file, derive"
+        "Try: corridor sql --workspace {} \"SELECT reporting_country, direction, count(*) FROM border_events GROUP BY 1, 2 ORDER BY 1, 2\"",
+        workspace.display()
     );
+    println!();
     println!(
-        "stays and 12/16-month migrations, build protected tables, publish a release and serve the portal."
+        "Next steps (coming in later releases): derive stays and 12/16-month migrations, build protected"
     );
+    println!("tables, publish a release and serve the portal.");
     Ok(())
 }
 

@@ -55,6 +55,17 @@ pub fn standard_markdown() -> String {
         }
         let _ = writeln!(w);
     }
+    let _ = writeln!(w, "## Stored records\n");
+    let _ = writeln!(
+        w,
+        "Intake adds these fields to every stored record of every type (they are not mapped from sources):\n"
+    );
+    let _ = writeln!(w, "| field | type | meaning |");
+    let _ = writeln!(w, "|---|---|---|");
+    for (name, ty, description) in crate::standard::STORED_FIELDS {
+        let _ = writeln!(w, "| `{name}` | {ty} | {} |", cell(description));
+    }
+    let _ = writeln!(w);
     let _ = writeln!(w, "## Code lists\n");
     let _ = writeln!(
         w,

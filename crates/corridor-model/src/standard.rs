@@ -450,6 +450,31 @@ const SIGNAL: &[Field] = &[
     opt("provider", T::Text, "Who produced the signal."),
 ];
 
+/// Fields every stored record carries besides its record type's own,
+/// added by intake: where the record came from and its permanent key.
+pub const STORED_FIELDS: &[(&str, DataType, &str)] = &[
+    (
+        "record_key",
+        DataType::UInt64,
+        "Permanent random key of the record, drawn at intake and never changed (the same row of the same file always gets the same key). The cell-key method of disclosure control sums these per cell.",
+    ),
+    (
+        "source_id",
+        DataType::Utf8,
+        "The source (agency export) the record came from.",
+    ),
+    (
+        "submission_id",
+        DataType::Utf8,
+        "The submission (one ingested file) the record came from.",
+    ),
+    (
+        "source_row",
+        DataType::UInt64,
+        "The record's row in the submitted file (1-based line or sheet row), to trace it back.",
+    ),
+];
+
 /// A record type of the standard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RecordType {
@@ -534,6 +559,23 @@ impl RecordType {
 
     pub fn field(self, name: &str) -> Option<&'static Field> {
         self.fields().iter().find(|f| f.name == name)
+    }
+
+    /// The schema of stored records: the record type's fields followed by
+    /// [`STORED_FIELDS`].
+    pub fn stored_schema(self) -> Schema {
+        let mut fields: Vec<ArrowField> = self
+            .arrow_schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        for (name, ty, description) in STORED_FIELDS {
+            let mut meta = std::collections::HashMap::new();
+            meta.insert("description".to_string(), description.to_string());
+            fields.push(ArrowField::new(*name, ty.clone(), false).with_metadata(meta));
+        }
+        Schema::new(fields)
     }
 
     /// The Arrow schema of the record type's table. Required fields are

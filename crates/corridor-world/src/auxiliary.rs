@@ -140,7 +140,10 @@ pub fn signal_rows(seed: u64, acc: &Accounts, first_month: MonthIndex) -> Vec<Ve
                         Cell::Text(COUNTRIES[destination].into()),
                         Cell::Date(first_day_of_month(month)),
                         Cell::Int(value as i64),
-                        Cell::Text("Roaming records of one operator (synthetic)".into()),
+                        Cell::Text(format!(
+                            "Roaming records of a mobile operator in {} (synthetic)",
+                            COUNTRIES[r as usize]
+                        )),
                     ]);
                 }
                 // Search interest: people look up routes and visas the month

@@ -419,6 +419,7 @@ pub const RETURN_COLUMNS: &[(&str, Role)] = &[
     ("age", Role::Other),
     ("unaccompanied_minor", Role::Other),
     ("transport", Role::Other),
+    ("reporting_country", Role::Other),
     ("reporting_agency", Role::Other),
     ("reintegration_support", Role::Other),
     ("travel_document_number", Role::Document),
@@ -455,6 +456,15 @@ pub fn return_cells(life: &Life, ret: &ReturnEvent, id: u64) -> Vec<Cell> {
         Cell::Int(((ret.day - p.birth) / 365) as i64),
         Cell::Text(if ret.unaccompanied_minor { "Yes" } else { "No" }.into()),
         Cell::Text(label_en(CodeListId::TransportMode, ret.mode.code())),
+        Cell::Text(country_text(
+            if geo::is_reporting(ret.destination) {
+                ret.destination
+            } else {
+                ret.host
+            },
+            CountryStyle::English,
+            0,
+        )),
         Cell::Text(reporter),
         Cell::Text(if ret.reintegration { "Yes" } else { "No" }.into()),
         Cell::Text(p.doc_number.clone()),

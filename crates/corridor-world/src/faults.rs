@@ -12,8 +12,12 @@ use chrono::Datelike;
 pub enum FaultKind {
     /// A date that does not exist (31 February, month 13).
     ImpossibleDate,
-    /// Day and month swapped: a valid but wrong date.
+    /// A date in another convention than the file's (a two-digit year, or
+    /// slashes in an ISO file): it cannot be read without guessing.
     AmbiguousDate,
+    /// Day and month swapped: a valid but wrong date. Only the sequence of
+    /// a person's crossings can reveal it.
+    SwappedDate,
     /// A country spelling that resolves to no country.
     UnknownCountry,
     /// A value outside its code list (sex "Z", movement type "T").
@@ -26,8 +30,11 @@ pub enum FaultKind {
     ImplausibleAge,
     /// A delimiter or quote written unescaped inside a value.
     BrokenQuoting,
-    /// The same record exported twice.
+    /// The same record exported twice, identically.
     DuplicateRecord,
+    /// The same crossing keyed in again minutes later: two records that
+    /// differ only in time.
+    RepeatedCrossing,
     /// A crossing that happened at a post but was never recorded.
     MissingRecord,
     /// The export stopped mid-way through its last line.
@@ -39,6 +46,7 @@ impl FaultKind {
         match self {
             FaultKind::ImpossibleDate => "impossible_date",
             FaultKind::AmbiguousDate => "ambiguous_date",
+            FaultKind::SwappedDate => "swapped_day_month",
             FaultKind::UnknownCountry => "unknown_country",
             FaultKind::InvalidCode => "invalid_code",
             FaultKind::MissingRequired => "missing_required",
@@ -46,6 +54,7 @@ impl FaultKind {
             FaultKind::ImplausibleAge => "implausible_age",
             FaultKind::BrokenQuoting => "broken_quoting",
             FaultKind::DuplicateRecord => "duplicate_record",
+            FaultKind::RepeatedCrossing => "repeated_crossing",
             FaultKind::MissingRecord => "missing_record",
             FaultKind::TruncatedLine => "truncated_line",
         }
@@ -57,7 +66,8 @@ pub fn draw_row_fault(rng: &mut impl Rng, text_format: bool, has_birth: bool) ->
     let mut kinds: Vec<(FaultKind, u32)> = vec![
         (FaultKind::UnknownCountry, 20),
         (FaultKind::ImpossibleDate, 12),
-        (FaultKind::AmbiguousDate, 10),
+        (FaultKind::AmbiguousDate, 6),
+        (FaultKind::SwappedDate, 6),
         (FaultKind::InvalidCode, 12),
         (FaultKind::MissingRequired, 12),
         (FaultKind::DuplicateRecord, 16),
@@ -154,7 +164,7 @@ pub fn apply(
 ) -> Option<Applied> {
     let col = |role: Role| roles.iter().position(|r| *r == role);
     let (column, written) = match kind {
-        FaultKind::ImpossibleDate | FaultKind::AmbiguousDate => {
+        FaultKind::ImpossibleDate | FaultKind::AmbiguousDate | FaultKind::SwappedDate => {
             let c = col(Role::EventDate)?;
             let (day, time) = match &cells[c] {
                 Cell::Date(d) => (*d, None),
@@ -170,8 +180,19 @@ pub fn apply(
             };
             let date = date_of(day);
             let (y, m, d) = (date.year(), date.month(), date.day());
-            let text = if kind == FaultKind::AmbiguousDate && d <= 12 && d != m {
+            let text = if kind == FaultKind::SwappedDate && d <= 12 && d != m {
                 date_text(style, y, d, m, time.as_deref())
+            } else if kind == FaultKind::AmbiguousDate {
+                // Two-digit year in a dd/mm/yyyy file; slashes in an ISO one.
+                let short = if style.date.starts_with("%Y") {
+                    format!("{d:02}/{m:02}/{y}")
+                } else {
+                    format!("{d:02}/{m:02}/{:02}", y % 100)
+                };
+                match time {
+                    Some(t) => format!("{short} {t}"),
+                    None => short,
+                }
             } else if rng.random_bool(0.5) {
                 date_text(
                     style,
@@ -278,7 +299,10 @@ pub fn apply(
                 unquoted: Some(c),
             });
         }
-        FaultKind::DuplicateRecord | FaultKind::MissingRecord | FaultKind::TruncatedLine => {
+        FaultKind::DuplicateRecord
+        | FaultKind::RepeatedCrossing
+        | FaultKind::MissingRecord
+        | FaultKind::TruncatedLine => {
             return None;
         }
     };
@@ -330,7 +354,7 @@ mod tests {
         let mut cells = fresh();
         let a = apply(
             &mut rng,
-            FaultKind::AmbiguousDate,
+            FaultKind::SwappedDate,
             &mut cells,
             &roles,
             crate::table::DMY,
@@ -339,6 +363,28 @@ mod tests {
         .expect("applies");
         assert_eq!(a.written, "04/05/2023");
         assert_eq!(a.expected, "05/04/2023");
+        let mut cells = fresh();
+        let a = apply(
+            &mut rng,
+            FaultKind::AmbiguousDate,
+            &mut cells,
+            &roles,
+            crate::table::DMY,
+            ';',
+        )
+        .expect("applies");
+        assert_eq!(a.written, "05/04/23");
+        let mut cells = fresh();
+        let a = apply(
+            &mut rng,
+            FaultKind::AmbiguousDate,
+            &mut cells,
+            &roles,
+            crate::table::ISO,
+            ';',
+        )
+        .expect("applies");
+        assert_eq!(a.written, "05/04/2023", "slashes in an ISO file");
         for _ in 0..50 {
             let mut cells = fresh();
             let a = apply(

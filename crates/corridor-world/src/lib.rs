@@ -17,6 +17,7 @@ pub mod calendar;
 pub mod export;
 pub mod faults;
 pub mod geo;
+pub mod mappings;
 pub mod names;
 pub mod sim;
 pub mod table;
@@ -243,10 +244,13 @@ struct PersonWork {
     truth_crossings: String,
 }
 
+/// Decides a planned row's fault. `timed`: the source records times, so a
+/// crossing can be keyed in twice minutes apart.
 fn plan_faults(
     rng: &mut ChaCha8Rng,
     dirty: f64,
     text: bool,
+    timed: bool,
     plans: &mut Vec<Plan>,
     mut plan: Plan,
 ) {
@@ -258,9 +262,10 @@ fn plan_faults(
             plans.push(plan);
             plan.duplicate = true;
             plan.fault = Some(kind);
-            if rng.random_bool(0.5) {
-                // Keyed in twice a few minutes apart.
+            if timed && rng.random_bool(0.5) {
+                // Keyed in again a few minutes later.
                 plan.t += rng.random_range(1..5);
+                plan.fault = Some(FaultKind::RepeatedCrossing);
             }
         } else {
             plan.fault = Some(kind);
@@ -349,7 +354,14 @@ fn work(cfg: &WorldConfig, span: Span, index: u32, id: u64) -> PersonWork {
                 fault_seed: 0,
                 record_id: 0,
             };
-            plan_faults(&mut rng, cfg.dirty, r != geo::HND, &mut border[ri], plan);
+            plan_faults(
+                &mut rng,
+                cfg.dirty,
+                r != geo::HND,
+                true,
+                &mut border[ri],
+                plan,
+            );
         }
     }
     let mut permits: [Vec<Plan>; 3] = Default::default();
@@ -375,6 +387,7 @@ fn work(cfg: &WorldConfig, span: Span, index: u32, id: u64) -> PersonWork {
             &mut rng,
             cfg.dirty,
             permit.country != geo::HND,
+            false,
             &mut permits[ri],
             plan,
         );
@@ -397,7 +410,7 @@ fn work(cfg: &WorldConfig, span: Span, index: u32, id: u64) -> PersonWork {
             fault_seed: 0,
             record_id: 0,
         };
-        plan_faults(&mut rng, cfg.dirty, true, &mut returns, plan);
+        plan_faults(&mut rng, cfg.dirty, true, false, &mut returns, plan);
     }
     let truth_persons = format!(
         "{},{},{},{},{},{},{},{},{},{}\n",
@@ -443,7 +456,7 @@ fn write_plans(
         let mut unquoted = None;
         let mut applied = None;
         if let Some(kind) = plan.fault
-            && kind != FaultKind::DuplicateRecord
+            && !plan.duplicate
         {
             let mut rng = ChaCha8Rng::seed_from_u64(plan.fault_seed);
             applied = faults::apply(
@@ -468,7 +481,7 @@ fn write_plans(
                 &source.rel,
                 &part,
                 Some(row),
-                FaultKind::DuplicateRecord,
+                plan.fault.unwrap_or(FaultKind::DuplicateRecord),
                 "",
                 "",
                 &note,
@@ -926,6 +939,9 @@ pub fn generate(
     truth_crossings
         .flush()
         .map_err(out.err("truth/crossings.csv"))?;
+    for (rel, text) in mappings::MAPPINGS {
+        fs::write(out.path(rel), text).map_err(out.err(rel))?;
+    }
     write_readme(cfg, &out, &summary)?;
     Ok(summary)
 }

@@ -210,7 +210,7 @@ fn every_fault_is_where_the_log_says() {
                 assert_eq!(row, lines.len(), "the truncated line is the last");
                 assert!(fields.len() < header.len());
             }
-            "duplicate_record" => {
+            "duplicate_record" | "repeated_crossing" => {
                 let of: usize = f["expected"]
                     .trim_start_matches("duplicate of row ")
                     .parse()
@@ -294,7 +294,7 @@ fn every_recorded_crossing_is_exported_once_plus_duplicates() {
             .filter(|f| {
                 f["file"] == BORDER_FILES[i]
                     && f["part"] != "Residencias"
-                    && f["kind"] == "duplicate_record"
+                    && (f["kind"] == "duplicate_record" || f["kind"] == "repeated_crossing")
             })
             .count();
         let rows = summary

@@ -1,0 +1,450 @@
+//! A mapping compiled against a file's header: evaluates one row into the
+//! standard's typed values, or says which field is wrong and why.
+
+use std::collections::HashMap;
+
+use corridor_model::{CodeListId, Countries, FieldType, RecordType};
+
+use crate::IngestError;
+use crate::mapping::{FieldSpec, Mapping};
+use crate::pseudonym::{Pseudonymiser, normalise_identifier};
+use crate::read::RawValue;
+use crate::value::{self, Value};
+
+/// Why a row was not stored. The codes are stable: reports and tests use them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    /// The row has more or fewer fields than the header (broken quoting, a
+    /// truncated line).
+    MalformedRow,
+    /// The line is not a JSON object.
+    InvalidJson,
+    MissingRequired,
+    InvalidDate,
+    InvalidTime,
+    InvalidNumber,
+    UnknownCode,
+    UnknownCountry,
+    /// A value outside its plausible range (a date before 1900, an age over 120).
+    OutOfRange,
+    /// A date of birth after the event, an end before a start.
+    InconsistentDates,
+    /// The same record as an earlier row of the same file.
+    DuplicateRecord,
+}
+
+impl Reason {
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::MalformedRow => "malformed_row",
+            Reason::InvalidJson => "invalid_json",
+            Reason::MissingRequired => "missing_required",
+            Reason::InvalidDate => "invalid_date",
+            Reason::InvalidTime => "invalid_time",
+            Reason::InvalidNumber => "invalid_number",
+            Reason::UnknownCode => "unknown_code",
+            Reason::UnknownCountry => "unknown_country",
+            Reason::OutOfRange => "out_of_range",
+            Reason::InconsistentDates => "inconsistent_dates",
+            Reason::DuplicateRecord => "duplicate_record",
+        }
+    }
+}
+
+/// What is wrong with a row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowError {
+    pub field: Option<String>,
+    pub reason: Reason,
+    pub message: String,
+}
+
+enum Source {
+    Column(usize),
+    Columns(Vec<usize>, String),
+    Constant(String),
+    Pseudonymise {
+        columns: Vec<usize>,
+        with: Vec<usize>,
+    },
+    AgeAt {
+        on: usize,
+        birth: usize,
+    },
+    Flags(Vec<(usize, String)>),
+    Unmapped,
+}
+
+struct Compiled {
+    name: &'static str,
+    ty: FieldType,
+    required: bool,
+    source: Source,
+    recode: HashMap<String, String>,
+    formats: Vec<String>,
+    split: String,
+    default: Option<String>,
+}
+
+/// A mapping bound to a file's columns.
+pub struct Program {
+    pub record_type: RecordType,
+    fields: Vec<Compiled>,
+    /// Columns whose original values may be shown in quarantine (mapped,
+    /// not identifiers).
+    pub shown_columns: Vec<usize>,
+}
+
+fn find_column(headers: &[String], name: &str) -> Option<usize> {
+    headers.iter().position(|h| h == name).or_else(|| {
+        headers
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(name.trim()))
+    })
+}
+
+impl Program {
+    pub fn compile(
+        mapping: &Mapping,
+        headers: &[String],
+        file: &std::path::Path,
+    ) -> Result<Program, IngestError> {
+        let t = mapping.record_type().map_err(|m| IngestError::Mapping {
+            path: file.to_path_buf(),
+            message: m,
+        })?;
+        let mut missing = Vec::new();
+        let mut col = |name: &str| -> usize {
+            match find_column(headers, name) {
+                Some(i) => i,
+                None => {
+                    missing.push(name.to_string());
+                    usize::MAX
+                }
+            }
+        };
+        let mut fields = Vec::new();
+        let position = |name: &str| {
+            t.fields()
+                .iter()
+                .position(|f| f.name == name)
+                .unwrap_or(usize::MAX)
+        };
+        for f in t.fields() {
+            let spec = mapping.fields.get(f.name).cloned().unwrap_or_default();
+            let source = compile_source(&spec, &mut col, &position);
+            fields.push(Compiled {
+                name: f.name,
+                ty: f.ty,
+                required: f.required,
+                source,
+                recode: spec
+                    .recode
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k.trim().to_uppercase(), v))
+                    .collect(),
+                formats: spec
+                    .formats
+                    .clone()
+                    .or_else(|| match f.ty {
+                        FieldType::Date | FieldType::Year => mapping.reader.date_formats.clone(),
+                        FieldType::Time => mapping.reader.time_formats.clone(),
+                        _ => None,
+                    })
+                    .unwrap_or_default(),
+                split: spec.split.clone().unwrap_or_else(|| ";".into()),
+                default: spec.default.clone(),
+            });
+        }
+        if !missing.is_empty() {
+            missing.sort();
+            missing.dedup();
+            let column = missing.join("', '");
+            let closest: Vec<String> = missing
+                .iter()
+                .filter_map(|m| {
+                    headers
+                        .iter()
+                        .map(|h| (strsim_ratio(m, h), h))
+                        .filter(|(s, _)| *s > 0.6)
+                        .max_by(|a, b| a.0.total_cmp(&b.0))
+                        .map(|(_, h)| format!("'{m}' → '{h}'?"))
+                })
+                .collect();
+            return Err(IngestError::MissingColumn {
+                path: file.to_path_buf(),
+                column,
+                available: headers.join(", "),
+                closest: closest.join(" "),
+            });
+        }
+        let identifiers: Vec<&str> = mapping.identifier_columns();
+        let mut shown: Vec<usize> = mapping
+            .source_columns()
+            .into_iter()
+            .filter(|c| !identifiers.contains(c))
+            .filter_map(|c| find_column(headers, c))
+            .collect();
+        shown.sort();
+        shown.dedup();
+        Ok(Program {
+            record_type: t,
+            fields,
+            shown_columns: shown,
+        })
+    }
+
+    /// Evaluates one row: the typed value of every standard field, in the
+    /// order of the record type's fields.
+    pub fn eval(&self, raw: &[RawValue], key: &Pseudonymiser) -> Result<Vec<Value>, RowError> {
+        let empty = RawValue::Empty;
+        let get = |i: usize| raw.get(i).unwrap_or(&empty);
+        let mut values = vec![Value::Null; self.fields.len()];
+        // Plain fields first; pseudonyms and ages use them.
+        for (i, f) in self.fields.iter().enumerate() {
+            let raw_value = match &f.source {
+                Source::Column(c) => get(*c).clone(),
+                Source::Columns(cs, join) => {
+                    let parts: Vec<String> = cs
+                        .iter()
+                        .map(|c| get(*c).text().trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect();
+                    if parts.is_empty() {
+                        RawValue::Empty
+                    } else {
+                        RawValue::Text(parts.join(join))
+                    }
+                }
+                Source::Constant(v) => RawValue::Text(v.clone()),
+                Source::Flags(flags) => {
+                    let mut codes = Vec::new();
+                    for (c, code) in flags {
+                        let on = value::to_bool(get(*c)).map_err(|m| {
+                            err(f.name, Reason::InvalidNumber, format!("flag column: {m}"))
+                        })?;
+                        if on && !codes.contains(code) {
+                            codes.push(code.clone());
+                        }
+                    }
+                    values[i] = Value::Codes(codes);
+                    continue;
+                }
+                Source::Pseudonymise { .. } | Source::AgeAt { .. } | Source::Unmapped => continue,
+            };
+            values[i] = self.convert(f, &raw_value)?;
+        }
+        for (i, f) in self.fields.iter().enumerate() {
+            match &f.source {
+                Source::Pseudonymise { columns, with } => {
+                    let mut parts: Vec<String> = Vec::new();
+                    for c in columns {
+                        let v = normalise_identifier(&get(*c).text());
+                        if v.is_empty() {
+                            return Err(err(
+                                f.name,
+                                Reason::MissingRequired,
+                                "an identifier column is empty, so no pseudonym can be made".into(),
+                            ));
+                        }
+                        parts.push(v);
+                    }
+                    for w in with {
+                        match &values[*w] {
+                            Value::Text(s) => parts.push(s.clone()),
+                            Value::Null => parts.push(String::new()),
+                            other => parts.push(format!("{other:?}")),
+                        }
+                    }
+                    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+                    values[i] = Value::Text(key.pseudonym(f.name, &refs));
+                }
+                Source::AgeAt { on, birth } => {
+                    if let (Value::Date(on), Value::Date(birth)) = (&values[*on], &values[*birth]) {
+                        let age = corridor_model::age::age_on(
+                            value::date_of_days(*birth),
+                            value::date_of_days(*on),
+                        );
+                        values[i] = age.map_or(Value::Null, |a| Value::Int(a as i64));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (i, f) in self.fields.iter().enumerate() {
+            // A list of codes is never null: unknown is an empty list.
+            if matches!(f.ty, FieldType::CodeSet(_)) && matches!(values[i], Value::Null) {
+                values[i] = Value::Codes(Vec::new());
+            }
+            if f.required && matches!(values[i], Value::Null) {
+                return Err(err(
+                    f.name,
+                    Reason::MissingRequired,
+                    format!("{} is required and empty", f.name),
+                ));
+            }
+        }
+        Ok(values)
+    }
+
+    fn convert(&self, f: &Compiled, raw: &RawValue) -> Result<Value, RowError> {
+        let raw = if raw.is_empty() {
+            match &f.default {
+                Some(d) => RawValue::Text(d.clone()),
+                None => return Ok(Value::Null),
+            }
+        } else {
+            raw.clone()
+        };
+        let recoded = |text: &str| -> String {
+            f.recode
+                .get(&text.trim().to_uppercase())
+                .cloned()
+                .unwrap_or_else(|| text.trim().to_string())
+        };
+        Ok(match f.ty {
+            FieldType::Text | FieldType::Pseudonym | FieldType::Bytes => {
+                Value::Text(recoded(&raw.text()))
+            }
+            FieldType::Code(list) => Value::Text(resolve(f.name, list, &recoded(&raw.text()))?),
+            FieldType::CodeSet(list) => {
+                let text = raw.text();
+                let mut codes = Vec::new();
+                for part in text
+                    .split(f.split.as_str())
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                {
+                    let code = resolve(f.name, list, &recoded(part))?;
+                    if !codes.contains(&code) {
+                        codes.push(code);
+                    }
+                }
+                Value::Codes(codes)
+            }
+            FieldType::Date => Value::Date(
+                value::to_date(&raw, &f.formats)
+                    .map_err(|m| err(f.name, Reason::InvalidDate, m))?,
+            ),
+            FieldType::Time => Value::Time(
+                value::to_time(&raw, &f.formats)
+                    .map_err(|m| err(f.name, Reason::InvalidTime, m))?,
+            ),
+            FieldType::Year => {
+                let year = match value::to_int(&raw) {
+                    Ok(y) => y,
+                    Err(_) => {
+                        use chrono::Datelike;
+                        let d = value::to_date(&raw, &f.formats).map_err(|m| {
+                            err(f.name, Reason::InvalidDate, format!("not a year: {m}"))
+                        })?;
+                        value::date_of_days(d).year() as i64
+                    }
+                };
+                Value::Int(year)
+            }
+            FieldType::Integer | FieldType::Count => {
+                Value::Int(value::to_int(&raw).map_err(|m| err(f.name, Reason::InvalidNumber, m))?)
+            }
+            FieldType::Number => Value::Float(
+                value::to_float(&raw).map_err(|m| err(f.name, Reason::InvalidNumber, m))?,
+            ),
+            FieldType::Boolean => Value::Bool(
+                value::to_bool(&raw).map_err(|m| err(f.name, Reason::InvalidNumber, m))?,
+            ),
+        })
+    }
+}
+
+fn compile_source(
+    spec: &FieldSpec,
+    col: &mut impl FnMut(&str) -> usize,
+    position: &impl Fn(&str) -> usize,
+) -> Source {
+    if let Some(c) = &spec.column {
+        Source::Column(col(c))
+    } else if let Some(cs) = &spec.columns {
+        Source::Columns(
+            cs.iter().map(|c| col(c)).collect(),
+            spec.join.clone().unwrap_or_else(|| " ".into()),
+        )
+    } else if let Some(v) = &spec.constant {
+        Source::Constant(v.clone())
+    } else if let Some(ids) = &spec.pseudonymise {
+        Source::Pseudonymise {
+            columns: ids.iter().map(|c| col(c)).collect(),
+            with: spec.with.iter().flatten().map(|w| position(w)).collect(),
+        }
+    } else if let Some(on) = &spec.age_at {
+        Source::AgeAt {
+            on: position(on),
+            birth: position("date_of_birth"),
+        }
+    } else if let Some(flags) = &spec.flags {
+        Source::Flags(
+            flags
+                .iter()
+                .map(|(c, code)| (col(c), code.clone()))
+                .collect(),
+        )
+    } else {
+        Source::Unmapped
+    }
+}
+
+fn err(field: &str, reason: Reason, message: String) -> RowError {
+    RowError {
+        field: Some(field.to_string()),
+        reason,
+        message,
+    }
+}
+
+fn resolve(field: &str, list: CodeListId, value: &str) -> Result<String, RowError> {
+    if list == CodeListId::Country {
+        return Countries::get()
+            .resolve(value)
+            .map(|c| c.alpha3.clone())
+            .map_err(|e| {
+                let hint = if e.candidates.is_empty() {
+                    String::new()
+                } else {
+                    format!("; closest: {}", e.candidates.join(", "))
+                };
+                err(
+                    field,
+                    Reason::UnknownCountry,
+                    format!(
+                        "'{value}' is not a country we know{hint}; add it to recode in the mapping"
+                    ),
+                )
+            });
+    }
+    list.list()
+        .resolve(value)
+        .map(|c| c.code.clone())
+        .map_err(|e| {
+            let hint = if e.candidates.is_empty() {
+                String::new()
+            } else {
+                format!("; closest: {}", e.candidates.join(", "))
+            };
+            err(
+                field,
+                Reason::UnknownCode,
+                format!(
+                    "'{value}' is not in the {} code list{hint}; add it to recode in the mapping",
+                    list.name()
+                ),
+            )
+        })
+}
+
+/// Similarity of two column names, for "did you mean" hints.
+fn strsim_ratio(a: &str, b: &str) -> f64 {
+    let (a, b) = (a.to_lowercase(), b.to_lowercase());
+    let common = a.chars().filter(|c| b.contains(*c)).count() as f64;
+    2.0 * common / (a.chars().count() + b.chars().count()).max(1) as f64
+}

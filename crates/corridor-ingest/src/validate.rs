@@ -1,0 +1,135 @@
+//! Plausibility and cross-field rules, applied after a row is mapped.
+
+use chrono::Datelike;
+use corridor_model::{FieldType, RecordType};
+
+use crate::transform::{Reason, RowError};
+use crate::value::{Value, date_of_days, epoch_days};
+
+/// The date a record is about, by record type: the one a date of birth must
+/// precede and an age is counted at.
+pub fn event_field(t: RecordType) -> Option<&'static str> {
+    match t {
+        RecordType::BorderEvent => Some("event_date"),
+        RecordType::ResidencePermit => Some("issue_date"),
+        RecordType::Return => Some("return_date"),
+        RecordType::TraffickingCase => Some("registration_date"),
+        RecordType::Population | RecordType::Signal => None,
+    }
+}
+
+const EARLIEST: &str = "1900-01-01";
+const MAX_AGE: i64 = 120;
+
+/// Checks one mapped record; the first broken rule is returned.
+pub fn check(t: RecordType, values: &[Value], today: i32) -> Result<(), RowError> {
+    let fields = t.fields();
+    let get = |name: &str| {
+        fields
+            .iter()
+            .position(|f| f.name == name)
+            .map(|i| &values[i])
+    };
+    let earliest = chrono::NaiveDate::parse_from_str(EARLIEST, "%Y-%m-%d")
+        .map(epoch_days)
+        .unwrap_or(-25567);
+    let bad = |field: &str, reason: Reason, message: String| {
+        Err(RowError {
+            field: Some(field.to_string()),
+            reason,
+            message,
+        })
+    };
+    for (f, v) in fields.iter().zip(values) {
+        match (f.ty, v) {
+            (FieldType::Date, Value::Date(d)) => {
+                if *d < earliest {
+                    return bad(
+                        f.name,
+                        Reason::OutOfRange,
+                        format!("{} {} is before {EARLIEST}", f.name, date_of_days(*d)),
+                    );
+                }
+                if *d > today + 1 && f.name != "valid_until" {
+                    return bad(
+                        f.name,
+                        Reason::OutOfRange,
+                        format!("{} {} is in the future", f.name, date_of_days(*d)),
+                    );
+                }
+            }
+            (FieldType::Year, Value::Int(y)) if !(1900..=2100).contains(y) => {
+                return bad(
+                    f.name,
+                    Reason::OutOfRange,
+                    format!("{} {y} is not a plausible year", f.name),
+                );
+            }
+            (FieldType::Count, Value::Int(n)) if *n < 0 => {
+                return bad(
+                    f.name,
+                    Reason::OutOfRange,
+                    format!("{} {n} is negative", f.name),
+                );
+            }
+            _ => {}
+        }
+    }
+    if let Some(Value::Int(age)) = get("age")
+        && !(0..=MAX_AGE).contains(age)
+    {
+        return bad(
+            "age",
+            Reason::OutOfRange,
+            format!("age {age} is outside 0–{MAX_AGE}"),
+        );
+    }
+    if let Some(event) = event_field(t)
+        && let (Some(Value::Date(born)), Some(Value::Date(on))) = (get("date_of_birth"), get(event))
+    {
+        if born > on {
+            return bad(
+                "date_of_birth",
+                Reason::InconsistentDates,
+                format!(
+                    "born {} after the {event} {}",
+                    date_of_days(*born),
+                    date_of_days(*on)
+                ),
+            );
+        }
+        let age =
+            corridor_model::age::age_on(date_of_days(*born), date_of_days(*on)).unwrap_or(0) as i64;
+        if age > MAX_AGE {
+            return bad(
+                "date_of_birth",
+                Reason::OutOfRange,
+                format!(
+                    "born {}: {age} years old on the {event}",
+                    date_of_days(*born)
+                ),
+            );
+        }
+    }
+    if let (Some(Value::Date(from)), Some(Value::Date(until))) =
+        (get("valid_from"), get("valid_until"))
+        && until < from
+    {
+        return bad(
+            "valid_until",
+            Reason::InconsistentDates,
+            format!(
+                "valid until {} before valid from {}",
+                date_of_days(*until),
+                date_of_days(*from)
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// Today, as days since 1970, for the "not in the future" rule.
+pub fn today() -> i32 {
+    let now = chrono::Utc::now().date_naive();
+    epoch_days(chrono::NaiveDate::from_ymd_opt(now.year(), now.month(), now.day()).unwrap_or(now))
+}

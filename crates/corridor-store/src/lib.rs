@@ -1,0 +1,342 @@
+//! The Corridor workspace: where submitted records live.
+//!
+//! A workspace is a folder (see ARCHITECTURE.md for its layout): Parquet
+//! datasets per record type, partitioned by source and submission; a SQLite
+//! catalog of sources and submissions; a quarantine folder; and the
+//! per-workspace secret that keys pseudonyms. A submission is written to
+//! staging and becomes visible in one catalog transaction, so a crash at any
+//! moment leaves either the whole submission or nothing. SQL runs over the
+//! current submissions with Apache DataFusion.
+
+mod catalog;
+mod query;
+mod staging;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use corridor_ingest::{Mapping, Pseudonymiser, Report};
+use sha2::{Digest, Sha256};
+
+pub use catalog::{SourceStatus, SubmissionInfo};
+pub use query::OutputFormat;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Workspace(String),
+    #[error("catalog {}: {source}", path.display())]
+    Catalog {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(transparent)]
+    Ingest(#[from] corridor_ingest::IngestError),
+    #[error("SQL: {0}")]
+    Sql(String),
+}
+
+pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// An open workspace.
+#[derive(Debug)]
+pub struct Workspace {
+    root: PathBuf,
+}
+
+/// What a submission did.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Stored: the new submission and its report.
+    Committed {
+        submission: SubmissionInfo,
+        report: Report,
+        superseded: Vec<String>,
+    },
+    /// The same file was already ingested with the same mapping: nothing done.
+    AlreadyIngested { submission: SubmissionInfo },
+}
+
+const CONFIG: &str = "corridor.toml";
+const SECRET: &str = "secret.key";
+const CATALOG: &str = "catalog.sqlite";
+
+impl Workspace {
+    /// Creates a workspace in `dir` (which may exist but must not hold one).
+    pub fn init(dir: &Path) -> Result<Workspace, StoreError> {
+        if dir.join(CONFIG).exists() {
+            return Err(StoreError::Workspace(format!(
+                "{} is already a Corridor workspace",
+                dir.display()
+            )));
+        }
+        for sub in ["data", "quarantine", "reports", "staging"] {
+            fs::create_dir_all(dir.join(sub)).map_err(io(dir))?;
+        }
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(|e| {
+            StoreError::Workspace(format!("no randomness for the workspace secret: {e}"))
+        })?;
+        write_secret(&dir.join(SECRET), &hex::encode(secret))?;
+        catalog::Catalog::create(&dir.join(CATALOG))?;
+        let config = format!(
+            "# Corridor workspace. The secret in {SECRET} keys every pseudonym: keep it, back it up\n\
+             # separately, and never share it; without it, new submissions will not link to old ones.\n\
+             format = 1\ncreated = \"{}\"\n",
+            now()
+        );
+        fs::write(dir.join(CONFIG), config).map_err(io(dir))?;
+        Ok(Workspace {
+            root: dir.to_path_buf(),
+        })
+    }
+
+    /// Opens an existing workspace.
+    pub fn open(dir: &Path) -> Result<Workspace, StoreError> {
+        if !dir.join(CONFIG).is_file() {
+            return Err(StoreError::Workspace(format!(
+                "{} is not a Corridor workspace (no {CONFIG}); create one with `corridor init {}`",
+                dir.display(),
+                dir.display()
+            )));
+        }
+        Ok(Workspace {
+            root: dir.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn pseudonymiser(&self) -> Result<Pseudonymiser, StoreError> {
+        let path = self.root.join(SECRET);
+        let text = fs::read_to_string(&path).map_err(io(&path))?;
+        let key = hex::decode(text.trim()).map_err(|_| {
+            StoreError::Workspace(format!("{} is damaged (not hex)", path.display()))
+        })?;
+        Ok(Pseudonymiser::new(key))
+    }
+
+    fn catalog(&self) -> Result<catalog::Catalog, StoreError> {
+        catalog::Catalog::open(&self.root.join(CATALOG))
+    }
+
+    /// Holds the workspace's writer lock while alive.
+    fn lock(&self) -> Result<File, StoreError> {
+        let path = self.root.join(".lock");
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        f.lock().map_err(io(&path))?;
+        Ok(f)
+    }
+
+    /// Removes what interrupted submissions left: staging folders, and data
+    /// or quarantine files no catalog entry points to. Called under the lock.
+    fn recover(&self, catalog: &catalog::Catalog) -> Result<(), StoreError> {
+        let staging = self.root.join("staging");
+        if let Ok(entries) = fs::read_dir(&staging) {
+            for e in entries.flatten() {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+        let known = catalog.all_submission_ids()?;
+        let data = self.root.join("data");
+        for type_dir in fs::read_dir(&data).into_iter().flatten().flatten() {
+            for source_dir in fs::read_dir(type_dir.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                for sub in fs::read_dir(source_dir.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                {
+                    let name = sub.file_name().to_string_lossy().into_owned();
+                    let id = name.trim_start_matches("submission=");
+                    if !known.iter().any(|k| k == id) {
+                        let _ = fs::remove_dir_all(sub.path());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ingests `file` through the mapping at `mapping_path`.
+    pub fn submit(
+        &self,
+        mapping_path: &Path,
+        file: &Path,
+        replace: bool,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Outcome, StoreError> {
+        let (mapping, mapping_sha) = Mapping::load(mapping_path)?;
+        let record_type = mapping
+            .record_type()
+            .map_err(|m| StoreError::Workspace(format!("{}: {m}", mapping_path.display())))?;
+        let source = mapping.source_name().to_string();
+        if !source
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        {
+            return Err(StoreError::Workspace(format!(
+                "source name '{source}' may only use letters, digits, '-', '_' and '.'"
+            )));
+        }
+        let file_sha = sha256_file(file)?;
+        let _lock = self.lock()?;
+        let catalog = self.catalog()?;
+        self.recover(&catalog)?;
+        if let Some(existing) = catalog.find(&source, &file_sha, &mapping_sha)? {
+            return Ok(Outcome::AlreadyIngested {
+                submission: existing,
+            });
+        }
+        let file_name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let superseded = catalog.current_for_file(&source, &file_name, &file_sha)?;
+        if !superseded.is_empty() && !replace {
+            return Err(StoreError::Workspace(format!(
+                "{} was already submitted to source '{source}' (submission {}), with other content or another mapping; \
+                 use --replace to supersede it",
+                file.display(),
+                superseded.join(", ")
+            )));
+        }
+        if let Some(t) = catalog.source_type(&source)?
+            && t != record_type.name()
+        {
+            return Err(StoreError::Workspace(format!(
+                "source '{source}' holds {t}, not {}",
+                record_type.name()
+            )));
+        }
+        let id = new_submission_id();
+        let stage = staging::Staging::create(&self.root.join("staging").join(&id), record_type)?;
+        let key = self.pseudonymiser()?;
+        let mut sink = stage.sink();
+        let sub = corridor_ingest::Submission {
+            file,
+            file_sha256: &file_sha,
+            source_id: &source,
+            submission_id: &id,
+        };
+        let report = corridor_ingest::ingest(&mapping, &sub, &key, &mut sink, progress)?;
+        sink.finish()?;
+        // Move into place (invisible until the catalog says so), then commit.
+        let data_rel = PathBuf::from("data")
+            .join(record_type.name())
+            .join(format!("source={source}"))
+            .join(format!("submission={id}"));
+        let quarantine_rel = PathBuf::from("quarantine")
+            .join(&source)
+            .join(format!("{id}.csv"));
+        let report_rel = PathBuf::from("reports").join(format!("{id}.json"));
+        stage.place(&self.root, &data_rel, &quarantine_rel)?;
+        let report_json = serde_json::to_string_pretty(&report).unwrap_or_default();
+        let report_path = self.root.join(&report_rel);
+        fs::write(&report_path, &report_json).map_err(io(&report_path))?;
+        let info = SubmissionInfo {
+            id: id.clone(),
+            seq: 0,
+            source: source.clone(),
+            record_type: record_type.name().to_string(),
+            file_name,
+            file_sha256: file_sha,
+            mapping_sha256: mapping_sha,
+            rows_read: report.rows_read,
+            rows_stored: report.stored,
+            rows_quarantined: report.quarantined,
+            data_path: data_rel.to_string_lossy().into_owned(),
+            quarantine_path: quarantine_rel.to_string_lossy().into_owned(),
+            committed_at: now(),
+            status: "current".into(),
+        };
+        let info = catalog.commit(
+            &info,
+            mapping.description.as_deref(),
+            &superseded,
+            &report_json,
+        )?;
+        let _ = fs::remove_dir_all(self.root.join("staging").join(&id));
+        Ok(Outcome::Committed {
+            submission: info,
+            report,
+            superseded,
+        })
+    }
+
+    /// Sources with their current row counts, and every submission.
+    pub fn status(&self) -> Result<(Vec<SourceStatus>, Vec<SubmissionInfo>), StoreError> {
+        let catalog = self.catalog()?;
+        Ok((catalog.sources()?, catalog.submissions()?))
+    }
+
+    /// Runs SQL over the current submissions; one table per record type.
+    pub fn sql(&self, query: &str) -> Result<Vec<arrow::record_batch::RecordBatch>, StoreError> {
+        let catalog = self.catalog()?;
+        query::run(&self.root, &catalog, query)
+    }
+}
+
+fn write_secret(path: &Path, hex_key: &str) -> Result<(), StoreError> {
+    use std::io::Write;
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).map_err(io(path))?;
+    f.write_all(hex_key.as_bytes()).map_err(io(path))?;
+    f.sync_all().map_err(io(path))
+}
+
+/// SHA-256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> Result<String, StoreError> {
+    let mut f = File::open(path).map_err(io(path))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(io(path))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+fn new_submission_id() -> String {
+    let mut r = [0u8; 4];
+    let _ = getrandom::fill(&mut r);
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!("{stamp:x}-{}", hex::encode(r))
+}
+
+pub(crate) fn now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}

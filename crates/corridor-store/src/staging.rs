@@ -1,0 +1,189 @@
+//! A submission being written: Parquet parts and the quarantine file in a
+//! staging folder, moved into place only when complete.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::record_batch::RecordBatch;
+use corridor_ingest::{QuarantinedRow, RecordSink};
+use corridor_model::RecordType;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::{StoreError, io};
+
+pub struct Staging {
+    dir: PathBuf,
+    record_type: RecordType,
+}
+
+/// Rows per Parquet file before a new part is started.
+const ROWS_PER_PART: usize = 4_000_000;
+
+pub struct StagingSink {
+    data_dir: PathBuf,
+    schema: Arc<arrow::datatypes::Schema>,
+    writer: Option<ArrowWriter<File>>,
+    part: usize,
+    rows_in_part: usize,
+    quarantine: BufWriter<File>,
+    quarantine_path: PathBuf,
+    error: Option<String>,
+}
+
+impl Staging {
+    pub fn create(dir: &Path, record_type: RecordType) -> Result<Staging, StoreError> {
+        fs::create_dir_all(dir.join("data")).map_err(io(dir))?;
+        Ok(Staging {
+            dir: dir.to_path_buf(),
+            record_type,
+        })
+    }
+
+    pub fn sink(&self) -> StagingSink {
+        let quarantine_path = self.dir.join("quarantine.csv");
+        let file = File::create(&quarantine_path);
+        let (quarantine, error) = match file {
+            Ok(f) => (BufWriter::new(f), None),
+            Err(e) => (BufWriter::new(tempfile_fallback()), Some(e.to_string())),
+        };
+        let mut sink = StagingSink {
+            data_dir: self.dir.join("data"),
+            schema: Arc::new(self.record_type.stored_schema()),
+            writer: None,
+            part: 0,
+            rows_in_part: 0,
+            quarantine,
+            quarantine_path,
+            error,
+        };
+        if let Err(e) = writeln!(sink.quarantine, "row,field,reason,message,original") {
+            sink.error = Some(e.to_string());
+        }
+        sink
+    }
+
+    /// Moves the finished data and quarantine into their final places.
+    pub fn place(
+        &self,
+        root: &Path,
+        data_rel: &Path,
+        quarantine_rel: &Path,
+    ) -> Result<(), StoreError> {
+        let data = root.join(data_rel);
+        let quarantine = root.join(quarantine_rel);
+        for p in [&data, &quarantine] {
+            if let Some(parent) = p.parent() {
+                fs::create_dir_all(parent).map_err(io(parent))?;
+            }
+        }
+        fs::rename(self.dir.join("data"), &data).map_err(io(&data))?;
+        fs::rename(self.dir.join("quarantine.csv"), &quarantine).map_err(io(&quarantine))?;
+        for p in [data.parent(), quarantine.parent()].into_iter().flatten() {
+            if let Ok(d) = File::open(p) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    }
+}
+
+fn tempfile_fallback() -> File {
+    // Only reached when the staging folder vanished; the error is reported
+    // by `finish`, this handle just absorbs writes.
+    File::options()
+        .write(true)
+        .open("/dev/null")
+        .unwrap_or_else(|_| unreachable!("/dev/null opens"))
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+impl StagingSink {
+    fn open_part(&mut self) -> Result<(), String> {
+        let path = self.data_dir.join(format!("part-{:05}.parquet", self.part));
+        let file = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(3).map_err(|e| e.to_string())?,
+            ))
+            .set_max_row_group_row_count(Some(1 << 20))
+            .build();
+        self.writer = Some(
+            ArrowWriter::try_new(file, self.schema.clone(), Some(props))
+                .map_err(|e| e.to_string())?,
+        );
+        self.part += 1;
+        self.rows_in_part = 0;
+        Ok(())
+    }
+
+    /// Flushes and syncs everything written.
+    pub fn finish(&mut self) -> Result<(), StoreError> {
+        if let Some(e) = &self.error {
+            return Err(StoreError::Workspace(format!("staging failed: {e}")));
+        }
+        if self.writer.is_none() {
+            // An empty submission still gets an (empty) dataset file.
+            self.open_part().map_err(StoreError::Workspace)?;
+        }
+        if let Some(w) = self.writer.take() {
+            let f = w
+                .into_inner()
+                .map_err(|e| StoreError::Workspace(e.to_string()))?;
+            f.sync_all().map_err(io(&self.data_dir))?;
+        }
+        self.quarantine.flush().map_err(io(&self.quarantine_path))?;
+        self.quarantine
+            .get_ref()
+            .sync_all()
+            .map_err(io(&self.quarantine_path))?;
+        Ok(())
+    }
+}
+
+impl RecordSink for StagingSink {
+    fn write_batch(&mut self, batch: RecordBatch) -> Result<(), String> {
+        if self.writer.is_none() || self.rows_in_part >= ROWS_PER_PART {
+            if let Some(w) = self.writer.take() {
+                w.close().map_err(|e| e.to_string())?;
+            }
+            self.open_part()?;
+        }
+        self.rows_in_part += batch.num_rows();
+        self.writer
+            .as_mut()
+            .ok_or("no writer")?
+            .write(&batch)
+            .map_err(|e| e.to_string())
+    }
+
+    fn quarantine(&mut self, row: QuarantinedRow) -> Result<(), String> {
+        let original = serde_json::to_string(
+            &row.original
+                .iter()
+                .cloned()
+                .collect::<std::collections::BTreeMap<_, _>>(),
+        )
+        .unwrap_or_default();
+        writeln!(
+            self.quarantine,
+            "{},{},{},{},{}",
+            row.row,
+            csv_field(row.field.as_deref().unwrap_or("")),
+            row.reason,
+            csv_field(&row.message),
+            csv_field(&original)
+        )
+        .map_err(|e| e.to_string())
+    }
+}
