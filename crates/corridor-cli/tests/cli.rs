@@ -18,7 +18,10 @@ fn help_lists_every_command_with_one_line() {
     let out = corridor(&["--help"]);
     assert!(out.status.success());
     let text = stdout(&out);
-    for cmd in ["demo", "generate", "standard", "country", "codes"] {
+    for cmd in [
+        "demo", "generate", "init", "ingest", "mapping", "sql", "status", "standard", "country",
+        "codes",
+    ] {
         assert!(
             text.lines().any(|l| l.trim_start().starts_with(cmd)),
             "{cmd} missing from --help:\n{text}"
@@ -98,6 +101,24 @@ fn demo_builds_the_world_and_says_what_next() {
     assert!(text.contains("Guatemala, Honduras, El Salvador"));
     assert!(text.contains("Next steps"));
     assert!(demo.join("world/truth/crossings.csv").is_file());
+    assert!(text.contains("Ingesting every source"), "{text}");
+    assert!(demo.join("workspace/catalog.sqlite").is_file());
+    // The demo's workspace answers SQL.
+    let o = corridor(&[
+        "sql",
+        "--workspace",
+        demo.join("workspace").to_str().expect("utf-8"),
+        "--format",
+        "csv",
+        "SELECT count(*) AS n FROM trafficking_cases",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let n: u64 = stdout(&o)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .expect("a count");
+    assert!(n > 100, "{n}");
 }
 
 #[test]
