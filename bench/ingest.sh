@@ -29,11 +29,11 @@ measure() { # name, command...: prints seconds and peak MiB
 c=$(measure corridor "$bin" ingest --workspace "$work/ws" --mapping "$mapping" "$csv")
 d=$(measure duckdb python3 -c "
 import duckdb
-duckdb.sql(\"COPY (SELECT * FROM read_csv('$csv', delim=';', header=true, encoding='latin-1', all_varchar=true)) TO '$work/duckdb.parquet' (FORMAT parquet, COMPRESSION zstd)\")
+duckdb.sql(\"COPY (SELECT * FROM read_csv('$csv', delim=';', header=true, encoding='latin-1', all_varchar=true, ignore_errors=true, null_padding=true)) TO '$work/duckdb.parquet' (FORMAT parquet, COMPRESSION zstd)\")
 ")
 p=$(measure polars python3 -c "
 import polars as pl
-pl.scan_csv('$csv', separator=';', encoding='utf8-lossy', infer_schema=False).sink_parquet('$work/polars.parquet', compression='zstd')
+pl.scan_csv('$csv', separator=';', encoding='utf8-lossy', infer_schema=False, truncate_ragged_lines=True, ignore_errors=True).sink_parquet('$work/polars.parquet', compression='zstd')
 ")
 echo
 printf '%-10s %10s %12s %12s\n' tool seconds rows/s peak_MiB

@@ -12,7 +12,8 @@ type HmacSha256 = Hmac<Sha256>;
 /// Holds the workspace secret. Its `Debug` never shows the key.
 #[derive(Clone)]
 pub struct Pseudonymiser {
-    key: Vec<u8>,
+    /// HMAC keyed once: cloning it skips re-hashing the key for every row.
+    keyed: HmacSha256,
 }
 
 impl std::fmt::Debug for Pseudonymiser {
@@ -33,13 +34,14 @@ pub fn normalise_identifier(value: &str) -> String {
 
 impl Pseudonymiser {
     pub fn new(key: Vec<u8>) -> Pseudonymiser {
-        Pseudonymiser { key }
+        // HMAC accepts keys of any length.
+        let keyed = HmacSha256::new_from_slice(&key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        Pseudonymiser { keyed }
     }
 
     fn mac(&self) -> HmacSha256 {
-        // HMAC accepts keys of any length.
-        HmacSha256::new_from_slice(&self.key)
-            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
+        self.keyed.clone()
     }
 
     /// The pseudonym of a list of identifier parts (already normalised),

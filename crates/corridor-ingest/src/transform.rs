@@ -90,6 +90,9 @@ struct Compiled {
 pub struct Program {
     pub record_type: RecordType,
     fields: Vec<Compiled>,
+    /// Resolved codes by (field, source text): exports repeat a few hundred
+    /// spellings millions of times, and resolution folds accents.
+    resolved: std::cell::RefCell<HashMap<(usize, String), Result<String, RowError>>>,
     /// Columns whose original values may be shown in quarantine (mapped,
     /// not identifiers).
     pub shown_columns: Vec<usize>,
@@ -193,6 +196,7 @@ impl Program {
             record_type: t,
             fields,
             shown_columns: shown,
+            resolved: Default::default(),
         })
     }
 
@@ -234,7 +238,7 @@ impl Program {
                 }
                 Source::Pseudonymise { .. } | Source::AgeAt { .. } | Source::Unmapped => continue,
             };
-            values[i] = self.convert(f, &raw_value)?;
+            values[i] = self.convert(i, f, &raw_value)?;
         }
         for (i, f) in self.fields.iter().enumerate() {
             match &f.source {
@@ -289,7 +293,27 @@ impl Program {
         Ok(values)
     }
 
-    fn convert(&self, f: &Compiled, raw: &RawValue) -> Result<Value, RowError> {
+    /// Resolves a value of a coded field, remembering the answer.
+    fn resolve_cached(
+        &self,
+        i: usize,
+        f: &Compiled,
+        list: CodeListId,
+        text: &str,
+    ) -> Result<String, RowError> {
+        let key = (i, text.to_string());
+        if let Some(hit) = self.resolved.borrow().get(&key) {
+            return hit.clone();
+        }
+        let answer = resolve(f.name, list, text);
+        let mut cache = self.resolved.borrow_mut();
+        if cache.len() < 200_000 {
+            cache.insert(key, answer.clone());
+        }
+        answer
+    }
+
+    fn convert(&self, i: usize, f: &Compiled, raw: &RawValue) -> Result<Value, RowError> {
         let raw = if raw.is_empty() {
             match &f.default {
                 Some(d) => RawValue::Text(d.clone()),
@@ -308,7 +332,9 @@ impl Program {
             FieldType::Text | FieldType::Pseudonym | FieldType::Bytes => {
                 Value::Text(recoded(&raw.text()))
             }
-            FieldType::Code(list) => Value::Text(resolve(f.name, list, &recoded(&raw.text()))?),
+            FieldType::Code(list) => {
+                Value::Text(self.resolve_cached(i, f, list, &recoded(&raw.text()))?)
+            }
             FieldType::CodeSet(list) => {
                 let text = raw.text();
                 let mut codes = Vec::new();
@@ -317,7 +343,7 @@ impl Program {
                     .map(str::trim)
                     .filter(|p| !p.is_empty())
                 {
-                    let code = resolve(f.name, list, &recoded(part))?;
+                    let code = self.resolve_cached(i, f, list, &recoded(part))?;
                     if !codes.contains(&code) {
                         codes.push(code);
                     }
