@@ -160,3 +160,100 @@ fn codes_lists_a_code_list_and_rejects_unknown_ones() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("the lists are"));
 }
+
+#[test]
+fn workspace_commands_end_to_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let world = dir.path().join("w");
+    let ws = dir.path().join("ws");
+    let s = |p: &std::path::Path| p.to_str().expect("utf-8").to_string();
+    assert!(
+        corridor(&["generate", "--out", &s(&world), "--persons", "300"])
+            .status
+            .success()
+    );
+    let o = corridor(&["init", &s(&ws)]);
+    assert!(o.status.success());
+    // The secret is readable by its owner only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(ws.join("secret.key"))
+            .expect("secret")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(
+        !corridor(&["init", &s(&ws)]).status.success(),
+        "init refuses an existing workspace"
+    );
+    // Draft a mapping from the Guatemalan export's Spanish headers.
+    let csv = world.join("sources/gtm-igm/movimientos_migratorios.csv");
+    let o = corridor(&["mapping", "draft", &s(&csv), "--type", "border_events"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let draft = stdout(&o);
+    for line in [
+        "encoding = \"windows-1252\"",
+        "delimiter = \";\"",
+        "event_date = { column = \"Fecha\" }",
+        "person_key = { pseudonymise = [\"Número de Documento\"]",
+        "citizenship = { column = \"Nacionalidad\" }",
+        "sex = { column = \"Sexo\" }",
+    ] {
+        assert!(draft.contains(line), "missing `{line}` in\n{draft}");
+    }
+    // Check the demo's mapping against its file.
+    let mapping = world.join("sources/gtm-igm/movimientos_migratorios.mapping.toml");
+    let o = corridor(&["mapping", "check", &s(&mapping), &s(&csv), "--rows", "3"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("the mapping fits the file"));
+    assert!(stdout(&o).contains("person_key"));
+    // Ingest with a JSON report, then query in every format.
+    let o = corridor(&[
+        "ingest",
+        "--workspace",
+        &s(&ws),
+        "--mapping",
+        &s(&mapping),
+        &s(&csv),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json report");
+    let stored = report[0]["report"]["stored"].as_u64().expect("stored");
+    let q = "SELECT direction, count(*) AS n FROM border_events GROUP BY 1 ORDER BY 1";
+    let o = corridor(&["sql", "--workspace", &s(&ws), "--format", "json", q]);
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json rows");
+    let total: u64 = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["n"].as_u64().expect("n"))
+        .sum();
+    assert_eq!(total, stored);
+    let o = corridor(&["sql", "--workspace", &s(&ws), q]);
+    assert!(stdout(&o).contains("| direction |"), "{}", stdout(&o));
+    let out = dir.path().join("q.parquet");
+    let o = corridor(&[
+        "sql",
+        "--workspace",
+        &s(&ws),
+        "--format",
+        "parquet",
+        "--out",
+        &s(&out),
+        q,
+    ]);
+    assert!(o.status.success() && out.is_file());
+    let o = corridor(&[
+        "sql",
+        "--workspace",
+        &s(&ws),
+        "SELECT nonsense FROM border_events",
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nonsense"));
+    let o = corridor(&["status", "--workspace", &s(&ws)]);
+    assert!(stdout(&o).contains("gtm-igm-border"));
+}

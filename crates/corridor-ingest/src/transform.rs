@@ -429,43 +429,31 @@ fn err(field: &str, reason: Reason, message: String) -> RowError {
 }
 
 fn resolve(field: &str, list: CodeListId, value: &str) -> Result<String, RowError> {
-    if list == CodeListId::Country {
-        return Countries::get()
-            .resolve(value)
-            .map(|c| c.alpha3.clone())
-            .map_err(|e| {
-                let hint = if e.candidates.is_empty() {
-                    String::new()
-                } else {
-                    format!("; closest: {}", e.candidates.join(", "))
-                };
-                err(
-                    field,
-                    Reason::UnknownCountry,
-                    format!(
-                        "'{value}' is not a country we know{hint}; add it to recode in the mapping"
-                    ),
-                )
-            });
-    }
-    list.list()
-        .resolve(value)
-        .map(|c| c.code.clone())
-        .map_err(|e| {
-            let hint = if e.candidates.is_empty() {
-                String::new()
-            } else {
-                format!("; closest: {}", e.candidates.join(", "))
-            };
-            err(
-                field,
+    let found = if list == CodeListId::Country {
+        Countries::get().resolve(value).map(|c| c.alpha3.clone())
+    } else {
+        list.list().resolve(value).map(|c| c.code.clone())
+    };
+    found.map_err(|e| {
+        let hint = if e.candidates.is_empty() {
+            String::new()
+        } else {
+            format!("; closest: {}", e.candidates.join(", "))
+        };
+        let (reason, what) = if list == CodeListId::Country {
+            (Reason::UnknownCountry, "a country we know".to_string())
+        } else {
+            (
                 Reason::UnknownCode,
-                format!(
-                    "'{value}' is not in the {} code list{hint}; add it to recode in the mapping",
-                    list.name()
-                ),
+                format!("in the {} code list", list.name()),
             )
-        })
+        };
+        err(
+            field,
+            reason,
+            format!("'{value}' is not {what}{hint}; add it to recode in the mapping"),
+        )
+    })
 }
 
 /// Similarity of two column names, for "did you mean" hints.

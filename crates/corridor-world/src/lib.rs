@@ -232,6 +232,21 @@ struct Plan {
     record_id: u32,
 }
 
+impl Plan {
+    fn new(t: i64, life: u32, item: usize, direction: Direction) -> Plan {
+        Plan {
+            t,
+            life,
+            item: item as u32,
+            direction,
+            fault: None,
+            duplicate: false,
+            fault_seed: 0,
+            record_id: 0,
+        }
+    }
+}
+
 /// Everything the parallel stage works out for one person.
 struct PersonWork {
     life: Life,
@@ -344,16 +359,7 @@ fn work(cfg: &WorldConfig, span: Span, index: u32, id: u64) -> PersonWork {
             if unrecorded.is_some() {
                 continue;
             }
-            let plan = Plan {
-                t: c.t + skew as i64,
-                life: index,
-                item: c.move_index as u32,
-                direction: c.direction,
-                fault: None,
-                duplicate: false,
-                fault_seed: 0,
-                record_id: 0,
-            };
+            let plan = Plan::new(c.t + skew as i64, index, c.move_index, c.direction);
             plan_faults(
                 &mut rng,
                 cfg.dirty,
@@ -373,16 +379,12 @@ fn work(cfg: &WorldConfig, span: Span, index: u32, id: u64) -> PersonWork {
             .iter()
             .position(|&r| r == permit.country)
             .unwrap_or(0);
-        let plan = Plan {
-            t: permit.issue as i64 * MINUTES_PER_DAY,
-            life: index,
-            item: i as u32,
-            direction: Direction::Arrival,
-            fault: None,
-            duplicate: false,
-            fault_seed: 0,
-            record_id: 0,
-        };
+        let plan = Plan::new(
+            permit.issue as i64 * MINUTES_PER_DAY,
+            index,
+            i,
+            Direction::Arrival,
+        );
         plan_faults(
             &mut rng,
             cfg.dirty,
@@ -400,16 +402,12 @@ fn work(cfg: &WorldConfig, span: Span, index: u32, id: u64) -> PersonWork {
         {
             continue;
         }
-        let plan = Plan {
-            t: ret.day as i64 * MINUTES_PER_DAY,
-            life: index,
-            item: i as u32,
-            direction: Direction::Arrival,
-            fault: None,
-            duplicate: false,
-            fault_seed: 0,
-            record_id: 0,
-        };
+        let plan = Plan::new(
+            ret.day as i64 * MINUTES_PER_DAY,
+            index,
+            i,
+            Direction::Arrival,
+        );
         plan_faults(&mut rng, cfg.dirty, true, false, &mut returns, plan);
     }
     let truth_persons = format!(
