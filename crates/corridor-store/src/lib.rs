@@ -17,6 +17,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use corridor_ingest::{Mapping, Pseudonymiser, Report};
+use corridor_model::RecordType;
 use sha2::{Digest, Sha256};
 
 pub use catalog::{SourceStatus, SubmissionInfo};
@@ -70,6 +71,7 @@ pub enum Outcome {
 
 const CONFIG: &str = "corridor.toml";
 const SECRET: &str = "secret.key";
+const DERIVED: &str = "derived";
 const CATALOG: &str = "catalog.sqlite";
 
 impl Workspace {
@@ -291,10 +293,69 @@ impl Workspace {
         Ok((catalog.sources()?, catalog.submissions()?))
     }
 
-    /// Runs SQL over the current submissions; one table per record type.
+    /// Runs SQL over the current submissions; one table per record type,
+    /// one per derived dataset, and `countries` (ISO 3166-1 with M49
+    /// regions).
     pub fn sql(&self, query: &str) -> Result<Vec<arrow::record_batch::RecordBatch>, StoreError> {
         let catalog = self.catalog()?;
         query::run(&self.root, &catalog, query)
+    }
+
+    /// The Parquet files of every current submission of a record type.
+    pub fn data_files(&self, record_type: RecordType) -> Result<Vec<PathBuf>, StoreError> {
+        let catalog = self.catalog()?;
+        Ok(catalog
+            .current(record_type.name())?
+            .iter()
+            .flat_map(|s| query::parquet_files(&self.root.join(&s.data_path)))
+            .map(PathBuf::from)
+            .collect())
+    }
+
+    /// Where derived datasets live: one folder of Parquet files per
+    /// dataset (`derived/stays/…`), queryable by name.
+    pub fn derived_dir(&self) -> PathBuf {
+        self.root.join(DERIVED)
+    }
+
+    /// A fresh, empty folder to build the next set of derived datasets in.
+    pub fn derived_staging(&self) -> Result<PathBuf, StoreError> {
+        // Not under staging/: an ingest's recovery empties that folder.
+        let dir = self.root.join("derived.next");
+        if dir.exists() {
+            fs::remove_dir_all(&dir).map_err(io(&dir))?;
+        }
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        Ok(dir)
+    }
+
+    /// Replaces the derived datasets with those built in `staged` (from
+    /// [`Workspace::derived_staging`]), under the writer lock: readers see
+    /// the old set or the new one, never half of each. Files in the old
+    /// folder whose names start with `history` are carried over, so that
+    /// revision records accumulate across runs.
+    pub fn replace_derived(&self, staged: &Path) -> Result<(), StoreError> {
+        let _lock = self.lock()?;
+        let current = self.derived_dir();
+        if current.is_dir() {
+            for e in fs::read_dir(&current).map_err(io(&current))?.flatten() {
+                let name = e.file_name();
+                let target = staged.join(&name);
+                if name.to_string_lossy().starts_with("history") && !target.exists() {
+                    fs::rename(e.path(), &target).map_err(io(&target))?;
+                }
+            }
+        }
+        let old = self.root.join("derived.old");
+        if old.exists() {
+            fs::remove_dir_all(&old).map_err(io(&old))?;
+        }
+        if current.exists() {
+            fs::rename(&current, &old).map_err(io(&current))?;
+        }
+        fs::rename(staged, &current).map_err(io(&current))?;
+        let _ = fs::remove_dir_all(&old);
+        Ok(())
     }
 }
 

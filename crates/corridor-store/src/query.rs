@@ -22,7 +22,7 @@ pub enum OutputFormat {
     Parquet,
 }
 
-fn parquet_files(dir: &Path) -> Vec<String> {
+pub(crate) fn parquet_files(dir: &Path) -> Vec<String> {
     let mut files: Vec<String> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
@@ -60,7 +60,53 @@ pub async fn session(root: &Path, catalog: &Catalog) -> Result<SessionContext, S
                 .map_err(|e| StoreError::Sql(e.to_string()))?;
         }
     }
+    let derived = root.join("derived");
+    let mut names: Vec<(String, Vec<String>)> = std::fs::read_dir(&derived)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                parquet_files(&e.path()),
+            )
+        })
+        .filter(|(_, files)| !files.is_empty())
+        .collect();
+    names.sort();
+    for (name, files) in names {
+        let df = ctx
+            .read_parquet(files, ParquetReadOptions::default())
+            .await
+            .map_err(|e| StoreError::Sql(e.to_string()))?;
+        ctx.register_table(name.as_str(), df.into_view())
+            .map_err(|e| StoreError::Sql(e.to_string()))?;
+    }
+    ctx.register_batch("countries", countries_batch()?)
+        .map_err(|e| StoreError::Sql(e.to_string()))?;
     Ok(ctx)
+}
+
+/// ISO 3166-1 with M49 regions, so that queries can group by region.
+fn countries_batch() -> Result<RecordBatch, StoreError> {
+    use arrow::array::{ArrayRef, StringArray};
+    let all = corridor_model::Countries::get().all();
+    let col = |f: &dyn Fn(&corridor_model::Country) -> &str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(all.iter().map(f)))
+    };
+    RecordBatch::try_from_iter(vec![
+        ("alpha3", col(&|c| &c.alpha3)),
+        ("alpha2", col(&|c| &c.alpha2)),
+        ("numeric", col(&|c| &c.numeric)),
+        ("name_en", col(&|c| &c.name_en)),
+        ("name_es", col(&|c| &c.name_es)),
+        ("name_fr", col(&|c| &c.name_fr)),
+        ("m49_region", col(&|c| &c.m49_region)),
+        ("m49_subregion", col(&|c| &c.m49_subregion)),
+        ("m49_intermediate", col(&|c| &c.m49_intermediate)),
+    ])
+    .map_err(|e| StoreError::Sql(e.to_string()))
 }
 
 pub fn run(root: &Path, catalog: &Catalog, query: &str) -> Result<Vec<RecordBatch>, StoreError> {

@@ -124,6 +124,8 @@ struct Source {
     delimiter: char,
     text: bool,
     rows: u64,
+    /// The person of the last row written (the row an interrupted export cuts).
+    last_person: String,
     description: String,
 }
 
@@ -146,6 +148,7 @@ impl Source {
             delimiter,
             text,
             rows: 0,
+            last_person: String::new(),
             description: description.to_string(),
         }
     }
@@ -469,6 +472,7 @@ fn write_plans(
         }
         let (row, part) = source.write(&cells, unquoted)?;
         let person = person_of(plan).to_string();
+        source.last_person.clone_from(&person);
         if plan.duplicate {
             let of = original_rows
                 .get(&(plan.life, plan.item))
@@ -902,7 +906,7 @@ pub fn generate(
                 "",
                 "",
                 "",
-                "",
+                &source.last_person,
             );
             faults_log
                 .write(&[line])

@@ -1,0 +1,307 @@
+//! `corridor derive`, `corridor table` and `corridor mirror`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDate;
+use corridor_derive::residence::Rule;
+use corridor_derive::{DeriveReport, Options};
+use corridor_stats::{STANDARD_TABLES, TableSpec};
+use corridor_store::Workspace;
+use indicatif::{ProgressBar, ProgressStyle};
+
+pub struct DeriveArgs {
+    pub as_of: Option<String>,
+    pub threshold_days: i32,
+    pub window_days: i32,
+    pub repeat_minutes: i32,
+    pub initial_status: Option<PathBuf>,
+    pub backtest: Option<Vec<String>>,
+    pub json: bool,
+}
+
+fn date(s: &str, what: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .with_context(|| format!("{what} `{s}` is not a date like 2025-06-30"))
+}
+
+pub fn derive(workspace: &Path, args: DeriveArgs) -> Result<()> {
+    let ws = Workspace::open(workspace)?;
+    if args.threshold_days <= 0 || args.window_days < args.threshold_days {
+        bail!(
+            "the rule needs 0 < threshold ({}) ≤ window ({}); e.g. 365 of 487 days, or 274 of 365 for 9 out of 12 months",
+            args.threshold_days,
+            args.window_days
+        );
+    }
+    let opts = Options {
+        rule: Rule {
+            threshold_days: args.threshold_days,
+            window_days: args.window_days,
+        },
+        as_of: args
+            .as_of
+            .as_deref()
+            .map(|s| date(s, "--as-of"))
+            .transpose()?,
+        repeat_minutes: args.repeat_minutes,
+        initial_status: args.initial_status,
+    };
+    if let Some(cutoffs) = args.backtest {
+        let cutoffs: Vec<NaiveDate> = cutoffs
+            .iter()
+            .map(|c| date(c, "--backtest cut-off"))
+            .collect::<Result<_>>()?;
+        let report = corridor_derive::backtest(&ws, &opts, &cutoffs)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            return Ok(());
+        }
+        println!(
+            "Back-test at {} cut-offs: {} provisional monthly figures compared with their final values.",
+            report.cutoffs.len(),
+            report.comparisons
+        );
+        println!(
+            "  95 % intervals holding the final value: {:.1} %",
+            100.0 * report.coverage
+        );
+        println!(
+            "  mean absolute revision: {:.1} % of the final value (mean signed: {:+.1} %)",
+            100.0 * report.mean_abs_revision,
+            100.0 * report.mean_revision
+        );
+        println!("  by months from crossing to cut-off:");
+        println!("    lag  figures  coverage  mean |revision|");
+        for (lag, n, c, m) in &report.by_lag {
+            println!(
+                "    {lag:>3}  {n:>7}  {:>7.1} %  {:>8.1} %",
+                100.0 * c,
+                100.0 * m
+            );
+        }
+        return Ok(());
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} histories ({eta} left)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message("deriving");
+    let report = corridor_derive::derive(&ws, &opts, &|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })?;
+    bar.finish_and_clear();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report, workspace);
+    }
+    Ok(())
+}
+
+fn print_report(r: &DeriveReport, workspace: &Path) {
+    println!(
+        "Derived {} border events ({} person-country histories) in {:.1} s:",
+        r.events, r.histories, r.seconds
+    );
+    let through: Vec<String> = r
+        .observed_through
+        .iter()
+        .map(|(c, d)| format!("{c} {d}"))
+        .collect();
+    println!("  data observed through: {}", through.join(", "));
+    println!(
+        "  {} crossings counted; {} records not counted (repeats of a crossing)",
+        r.crossings_counted, r.records_not_counted
+    );
+    println!("  repairs (each record flagged in `crossings.repairs`):");
+    for (k, v) in &r.repairs {
+        println!("    {k:<22} {v:>9}");
+    }
+    println!("  12/16-month rule outcomes:");
+    for (k, v) in &r.outcomes {
+        println!("    {k:<22} {v:>9}");
+    }
+    println!(
+        "  stays: {} ({} still open, {} overstays); absences: {}",
+        r.stays, r.open_stays, r.overstays, r.absences
+    );
+    println!(
+        "  provisional model: {} finalised crossings in {} cells",
+        r.training_crossings, r.model_cells
+    );
+    if let Some(prev) = &r.revised_against {
+        println!("  revisions against the run of {prev} are in `revisions`");
+    }
+    println!(
+        "  datasets: crossings, stays, stocks, provisional, revisions (query them with `corridor sql --workspace {}`)",
+        workspace.display()
+    );
+}
+
+pub struct TableArgs {
+    pub measure: Option<String>,
+    pub by: Vec<String>,
+    pub filter: Option<String>,
+    pub spec: Option<PathBuf>,
+    pub standard: Option<String>,
+    pub list: bool,
+    pub format: String,
+    pub out: Option<PathBuf>,
+}
+
+pub fn table(workspace: &Path, args: TableArgs) -> Result<()> {
+    if args.list {
+        println!("Measures (--measure) and their dimensions (--by):");
+        for m in corridor_stats::MEASURES {
+            println!("  {:<22} {}", m.name, m.description);
+            println!("  {:<22} by: {}", "", m.dimensions().join(", "));
+        }
+        println!("\nStandard tables (--standard):");
+        for t in STANDARD_TABLES {
+            println!("  {:<26} {}", t.name, t.title);
+        }
+        return Ok(());
+    }
+    let ws = Workspace::open(workspace)?;
+    let spec = match (&args.standard, &args.spec, &args.measure) {
+        (Some(name), None, None) => corridor_stats::standard_table(name)?.spec(),
+        (None, Some(path), None) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            TableSpec::from_toml(&text).with_context(|| format!("in {}", path.display()))?
+        }
+        (None, None, Some(m)) => TableSpec {
+            measure: m.clone(),
+            by: args.by.clone(),
+            filter: args.filter.clone(),
+        },
+        (None, None, None) => {
+            bail!(
+                "say what to count: --measure NAME [--by dims], --spec FILE.toml or --standard NAME (see --list)"
+            )
+        }
+        _ => bail!("give only one of --measure, --spec and --standard"),
+    };
+    let mut spec = spec;
+    if args.filter.is_some() && args.measure.is_none() {
+        spec.filter = args.filter.clone();
+    }
+    let t = corridor_stats::table(&ws, &spec)?;
+    let text = match args.format.as_str() {
+        "table" => t.to_text(),
+        "csv" => t.to_csv(),
+        "json" => serde_json::to_string_pretty(&t)? + "\n",
+        other => bail!("--format is table, csv or json, not `{other}`"),
+    };
+    write_out(&text, args.out.as_deref())
+}
+
+fn write_out(text: &str, out: Option<&Path>) -> Result<()> {
+    match out {
+        Some(p) => std::fs::write(p, text).with_context(|| format!("writing {}", p.display())),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+pub fn mirror(workspace: &Path, by: &str, format: &str, out: Option<&Path>) -> Result<()> {
+    let ws = Workspace::open(workspace)?;
+    let rows = corridor_stats::mirror::mirror(&ws, by)?;
+    let text = match format {
+        "csv" => corridor_stats::mirror::to_csv(&rows),
+        "json" => serde_json::to_string_pretty(&rows)? + "\n",
+        "table" => {
+            let mut s = format!(
+                "{:<8} {:<12} {:<8} {:>12} {:>15} {:>10}\n",
+                "from", "to", by, "origin says", "destination says", "asymmetry"
+            );
+            for r in &rows {
+                s.push_str(&format!(
+                    "{:<8} {:<12} {:<8} {:>12} {:>15} {:>10}\n",
+                    r.origin,
+                    r.destination,
+                    r.period,
+                    r.reported_by_origin,
+                    r.reported_by_destination,
+                    r.asymmetry.map(|a| format!("{a:+.3}")).unwrap_or_default()
+                ));
+            }
+            s.push_str("asymmetry = (origin − destination) / mean of the two; 0 when they agree\n");
+            s
+        }
+        other => bail!("--format is table, csv or json, not `{other}`"),
+    };
+    write_out(&text, out)
+}
+
+/// The demo's last steps: derive, then a few headline tables.
+pub fn demo_analysis(workspace: &Path) -> Result<()> {
+    println!("Deriving stays, 12/16-month migrations and stocks:");
+    derive(
+        workspace,
+        DeriveArgs {
+            as_of: None,
+            threshold_days: 365,
+            window_days: 487,
+            repeat_minutes: 120,
+            initial_status: None,
+            backtest: None,
+            json: false,
+        },
+    )?;
+    let ws = Workspace::open(workspace)?;
+    for (title, spec) in [
+        (
+            "Net migration by year and reporting country",
+            TableSpec {
+                measure: "net_migration".into(),
+                by: vec!["year".into(), "reporting_country".into()],
+                filter: None,
+            },
+        ),
+        (
+            "Non-residents present at the latest month end, by reporting country and sex",
+            TableSpec {
+                measure: "nonresidents_present".into(),
+                by: vec!["reporting_country".into(), "sex".into()],
+                filter: None,
+            },
+        ),
+        (
+            "Overstayers at the latest month end, by reporting country and visa type",
+            TableSpec {
+                measure: "overstayers".into(),
+                by: vec!["reporting_country".into(), "visa_type".into()],
+                filter: None,
+            },
+        ),
+    ] {
+        println!("\n{title}:");
+        print!("{}", corridor_stats::table(&ws, &spec)?.to_text());
+    }
+    println!(
+        "\nMirror statistics over the whole period (departures A→B reported by A against arrivals reported by B):"
+    );
+    let rows = corridor_stats::mirror::mirror(&ws, "year")?;
+    for r in rows.iter().filter(|r| r.period == corridor_stats::TOTAL) {
+        println!(
+            "  {} → {}: {:>7} reported by {}, {:>7} by {} (asymmetry {})",
+            r.origin,
+            r.destination,
+            r.reported_by_origin,
+            r.origin,
+            r.reported_by_destination,
+            r.destination,
+            r.asymmetry
+                .map(|a| format!("{a:+.3}"))
+                .unwrap_or_else(|| "–".into())
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,437 @@
+//! The per-person pass: sort, repair, classify, and walk month ends.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use chrono::{Datelike, NaiveDate};
+use rayon::prelude::*;
+
+use crate::events::{Dict, Event, Events, NONE};
+use crate::provisional::{Estimate, Features, TRAINING_MONTHS, Total, Training};
+use crate::repair::{self, Flag, Repairs, counted};
+use crate::residence::{Classified, Outcome, Rule, classify, initial_status};
+use crate::{date_of, day_of};
+
+/// Events sorted and repaired, with each person-country history's range.
+#[derive(Debug)]
+pub struct Prepared {
+    pub events: Vec<Event>,
+    pub dict: Dict,
+    pub groups: Vec<Range<usize>>,
+    /// First and last day of the data, per reporting country.
+    pub period: HashMap<u16, (i32, i32)>,
+}
+
+/// Sorts events into histories and repairs each.
+pub fn prepare(mut all: Events, repeat_minutes: i32) -> Prepared {
+    let events = &mut all.events;
+    events.par_sort_unstable_by_key(Event::sort_key);
+    let mut period: HashMap<u16, (i32, i32)> = HashMap::new();
+    for e in events.iter() {
+        let p = period.entry(e.country).or_insert((e.day, e.day));
+        p.0 = p.0.min(e.day);
+        p.1 = p.1.max(e.day);
+    }
+    let mut groups = Vec::new();
+    let mut start = 0;
+    for i in 1..=events.len() {
+        if i == events.len()
+            || events[i].person != events[start].person
+            || events[i].country != events[start].country
+        {
+            if i > start {
+                groups.push(start..i);
+            }
+            start = i;
+        }
+    }
+    // Split the slice into each person's disjoint piece (all their
+    // countries) to repair in parallel, with the other borders as witnesses.
+    let mut pieces: Vec<&mut [Event]> = Vec::new();
+    let mut rest: &mut [Event] = events.as_mut_slice();
+    while !rest.is_empty() {
+        let person = rest[0].person;
+        let n = rest.iter().take_while(|e| e.person == person).count();
+        let (piece, tail) = rest.split_at_mut(n);
+        pieces.push(piece);
+        rest = tail;
+    }
+    pieces.into_par_iter().for_each(|person| {
+        let seen: Vec<(u16, i32, bool)> =
+            person.iter().map(|e| (e.country, e.day, e.entry)).collect();
+        let confirmed = |e: &Event, day: i32| {
+            e.counterpart != NONE
+                && seen.iter().any(|&(c, d, entry)| {
+                    c == e.counterpart && entry != e.entry && (d - day).abs() <= 1
+                })
+        };
+        let mut rest: &mut [Event] = person;
+        while !rest.is_empty() {
+            let country = rest[0].country;
+            let n = rest.iter().take_while(|e| e.country == country).count();
+            let (g, tail) = rest.split_at_mut(n);
+            let rules = Repairs {
+                repeat_minutes,
+                period: period
+                    .get(&country)
+                    .copied()
+                    .unwrap_or((i32::MIN, i32::MAX)),
+            };
+            repair::repair_with(g, rules, &confirmed);
+            rest = tail;
+        }
+    });
+    Prepared {
+        events: all.events,
+        dict: all.dict,
+        groups,
+        period,
+    }
+}
+
+/// Known residence statuses at the start of the data, by person and
+/// country (a population register, or an earlier run's result).
+pub type KnownStatus = HashMap<(u128, u16), bool>;
+
+/// One history, classified: the counted crossings' positions in the group
+/// and their classification.
+pub struct History {
+    pub counted: Vec<usize>,
+    pub days: Vec<(i32, bool)>,
+    pub classes: Vec<Classified>,
+    pub initially_resident: bool,
+}
+
+pub fn classify_group(group: &[Event], known: &KnownStatus, through: i32, rule: Rule) -> History {
+    let counted: Vec<usize> = (0..group.len())
+        .filter(|&i| counted(&group[i]) && group[i].day <= through)
+        .collect();
+    let days: Vec<(i32, bool)> = counted
+        .iter()
+        .map(|&i| (group[i].day, group[i].entry))
+        .collect();
+    let initially_resident = known
+        .get(&(group[0].person, group[0].country))
+        .copied()
+        .unwrap_or_else(|| days.first().is_some_and(|d| initial_status(d.1)));
+    let classes = classify(&days, initially_resident, through, rule);
+    History {
+        counted,
+        days,
+        classes,
+        initially_resident,
+    }
+}
+
+/// The day the data for `country` are observed through.
+pub fn through(prepared: &Prepared, country: u16, as_of: Option<i32>) -> i32 {
+    as_of.unwrap_or_else(|| prepared.period.get(&country).map_or(0, |p| p.1))
+}
+
+/// Learns the provisional model from every finalised crossing of the
+/// `TRAINING_MONTHS` before the open ones.
+pub fn train(prepared: &Prepared, known: &KnownStatus, as_of: Option<i32>, rule: Rule) -> Training {
+    prepared
+        .groups
+        .par_iter()
+        .fold(Training::default, |mut t, g| {
+            let group = &prepared.events[g.clone()];
+            let through = through(prepared, group[0].country, as_of);
+            let h = classify_group(group, known, through, rule);
+            let oldest = through + 1 - rule.window_days - TRAINING_MONTHS * 30;
+            for (k, c) in h.classes.iter().enumerate() {
+                let day = h.days[k].0;
+                let closed = day + rule.window_days <= through + 1;
+                if closed && day >= oldest && !c.after_provisional {
+                    let migration = match c.outcome {
+                        Outcome::Migration => true,
+                        Outcome::NotMigration => false,
+                        _ => continue,
+                    };
+                    t.add(&h.days, k, &group[h.counted[k]], migration, rule);
+                }
+            }
+            t
+        })
+        .reduce(Training::default, |mut a, b| {
+            a.merge(b);
+            a
+        })
+}
+
+/// Month number (year × 12 + month − 1) of a day.
+pub fn month_of(day: i32) -> i32 {
+    date_of(day).map_or(0, |d| d.year() * 12 + d.month0() as i32)
+}
+
+/// Last day of a month number.
+pub fn month_end(month: i32) -> i32 {
+    let next = month + 1;
+    NaiveDate::from_ymd_opt(next.div_euclid(12), next.rem_euclid(12) as u32 + 1, 1)
+        .map_or(0, |d| day_of(d) - 1)
+}
+
+/// `YYYY-MM`.
+pub fn month_label(month: i32) -> String {
+    format!(
+        "{:04}-{:02}",
+        month.div_euclid(12),
+        month.rem_euclid(12) + 1
+    )
+}
+
+/// A cell of the month-end stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StockCell {
+    pub country: u16,
+    pub month: i32,
+    pub citizenship: u16,
+    pub sex: u16,
+    /// Index into the broad age groups; `u8::MAX` unknown.
+    pub age_group: u8,
+    pub resident: bool,
+    pub present: bool,
+    pub visa: u16,
+    pub overstaying: bool,
+}
+
+/// Persons in a stock cell and the sum of their record keys' top 32 bits
+/// (the cell key of the cell-key method).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StockCount {
+    pub persons: u64,
+    pub key_sum: u64,
+}
+
+/// A provisional total's key: country, month of crossing, arrival?
+pub type TotalKey = (u16, i32, bool);
+
+/// The `p` a crossing contributes to migration counts, and its estimate.
+pub fn migration_p(c: &Classified, est: Option<&Estimate>) -> f64 {
+    match c.outcome {
+        Outcome::Migration => 1.0,
+        Outcome::NotMigration | Outcome::NotTested => 0.0,
+        Outcome::Provisional => est.map_or(0.5, |e| e.p),
+    }
+}
+
+/// Features of an open crossing `k` of a history.
+pub fn open_features(group: &[Event], h: &History, k: usize, through: i32) -> Features {
+    let e = &group[h.counted[k]];
+    Features::of(e, &h.classes[k].walk, through + 1 - h.days[k].0)
+}
+
+/// Adds one history's crossings to provisional totals.
+pub fn add_totals(
+    totals: &mut HashMap<TotalKey, Total>,
+    group: &[Event],
+    h: &History,
+    training: &Training,
+    through: i32,
+) {
+    for (k, c) in h.classes.iter().enumerate() {
+        let e = &group[h.counted[k]];
+        let key = (e.country, month_of(e.day), e.entry);
+        match c.outcome {
+            Outcome::NotTested => {}
+            Outcome::Migration | Outcome::NotMigration => totals
+                .entry(key)
+                .or_default()
+                .add_final(c.outcome == Outcome::Migration),
+            Outcome::Provisional => {
+                let f = open_features(group, h, k, through);
+                if let Some(est) = training.estimate(f) {
+                    totals.entry(key).or_default().add_open(&est);
+                } else {
+                    // Nothing comparable finalised: p = ½ with the widest
+                    // uncertainty.
+                    let est = Estimate {
+                        p: 0.5,
+                        p_variance: 0.25,
+                        cell: (u8::MAX, f),
+                    };
+                    totals.entry(key).or_default().add_open(&est);
+                }
+            }
+        }
+    }
+}
+
+/// Broad age groups (IAEG-SDG): 0–14, 15–24, 25–64, 65+.
+pub fn broad_age_index(age: i32) -> u8 {
+    match age {
+        ..0 => u8::MAX,
+        0..15 => 0,
+        15..25 => 1,
+        25..65 => 2,
+        _ => 3,
+    }
+}
+
+pub const BROAD_AGE_CODES: [&str; 4] = ["Y0T14", "Y15T24", "Y25T64", "Y_GE65"];
+
+/// Age on `day`: from the date of birth where known, else from the age at
+/// `e` plus the whole years since.
+pub fn age_at(e: &Event, day: i32) -> i32 {
+    if e.birth != i32::MIN
+        && let (Some(b), Some(d)) = (date_of(e.birth), date_of(day))
+    {
+        return corridor_model::age::age_on(b, d).unwrap_or(-1);
+    }
+    if e.age >= 0 {
+        return e.age as i32 + (day - e.day).max(0) / 365;
+    }
+    -1
+}
+
+/// Walks one history's month ends, adding persons to the stock.
+pub fn add_stocks(
+    stocks: &mut HashMap<StockCell, StockCount>,
+    group: &[Event],
+    h: &History,
+    first_day: i32,
+    through: i32,
+) {
+    let Some(&first) = h.counted.first() else {
+        return;
+    };
+    let mut month = month_of(first_day);
+    if month_end(month) < first_day {
+        month += 1;
+    }
+    let mut k = 0; // crossings on or before the month end
+    loop {
+        let end = month_end(month);
+        if end > through {
+            break;
+        }
+        while k < h.counted.len() && h.days[k].0 <= end {
+            k += 1;
+        }
+        // State after crossing k−1, or before the first.
+        let (present, resident, last) = if k == 0 {
+            (!group[first].entry, h.initially_resident, &group[first])
+        } else {
+            let c = &h.classes[k - 1];
+            let e = &group[h.counted[k - 1]];
+            let migrated = c.outcome == Outcome::Migration;
+            (e.entry, c.resident_before != migrated, e)
+        };
+        if present || resident {
+            let overstaying = present
+                && !resident
+                && k > 0
+                && last.entry
+                && last.permitted >= 0
+                && end - last.day > last.permitted;
+            let cell = StockCell {
+                country: last.country,
+                month,
+                citizenship: last.citizenship,
+                sex: last.sex,
+                age_group: broad_age_index(age_at(last, end)),
+                resident,
+                present,
+                visa: if present && k > 0 { last.visa } else { NONE },
+                overstaying,
+            };
+            let c = stocks.entry(cell).or_default();
+            c.persons += 1;
+            c.key_sum += last.record_key >> 32;
+        }
+        month += 1;
+    }
+}
+
+/// Counts of each repair flag.
+pub fn repair_counts(events: &[Event]) -> HashMap<&'static str, u64> {
+    let mut out: HashMap<&'static str, u64> = Flag::ALL.iter().map(|f| (f.code(), 0)).collect();
+    for e in events {
+        for f in Flag::ALL {
+            if f.is_set(e.flags) {
+                *out.entry(f.code()).or_default() += 1;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repair::{Repairs, repair};
+    use proptest::prelude::*;
+
+    fn ev(person: u128, day: i32, entry: bool, key: u64) -> Event {
+        Event {
+            person,
+            record_key: key << 32,
+            source_row: key,
+            day,
+            birth: i32::MIN,
+            permitted: -1,
+            minute: ((key * 37) % 1440) as i16,
+            age: 30,
+            country: 0,
+            counterpart: NONE,
+            citizenship: 0,
+            sex: 0,
+            visa: NONE,
+            purpose: NONE,
+            mode: NONE,
+            source: 0,
+            entry,
+            flags: 0,
+        }
+    }
+
+    proptest! {
+        /// Month-end stocks follow the flows: present(M) − present(M−1) =
+        /// counted entries − counted exits in M, less the repeated
+        /// directions that change nothing; nobody is counted twice.
+        #[test]
+        fn stocks_follow_flows_and_count_each_person_once(
+            people in prop::collection::vec(prop::collection::vec((0i32..120, any::<bool>()), 1..8), 1..6),
+        ) {
+            let start = day_of(NaiveDate::from_ymd_opt(2023, 1, 1).unwrap());
+            let through = day_of(NaiveDate::from_ymd_opt(2025, 12, 31).unwrap());
+            let mut stocks = HashMap::new();
+            let mut flows: HashMap<i32, i64> = HashMap::new();
+            let mut key = 0;
+            for (p, steps) in people.iter().enumerate() {
+                let mut day = start;
+                let mut g: Vec<Event> = steps.iter().map(|&(gap, entry)| {
+                    day += gap;
+                    key += 1;
+                    ev(p as u128, day, entry, key)
+                }).collect();
+                g.sort_by_key(Event::sort_key);
+                repair(&mut g, Repairs { repeat_minutes: 120, period: (start, through) });
+                let h = classify_group(&g, &KnownStatus::new(), through, Rule::default());
+                prop_assert_eq!(h.counted.len(), g.iter().filter(|e| counted(e)).count());
+                add_stocks(&mut stocks, &g, &h, start, through);
+                for &i in &h.counted {
+                    let e = &g[i];
+                    let change = if e.entry {
+                        i64::from(!Flag::MissingExit.is_set(e.flags))
+                    } else {
+                        -i64::from(!Flag::MissingEntry.is_set(e.flags))
+                    };
+                    *flows.entry(month_of(e.day)).or_default() += change;
+                }
+            }
+            let present = |m: i32| -> i64 {
+                stocks.iter().filter(|(k, _)| k.month == m && k.present).map(|(_, v)| v.persons as i64).sum()
+            };
+            let first = month_of(start);
+            let last = month_of(through);
+            for m in first..=last {
+                let total: u64 = stocks.iter().filter(|(k, _)| k.month == m).map(|(_, v)| v.persons).sum();
+                prop_assert!(total as usize <= people.len(), "month {} counts {} of {} persons", m, total, people.len());
+                if m > first {
+                    prop_assert_eq!(present(m) - present(m - 1), flows.get(&m).copied().unwrap_or(0), "month {}", m);
+                }
+            }
+        }
+    }
+}

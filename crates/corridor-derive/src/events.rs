@@ -1,0 +1,284 @@
+//! Border events loaded from the workspace into a compact, sortable form.
+//!
+//! Text values (countries, codes, sources) are interned into one
+//! dictionary, so an event takes 80 bytes and 50 million fit in memory with
+//! room to sort. The person key (32 hex digits, 128 bits) is kept as a
+//! number.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow::array::{
+    Array, AsArray, Date32Array, Int32Array, StringArray, Time32SecondArray, UInt64Array,
+};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use rayon::prelude::*;
+
+use crate::DeriveError;
+
+/// "No value" in an interned field.
+pub const NONE: u16 = u16::MAX;
+
+/// Interned text values.
+#[derive(Debug, Default, Clone)]
+pub struct Dict {
+    values: Vec<String>,
+    index: HashMap<String, u16>,
+}
+
+impl Dict {
+    pub fn intern(&mut self, value: &str) -> Result<u16, DeriveError> {
+        if let Some(&i) = self.index.get(value) {
+            return Ok(i);
+        }
+        let i = u16::try_from(self.values.len())
+            .ok()
+            .filter(|&i| i != NONE)
+            .ok_or_else(|| {
+                DeriveError::Data("more than 65,534 distinct codes in border events".into())
+            })?;
+        self.values.push(value.to_string());
+        self.index.insert(value.to_string(), i);
+        Ok(i)
+    }
+
+    pub fn get(&self, i: u16) -> Option<&str> {
+        self.values.get(i as usize).map(String::as_str)
+    }
+
+    /// The value, or "" for [`NONE`].
+    pub fn text(&self, i: u16) -> &str {
+        self.get(i).unwrap_or("")
+    }
+
+    pub fn lookup(&self, value: &str) -> Option<u16> {
+        self.index.get(value).copied()
+    }
+}
+
+/// One border crossing record.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Event {
+    pub person: u128,
+    pub record_key: u64,
+    pub source_row: u64,
+    /// Days since 1970-01-01.
+    pub day: i32,
+    /// Day of birth, or `i32::MIN`.
+    pub birth: i32,
+    /// Permitted length of stay in days, or -1.
+    pub permitted: i32,
+    /// Minute of the day, or -1 when the export has no time.
+    pub minute: i16,
+    /// Age at the event, or -1.
+    pub age: i16,
+    pub country: u16,
+    pub counterpart: u16,
+    pub citizenship: u16,
+    pub sex: u16,
+    pub visa: u16,
+    pub purpose: u16,
+    pub mode: u16,
+    pub source: u16,
+    pub entry: bool,
+    /// Repair flags (see `repair::Flag`).
+    pub flags: u8,
+}
+
+impl Event {
+    /// The order crossings are read in: person, country, day, time
+    /// (unknown times first), then the permanent record key so that the
+    /// order never depends on the order of files.
+    pub fn sort_key(&self) -> (u128, u16, i32, i16, u64) {
+        (
+            self.person,
+            self.country,
+            self.day,
+            self.minute,
+            self.record_key,
+        )
+    }
+}
+
+/// All border events of a workspace.
+#[derive(Debug, Default)]
+pub struct Events {
+    pub events: Vec<Event>,
+    pub dict: Dict,
+    /// Person keys that were not 32 hex digits, by the number they got.
+    pub odd_keys: usize,
+}
+
+const COLUMNS: &[&str] = &[
+    "person_key",
+    "reporting_country",
+    "direction",
+    "event_date",
+    "event_time",
+    "counterpart_country",
+    "citizenship",
+    "sex",
+    "date_of_birth",
+    "age",
+    "travel_purpose",
+    "visa_type",
+    "permitted_stay_days",
+    "transport_mode",
+    "record_key",
+    "source_id",
+    "source_row",
+];
+
+/// Reads the border events of every file, in parallel.
+pub fn load(files: &[PathBuf]) -> Result<Events, DeriveError> {
+    let parts: Vec<(Vec<Event>, Dict, usize)> = files
+        .par_iter()
+        .map(|f| load_file(f))
+        .collect::<Result<_, _>>()?;
+    let total = parts.iter().map(|p| p.0.len()).sum();
+    let mut out = Events {
+        events: Vec::with_capacity(total),
+        ..Events::default()
+    };
+    for (events, dict, odd) in parts {
+        let remap: Vec<u16> = dict
+            .values
+            .iter()
+            .map(|v| out.dict.intern(v))
+            .collect::<Result<_, _>>()?;
+        let map = |i: u16| if i == NONE { NONE } else { remap[i as usize] };
+        out.odd_keys += odd;
+        out.events.extend(events.into_iter().map(|mut e| {
+            e.country = map(e.country);
+            e.counterpart = map(e.counterpart);
+            e.citizenship = map(e.citizenship);
+            e.sex = map(e.sex);
+            e.visa = map(e.visa);
+            e.purpose = map(e.purpose);
+            e.mode = map(e.mode);
+            e.source = map(e.source);
+            e
+        }));
+    }
+    Ok(out)
+}
+
+/// A person key as a number: the 128 bits of its 32 hex digits, or (for
+/// keys made some other way) 128 bits of its SHA-256.
+pub fn person_number(key: &str) -> (u128, bool) {
+    if key.len() == 32
+        && let Ok(n) = u128::from_str_radix(key, 16)
+    {
+        return (n, true);
+    }
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(key.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&digest[..16]);
+    (u128::from_be_bytes(b), false)
+}
+
+/// The person key written back out: 32 hex digits.
+pub fn person_text(n: u128) -> String {
+    format!("{n:032x}")
+}
+
+fn load_file(path: &Path) -> Result<(Vec<Event>, Dict, usize), DeriveError> {
+    let err = |e: &dyn std::fmt::Display| DeriveError::Read {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let file = File::open(path).map_err(|e| err(&e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(&e))?;
+    let schema = builder.parquet_schema();
+    let leaves: Vec<usize> = (0..schema.num_columns())
+        .filter(|&i| COLUMNS.contains(&schema.column(i).path().parts()[0].as_str()))
+        .collect();
+    let mask = ProjectionMask::leaves(schema, leaves);
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(|e| err(&e))?;
+    let mut dict = Dict::default();
+    let mut events = Vec::new();
+    let mut odd = 0;
+    for batch in reader {
+        let batch = batch.map_err(|e| err(&e))?;
+        let col = |name: &str| batch.column_by_name(name);
+        let text = |name: &str| -> Option<&StringArray> {
+            col(name).and_then(|c| c.as_string_opt::<i32>())
+        };
+        let need = |name: &str| DeriveError::Read {
+            path: path.to_path_buf(),
+            message: format!("border events without the `{name}` column"),
+        };
+        let person = text("person_key").ok_or_else(|| need("person_key"))?;
+        let country = text("reporting_country").ok_or_else(|| need("reporting_country"))?;
+        let direction = text("direction").ok_or_else(|| need("direction"))?;
+        let date = col("event_date")
+            .and_then(|c| c.as_any().downcast_ref::<Date32Array>())
+            .ok_or_else(|| need("event_date"))?;
+        let time = col("event_time").and_then(|c| c.as_any().downcast_ref::<Time32SecondArray>());
+        let birth = col("date_of_birth").and_then(|c| c.as_any().downcast_ref::<Date32Array>());
+        let age = col("age").and_then(|c| c.as_any().downcast_ref::<Int32Array>());
+        let permitted =
+            col("permitted_stay_days").and_then(|c| c.as_any().downcast_ref::<Int32Array>());
+        let record_key = col("record_key")
+            .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
+            .ok_or_else(|| need("record_key"))?;
+        let source_row = col("source_row").and_then(|c| c.as_any().downcast_ref::<UInt64Array>());
+        let counterpart = text("counterpart_country");
+        let citizenship = text("citizenship");
+        let sex = text("sex");
+        let purpose = text("travel_purpose");
+        let visa = text("visa_type");
+        let mode = text("transport_mode");
+        let source = text("source_id");
+        // Intern a column's values once per batch.
+        let mut codes = |a: Option<&StringArray>, i: usize| -> Result<u16, DeriveError> {
+            match a {
+                Some(a) if a.is_valid(i) => dict.intern(a.value(i)),
+                _ => Ok(NONE),
+            }
+        };
+        events.reserve(batch.num_rows());
+        for i in 0..batch.num_rows() {
+            if !person.is_valid(i) || !date.is_valid(i) || !direction.is_valid(i) {
+                // Intake guarantees required fields; a file written by
+                // another tool may not.
+                continue;
+            }
+            let (p, hex) = person_number(person.value(i));
+            odd += usize::from(!hex);
+            let int = |a: Option<&Int32Array>| a.filter(|a| a.is_valid(i)).map(|a| a.value(i));
+            events.push(Event {
+                person: p,
+                record_key: record_key.value(i),
+                source_row: source_row.map_or(0, |a| a.value(i)),
+                day: date.value(i),
+                birth: birth
+                    .filter(|a| a.is_valid(i))
+                    .map_or(i32::MIN, |a| a.value(i)),
+                permitted: int(permitted).unwrap_or(-1),
+                minute: time
+                    .filter(|a| a.is_valid(i))
+                    .map_or(-1, |a| (a.value(i) / 60) as i16),
+                age: int(age).map_or(-1, |a| a.clamp(-1, 200) as i16),
+                country: codes(Some(country), i)?,
+                counterpart: codes(counterpart, i)?,
+                citizenship: codes(citizenship, i)?,
+                sex: codes(sex, i)?,
+                visa: codes(visa, i)?,
+                purpose: codes(purpose, i)?,
+                mode: codes(mode, i)?,
+                source: codes(source, i)?,
+                entry: direction.value(i) == "entry",
+                flags: 0,
+            });
+        }
+    }
+    Ok((events, dict, odd))
+}

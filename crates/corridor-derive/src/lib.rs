@@ -1,0 +1,912 @@
+//! Border events into the quantities migration statistics are made of.
+//!
+//! `derive` reads the workspace's border events, sorts them into each
+//! person's history at each reporting country's border, repairs broken
+//! sequences by stated rules ([`repair`]), classifies every crossing by the
+//! 12/16-month rule ([`residence`]; final where the data decide it,
+//! provisional with a modelled probability where they do not yet —
+//! [`provisional`]), and writes the derived datasets into the workspace:
+//!
+//! - `crossings`: every border event with its residence status before, its
+//!   outcome, its probability of being a long-term migration and its repair
+//!   flags;
+//! - `stays`: spells in the country (entry → exit) and abroad (exit →
+//!   re-entry), with length and overstay;
+//! - `stocks`: persons at each month end by status, location and
+//!   characteristics;
+//! - `provisional`: monthly migrant arrivals and departures with their 95 %
+//!   intervals, `revisions` against the previous run, and
+//!   `history_provisional` (every run's figures).
+//!
+//! Everything here happens inside the trust boundary: these are counts of
+//! persons, not yet protected for publication.
+
+pub mod engine;
+pub mod events;
+pub mod output;
+pub mod provisional;
+pub mod repair;
+pub mod residence;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{Array, AsArray, Date32Array, Float64Array, StringArray};
+use arrow::datatypes::DataType;
+use chrono::NaiveDate;
+use corridor_model::RecordType;
+use corridor_store::Workspace;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::engine::{
+    BROAD_AGE_CODES, History, KnownStatus, Prepared, StockCell, StockCount, TotalKey, add_stocks,
+    add_totals, age_at, classify_group, migration_p, month_label, month_of, open_features,
+};
+use crate::events::{Event, NONE, person_text};
+use crate::output::{Batch, Dataset, schema};
+use crate::provisional::{Total, Training};
+use crate::repair::Flag;
+use crate::residence::{Outcome, Rule};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeriveError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read {}: {message}", path.display())]
+    Read { path: PathBuf, message: String },
+    #[error("{0}")]
+    Data(String),
+    #[error(transparent)]
+    Store(#[from] corridor_store::StoreError),
+}
+
+impl DeriveError {
+    pub fn io(path: &Path, source: std::io::Error) -> DeriveError {
+        DeriveError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid");
+
+/// Days since 1970-01-01 (Arrow's Date32).
+pub fn day_of(d: NaiveDate) -> i32 {
+    (d - EPOCH).num_days() as i32
+}
+
+pub fn date_of(day: i32) -> Option<NaiveDate> {
+    EPOCH.checked_add_signed(chrono::Duration::days(day as i64))
+}
+
+/// How `derive` runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub rule: Rule,
+    /// Treat the data as ending on this day (default: each reporting
+    /// country's last event).
+    pub as_of: Option<NaiveDate>,
+    /// Same-direction records this close are one crossing keyed twice.
+    pub repeat_minutes: i32,
+    /// A CSV of known residence statuses at the start of the data
+    /// (`person_key,reporting_country,resident`), e.g. from a population
+    /// register; overrides `migrbc`'s guess from the first crossing.
+    pub initial_status: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            rule: Rule::default(),
+            as_of: None,
+            repeat_minutes: 120,
+            initial_status: None,
+        }
+    }
+}
+
+/// What a derive run did, for the terminal and `derived/report.json`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DeriveReport {
+    pub rule: Option<Rule>,
+    /// Last observed day per reporting country.
+    pub observed_through: BTreeMap<String, String>,
+    pub events: u64,
+    pub histories: u64,
+    pub crossings_counted: u64,
+    pub records_not_counted: u64,
+    /// Records each repair rule touched.
+    pub repairs: BTreeMap<String, u64>,
+    /// Counted crossings by outcome of the 12/16-month rule.
+    pub outcomes: BTreeMap<String, u64>,
+    pub stays: u64,
+    pub open_stays: u64,
+    pub overstays: u64,
+    pub absences: u64,
+    pub stock_cells: u64,
+    pub training_crossings: u64,
+    pub model_cells: u64,
+    /// Person keys that were not 32 hex digits (hashed to 128 bits).
+    pub odd_person_keys: u64,
+    /// The previous run the revisions compare against, if any.
+    pub revised_against: Option<String>,
+    pub seconds: f64,
+}
+
+/// Loads and prepares a workspace's border events.
+pub fn load(ws: &Workspace, opts: &Options) -> Result<(Prepared, KnownStatus, u64), DeriveError> {
+    let files = ws.data_files(RecordType::BorderEvent)?;
+    let events = events::load(&files)?;
+    let odd = events.odd_keys as u64;
+    let prepared = engine::prepare(events, opts.repeat_minutes);
+    let known = match &opts.initial_status {
+        Some(p) => load_known(p, &prepared)?,
+        None => KnownStatus::new(),
+    };
+    Ok((prepared, known, odd))
+}
+
+fn load_known(path: &Path, prepared: &Prepared) -> Result<KnownStatus, DeriveError> {
+    let text = std::fs::read_to_string(path).map_err(|e| DeriveError::io(path, e))?;
+    let mut out = KnownStatus::new();
+    for (n, line) in text.lines().enumerate().skip(1) {
+        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+        let [key, country, resident] = cells[..] else {
+            return Err(DeriveError::Data(format!(
+                "{} line {}: expected person_key,reporting_country,resident",
+                path.display(),
+                n + 1
+            )));
+        };
+        let resident = match resident.to_ascii_lowercase().as_str() {
+            "true" | "1" | "resident" | "yes" => true,
+            "false" | "0" | "non_resident" | "no" => false,
+            other => {
+                return Err(DeriveError::Data(format!(
+                    "{} line {}: resident is `{other}`; write true or false",
+                    path.display(),
+                    n + 1
+                )));
+            }
+        };
+        // A country no border event mentions cannot matter.
+        if let Some(c) = prepared.dict.lookup(country) {
+            out.insert((events::person_number(key).0, c), resident);
+        }
+    }
+    Ok(out)
+}
+
+fn crossings_schema() -> arrow::datatypes::SchemaRef {
+    use DataType::*;
+    schema(&[
+        ("person_key", Utf8, false),
+        ("reporting_country", Utf8, false),
+        ("direction", Utf8, false),
+        ("event_date", Date32, false),
+        ("month", Utf8, false),
+        ("citizenship", Utf8, true),
+        ("sex", Utf8, true),
+        ("age", Int32, true),
+        ("age_group", Utf8, true),
+        ("travel_purpose", Utf8, true),
+        ("visa_type", Utf8, true),
+        ("permitted_stay_days", Int32, true),
+        ("transport_mode", Utf8, true),
+        ("counterpart_country", Utf8, true),
+        ("status_before", Utf8, true),
+        ("outcome", Utf8, false),
+        ("p_migration", Float64, false),
+        ("counted", Boolean, false),
+        ("window_observed", Boolean, false),
+        ("repairs", Utf8, true),
+        ("record_key", UInt64, false),
+        ("source_id", Utf8, true),
+        ("source_row", UInt64, false),
+    ])
+}
+
+fn stays_schema() -> arrow::datatypes::SchemaRef {
+    use DataType::*;
+    schema(&[
+        ("person_key", Utf8, false),
+        ("reporting_country", Utf8, false),
+        ("kind", Utf8, false),
+        ("start_date", Date32, false),
+        ("end_date", Date32, true),
+        ("month", Utf8, false),
+        ("length_days", Int32, false),
+        ("open", Boolean, false),
+        ("residence_status", Utf8, false),
+        ("citizenship", Utf8, true),
+        ("sex", Utf8, true),
+        ("age_group", Utf8, true),
+        ("visa_type", Utf8, true),
+        ("permitted_stay_days", Int32, true),
+        ("overstay_days", Int32, true),
+        ("overstay", Boolean, false),
+        ("overstay_month", Utf8, true),
+        ("repairs", Utf8, true),
+        ("record_key", UInt64, false),
+    ])
+}
+
+fn stocks_schema() -> arrow::datatypes::SchemaRef {
+    use DataType::*;
+    schema(&[
+        ("reporting_country", Utf8, false),
+        ("month", Utf8, false),
+        ("citizenship", Utf8, true),
+        ("sex", Utf8, true),
+        ("age_group", Utf8, true),
+        ("residence_status", Utf8, false),
+        ("location", Utf8, false),
+        ("visa_type", Utf8, true),
+        ("overstaying", Boolean, false),
+        ("persons", UInt64, false),
+        ("key_sum", UInt64, false),
+    ])
+}
+
+fn provisional_schema(history: bool) -> arrow::datatypes::SchemaRef {
+    use DataType::*;
+    let mut f = vec![
+        ("reporting_country", Utf8, false),
+        ("month", Utf8, false),
+        ("measure", Utf8, false),
+        ("final_migrations", UInt64, false),
+        ("open_crossings", UInt64, false),
+        ("expected_open", Float64, false),
+        ("estimate", Float64, false),
+        ("lower95", Float64, false),
+        ("upper95", Float64, false),
+        ("as_of", Date32, false),
+    ];
+    if history {
+        f.push(("run_at", Utf8, false));
+    }
+    schema(&f)
+}
+
+fn revisions_schema() -> arrow::datatypes::SchemaRef {
+    use DataType::*;
+    schema(&[
+        ("reporting_country", Utf8, false),
+        ("month", Utf8, false),
+        ("measure", Utf8, false),
+        ("previous_as_of", Date32, false),
+        ("previous_estimate", Float64, false),
+        ("as_of", Date32, false),
+        ("estimate", Float64, false),
+        ("revision", Float64, false),
+    ])
+}
+
+/// What one slice of histories adds to the outputs.
+struct Part {
+    crossings: Batch,
+    stays: Batch,
+    stocks: HashMap<StockCell, StockCount>,
+    totals: HashMap<TotalKey, Total>,
+    report: DeriveReport,
+}
+
+struct Context<'a> {
+    prepared: &'a Prepared,
+    known: &'a KnownStatus,
+    training: &'a Training,
+    as_of: Option<i32>,
+    rule: Rule,
+}
+
+fn status_code(resident: bool) -> &'static str {
+    if resident { "resident" } else { "non_resident" }
+}
+
+fn age_group_code(age: i32) -> Option<&'static str> {
+    BROAD_AGE_CODES
+        .get(engine::broad_age_index(age) as usize)
+        .copied()
+}
+
+impl Part {
+    fn new() -> Part {
+        Part {
+            crossings: Batch::new(&crossings_schema()),
+            stays: Batch::new(&stays_schema()),
+            stocks: HashMap::new(),
+            totals: HashMap::new(),
+            report: DeriveReport::default(),
+        }
+    }
+
+    fn add(&mut self, cx: &Context, group: &[Event]) {
+        let d = &cx.prepared.dict;
+        let country = group[0].country;
+        let through = engine::through(cx.prepared, country, cx.as_of);
+        let h = classify_group(group, cx.known, through, cx.rule);
+        self.report.histories += 1;
+        let code = |i: u16| if i == NONE { None } else { d.get(i) };
+        let person = person_text(group[0].person);
+        // Crossings.
+        let mut k = 0;
+        for (i, e) in group.iter().enumerate() {
+            if e.day > through {
+                continue;
+            }
+            let b = &mut self.crossings;
+            let counted = h.counted.get(k) == Some(&i);
+            let (status, outcome, p) = if counted {
+                let c = &h.classes[k];
+                let est = (c.outcome == Outcome::Provisional)
+                    .then(|| cx.training.estimate(open_features(group, &h, k, through)))
+                    .flatten();
+                k += 1;
+                (
+                    Some(status_code(c.resident_before)),
+                    c.outcome.code(),
+                    migration_p(c, est.as_ref()),
+                )
+            } else {
+                (None, "not_counted", 0.0)
+            };
+            *self.report.outcomes.entry(outcome.to_string()).or_default() += 1;
+            if counted {
+                self.report.crossings_counted += 1;
+            } else {
+                self.report.records_not_counted += 1;
+            }
+            self.report.events += 1;
+            b.text(0, Some(&person));
+            b.text(1, code(e.country));
+            b.text(2, Some(if e.entry { "entry" } else { "exit" }));
+            b.date(3, Some(e.day));
+            b.text(4, Some(&month_label(month_of(e.day))));
+            b.text(5, code(e.citizenship));
+            b.text(6, code(e.sex));
+            let age = age_at(e, e.day);
+            b.int(7, (age >= 0).then_some(age));
+            b.text(8, age_group_code(age));
+            b.text(9, code(e.purpose));
+            b.text(10, code(e.visa));
+            b.int(11, (e.permitted >= 0).then_some(e.permitted));
+            b.text(12, code(e.mode));
+            b.text(13, code(e.counterpart));
+            b.text(14, status);
+            b.text(15, Some(outcome));
+            b.real(16, Some(p));
+            b.flag(17, counted);
+            b.flag(18, e.day + cx.rule.window_days <= through + 1);
+            b.text(19, Some(&Flag::codes(e.flags)));
+            b.count(20, e.record_key);
+            b.text(21, code(e.source));
+            b.count(22, e.source_row);
+        }
+        self.add_stays(cx, group, &h, through, &person);
+        let first_day = cx.prepared.period.get(&country).map_or(0, |p| p.0);
+        add_stocks(&mut self.stocks, group, &h, first_day, through);
+        add_totals(&mut self.totals, group, &h, cx.training, through);
+    }
+
+    fn add_stays(
+        &mut self,
+        cx: &Context,
+        group: &[Event],
+        h: &History,
+        through: i32,
+        person: &str,
+    ) {
+        let d = &cx.prepared.dict;
+        let code = |i: u16| if i == NONE { None } else { d.get(i) };
+        for k in 0..h.counted.len() {
+            let start = &group[h.counted[k]];
+            let end = h.counted.get(k + 1).map(|&j| &group[j]);
+            let c = &h.classes[k];
+            let resident_after = c.resident_before != (c.outcome == Outcome::Migration);
+            let end_day = end.map_or(through, |e| e.day);
+            let length = end_day - start.day;
+            let stay = start.entry;
+            let overstay_days = (stay && start.permitted >= 0 && !resident_after)
+                .then(|| length - start.permitted)
+                .filter(|&o| o > 0);
+            let b = &mut self.stays;
+            b.text(0, Some(person));
+            b.text(1, code(start.country));
+            b.text(2, Some(if stay { "stay" } else { "absence" }));
+            b.date(3, Some(start.day));
+            b.date(4, end.map(|e| e.day));
+            b.text(5, Some(&month_label(month_of(start.day))));
+            b.int(6, Some(length));
+            b.flag(7, end.is_none());
+            b.text(8, Some(status_code(resident_after)));
+            b.text(9, code(start.citizenship));
+            b.text(10, code(start.sex));
+            b.text(11, age_group_code(age_at(start, start.day)));
+            b.text(12, code(start.visa));
+            b.int(13, (start.permitted >= 0).then_some(start.permitted));
+            b.int(14, overstay_days);
+            b.flag(15, overstay_days.is_some());
+            b.text(
+                16,
+                overstay_days
+                    .map(|_| month_label(month_of(start.day + start.permitted + 1)))
+                    .as_deref(),
+            );
+            b.text(17, end.map(|e| Flag::codes(e.flags)).as_deref());
+            b.count(18, start.record_key);
+            if stay {
+                self.report.stays += 1;
+                self.report.open_stays += u64::from(end.is_none());
+                self.report.overstays += u64::from(overstay_days.is_some());
+            } else {
+                self.report.absences += 1;
+            }
+        }
+    }
+}
+
+fn merge_reports(a: &mut DeriveReport, b: &DeriveReport) {
+    a.events += b.events;
+    a.histories += b.histories;
+    a.crossings_counted += b.crossings_counted;
+    a.records_not_counted += b.records_not_counted;
+    a.stays += b.stays;
+    a.open_stays += b.open_stays;
+    a.overstays += b.overstays;
+    a.absences += b.absences;
+    for (k, v) in &b.outcomes {
+        *a.outcomes.entry(k.clone()).or_default() += v;
+    }
+}
+
+/// Runs derive on a workspace and replaces its derived datasets.
+/// `progress(done, total)` counts histories.
+pub fn derive(
+    ws: &Workspace,
+    opts: &Options,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<DeriveReport, DeriveError> {
+    let started = Instant::now();
+    let (prepared, known, odd) = load(ws, opts)?;
+    let as_of = opts.as_of.map(day_of);
+    let training = engine::train(&prepared, &known, as_of, opts.rule);
+    let staged = ws.derived_staging()?;
+    let mut crossings = Dataset::create(&staged, "crossings", "part-0", &crossings_schema())?;
+    let mut stays = Dataset::create(&staged, "stays", "part-0", &stays_schema())?;
+    let cx = Context {
+        prepared: &prepared,
+        known: &known,
+        training: &training,
+        as_of,
+        rule: opts.rule,
+    };
+    let mut report = DeriveReport {
+        rule: Some(opts.rule),
+        odd_person_keys: odd,
+        training_crossings: training.crossings,
+        model_cells: training.cells() as u64,
+        ..DeriveReport::default()
+    };
+    let mut stocks: HashMap<StockCell, StockCount> = HashMap::new();
+    let mut totals: HashMap<TotalKey, Total> = HashMap::new();
+    let total = prepared.groups.len() as u64;
+    let mut done = 0u64;
+    for chunk in prepared.groups.chunks(1 << 17) {
+        let parts: Vec<Part> = chunk
+            .par_iter()
+            .fold(Part::new, |mut part, g| {
+                part.add(&cx, &prepared.events[g.clone()]);
+                part
+            })
+            .collect();
+        for mut part in parts {
+            crossings.write(&part.crossings.finish()?)?;
+            stays.write(&part.stays.finish()?)?;
+            for (k, v) in part.stocks {
+                let c = stocks.entry(k).or_default();
+                c.persons += v.persons;
+                c.key_sum = c.key_sum.wrapping_add(v.key_sum);
+            }
+            for (k, v) in &part.totals {
+                totals.entry(*k).or_default().merge(v);
+            }
+            merge_reports(&mut report, &part.report);
+        }
+        done += chunk.len() as u64;
+        progress(done, total);
+    }
+    crossings.close()?;
+    stays.close()?;
+    report.stock_cells = write_stocks(&staged, &prepared, &stocks)?;
+    let run_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    for (&c, &(_, last)) in &prepared.period {
+        let through = as_of.unwrap_or(last);
+        report.observed_through.insert(
+            prepared.dict.text(c).to_string(),
+            date_of(through).map(|d| d.to_string()).unwrap_or_default(),
+        );
+    }
+    let rows = provisional_rows(&prepared, &totals, as_of);
+    write_provisional(&staged, &rows, &run_at)?;
+    report.revised_against = write_revisions(ws, &staged, &rows)?;
+    report.repairs = engine::repair_counts(&prepared.events)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    report.seconds = started.elapsed().as_secs_f64();
+    let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+    let report_path = staged.join("report.json");
+    std::fs::write(&report_path, json).map_err(|e| DeriveError::io(&report_path, e))?;
+    ws.replace_derived(&staged)?;
+    Ok(report)
+}
+
+fn write_stocks(
+    dir: &Path,
+    prepared: &Prepared,
+    stocks: &HashMap<StockCell, StockCount>,
+) -> Result<u64, DeriveError> {
+    let d = &prepared.dict;
+    let code = |i: u16| if i == NONE { None } else { d.get(i) };
+    let schema = stocks_schema();
+    let mut out = Dataset::create(dir, "stocks", "part-0", &schema)?;
+    let mut cells: Vec<(&StockCell, &StockCount)> = stocks.iter().collect();
+    cells.sort_by_key(|(k, _)| **k);
+    for slice in cells.chunks(1 << 16) {
+        let mut b = Batch::new(&schema);
+        for (k, v) in slice {
+            b.text(0, code(k.country));
+            b.text(1, Some(&month_label(k.month)));
+            b.text(2, code(k.citizenship));
+            b.text(3, code(k.sex));
+            b.text(4, BROAD_AGE_CODES.get(k.age_group as usize).copied());
+            b.text(5, Some(status_code(k.resident)));
+            b.text(6, Some(if k.present { "present" } else { "abroad" }));
+            b.text(7, code(k.visa));
+            b.flag(8, k.overstaying);
+            b.count(9, v.persons);
+            b.count(10, v.key_sum);
+        }
+        out.write(&b.finish()?)?;
+    }
+    out.close()
+}
+
+/// One month's provisional figure for one country and measure.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProvisionalRow {
+    pub country: String,
+    pub month: String,
+    pub measure: &'static str,
+    pub final_migrations: u64,
+    pub open_crossings: u64,
+    pub expected_open: f64,
+    pub estimate: f64,
+    pub lower95: f64,
+    pub upper95: f64,
+    pub as_of: i32,
+}
+
+fn measure_name(arrival: bool) -> &'static str {
+    if arrival {
+        "migrant_arrivals"
+    } else {
+        "migrant_departures"
+    }
+}
+
+fn provisional_rows(
+    prepared: &Prepared,
+    totals: &HashMap<TotalKey, Total>,
+    as_of: Option<i32>,
+) -> Vec<ProvisionalRow> {
+    let mut keys: Vec<&TotalKey> = totals.keys().collect();
+    keys.sort();
+    keys.into_iter()
+        .map(|k| {
+            let t = &totals[k];
+            let (lo, hi) = t.interval();
+            ProvisionalRow {
+                country: prepared.dict.text(k.0).to_string(),
+                month: month_label(k.1),
+                measure: measure_name(k.2),
+                final_migrations: t.final_migrations,
+                open_crossings: t.open,
+                expected_open: t.expected,
+                estimate: t.estimate(),
+                lower95: lo,
+                upper95: hi,
+                as_of: engine::through(prepared, k.0, as_of),
+            }
+        })
+        .collect()
+}
+
+fn provisional_batch(
+    rows: &[ProvisionalRow],
+    run_at: Option<&str>,
+) -> Result<arrow::record_batch::RecordBatch, DeriveError> {
+    let mut b = Batch::new(&provisional_schema(run_at.is_some()));
+    for r in rows {
+        b.text(0, Some(&r.country));
+        b.text(1, Some(&r.month));
+        b.text(2, Some(r.measure));
+        b.count(3, r.final_migrations);
+        b.count(4, r.open_crossings);
+        b.real(5, Some(r.expected_open));
+        b.real(6, Some(r.estimate));
+        b.real(7, Some(r.lower95));
+        b.real(8, Some(r.upper95));
+        b.date(9, Some(r.as_of));
+        if let Some(run) = run_at {
+            b.text(10, Some(run));
+        }
+    }
+    b.finish()
+}
+
+fn write_provisional(dir: &Path, rows: &[ProvisionalRow], run_at: &str) -> Result<(), DeriveError> {
+    let mut out = Dataset::create(dir, "provisional", "part-0", &provisional_schema(false))?;
+    out.write(&provisional_batch(rows, None)?)?;
+    out.close()?;
+    let stamp: String = run_at.chars().filter(char::is_ascii_alphanumeric).collect();
+    let mut hist = Dataset::create(
+        dir,
+        "history_provisional",
+        &format!("run-{stamp}-{}", std::process::id()),
+        &provisional_schema(true),
+    )?;
+    hist.write(&provisional_batch(rows, Some(run_at))?)?;
+    hist.close()?;
+    Ok(())
+}
+
+/// Compares this run's figures with the previous run's (the newest file of
+/// `history_provisional` in the current derived folder) and writes the
+/// differences. Returns the previous run's time.
+fn write_revisions(
+    ws: &Workspace,
+    dir: &Path,
+    rows: &[ProvisionalRow],
+) -> Result<Option<String>, DeriveError> {
+    let schema = revisions_schema();
+    let mut out = Dataset::create(dir, "revisions", "part-0", &schema)?;
+    let history = ws.derived_dir().join("history_provisional");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&history)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    files.sort();
+    let mut against = None;
+    if let Some(prev) = files.last() {
+        let previous = read_history(prev)?;
+        let mut b = Batch::new(&schema);
+        for r in rows {
+            if let Some(&(prev_as_of, prev_est, ref run_at)) =
+                previous.get(&(r.country.clone(), r.month.clone(), r.measure.to_string()))
+            {
+                against = Some(run_at.clone());
+                b.text(0, Some(&r.country));
+                b.text(1, Some(&r.month));
+                b.text(2, Some(r.measure));
+                b.date(3, Some(prev_as_of));
+                b.real(4, Some(prev_est));
+                b.date(5, Some(r.as_of));
+                b.real(6, Some(r.estimate));
+                b.real(7, Some(r.estimate - prev_est));
+            }
+        }
+        out.write(&b.finish()?)?;
+    }
+    out.close()?;
+    Ok(against)
+}
+
+type HistoryRows = HashMap<(String, String, String), (i32, f64, String)>;
+
+fn read_history(path: &Path) -> Result<HistoryRows, DeriveError> {
+    let err = |e: &dyn std::fmt::Display| DeriveError::Read {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let f = std::fs::File::open(path).map_err(|e| err(&e))?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .and_then(|b| b.build())
+        .map_err(|e| err(&e))?;
+    let mut out = HashMap::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| err(&e))?;
+        let text = |n: &str| -> Result<Arc<StringArray>, DeriveError> {
+            batch
+                .column_by_name(n)
+                .and_then(|c| c.as_string_opt::<i32>())
+                .map(|c| Arc::new(c.clone()))
+                .ok_or_else(|| err(&format!("no `{n}` column")))
+        };
+        let (country, month, measure, run) = (
+            text("reporting_country")?,
+            text("month")?,
+            text("measure")?,
+            text("run_at")?,
+        );
+        let est = batch
+            .column_by_name("estimate")
+            .and_then(|c| c.as_any().downcast_ref::<Float64Array>())
+            .ok_or_else(|| err(&"no `estimate` column"))?;
+        let as_of = batch
+            .column_by_name("as_of")
+            .and_then(|c| c.as_any().downcast_ref::<Date32Array>())
+            .ok_or_else(|| err(&"no `as_of` column"))?;
+        for i in 0..batch.num_rows() {
+            if est.is_null(i) {
+                continue;
+            }
+            out.insert(
+                (
+                    country.value(i).to_string(),
+                    month.value(i).to_string(),
+                    measure.value(i).to_string(),
+                ),
+                (as_of.value(i), est.value(i), run.value(i).to_string()),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// One back-test comparison: a month's figure estimated at a cut-off
+/// against its final value.
+#[derive(Debug, Clone, Serialize)]
+pub struct BacktestRow {
+    pub cutoff: String,
+    pub country: String,
+    pub month: String,
+    pub measure: &'static str,
+    /// Whole months from the crossing month to the cut-off month.
+    pub lag_months: i32,
+    pub estimate: f64,
+    pub lower95: f64,
+    pub upper95: f64,
+    pub final_value: u64,
+    pub covered: bool,
+}
+
+/// The back-test's summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct BacktestReport {
+    pub cutoffs: Vec<String>,
+    pub comparisons: usize,
+    /// Share of 95 % intervals that hold the final value.
+    pub coverage: f64,
+    /// Mean of |final − estimate| / final, over figures with a final value > 0.
+    pub mean_abs_revision: f64,
+    /// Mean of (final − estimate) / final.
+    pub mean_revision: f64,
+    /// Same, by lag in months: (lag, comparisons, coverage, mean abs revision).
+    pub by_lag: Vec<(i32, usize, f64, f64)>,
+    pub rows: Vec<BacktestRow>,
+}
+
+/// Cuts the data at each cut-off, estimates the months whose windows are
+/// still open, and compares with the figures the full data give.
+pub fn backtest(
+    ws: &Workspace,
+    opts: &Options,
+    cutoffs: &[NaiveDate],
+) -> Result<BacktestReport, DeriveError> {
+    let (prepared, known, _) = load(ws, opts)?;
+    let rule = opts.rule;
+    let totals_at = |as_of: Option<i32>| {
+        let training = engine::train(&prepared, &known, as_of, rule);
+        prepared
+            .groups
+            .par_iter()
+            .fold(HashMap::new, |mut t: HashMap<TotalKey, Total>, g| {
+                let group = &prepared.events[g.clone()];
+                let through = engine::through(&prepared, group[0].country, as_of);
+                let h = classify_group(group, &known, through, rule);
+                add_totals(&mut t, group, &h, &training, through);
+                t
+            })
+            .reduce(HashMap::new, |mut a, b| {
+                for (k, v) in &b {
+                    a.entry(*k).or_default().merge(v);
+                }
+                a
+            })
+    };
+    let full = totals_at(None);
+    let mut rows = Vec::new();
+    for &cut in cutoffs {
+        let cut_day = day_of(cut);
+        let est = totals_at(Some(cut_day));
+        let cut_month = month_of(cut_day);
+        for (k, t) in &est {
+            let lag = cut_month - k.1;
+            if t.open == 0 || !(0..16).contains(&lag) {
+                continue;
+            }
+            let last = prepared.period.get(&k.0).map_or(0, |p| p.1);
+            // Final only where the whole month's windows are observed.
+            if engine::month_end(k.1) + rule.window_days - 1 > last {
+                continue;
+            }
+            let final_value = full.get(k).map_or(0, |f| f.final_migrations);
+            let (lo, hi) = t.interval();
+            rows.push(BacktestRow {
+                cutoff: cut.to_string(),
+                country: prepared.dict.text(k.0).to_string(),
+                month: month_label(k.1),
+                measure: measure_name(k.2),
+                lag_months: lag,
+                estimate: t.estimate(),
+                lower95: lo,
+                upper95: hi,
+                final_value,
+                covered: lo <= final_value as f64 && final_value as f64 <= hi,
+            });
+        }
+    }
+    rows.sort_by(|a, b| {
+        (&a.cutoff, &a.country, &a.month, a.measure)
+            .cmp(&(&b.cutoff, &b.country, &b.month, b.measure))
+    });
+    let summarise = |rs: &[&BacktestRow]| {
+        let n = rs.len();
+        let covered = rs.iter().filter(|r| r.covered).count();
+        let rel: Vec<(f64, f64)> = rs
+            .iter()
+            .filter(|r| r.final_value > 0)
+            .map(|r| {
+                let f = r.final_value as f64;
+                ((f - r.estimate).abs() / f, (f - r.estimate) / f)
+            })
+            .collect();
+        let mean = |v: &dyn Fn(&(f64, f64)) -> f64| {
+            if rel.is_empty() {
+                0.0
+            } else {
+                rel.iter().map(v).sum::<f64>() / rel.len() as f64
+            }
+        };
+        (
+            n,
+            if n == 0 {
+                0.0
+            } else {
+                covered as f64 / n as f64
+            },
+            mean(&|r| r.0),
+            mean(&|r| r.1),
+        )
+    };
+    let all: Vec<&BacktestRow> = rows.iter().collect();
+    let (n, coverage, mabs, mrev) = summarise(&all);
+    let mut by_lag = Vec::new();
+    for lag in 0..16 {
+        let rs: Vec<&BacktestRow> = rows.iter().filter(|r| r.lag_months == lag).collect();
+        if !rs.is_empty() {
+            let (n, c, m, _) = summarise(&rs);
+            by_lag.push((lag, n, c, m));
+        }
+    }
+    Ok(BacktestReport {
+        cutoffs: cutoffs.iter().map(|c| c.to_string()).collect(),
+        comparisons: n,
+        coverage,
+        mean_abs_revision: mabs,
+        mean_revision: mrev,
+        by_lag,
+        rows,
+    })
+}

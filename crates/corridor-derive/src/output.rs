@@ -1,0 +1,161 @@
+//! The derived datasets as Parquet: `crossings`, `stays`, `stocks`,
+//! `provisional`, `revisions` and the history of provisional figures.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, StringBuilder,
+    UInt64Builder,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::DeriveError;
+
+/// A column of a derived dataset.
+pub enum Col {
+    Text(StringBuilder),
+    Date(Date32Builder),
+    Int(Int32Builder),
+    Count(UInt64Builder),
+    Real(Float64Builder),
+    Flag(BooleanBuilder),
+}
+
+impl Col {
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Col::Text(b) => Arc::new(b.finish()),
+            Col::Date(b) => Arc::new(b.finish()),
+            Col::Int(b) => Arc::new(b.finish()),
+            Col::Count(b) => Arc::new(b.finish()),
+            Col::Real(b) => Arc::new(b.finish()),
+            Col::Flag(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// Column builders for one batch of a dataset, addressed by position.
+pub struct Batch {
+    pub schema: SchemaRef,
+    pub cols: Vec<Col>,
+}
+
+impl Batch {
+    pub fn new(schema: &SchemaRef) -> Batch {
+        let cols = schema
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                DataType::Date32 => Col::Date(Date32Builder::new()),
+                DataType::Int32 => Col::Int(Int32Builder::new()),
+                DataType::UInt64 => Col::Count(UInt64Builder::new()),
+                DataType::Float64 => Col::Real(Float64Builder::new()),
+                DataType::Boolean => Col::Flag(BooleanBuilder::new()),
+                _ => Col::Text(StringBuilder::new()),
+            })
+            .collect();
+        Batch {
+            schema: schema.clone(),
+            cols,
+        }
+    }
+
+    pub fn text(&mut self, i: usize, v: Option<&str>) {
+        if let Col::Text(b) = &mut self.cols[i] {
+            b.append_option(v.filter(|s| !s.is_empty()));
+        }
+    }
+    pub fn date(&mut self, i: usize, v: Option<i32>) {
+        if let Col::Date(b) = &mut self.cols[i] {
+            b.append_option(v);
+        }
+    }
+    pub fn int(&mut self, i: usize, v: Option<i32>) {
+        if let Col::Int(b) = &mut self.cols[i] {
+            b.append_option(v);
+        }
+    }
+    pub fn count(&mut self, i: usize, v: u64) {
+        if let Col::Count(b) = &mut self.cols[i] {
+            b.append_value(v);
+        }
+    }
+    pub fn real(&mut self, i: usize, v: Option<f64>) {
+        if let Col::Real(b) = &mut self.cols[i] {
+            b.append_option(v);
+        }
+    }
+    pub fn flag(&mut self, i: usize, v: bool) {
+        if let Col::Flag(b) = &mut self.cols[i] {
+            b.append_value(v);
+        }
+    }
+
+    pub fn finish(&mut self) -> Result<RecordBatch, DeriveError> {
+        let arrays = self.cols.iter_mut().map(Col::finish).collect();
+        RecordBatch::try_new(self.schema.clone(), arrays)
+            .map_err(|e| DeriveError::Data(format!("building a derived batch: {e}")))
+    }
+}
+
+/// Declares a schema from (name, type, nullable) triples.
+pub fn schema(fields: &[(&str, DataType, bool)]) -> SchemaRef {
+    Arc::new(Schema::new(
+        fields
+            .iter()
+            .map(|(n, t, null)| Field::new(*n, t.clone(), *null))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// A Parquet file of a derived dataset: `DIR/<dataset>/<file>.parquet`.
+pub struct Dataset {
+    path: PathBuf,
+    writer: ArrowWriter<File>,
+    pub rows: u64,
+}
+
+impl Dataset {
+    pub fn create(
+        dir: &Path,
+        name: &str,
+        file: &str,
+        schema: &SchemaRef,
+    ) -> Result<Dataset, DeriveError> {
+        let folder = dir.join(name);
+        fs::create_dir_all(&folder).map_err(|e| DeriveError::io(&folder, e))?;
+        let path = folder.join(format!("{file}.parquet"));
+        let f = File::create(&path).map_err(|e| DeriveError::io(&path, e))?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
+            .set_max_row_group_row_count(Some(1 << 20))
+            .build();
+        let writer = ArrowWriter::try_new(f, schema.clone(), Some(props))
+            .map_err(|e| DeriveError::io(&path, std::io::Error::other(e)))?;
+        Ok(Dataset {
+            path,
+            writer,
+            rows: 0,
+        })
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), DeriveError> {
+        self.rows += batch.num_rows() as u64;
+        self.writer
+            .write(batch)
+            .map_err(|e| DeriveError::io(&self.path, std::io::Error::other(e)))
+    }
+
+    pub fn close(self) -> Result<u64, DeriveError> {
+        self.writer
+            .close()
+            .map_err(|e| DeriveError::io(&self.path, std::io::Error::other(e)))?;
+        Ok(self.rows)
+    }
+}
