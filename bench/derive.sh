@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Border analytics speed: `corridor derive` (repairs, stays, 12/16-month rule
+# with provisional model, month-end stocks) against the same computation as
+# DuckDB SQL (bench/derive_duckdb.py: stays, 12/16 with window functions,
+# stocks) over the same Parquet, in one run.
+# Usage: bench/derive.sh [PERSONS]  (default 1500000 persons, about 5 million
+# border events in the Guatemalan export; 15000000 gives about 50 million).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+persons="${1:-1500000}"
+python3 -c 'import duckdb' 2>/dev/null || pip install --quiet duckdb
+cargo build --release -q -p corridor-cli
+bin="${CARGO_TARGET_DIR:-target}/release/corridor"
+work="${BENCH_DIR:-$(mktemp -d)}"
+mkdir -p "$work"
+trap 'rm -rf "$work"' EXIT
+"$bin" generate --out "$work/world" --persons "$persons" >/dev/null
+"$bin" init "$work/ws" >/dev/null
+"$bin" ingest --workspace "$work/ws" \
+  --mapping "$work/world/sources/gtm-igm/movimientos_migratorios.mapping.toml" \
+  "$work/world/sources/gtm-igm/movimientos_migratorios.csv" >/dev/null
+events=$("$bin" sql --workspace "$work/ws" --format csv "SELECT count(*) FROM border_events" | tail -1)
+echo "border events: $events"
+
+measure() { # name, command...: prints seconds and peak MiB
+  local name=$1; shift
+  /usr/bin/time -f "%e %M" -o "$work/time.$name" "$@" >"$work/out.$name" 2>"$work/err.$name" || { cat "$work/err.$name"; exit 1; }
+  read -r secs kb < "$work/time.$name"
+  echo "$name $secs $((kb / 1024))"
+}
+
+c=$(measure corridor "$bin" derive --workspace "$work/ws" --as-of 2025-12-31)
+d=$(measure duckdb python3 bench/derive_duckdb.py --events "$work/ws/data/border_events/**/*.parquet" \
+  --out "$work/duckdb" --as-of 2025-12-31 --after-provisional tested)
+echo
+printf '%-10s %10s %14s %10s\n' tool seconds events/s peak_MiB
+for line in "$c" "$d"; do
+  read -r name secs mib <<< "$line"
+  printf '%-10s %10s %14.0f %10s\n' "$name" "$secs" "$(echo "$events / $secs" | bc -l)" "$mib"
+done
+read -r _ cs _ <<< "$c"
+read -r _ ds _ <<< "$d"
+printf '\nCorridor is %.2f× DuckDB (goal: ≥ 2×)\n' "$(echo "$ds / $cs" | bc -l)"
