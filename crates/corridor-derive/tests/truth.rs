@@ -541,6 +541,54 @@ fn history_level_faults_are_repaired_and_flagged() {
         caught * 2 >= seeded,
         "{caught} of {seeded} visible swapped dates flagged"
     );
+    // An unrecorded crossing shows as a missing exit or entry on the
+    // person's next recorded crossing at that border, when there is one.
+    let (mut gaps, mut visible, mut shown) = (0, 0, 0);
+    for f in faults.iter().filter(|f| f["kind"] == "missing_record") {
+        let words: Vec<&str> = f["expected"].split_whitespace().collect();
+        let (dir, country, date) = (words[0], words[1], words[3]);
+        gaps += 1;
+        let next = w.crossings.iter().find(|c| {
+            c["person_id"] == f["person_id"]
+                && c["country"] == country
+                && c["recording"] == "recorded"
+                && c["date"].as_str() > date
+        });
+        let Some(next) = next else { continue };
+        // A gap shows as two crossings of the same direction around it: the
+        // one before and the next one, both opposite to the missing one.
+        let before = w.crossings.iter().rev().find(|c| {
+            c["person_id"] == f["person_id"]
+                && c["country"] == country
+                && c["recording"] == "recorded"
+                && c["date"].as_str() < date
+        });
+        let opposite =
+            |c: &HashMap<String, String>| (c["direction"] == "arrival") != (dir == "entry");
+        if !(opposite(next) && before.is_some_and(opposite)) {
+            continue;
+        }
+        visible += 1;
+        let key = (
+            w.keys[&f["person_id"]].clone(),
+            country.to_string(),
+            next["direction"].clone(),
+            next["date"].clone(),
+        );
+        if d.get(&key)
+            .is_some_and(|v| v.iter().any(|x| x.repairs.contains("missing_")))
+        {
+            shown += 1;
+        }
+    }
+    println!(
+        "unrecorded crossings: {gaps} seeded, {visible} followed by a same-direction crossing, {shown} flagged there"
+    );
+    assert!(
+        visible > 0 && shown * 10 >= visible * 9,
+        "{shown} of {visible} gaps flagged"
+    );
+
     // No false alarms for repeats: every record flagged as one is a seeded
     // repeat (or the second copy of a duplicate). A swapped date is read
     // from the sequence alone, which an unrecorded crossing can also break:
