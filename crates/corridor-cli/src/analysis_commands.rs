@@ -10,14 +10,45 @@ use corridor_stats::{STANDARD_TABLES, TableSpec};
 use corridor_store::Workspace;
 use indicatif::{ProgressBar, ProgressStyle};
 
+// `Parser` (which implies `Args`) so that the demo can take the defaults.
+#[derive(clap::Parser)]
 pub struct DeriveArgs {
+    /// The workspace folder
+    #[arg(long)]
+    pub workspace: PathBuf,
+    /// Treat the data as ending on this day (YYYY-MM-DD); default: each country's last event
+    #[arg(long)]
     pub as_of: Option<String>,
+    /// Days in the new state that make a long-term migration
+    #[arg(long, default_value_t = 365)]
     pub threshold_days: i32,
+    /// Length of the window that starts on the crossing day, in days
+    #[arg(long, default_value_t = 487)]
     pub window_days: i32,
+    /// Records of the same direction this many minutes apart are one crossing keyed twice
+    #[arg(long, default_value_t = 120)]
     pub repeat_minutes: i32,
+    /// CSV of known residence statuses at the start (person_key,reporting_country,resident)
+    #[arg(long)]
     pub initial_status: Option<PathBuf>,
+    /// Instead of deriving, back-test the provisional model at these cut-off dates (comma-separated YYYY-MM-DD)
+    #[arg(long, value_delimiter = ',')]
     pub backtest: Option<Vec<String>>,
+    /// Print the report as JSON
+    #[arg(long)]
     pub json: bool,
+}
+
+impl DeriveArgs {
+    /// The command line's defaults, for `workspace`.
+    fn defaults(workspace: &Path) -> Result<DeriveArgs> {
+        let workspace = workspace.as_os_str();
+        Ok(<DeriveArgs as clap::Parser>::try_parse_from([
+            "derive".as_ref(),
+            "--workspace".as_ref(),
+            workspace,
+        ])?)
+    }
 }
 
 fn date(s: &str, what: &str) -> Result<NaiveDate> {
@@ -25,7 +56,8 @@ fn date(s: &str, what: &str) -> Result<NaiveDate> {
         .with_context(|| format!("{what} `{s}` is not a date like 2025-06-30"))
 }
 
-pub fn derive(workspace: &Path, args: DeriveArgs) -> Result<()> {
+pub fn derive(args: DeriveArgs) -> Result<()> {
+    let workspace = args.workspace.as_path();
     let ws = Workspace::open(workspace)?;
     if args.threshold_days <= 0 || args.window_days < args.threshold_days {
         bail!(
@@ -142,18 +174,38 @@ fn print_report(r: &DeriveReport, workspace: &Path) {
     );
 }
 
+#[derive(clap::Args)]
 pub struct TableArgs {
+    /// The workspace folder
+    #[arg(long)]
+    pub workspace: PathBuf,
+    /// What to count (see --list)
+    #[arg(long)]
     pub measure: Option<String>,
+    /// Dimensions, comma-separated, e.g. month,citizenship,sex,age_group
+    #[arg(long, value_delimiter = ',')]
     pub by: Vec<String>,
+    /// A SQL condition over the dimensions, e.g. "citizenship = 'HND' AND month >= '2024-01'"
+    #[arg(long = "where")]
     pub filter: Option<String>,
+    /// A table spec in TOML (measure, by, where)
+    #[arg(long)]
     pub spec: Option<PathBuf>,
+    /// A table of the standard library (see --list)
+    #[arg(long)]
     pub standard: Option<String>,
+    /// List measures, their dimensions and the standard tables
+    #[arg(long)]
     pub list: bool,
+    /// Output: table, csv or json
+    #[arg(long, default_value = "table")]
     pub format: String,
+    /// Write to this file instead of standard output
+    #[arg(long)]
     pub out: Option<PathBuf>,
 }
 
-pub fn table(workspace: &Path, args: TableArgs) -> Result<()> {
+pub fn table(args: TableArgs) -> Result<()> {
     if args.list {
         println!("Measures (--measure) and their dimensions (--by):");
         for m in corridor_stats::MEASURES {
@@ -166,7 +218,7 @@ pub fn table(workspace: &Path, args: TableArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let ws = Workspace::open(workspace)?;
+    let ws = Workspace::open(&args.workspace)?;
     let spec = match (&args.standard, &args.spec, &args.measure) {
         (Some(name), None, None) => corridor_stats::standard_table(name)?.spec(),
         (None, Some(path), None) => {
@@ -243,18 +295,7 @@ pub fn mirror(workspace: &Path, by: &str, format: &str, out: Option<&Path>) -> R
 /// The demo's last steps: derive, then a few headline tables.
 pub fn demo_analysis(workspace: &Path) -> Result<()> {
     println!("Deriving stays, 12/16-month migrations and stocks:");
-    derive(
-        workspace,
-        DeriveArgs {
-            as_of: None,
-            threshold_days: 365,
-            window_days: 487,
-            repeat_minutes: 120,
-            initial_status: None,
-            backtest: None,
-            json: false,
-        },
-    )?;
+    derive(DeriveArgs::defaults(workspace)?)?;
     let ws = Workspace::open(workspace)?;
     for (title, spec) in [
         (

@@ -108,62 +108,9 @@ enum Command {
         json: bool,
     },
     /// Derive stays, 12/16-month migrations (final and provisional), overstays and month-end stocks from the border events
-    Derive {
-        /// The workspace folder
-        #[arg(long)]
-        workspace: PathBuf,
-        /// Treat the data as ending on this day (YYYY-MM-DD); default: each country's last event
-        #[arg(long)]
-        as_of: Option<String>,
-        /// Days in the new state that make a long-term migration
-        #[arg(long, default_value_t = 365)]
-        threshold_days: i32,
-        /// Length of the window that starts on the crossing day, in days
-        #[arg(long, default_value_t = 487)]
-        window_days: i32,
-        /// Records of the same direction this many minutes apart are one crossing keyed twice
-        #[arg(long, default_value_t = 120)]
-        repeat_minutes: i32,
-        /// CSV of known residence statuses at the start (person_key,reporting_country,resident)
-        #[arg(long)]
-        initial_status: Option<PathBuf>,
-        /// Instead of deriving, back-test the provisional model at these cut-off dates (comma-separated YYYY-MM-DD)
-        #[arg(long, value_delimiter = ',')]
-        backtest: Option<Vec<String>>,
-        /// Print the report as JSON
-        #[arg(long)]
-        json: bool,
-    },
+    Derive(analysis_commands::DeriveArgs),
     /// A disaggregated table with all margins and totals (_T): --measure with --by, --spec FILE.toml, or --standard NAME
-    Table {
-        /// The workspace folder
-        #[arg(long)]
-        workspace: PathBuf,
-        /// What to count (see --list)
-        #[arg(long)]
-        measure: Option<String>,
-        /// Dimensions, comma-separated, e.g. month,citizenship,sex,age_group
-        #[arg(long, value_delimiter = ',')]
-        by: Vec<String>,
-        /// A SQL condition over the dimensions, e.g. "citizenship = 'HND' AND month >= '2024-01'"
-        #[arg(long = "where")]
-        filter: Option<String>,
-        /// A table spec in TOML (measure, by, where)
-        #[arg(long)]
-        spec: Option<PathBuf>,
-        /// A table of the standard library (see --list)
-        #[arg(long)]
-        standard: Option<String>,
-        /// List measures, their dimensions and the standard tables
-        #[arg(long)]
-        list: bool,
-        /// Output: table, csv or json
-        #[arg(long, default_value = "table")]
-        format: String,
-        /// Write to this file instead of standard output
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    Table(analysis_commands::TableArgs),
     /// Mirror statistics: departures A→B as A reports them against arrivals from A as B reports them
     Mirror {
         /// The workspace folder
@@ -277,50 +224,8 @@ fn main() -> Result<()> {
             out,
         } => workspace_commands::sql(&workspace, &query, &format, out.as_deref()),
         Command::Status { workspace, json } => workspace_commands::status(&workspace, json),
-        Command::Derive {
-            workspace,
-            as_of,
-            threshold_days,
-            window_days,
-            repeat_minutes,
-            initial_status,
-            backtest,
-            json,
-        } => analysis_commands::derive(
-            &workspace,
-            analysis_commands::DeriveArgs {
-                as_of,
-                threshold_days,
-                window_days,
-                repeat_minutes,
-                initial_status,
-                backtest,
-                json,
-            },
-        ),
-        Command::Table {
-            workspace,
-            measure,
-            by,
-            filter,
-            spec,
-            standard,
-            list,
-            format,
-            out,
-        } => analysis_commands::table(
-            &workspace,
-            analysis_commands::TableArgs {
-                measure,
-                by,
-                filter,
-                spec,
-                standard,
-                list,
-                format,
-                out,
-            },
-        ),
+        Command::Derive(args) => analysis_commands::derive(args),
+        Command::Table(args) => analysis_commands::table(args),
         Command::Mirror {
             workspace,
             by,

@@ -206,7 +206,8 @@ pub struct StockCount {
 /// A provisional total's key: country, month of crossing, arrival?
 pub type TotalKey = (u16, i32, bool);
 
-/// The `p` a crossing contributes to migration counts, and its estimate.
+/// The `p` a crossing contributes to migration counts, given the estimate
+/// of an open one.
 pub fn migration_p(c: &Classified, est: Option<&Estimate>) -> f64 {
     match c.outcome {
         Outcome::Migration => 1.0,
@@ -215,10 +216,24 @@ pub fn migration_p(c: &Classified, est: Option<&Estimate>) -> f64 {
     }
 }
 
-/// Features of an open crossing `k` of a history.
-pub fn open_features(group: &[Event], h: &History, k: usize, through: i32) -> Features {
-    let e = &group[h.counted[k]];
-    Features::of(e, &h.classes[k].walk, through + 1 - h.days[k].0)
+/// The model's estimate for each open crossing of a history (`None` for
+/// the others), computed once for the crossings dataset and the totals.
+pub fn estimates(
+    group: &[Event],
+    h: &History,
+    training: &Training,
+    through: i32,
+) -> Vec<Option<Estimate>> {
+    h.classes
+        .iter()
+        .enumerate()
+        .map(|(k, c)| {
+            (c.outcome == Outcome::Provisional).then(|| {
+                let e = &group[h.counted[k]];
+                training.estimate(Features::of(e, &c.walk, through + 1 - h.days[k].0))
+            })
+        })
+        .collect()
 }
 
 /// Adds one history's crossings to provisional totals.
@@ -226,33 +241,19 @@ pub fn add_totals(
     totals: &mut HashMap<TotalKey, Total>,
     group: &[Event],
     h: &History,
-    training: &Training,
-    through: i32,
+    estimates: &[Option<Estimate>],
 ) {
     for (k, c) in h.classes.iter().enumerate() {
         let e = &group[h.counted[k]];
-        let key = (e.country, month_of(e.day), e.entry);
-        match c.outcome {
-            Outcome::NotTested => {}
-            Outcome::Migration | Outcome::NotMigration => totals
-                .entry(key)
-                .or_default()
-                .add_final(c.outcome == Outcome::Migration),
-            Outcome::Provisional => {
-                let f = open_features(group, h, k, through);
-                if let Some(est) = training.estimate(f) {
-                    totals.entry(key).or_default().add_open(&est);
-                } else {
-                    // Nothing comparable finalised: p = ½ with the widest
-                    // uncertainty.
-                    let est = Estimate {
-                        p: 0.5,
-                        p_variance: 0.25,
-                        cell: (u8::MAX, f),
-                    };
-                    totals.entry(key).or_default().add_open(&est);
-                }
-            }
+        if c.outcome == Outcome::NotTested {
+            continue;
+        }
+        let total = totals
+            .entry((e.country, month_of(e.day), e.entry))
+            .or_default();
+        match &estimates[k] {
+            Some(est) => total.add_open(est),
+            None => total.add_final(c.outcome == Outcome::Migration),
         }
     }
 }
@@ -364,24 +365,9 @@ mod tests {
 
     fn ev(person: u128, day: i32, entry: bool, key: u64) -> Event {
         Event {
-            person,
             record_key: key << 32,
-            source_row: key,
-            day,
-            birth: i32::MIN,
-            permitted: -1,
-            minute: ((key * 37) % 1440) as i16,
             age: 30,
-            country: 0,
-            counterpart: NONE,
-            citizenship: 0,
-            sex: 0,
-            visa: NONE,
-            purpose: NONE,
-            mode: NONE,
-            source: 0,
-            entry,
-            flags: 0,
+            ..Event::bare(person, day, ((key * 37) % 1440) as i16, entry, key)
         }
     }
 

@@ -102,6 +102,33 @@ impl Event {
     }
 }
 
+#[cfg(test)]
+impl Event {
+    /// A crossing with nothing known but its day, time and direction.
+    pub(crate) fn bare(person: u128, day: i32, minute: i16, entry: bool, key: u64) -> Event {
+        Event {
+            person,
+            record_key: key,
+            source_row: key,
+            day,
+            birth: i32::MIN,
+            permitted: -1,
+            minute,
+            age: -1,
+            country: 0,
+            counterpart: NONE,
+            citizenship: 0,
+            sex: 0,
+            visa: NONE,
+            purpose: NONE,
+            mode: NONE,
+            source: 0,
+            entry,
+            flags: 0,
+        }
+    }
+}
+
 /// All border events of a workspace.
 #[derive(Debug, Default)]
 pub struct Events {

@@ -43,7 +43,7 @@ use serde::Serialize;
 
 use crate::engine::{
     BROAD_AGE_CODES, History, KnownStatus, Prepared, StockCell, StockCount, TotalKey, add_stocks,
-    add_totals, age_at, classify_group, migration_p, month_label, month_of, open_features,
+    add_totals, age_at, classify_group, estimates, migration_p, month_label, month_of,
 };
 use crate::events::{Event, NONE, person_text};
 use crate::output::{Batch, Dataset, schema};
@@ -332,6 +332,7 @@ impl Part {
         let country = group[0].country;
         let through = engine::through(cx.prepared, country, cx.as_of);
         let h = classify_group(group, cx.known, through, cx.rule);
+        let est = estimates(group, &h, cx.training, through);
         self.report.histories += 1;
         let code = |i: u16| if i == NONE { None } else { d.get(i) };
         let person = person_text(group[0].person);
@@ -345,15 +346,9 @@ impl Part {
             let counted = h.counted.get(k) == Some(&i);
             let (status, outcome, p) = if counted {
                 let c = &h.classes[k];
-                let est = (c.outcome == Outcome::Provisional)
-                    .then(|| cx.training.estimate(open_features(group, &h, k, through)))
-                    .flatten();
+                let p = migration_p(c, est[k].as_ref());
                 k += 1;
-                (
-                    Some(status_code(c.resident_before)),
-                    c.outcome.code(),
-                    migration_p(c, est.as_ref()),
-                )
+                (Some(status_code(c.resident_before)), c.outcome.code(), p)
             } else {
                 (None, "not_counted", 0.0)
             };
@@ -392,7 +387,7 @@ impl Part {
         self.add_stays(cx, group, &h, through, &person);
         let first_day = cx.prepared.period.get(&country).map_or(0, |p| p.0);
         add_stocks(&mut self.stocks, group, &h, first_day, through);
-        add_totals(&mut self.totals, group, &h, cx.training, through);
+        add_totals(&mut self.totals, group, &h, &est);
     }
 
     fn add_stays(
@@ -815,7 +810,7 @@ pub fn backtest(
                 let group = &prepared.events[g.clone()];
                 let through = engine::through(&prepared, group[0].country, as_of);
                 let h = classify_group(group, &known, through, rule);
-                add_totals(&mut t, group, &h, &training, through);
+                add_totals(&mut t, group, &h, &estimates(group, &h, &training, through));
                 t
             })
             .reduce(HashMap::new, |mut a, b| {

@@ -151,20 +151,25 @@ impl Training {
     }
 
     /// The probability that a crossing with these features turns out a
-    /// migration; `None` when nothing comparable was ever finalised.
-    pub fn estimate(&self, f: Features) -> Option<Estimate> {
+    /// migration. Where nothing comparable was ever finalised: ½, with the
+    /// widest uncertainty.
+    pub fn estimate(&self, f: Features) -> Estimate {
         let mut fallback = None;
         for level in 0..LEVELS {
             let key = (level, f.at(level));
             if let Some(&(n, m)) = self.cells.get(&key) {
                 let est = beta(n, m, key);
                 if n >= MIN_CASES {
-                    return Some(est);
+                    return est;
                 }
                 fallback.get_or_insert(est);
             }
         }
-        fallback
+        fallback.unwrap_or(Estimate {
+            p: 0.5,
+            p_variance: 0.25,
+            cell: (u8::MAX, f),
+        })
     }
 
     pub fn cells(&self) -> usize {

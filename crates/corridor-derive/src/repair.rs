@@ -17,9 +17,11 @@
 //!    12 or less can be read the other way round. Where reading it so
 //!    removes at least two breaks in the sequence (a misplaced crossing
 //!    breaks it where it left and where it landed; one unrecorded crossing
-//!    breaks it only once) and the other reading lies inside the data's
-//!    period, it is read so. A swap that leaves the order intact cannot be
-//!    seen and is not guessed at.
+//!    breaks it only once) — or one break where the country at the other
+//!    end of the journey recorded the crossing on the other reading — and
+//!    that reading lies inside the data's period, it is read so. A date the
+//!    other side confirms is never moved. A swap that leaves the order
+//!    intact cannot be seen and is not guessed at.
 //! 4. What remains is flagged, not guessed: an entry after an entry
 //!    (`missing_exit`: the person left unrecorded) or an exit after an exit
 //!    (`missing_entry`). The state then holds until the next recorded
@@ -274,29 +276,9 @@ fn swap_dates(group: &mut [Event], rules: Repairs, confirmed: &dyn Fn(&Event, i3
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::NONE;
 
     fn ev(day: i32, minute: i16, entry: bool, key: u64) -> Event {
-        Event {
-            person: 1,
-            record_key: key,
-            source_row: key,
-            day,
-            birth: i32::MIN,
-            permitted: -1,
-            minute,
-            age: -1,
-            country: 0,
-            counterpart: NONE,
-            citizenship: 0,
-            sex: 0,
-            visa: NONE,
-            purpose: NONE,
-            mode: NONE,
-            source: 0,
-            entry,
-            flags: 0,
-        }
+        Event::bare(1, day, minute, entry, key)
     }
 
     fn rules() -> Repairs {

@@ -29,18 +29,7 @@ fn utf8(a: &dyn arrow::array::Array) -> arrow::array::StringArray {
 }
 
 fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
-    let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let headers = r.headers().expect("headers").clone();
-    r.records()
-        .map(|rec| {
-            let rec = rec.expect("row");
-            headers
-                .iter()
-                .zip(rec.iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
+    corridor_world::truth::read_rows(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 struct World {

@@ -16,18 +16,7 @@ struct Demo {
 }
 
 fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
-    let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let headers = r.headers().expect("headers").clone();
-    r.records()
-        .map(|rec| {
-            let rec = rec.expect("row");
-            headers
-                .iter()
-                .zip(rec.iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
+    corridor_world::truth::read_rows(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn demo() -> &'static Demo {

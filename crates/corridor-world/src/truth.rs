@@ -7,9 +7,28 @@
 //! 122 in the old one rule it out. Lives run past the export period by more
 //! than the window, so every exported crossing has its final outcome here.
 
+use std::collections::HashMap;
+use std::path::Path;
+
 use crate::calendar::{Day, MINUTES_PER_DAY};
 use crate::geo::{Cc, REPORTING};
 use crate::sim::Life;
+
+/// Reads a CSV file of the world (a `truth/` file) into rows keyed by
+/// header: how the tests of every later layer check themselves against it.
+pub fn read_rows(path: &Path) -> Result<Vec<HashMap<String, String>>, csv::Error> {
+    let mut r = csv::Reader::from_path(path)?;
+    let headers = r.headers()?.clone();
+    r.records()
+        .map(|rec| {
+            Ok(headers
+                .iter()
+                .zip(rec?.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect())
+        })
+        .collect()
+}
 
 pub const WINDOW_DAYS: Day = 487;
 pub const THRESHOLD_DAYS: Day = 365;

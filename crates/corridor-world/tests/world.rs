@@ -32,18 +32,7 @@ fn dirty() -> &'static (PathBuf, Summary) {
 }
 
 fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
-    let mut r = csv::Reader::from_path(path).expect("truth file opens");
-    let headers = r.headers().expect("headers").clone();
-    r.records()
-        .map(|rec| {
-            let rec = rec.expect("truth rows parse");
-            headers
-                .iter()
-                .zip(rec.iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
+    corridor_world::truth::read_rows(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
