@@ -149,6 +149,12 @@ fn print_report(r: &DeriveReport, workspace: &Path) {
         "  {} crossings counted; {} records not counted (repeats of a crossing)",
         r.crossings_counted, r.records_not_counted
     );
+    if r.records_unusable > 0 {
+        println!(
+            "  {} records left out: no person key, date or direction (not written by intake)",
+            r.records_unusable
+        );
+    }
     println!("  repairs (each record flagged in `crossings.repairs`):");
     for (k, v) in &r.repairs {
         println!("    {k:<22} {v:>9}");

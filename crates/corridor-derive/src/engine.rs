@@ -20,6 +20,10 @@ pub struct Prepared {
     pub groups: Vec<Range<usize>>,
     /// First and last day of the data, per reporting country.
     pub period: HashMap<u16, (i32, i32)>,
+    /// Person keys that were not 32 hex digits.
+    pub odd_keys: usize,
+    /// Records that could not be placed in a history (see [`Events::unusable`]).
+    pub unusable: usize,
 }
 
 /// Sorts events into histories and repairs each.
@@ -86,6 +90,8 @@ pub fn prepare(mut all: Events, repeat_minutes: i32) -> Prepared {
         dict: all.dict,
         groups,
         period,
+        odd_keys: all.odd_keys,
+        unusable: all.unusable,
     }
 }
 

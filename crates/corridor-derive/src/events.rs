@@ -134,8 +134,12 @@ impl Event {
 pub struct Events {
     pub events: Vec<Event>,
     pub dict: Dict,
-    /// Person keys that were not 32 hex digits, by the number they got.
+    /// Person keys that were not 32 hex digits (hashed to 128 bits).
     pub odd_keys: usize,
+    /// Records without a person key, date or direction: not border events
+    /// one can place in a history (intake never stores them; a file written
+    /// by another tool might). Counted, so that none goes missing silently.
+    pub unusable: usize,
 }
 
 const COLUMNS: &[&str] = &[
@@ -160,24 +164,26 @@ const COLUMNS: &[&str] = &[
 
 /// Reads the border events of every file, in parallel.
 pub fn load(files: &[PathBuf]) -> Result<Events, DeriveError> {
-    let parts: Vec<(Vec<Event>, Dict, usize)> = files
+    let parts: Vec<Events> = files
         .par_iter()
         .map(|f| load_file(f))
         .collect::<Result<_, _>>()?;
-    let total = parts.iter().map(|p| p.0.len()).sum();
+    let total = parts.iter().map(|p| p.events.len()).sum();
     let mut out = Events {
         events: Vec::with_capacity(total),
         ..Events::default()
     };
-    for (events, dict, odd) in parts {
-        let remap: Vec<u16> = dict
+    for part in parts {
+        let remap: Vec<u16> = part
+            .dict
             .values
             .iter()
             .map(|v| out.dict.intern(v))
             .collect::<Result<_, _>>()?;
         let map = |i: u16| if i == NONE { NONE } else { remap[i as usize] };
-        out.odd_keys += odd;
-        out.events.extend(events.into_iter().map(|mut e| {
+        out.odd_keys += part.odd_keys;
+        out.unusable += part.unusable;
+        out.events.extend(part.events.into_iter().map(|mut e| {
             e.country = map(e.country);
             e.counterpart = map(e.counterpart);
             e.citizenship = map(e.citizenship);
@@ -212,7 +218,7 @@ pub fn person_text(n: u128) -> String {
     format!("{n:032x}")
 }
 
-fn load_file(path: &Path) -> Result<(Vec<Event>, Dict, usize), DeriveError> {
+fn load_file(path: &Path) -> Result<Events, DeriveError> {
     let err = |e: &dyn std::fmt::Display| DeriveError::Read {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -229,9 +235,9 @@ fn load_file(path: &Path) -> Result<(Vec<Event>, Dict, usize), DeriveError> {
         .with_batch_size(64 * 1024)
         .build()
         .map_err(|e| err(&e))?;
-    let mut dict = Dict::default();
-    let mut events = Vec::new();
-    let mut odd = 0;
+    let mut out = Events::default();
+    let dict = &mut out.dict;
+    let events = &mut out.events;
     for batch in reader {
         let batch = batch.map_err(|e| err(&e))?;
         let col = |name: &str| batch.column_by_name(name);
@@ -274,12 +280,11 @@ fn load_file(path: &Path) -> Result<(Vec<Event>, Dict, usize), DeriveError> {
         events.reserve(batch.num_rows());
         for i in 0..batch.num_rows() {
             if !person.is_valid(i) || !date.is_valid(i) || !direction.is_valid(i) {
-                // Intake guarantees required fields; a file written by
-                // another tool may not.
+                out.unusable += 1;
                 continue;
             }
             let (p, hex) = person_number(person.value(i));
-            odd += usize::from(!hex);
+            out.odd_keys += usize::from(!hex);
             let int = |a: Option<&Int32Array>| a.filter(|a| a.is_valid(i)).map(|a| a.value(i));
             events.push(Event {
                 person: p,
@@ -307,5 +312,54 @@ fn load_file(path: &Path) -> Result<(Vec<Event>, Dict, usize), DeriveError> {
             });
         }
     }
-    Ok((events, dict, odd))
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, RecordBatch};
+    use parquet::arrow::ArrowWriter;
+
+    #[test]
+    fn a_record_that_cannot_be_placed_is_counted_not_lost() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("events.parquet");
+        let text = |v: Vec<Option<&str>>| -> ArrayRef { Arc::new(StringArray::from(v)) };
+        let batch = RecordBatch::try_from_iter(vec![
+            (
+                "person_key",
+                text(vec![Some(&"ab".repeat(16)), Some("P-1"), Some("P-2")]),
+            ),
+            ("reporting_country", text(vec![Some("GTM"); 3])),
+            (
+                "direction",
+                text(vec![Some("entry"), Some("exit"), Some("entry")]),
+            ),
+            (
+                "event_date",
+                Arc::new(Date32Array::from(vec![Some(19_000), Some(19_001), None])) as ArrayRef,
+            ),
+            (
+                "record_key",
+                Arc::new(UInt64Array::from(vec![1, 2, 3])) as ArrayRef,
+            ),
+        ])
+        .expect("batch");
+        let mut w = ArrowWriter::try_new(File::create(&path).expect("file"), batch.schema(), None)
+            .expect("writer");
+        w.write(&batch).expect("write");
+        w.close().expect("close");
+        let got = load(&[path]).expect("load");
+        assert_eq!(got.events.len(), 2);
+        assert_eq!(got.unusable, 1);
+        assert_eq!(got.odd_keys, 1, "`P-1` is not 32 hex digits");
+        assert_eq!(
+            got.events[0].person,
+            u128::from_str_radix(&"ab".repeat(16), 16).expect("hex")
+        );
+        assert!(got.events[0].entry && !got.events[1].entry);
+    }
 }

@@ -135,22 +135,23 @@ pub struct DeriveReport {
     pub model_cells: u64,
     /// Person keys that were not 32 hex digits (hashed to 128 bits).
     pub odd_person_keys: u64,
+    /// Records without a person key, date or direction, left out.
+    pub records_unusable: u64,
     /// The previous run the revisions compare against, if any.
     pub revised_against: Option<String>,
     pub seconds: f64,
 }
 
 /// Loads and prepares a workspace's border events.
-pub fn load(ws: &Workspace, opts: &Options) -> Result<(Prepared, KnownStatus, u64), DeriveError> {
+pub fn load(ws: &Workspace, opts: &Options) -> Result<(Prepared, KnownStatus), DeriveError> {
     let files = ws.data_files(RecordType::BorderEvent)?;
     let events = events::load(&files)?;
-    let odd = events.odd_keys as u64;
     let prepared = engine::prepare(events, opts.repeat_minutes);
     let known = match &opts.initial_status {
         Some(p) => load_known(p, &prepared)?,
         None => KnownStatus::new(),
     };
-    Ok((prepared, known, odd))
+    Ok((prepared, known))
 }
 
 fn load_known(path: &Path, prepared: &Prepared) -> Result<KnownStatus, DeriveError> {
@@ -469,7 +470,7 @@ pub fn derive(
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<DeriveReport, DeriveError> {
     let started = Instant::now();
-    let (prepared, known, odd) = load(ws, opts)?;
+    let (prepared, known) = load(ws, opts)?;
     let as_of = opts.as_of.map(day_of);
     let training = engine::train(&prepared, &known, as_of, opts.rule);
     let staged = ws.derived_staging()?;
@@ -484,7 +485,8 @@ pub fn derive(
     };
     let mut report = DeriveReport {
         rule: Some(opts.rule),
-        odd_person_keys: odd,
+        odd_person_keys: prepared.odd_keys as u64,
+        records_unusable: prepared.unusable as u64,
         training_crossings: training.crossings,
         model_cells: training.cells() as u64,
         ..DeriveReport::default()
@@ -799,7 +801,7 @@ pub fn backtest(
     opts: &Options,
     cutoffs: &[NaiveDate],
 ) -> Result<BacktestReport, DeriveError> {
-    let (prepared, known, _) = load(ws, opts)?;
+    let (prepared, known) = load(ws, opts)?;
     let rule = opts.rule;
     let totals_at = |as_of: Option<i32>| {
         let training = engine::train(&prepared, &known, as_of, rule);
