@@ -107,6 +107,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Inside an organisation: turn names, dates and places of birth into a keyed Bloom-filter encoding before sharing
+    Encode(trafficking_commands::EncodeArgs),
+    /// Record linkage: deduplicate pooled case records, link two files, evaluate against a truth
+    Link {
+        #[command(subcommand)]
+        command: trafficking_commands::LinkCommand,
+    },
+    /// Publishable synthetic microdata: k-synthetic data and aggregates, or differentially private synthesis
+    Synth(trafficking_commands::SynthArgs),
     /// Derive stays, 12/16-month migrations (final and provisional), overstays and month-end stocks from the border events
     Derive(analysis_commands::DeriveArgs),
     /// A disaggregated table with all margins and totals (_T): --measure with --by, --spec FILE.toml, or --standard NAME
@@ -167,6 +176,7 @@ enum MappingCommand {
 }
 
 mod analysis_commands;
+mod trafficking_commands;
 mod workspace_commands;
 
 fn main() -> Result<()> {
@@ -225,6 +235,9 @@ fn main() -> Result<()> {
         } => workspace_commands::sql(&workspace, &query, &format, out.as_deref()),
         Command::Status { workspace, json } => workspace_commands::status(&workspace, json),
         Command::Derive(args) => analysis_commands::derive(args),
+        Command::Encode(args) => trafficking_commands::encode(args),
+        Command::Link { command } => trafficking_commands::link(command),
+        Command::Synth(args) => trafficking_commands::synth(args),
         Command::Table(args) => analysis_commands::table(args),
         Command::Mirror {
             workspace,
@@ -295,6 +308,9 @@ fn demo(dir: PathBuf, persons: u64, seed: u64) -> Result<()> {
     println!();
     analysis_commands::demo_analysis(&workspace)?;
     println!();
+    let trafficking = dir.join("trafficking");
+    trafficking_commands::demo_trafficking(&world, &workspace, &trafficking)?;
+    println!();
     println!("What the demo built, in {}:", dir.display());
     println!(
         "  world/sources/   what each agency exports, in its own format, language and encoding, with its mapping file"
@@ -302,6 +318,9 @@ fn demo(dir: PathBuf, persons: u64, seed: u64) -> Result<()> {
     println!("  world/truth/     the ground truth every later step is checked against");
     println!(
         "  workspace/       the Corridor workspace: Parquet data, SQLite catalog, quarantine, reports"
+    );
+    println!(
+        "  trafficking/     k-synthetic and DP synthetic case data, aggregates, utility and risk reports (report.html)"
     );
     println!();
     println!(

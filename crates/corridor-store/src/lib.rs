@@ -131,6 +131,48 @@ impl Workspace {
         Ok(Pseudonymiser::new(key))
     }
 
+    /// The pseudonym ingest gives an identifier of `field` (e.g. `case_key`
+    /// of a case number and its organisation): lets a truth file or an
+    /// organisation's own list be matched to stored keys inside the trust
+    /// boundary. The parts are normalised as at intake.
+    pub fn pseudonym(
+        &self,
+        field: &str,
+        identifiers: &[&str],
+        with: &[&str],
+    ) -> Result<String, StoreError> {
+        let mut parts: Vec<String> = identifiers
+            .iter()
+            .map(|p| corridor_ingest::pseudonym::normalise_identifier(p))
+            .collect();
+        parts.extend(with.iter().map(|w| w.to_string()));
+        let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+        Ok(self.pseudonymiser()?.pseudonym(field, &refs))
+    }
+
+    /// Records a privacy loss spent on `dataset` in the catalog's ledger;
+    /// returns the total ρ spent on it so far.
+    pub fn record_privacy_loss(
+        &self,
+        dataset: &str,
+        output: &str,
+        mechanism: &str,
+        rho_epsilon_delta: (f64, f64, f64),
+        detail_json: &str,
+    ) -> Result<f64, StoreError> {
+        let _lock = self.lock()?;
+        let (rho, epsilon, delta) = rho_epsilon_delta;
+        self.catalog()?.record_privacy_loss(
+            dataset,
+            output,
+            mechanism,
+            rho,
+            epsilon,
+            delta,
+            detail_json,
+        )
+    }
+
     fn catalog(&self) -> Result<catalog::Catalog, StoreError> {
         catalog::Catalog::open(&self.root.join(CATALOG))
     }

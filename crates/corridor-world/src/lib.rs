@@ -944,8 +944,32 @@ pub fn generate(
     for (rel, text) in mappings::MAPPINGS {
         fs::write(out.path(rel), text).map_err(out.err(rel))?;
     }
+    for (rel, text) in mappings::linkage_files() {
+        fs::write(out.path(&rel), text).map_err(out.err(&rel))?;
+    }
+    write_partners_key(cfg, &out)?;
     write_readme(cfg, &out, &summary)?;
     Ok(summary)
+}
+
+/// The secret the three organisations share for `corridor encode`
+/// (derived from the seed, so a demo is reproducible; real partners draw
+/// it at random and never give it to the platform).
+fn write_partners_key(cfg: &WorldConfig, out: &Output) -> Result<(), WorldError> {
+    use rand::RngCore;
+    let rel = mappings::PARTNERS_KEY;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x0CA5_E5EC_2E70_0000);
+    let mut key = [0u8; 32];
+    rng.fill_bytes(&mut key);
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    fs::write(out.path(rel), format!("{hex}\n")).map_err(out.err(rel))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(out.path(rel), fs::Permissions::from_mode(0o600))
+            .map_err(out.err(rel))?;
+    }
+    Ok(())
 }
 
 fn write_trafficking(
@@ -965,6 +989,14 @@ fn write_trafficking(
         .collect();
     records
         .sort_by(|a, b| (a.org, a.registered, &a.case_id).cmp(&(b.org, b.registered, &b.case_id)));
+    // Case numbers as registries give them: prefix, year, running number;
+    // unique within each organisation.
+    let mut seq = [0u32; 3];
+    for r in records.iter_mut() {
+        seq[r.org] += 1;
+        let year = table::format_date(r.registered, "%Y");
+        r.case_id = format!("{}-{year}-{:06}", ["CM", "SH", "FT"][r.org], seq[r.org]);
+    }
 
     let mut tv = truth_file(
         out,
@@ -1010,6 +1042,36 @@ fn write_trafficking(
         .map_err(out.err("truth/case_records.csv"))?;
     }
     tr.flush().map_err(out.err("truth/case_records.csv"))?;
+    // The personal details each organisation recorded, in one tidy file:
+    // what linkage peers (and plaintext linkage under an agreement) read.
+    let mut td = truth_file(
+        out,
+        "truth/case_details.csv",
+        "record_id,organisation,given_name,family_name,birth_date,place_of_birth,sex,citizenship,victim_id",
+    )?;
+    for r in &records {
+        writeln!(
+            td,
+            "{},{},{},{},{},{},{},{},{}",
+            r.case_id,
+            trafficking::ORGANISATIONS[r.org].code,
+            csv_field(&r.given),
+            csv_field(&r.family),
+            r.birth
+                .map(|b| table::format_date(b, "%Y-%m-%d"))
+                .unwrap_or_default(),
+            csv_field(r.place_of_birth.as_deref().unwrap_or("")),
+            match r.female {
+                Some(true) => "F",
+                Some(false) => "M",
+                None => "",
+            },
+            r.citizenship.map(geo::alpha3).unwrap_or(""),
+            r.victim
+        )
+        .map_err(out.err("truth/case_details.csv"))?;
+    }
+    td.flush().map_err(out.err("truth/case_details.csv"))?;
 
     let a_columns = trafficking::org_a_columns();
     let a_headers: Vec<&str> = a_columns.iter().map(String::as_str).collect();

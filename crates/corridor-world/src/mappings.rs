@@ -365,3 +365,224 @@ period_start = { column = "month" }
 value = { column = "value" }
 provider = { column = "provider" }
 "#;
+
+/// The secret the organisations share for `corridor encode`.
+pub const PARTNERS_KEY: &str = "sources/trafficking/partners.key";
+
+/// One organisation's linkage step: its linkage schema, its export, the
+/// encoded file `corridor encode` writes, and the mapping that ingests it.
+pub struct Linkage {
+    pub organisation: &'static str,
+    pub schema: &'static str,
+    pub raw: &'static str,
+    pub encoded: &'static str,
+    pub mapping: &'static str,
+    raw_mapping: &'static str,
+    schema_text: &'static str,
+}
+
+pub const LINKAGE: [Linkage; 3] = [
+    Linkage {
+        organisation: "org-a",
+        schema: "sources/trafficking/org-a/linkage.toml",
+        raw: "sources/trafficking/org-a/cases.xlsx",
+        encoded: "sources/trafficking/org-a/cases.encoded.csv",
+        mapping: "sources/trafficking/org-a/cases.encoded.mapping.toml",
+        raw_mapping: ORG_A,
+        schema_text: ORG_A_LINKAGE,
+    },
+    Linkage {
+        organisation: "org-b",
+        schema: "sources/trafficking/org-b/linkage.toml",
+        raw: "sources/trafficking/org-b/cases.csv",
+        encoded: "sources/trafficking/org-b/cases.encoded.csv",
+        mapping: "sources/trafficking/org-b/cases.encoded.mapping.toml",
+        raw_mapping: ORG_B,
+        schema_text: ORG_B_LINKAGE,
+    },
+    Linkage {
+        organisation: "org-c",
+        schema: "sources/trafficking/org-c/linkage.toml",
+        raw: "sources/trafficking/org-c/expedientes.csv",
+        encoded: "sources/trafficking/org-c/expedientes.encoded.csv",
+        mapping: "sources/trafficking/org-c/expedientes.encoded.mapping.toml",
+        raw_mapping: ORG_C,
+        schema_text: ORG_C_LINKAGE,
+    },
+];
+
+/// The linkage schemas and the mappings of the encoded files, as (path,
+/// text).
+pub fn linkage_files() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for l in &LINKAGE {
+        out.push((l.schema.to_string(), l.schema_text.to_string()));
+        out.push((l.mapping.to_string(), encoded_mapping(l.raw_mapping)));
+    }
+    out
+}
+
+/// The mapping of an encoded file: the organisation's own mapping, reading
+/// the UTF-8 CSV `corridor encode` writes (same columns, less the personal
+/// details, plus `linkage_encoding`).
+fn encoded_mapping(raw: &str) -> String {
+    let (head, rest) = raw.split_once("[reader]").unwrap_or((raw, ""));
+    let (reader, fields) = rest.split_once("[fields]").unwrap_or(("", rest));
+    let date_formats: String = reader
+        .lines()
+        .filter(|l| l.starts_with("date_formats"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    format!(
+        "{}# The encoded file written by `corridor encode` inside the organisation:\n\
+# the same columns less names, dates and places of birth, plus the encoding.\n\
+[reader]\nformat = \"csv\"\nencoding = \"utf-8\"\ndelimiter = \",\"\n{date_formats}\n[fields]{}linkage_encoding = {{ column = \"linkage_encoding\" }}\n",
+        head,
+        fields.trim_end_matches('\n').to_string() + "\n"
+    )
+}
+
+/// The part every partner agrees on: filter length, hardening, and for
+/// each detail its name, kind, q, hashes and salt. Only [reader],
+/// record_id and the columns differ between organisations.
+const LINKAGE_AGREED: &str = r#"[encoding]
+bits = 1024
+hardening = ["balance"]
+
+[blocking]
+bands = 60
+band_bits = 24
+"#;
+
+const ORG_A_LINKAGE: &str = concat!(
+    r#"# Organisation A's copy of the partners' linkage schema, for
+#   corridor encode --schema linkage.toml --secret-file ../partners.key cases.xlsx cases.encoded.csv
+# Names, date and place of birth become one keyed Bloom-filter encoding;
+# every other column passes through.
+record_id = "caseId"
+
+[reader]
+format = "excel"
+sheet = "Cases"
+
+"#,
+    r#"[encoding]
+bits = 1024
+hardening = ["balance"]
+
+[blocking]
+bands = 60
+band_bits = 24
+"#,
+    r#"
+[[field]]
+name = "name"
+columns = ["firstName", "lastName"]
+kind = "name"
+hashes = 10
+
+[[field]]
+name = "birth_date"
+columns = ["dateOfBirth"]
+kind = "date"
+hashes = 20
+
+[[field]]
+name = "place_of_birth"
+columns = ["placeOfBirth"]
+kind = "text"
+hashes = 6
+# Salted with the year of birth: the same town hashes differently for
+# people born in different years, against frequency attacks.
+salt = "dateOfBirth"
+salt_part = "year"
+"#
+);
+
+const ORG_B_LINKAGE: &str = concat!(
+    r#"# Organisation B's copy of the partners' linkage schema.
+record_id = "Case number"
+
+[reader]
+format = "csv"
+encoding = "utf-8"
+date_formats = ["%m/%d/%Y"]
+
+"#,
+    r#"[encoding]
+bits = 1024
+hardening = ["balance"]
+
+[blocking]
+bands = 60
+band_bits = 24
+"#,
+    r#"
+[[field]]
+name = "name"
+columns = ["Full name"]
+kind = "name"
+hashes = 10
+
+[[field]]
+name = "birth_date"
+columns = ["DOB"]
+kind = "date"
+hashes = 20
+
+[[field]]
+name = "place_of_birth"
+columns = ["Birthplace"]
+kind = "text"
+hashes = 6
+salt = "DOB"
+salt_part = "year"
+"#
+);
+
+const ORG_C_LINKAGE: &str = concat!(
+    r#"# Organisation C's copy of the partners' linkage schema.
+record_id = "No. Expediente"
+
+[reader]
+format = "csv"
+encoding = "windows-1252"
+delimiter = ";"
+date_formats = ["%d/%m/%Y"]
+
+"#,
+    r#"[encoding]
+bits = 1024
+hardening = ["balance"]
+
+[blocking]
+bands = 60
+band_bits = 24
+"#,
+    r#"
+[[field]]
+name = "name"
+columns = ["Nombres", "Apellidos"]
+kind = "name"
+hashes = 10
+
+[[field]]
+name = "birth_date"
+columns = ["Fecha de Nacimiento"]
+kind = "date"
+hashes = 20
+
+[[field]]
+name = "place_of_birth"
+columns = ["Lugar de Nacimiento"]
+kind = "text"
+hashes = 6
+salt = "Fecha de Nacimiento"
+salt_part = "year"
+"#
+);
+
+/// The agreed part, for checks that every copy carries it unchanged.
+pub fn agreed_part() -> &'static str {
+    LINKAGE_AGREED
+}

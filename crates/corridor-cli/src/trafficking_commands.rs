@@ -1,0 +1,779 @@
+//! `corridor encode`, `corridor link …` and `corridor synth`: pooling
+//! trafficking case records without names, deduplicating them, and
+//! publishable synthetic data.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use arrow::array::{Array, AsArray};
+use clap::{Args, Subcommand, ValueEnum};
+use corridor_link::schema::{BlockingOptions, CompareMethod, CompareRule, LinkageSchema};
+use corridor_link::{Encoder, LinkOptions, Pool};
+use corridor_store::Workspace;
+use corridor_synth::{Context as SynthContext, KOptions, Table};
+
+use crate::workspace_commands::spinner;
+
+#[derive(Args)]
+pub struct EncodeArgs {
+    /// The linkage schema (which columns hold personal details, how to encode them)
+    #[arg(long)]
+    pub schema: PathBuf,
+    /// File holding the secret shared by the partner organisations (never by the platform)
+    #[arg(long)]
+    pub secret_file: PathBuf,
+    /// The organisation's export (CSV, Excel, JSON, Parquet)
+    pub input: PathBuf,
+    /// The encoded CSV to share
+    pub output: PathBuf,
+}
+
+fn read_secret(path: &Path) -> Result<Vec<u8>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the secret file {}", path.display()))?;
+    let text = text.trim();
+    if text.len() < 16 {
+        bail!(
+            "{}: the secret is too short ({} characters); use at least 32 random hex digits",
+            path.display(),
+            text.len()
+        );
+    }
+    Ok(text.as_bytes().to_vec())
+}
+
+pub fn encode(args: EncodeArgs) -> Result<()> {
+    let schema = LinkageSchema::load(&args.schema)?;
+    let secret = read_secret(&args.secret_file)?;
+    let bar = spinner(&args.input.display().to_string());
+    let report = corridor_link::encode_file(&schema, &secret, &args.input, &args.output, |n| {
+        bar.set_position(n)
+    })
+    .with_context(|| format!("encoding {}", args.input.display()))?;
+    bar.finish_and_clear();
+    println!(
+        "Encoded {} of {} rows of {} into {} ({} bits, hardening: {}).",
+        report.rows_written,
+        report.rows_read,
+        args.input.display(),
+        args.output.display(),
+        report.bits,
+        report.hardening.join(", ")
+    );
+    for f in &report.fields {
+        println!(
+            "  {:<16} {:>8} present {:>8} missing {:>6} unreadable",
+            f.field, f.present, f.missing, f.unreadable
+        );
+    }
+    if report.rows_rejected > 0 {
+        println!(
+            "  {} rows could not be split into fields: listed by row number in {}",
+            report.rows_rejected,
+            args.output.with_extension("rejected.csv").display()
+        );
+    }
+    println!(
+        "  Personal-detail columns are not in the output: it can be shared with the platform."
+    );
+    Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum LinkCommand {
+    /// Find records of the same person across organisations (one pooled set of records)
+    Dedupe(DedupeArgs),
+    /// Link two files: pairs of records, one from each, that are the same person
+    Pair {
+        /// The linkage schema the files were encoded with (or plaintext columns)
+        #[arg(long)]
+        schema: PathBuf,
+        /// Files are plaintext shared under agreement, not encoded
+        #[arg(long)]
+        plaintext: bool,
+        /// Match probability from which two records are the same person
+        #[arg(long, default_value_t = 0.5)]
+        threshold: f64,
+        /// Output folder
+        #[arg(long)]
+        out: PathBuf,
+        a: PathBuf,
+        b: PathBuf,
+    },
+    /// Precision, recall, F1, pair completeness and reduction ratio against a truth file
+    Evaluate {
+        /// Output folder of `corridor link dedupe` or `pair`
+        #[arg(long)]
+        links: PathBuf,
+        /// CSV with a record id and the true person of every record
+        #[arg(long)]
+        truth: PathBuf,
+        /// Truth column(s) holding the record id
+        #[arg(long, value_delimiter = ',', default_value = "case_id")]
+        truth_id: Vec<String>,
+        /// Truth column holding the true person
+        #[arg(long, default_value = "victim_id")]
+        truth_entity: String,
+        /// Records were linked in this workspace: truth ids are pseudonymised
+        /// like case numbers at intake (needs --truth-org)
+        #[arg(long)]
+        workspace: Option<PathBuf>,
+        /// Truth column holding the organisation (with --workspace)
+        #[arg(long, default_value = "organisation")]
+        truth_org: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct DedupeArgs {
+    /// Link the trafficking cases stored in this workspace (encoded files ingested)
+    #[arg(long)]
+    pub workspace: Option<PathBuf>,
+    /// The linkage schema (files mode; in a workspace it only sets blocking)
+    #[arg(long)]
+    pub schema: Option<PathBuf>,
+    /// Inputs are plaintext shared under agreement, compared with string comparators
+    #[arg(long)]
+    pub plaintext: bool,
+    /// Match probability from which two records are the same person
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f64,
+    /// Output folder [default: WORKSPACE/linkage with --workspace]
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Encoded (or plaintext) files to pool
+    pub inputs: Vec<PathBuf>,
+}
+
+/// Attributes compared beside the encoding in a workspace: stable, coded,
+/// and shared by every organisation's mapping.
+fn workspace_compares() -> Vec<CompareRule> {
+    let rule = |column: &str, method, tolerance| CompareRule {
+        column: column.into(),
+        method,
+        tolerance,
+    };
+    vec![
+        rule("sex", CompareMethod::Exact, 0.0),
+        rule("citizenship", CompareMethod::Exact, 0.0),
+        rule("country_of_exploitation", CompareMethod::Exact, 0.0),
+        rule("age", CompareMethod::Number, 1.0),
+    ]
+}
+
+fn workspace_schema(blocking: BlockingOptions) -> LinkageSchema {
+    LinkageSchema {
+        reader: Default::default(),
+        record_id: "case_key".into(),
+        encoding: Default::default(),
+        fields: Vec::new(),
+        compares: workspace_compares(),
+        blocking,
+    }
+}
+
+/// The workspace's trafficking cases with encodings, as a pool.
+fn workspace_pool(ws: &Workspace, schema: &LinkageSchema) -> Result<(Pool, u64)> {
+    let batches = ws
+        .sql(
+            "SELECT case_key, reporting_organisation, linkage_encoding, sex, citizenship, \
+             country_of_exploitation, age FROM trafficking_cases",
+        )
+        .context("reading trafficking cases (were encoded case files ingested?)")?;
+    let mut pool = Pool::default();
+    let (_, skipped) = pool.add_batches(
+        &batches,
+        "case_key",
+        "reporting_organisation",
+        "linkage_encoding",
+        &schema.compares,
+    )?;
+    Ok((pool, skipped))
+}
+
+pub fn dedupe(args: DedupeArgs) -> Result<corridor_link::LinkReport> {
+    let blocking_schema = args
+        .schema
+        .as_deref()
+        .map(LinkageSchema::load)
+        .transpose()?;
+    let (pool, schema, out) = if let Some(ws_dir) = &args.workspace {
+        let ws = Workspace::open(ws_dir)?;
+        let schema = workspace_schema(blocking_schema.map(|s| s.blocking).unwrap_or_default());
+        let (pool, skipped) = workspace_pool(&ws, &schema)?;
+        if skipped > 0 {
+            println!("  {skipped} stored cases carry no encoding and are not linked.");
+        }
+        let out = args.out.clone().unwrap_or_else(|| ws_dir.join("linkage"));
+        (pool, schema, out)
+    } else {
+        let Some(schema) = blocking_schema else {
+            bail!("give --schema (the linkage schema of the files) or --workspace");
+        };
+        if args.inputs.is_empty() {
+            bail!("no input files: give the encoded files to pool, or --workspace");
+        }
+        let Some(out) = args.out.clone() else {
+            bail!("give --out, the folder for clusters.csv, pairs.csv and report.json");
+        };
+        let pool = files_pool(&schema, &args.inputs, args.plaintext)?;
+        (pool, schema, out)
+    };
+    run_link(&pool, &schema, args.threshold, false, &out)
+}
+
+fn files_pool(schema: &LinkageSchema, inputs: &[PathBuf], plaintext: bool) -> Result<Pool> {
+    let mut pool = Pool::default();
+    // Plaintext: a throw-away key, for blocking only.
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
+    let encoder = Encoder::new(schema, &key);
+    for path in inputs {
+        let source = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let n = if plaintext {
+            pool.add_plaintext_file(schema, &encoder, path, &source)?
+        } else {
+            pool.add_encoded_file(schema, path, &source)?
+        };
+        println!("  {n:>9} records from {}", path.display());
+    }
+    pool.check_unique()?;
+    Ok(pool)
+}
+
+fn run_link(
+    pool: &Pool,
+    schema: &LinkageSchema,
+    threshold: f64,
+    across: bool,
+    out: &Path,
+) -> Result<corridor_link::LinkReport> {
+    if pool.is_empty() {
+        bail!("nothing to link: no records");
+    }
+    let bar = spinner("linking");
+    let linkage = corridor_link::link(
+        pool,
+        schema,
+        &LinkOptions {
+            threshold,
+            across_sources_only: across,
+        },
+    );
+    corridor_link::write_outputs(out, pool, &linkage)?;
+    bar.finish_and_clear();
+    let r = &linkage.report;
+    println!(
+        "Linked {} records ({} mode) from {}: {} candidate pairs (reduction ratio {:.5}), {} at probability ≥ {}, {} persons ({} records share a person with another record).",
+        r.records,
+        r.mode,
+        r.sources.join(", "),
+        r.candidate_pairs,
+        r.reduction_ratio,
+        r.pairs_at_threshold,
+        threshold,
+        r.clusters,
+        r.records_in_multi_record_clusters
+    );
+    println!(
+        "  blocking {:.2} s, scoring {:.2} s, clustering {:.2} s; model: λ = {:.4} after {} EM iterations. Written to {}.",
+        r.seconds_blocking,
+        r.seconds_scoring,
+        r.seconds_clustering,
+        linkage.model.lambda,
+        linkage.model.em_iterations,
+        out.display()
+    );
+    Ok(linkage.report)
+}
+
+pub fn link(cmd: LinkCommand) -> Result<()> {
+    match cmd {
+        LinkCommand::Dedupe(args) => dedupe(args).map(|_| ()),
+        LinkCommand::Pair {
+            schema,
+            plaintext,
+            threshold,
+            out,
+            a,
+            b,
+        } => {
+            let schema = LinkageSchema::load(&schema)?;
+            let pool = files_pool(&schema, &[a, b], plaintext)?;
+            run_link(&pool, &schema, threshold, true, &out).map(|_| ())
+        }
+        LinkCommand::Evaluate {
+            links,
+            truth,
+            truth_id,
+            truth_entity,
+            workspace,
+            truth_org,
+            json,
+        } => {
+            let e = evaluate(
+                &links,
+                &truth,
+                &truth_id,
+                &truth_entity,
+                workspace.as_deref(),
+                &truth_org,
+            )?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&e)?);
+            } else {
+                print_evaluation(&e);
+            }
+            Ok(())
+        }
+    }
+}
+
+pub fn print_evaluation(e: &corridor_link::Evaluation) {
+    println!(
+        "  precision {:.4}  recall {:.4}  F1 {:.4}  ({} of {} predicted pairs correct; {} true pairs)",
+        e.precision, e.recall, e.f1, e.correct_pairs, e.predicted_pairs, e.true_pairs
+    );
+    println!(
+        "  blocking: pair completeness {:.4}, reduction ratio {:.6} ({} candidate pairs)",
+        e.pair_completeness, e.reduction_ratio, e.candidate_pairs
+    );
+    if e.records_not_in_truth > 0 {
+        println!(
+            "  {} linked records are not in the truth file and were left out",
+            e.records_not_in_truth
+        );
+    }
+}
+
+pub fn evaluate(
+    links: &Path,
+    truth: &Path,
+    truth_id: &[String],
+    truth_entity: &str,
+    workspace: Option<&Path>,
+    truth_org: &str,
+) -> Result<corridor_link::Evaluation> {
+    let (records, candidates) = corridor_link::evaluate::read_outputs(links)?;
+    let mut cols: Vec<&str> = truth_id.iter().map(String::as_str).collect();
+    if workspace.is_some() {
+        cols.push(truth_org);
+    }
+    let rows = corridor_link::evaluate::read_truth(truth, &cols, truth_entity)?;
+    let ws = workspace.map(Workspace::open).transpose()?;
+    let mut map: HashMap<String, String> = HashMap::with_capacity(rows.len());
+    for (ids, entity) in rows {
+        let id = match &ws {
+            Some(ws) => {
+                let (org, ids) = ids
+                    .split_last()
+                    .map_or(("", &ids[..]), |(o, r)| (o.as_str(), r));
+                let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+                ws.pseudonym("case_key", &refs, &[org])?
+            }
+            None => ids.join(":"),
+        };
+        map.insert(id, entity);
+    }
+    Ok(corridor_link::evaluate(&records, &candidates, &map))
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SynthMethod {
+    /// k-synthetic microdata and aggregates
+    KSynthetic,
+    /// differentially private synthesis from noisy marginals
+    Dp,
+    /// both, in two folders
+    Both,
+}
+
+#[derive(Args)]
+pub struct SynthArgs {
+    /// Synthesise the deduplicated trafficking cases of this workspace
+    #[arg(long)]
+    pub workspace: Option<PathBuf>,
+    /// Or any categorical CSV (UTF-8, header row)
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Columns of --input to use [default: all]
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// Nothing is published about fewer than k records
+    #[arg(long, default_value_t = 10)]
+    pub k: u32,
+    /// Longest attribute combination protected and counted (L, 1 to 5)
+    #[arg(long, default_value_t = 4)]
+    pub length: usize,
+    /// Published counts are rounded down to a multiple of this
+    #[arg(long, default_value_t = 10)]
+    pub resolution: u32,
+    #[arg(long, value_enum, default_value_t = SynthMethod::KSynthetic)]
+    pub method: SynthMethod,
+    /// Privacy loss of DP synthesis as ε (with --delta), converted to zCDP ρ
+    #[arg(long, default_value_t = 1.0)]
+    pub epsilon: f64,
+    #[arg(long, default_value_t = 1e-6)]
+    pub delta: f64,
+    /// Privacy loss as zCDP ρ directly (overrides --epsilon)
+    #[arg(long)]
+    pub rho: Option<f64>,
+    /// Population for SDG 16.2.2 rates per 100,000 [default in a workspace: its population table]
+    #[arg(long)]
+    pub population: Option<f64>,
+    /// Output folder
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Seed of the synthesis (not of the privacy noise, which is always fresh)
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// Age groups of the case records (SDMX-style codes).
+fn age_group(age: i64) -> &'static str {
+    match age {
+        ..12 => "Y0T11",
+        12..18 => "Y12T17",
+        18..25 => "Y18T24",
+        25..35 => "Y25T34",
+        35..50 => "Y35T49",
+        _ => "Y_GE50",
+    }
+}
+
+/// The workspace's trafficking cases, one record per person when a
+/// linkage has been run (the first record of each cluster), as a
+/// categorical table.
+pub fn workspace_cases(ws: &Workspace) -> Result<(Table, usize)> {
+    let batches = ws.sql(
+        "SELECT case_key, sex, age, citizenship, country_of_exploitation, \
+         array_to_string(exploitation_types, '+') AS exploitation, labour_industry, \
+         recruiter_relationship, CAST(registration_year AS VARCHAR) AS registration_year, \
+         CASE WHEN array_has(means_of_control, 'threats') THEN 'yes' ELSE 'no' END AS threats, \
+         CASE WHEN array_has(means_of_control, 'psychological_abuse') THEN 'yes' ELSE 'no' END AS psychological_abuse, \
+         CASE WHEN array_has(means_of_control, 'false_promises') THEN 'yes' ELSE 'no' END AS false_promises, \
+         CASE WHEN array_has(means_of_control, 'physical_abuse') THEN 'yes' ELSE 'no' END AS physical_abuse, \
+         CASE WHEN array_has(means_of_control, 'restricts_movement') THEN 'yes' ELSE 'no' END AS restricts_movement \
+         FROM trafficking_cases ORDER BY reporting_organisation, case_key",
+    )?;
+    let clusters: HashMap<String, String> = {
+        let path = ws.root().join("linkage").join("clusters.csv");
+        let mut m = HashMap::new();
+        if path.is_file() {
+            let mut r = csv::Reader::from_path(&path)?;
+            for rec in r.records() {
+                let rec = rec?;
+                m.insert(
+                    rec.get(0).unwrap_or_default().to_string(),
+                    rec.get(2).unwrap_or_default().to_string(),
+                );
+            }
+        }
+        m
+    };
+    let columns = [
+        "sex",
+        "age_group",
+        "citizenship",
+        "country_of_exploitation",
+        "exploitation",
+        "labour_industry",
+        "recruiter_relationship",
+        "registration_year",
+        "threats",
+        "psychological_abuse",
+        "false_promises",
+        "physical_abuse",
+        "restricts_movement",
+    ];
+    let mut seen = std::collections::HashSet::new();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut records = 0;
+    for b in &batches {
+        let text = |name: &str| -> Vec<String> {
+            let Some(col) = b.column_by_name(name) else {
+                return vec![String::new(); b.num_rows()];
+            };
+            let cast = arrow::compute::cast(col, &arrow::datatypes::DataType::Utf8);
+            match cast {
+                Ok(c) => {
+                    let s = c.as_string::<i32>();
+                    (0..s.len())
+                        .map(|i| {
+                            if s.is_valid(i) {
+                                s.value(i).to_string()
+                            } else {
+                                String::new()
+                            }
+                        })
+                        .collect()
+                }
+                Err(_) => vec![String::new(); b.num_rows()],
+            }
+        };
+        let keys = text("case_key");
+        let ages = text("age");
+        let named: Vec<Vec<String>> = columns
+            .iter()
+            .map(|c| {
+                if *c == "age_group" {
+                    Vec::new()
+                } else {
+                    text(c)
+                }
+            })
+            .collect();
+        for r in 0..b.num_rows() {
+            records += 1;
+            let person = clusters
+                .get(&keys[r])
+                .cloned()
+                .unwrap_or_else(|| keys[r].clone());
+            if !seen.insert(person) {
+                continue;
+            }
+            rows.push(
+                columns
+                    .iter()
+                    .enumerate()
+                    .map(|(c, name)| {
+                        if *name == "age_group" {
+                            ages[r]
+                                .parse::<i64>()
+                                .map(|a| age_group(a).to_string())
+                                .unwrap_or_default()
+                        } else {
+                            let v = &named[c][r];
+                            if v == "_U" { String::new() } else { v.clone() }
+                        }
+                    })
+                    .collect(),
+            );
+        }
+    }
+    let table = Table::from_rows(
+        columns.iter().map(|c| c.to_string()).collect(),
+        rows.iter().map(|r| r.iter().map(String::as_str).collect()),
+    );
+    Ok((table, records))
+}
+
+/// Total population of the latest year in the workspace (both sexes, all ages).
+fn workspace_population(ws: &Workspace) -> Option<f64> {
+    let b = ws
+        .sql(
+            "SELECT CAST(SUM(population) AS DOUBLE) AS p FROM population \
+             WHERE sex = '_T' AND age_group = '_T' \
+             AND reference_year = (SELECT MAX(reference_year) FROM population)",
+        )
+        .ok()?;
+    let batch = b.first()?;
+    let col = batch
+        .column(0)
+        .as_primitive_opt::<arrow::datatypes::Float64Type>()?;
+    (!col.is_empty() && col.is_valid(0)).then(|| col.value(0))
+}
+
+pub fn synth(args: SynthArgs) -> Result<()> {
+    let (table, ctx, ws) = match (&args.workspace, &args.input) {
+        (Some(dir), None) => {
+            let ws = Workspace::open(dir)?;
+            let (table, records) = workspace_cases(&ws)?;
+            println!(
+                "  {} case records, {} persons after deduplication, {} attributes",
+                records,
+                table.rows(),
+                table.width()
+            );
+            let ctx = SynthContext {
+                indicator: Default::default(),
+                population: args.population.or_else(|| workspace_population(&ws)),
+                source: format!("the trafficking cases of workspace {}", dir.display()),
+            };
+            (table, ctx, Some(ws))
+        }
+        (None, Some(input)) => {
+            let table = Table::from_csv(input, args.columns.as_deref())?;
+            let ctx = SynthContext {
+                indicator: Default::default(),
+                population: args.population,
+                source: format!("{}", input.display()),
+            };
+            (table, ctx, None)
+        }
+        _ => bail!("give either --workspace or --input"),
+    };
+    if table.rows() == 0 {
+        bail!("no records to synthesise");
+    }
+    let both = args.method == SynthMethod::Both;
+    if matches!(args.method, SynthMethod::KSynthetic | SynthMethod::Both) {
+        let dir = if both {
+            args.out.join("k-synthetic")
+        } else {
+            args.out.clone()
+        };
+        let t = std::time::Instant::now();
+        let opts = KOptions {
+            k: args.k,
+            length: args.length,
+            resolution: args.resolution,
+            seed: args.seed,
+        };
+        let (_, report) = corridor_synth::write_ksynthetic(&table, &opts, &ctx, &dir)?;
+        print_synth_summary(&report, &dir, t.elapsed().as_secs_f64());
+    }
+    if matches!(args.method, SynthMethod::Dp | SynthMethod::Both) {
+        let dir = if both {
+            args.out.join("dp")
+        } else {
+            args.out.clone()
+        };
+        let rho = args
+            .rho
+            .unwrap_or_else(|| corridor_synth::dp::rho_of(args.epsilon, args.delta));
+        let t = std::time::Instant::now();
+        let (out, report) =
+            corridor_synth::write_dp(&table, rho, args.delta, &ctx, &dir, args.seed)?;
+        print_synth_summary(&report, &dir, t.elapsed().as_secs_f64());
+        println!(
+            "  privacy loss ρ = {:.4} (ε = {:.3} at δ = {:e}) over {} measurements",
+            out.privacy.rho,
+            out.privacy.epsilon,
+            out.privacy.delta,
+            out.privacy.measurements.len()
+        );
+        if let Some(ws) = &ws {
+            let total = ws.record_privacy_loss(
+                "trafficking_cases",
+                &dir.display().to_string(),
+                out.privacy.mechanism,
+                (out.privacy.rho, out.privacy.epsilon, out.privacy.delta),
+                &serde_json::to_string(&out.privacy)?,
+            )?;
+            println!(
+                "  recorded in the workspace's privacy ledger: ρ spent on trafficking_cases so far = {total:.4}"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn print_synth_summary(report: &corridor_synth::Report, dir: &Path, seconds: f64) {
+    println!(
+        "{}: {} synthetic records from {} in {:.2} s → {}",
+        report.method,
+        report.synthetic_rows,
+        report.sensitive_rows,
+        seconds,
+        dir.display()
+    );
+    for l in &report.by_length {
+        println!(
+            "  length {}: {:>7} reportable, {:>5.1} % preserved, mean relative error {:>5.1} %, {:>7} suppressed, {:>5} fabricated",
+            l.length,
+            l.reportable,
+            100.0 * l.preserved_share,
+            100.0 * l.mean_relative_error,
+            l.suppressed,
+            l.fabricated
+        );
+    }
+    println!(
+        "  TVD 1/2/3-way: {:.4} / {:.4} / {:.4}; records unique on a published combination: {} ({})",
+        report.tvd[0],
+        report.tvd[1],
+        report.tvd[2],
+        report.records_unique_on_a_published_combination,
+        match (
+            report.attacker_check_passed,
+            report.attacker_check_note.starts_with("DP")
+        ) {
+            (_, true) => "informational: DP protects by its privacy loss",
+            (true, false) => "check passed",
+            (false, false) => "CHECK FAILED: do not publish",
+        }
+    );
+}
+
+/// The demo's trafficking flow: each organisation encodes its export, the
+/// encoded files are ingested, deduplicated, evaluated against the truth and
+/// synthesised.
+pub fn demo_trafficking(world: &Path, workspace: &Path, out: &Path) -> Result<()> {
+    use corridor_world::mappings::{LINKAGE, PARTNERS_KEY};
+    println!("Counter-trafficking: three organisations pool case records without sharing a name.");
+    let secret = read_secret(&world.join(PARTNERS_KEY))?;
+    let ws = Workspace::open(workspace)?;
+    for l in &LINKAGE {
+        let schema = LinkageSchema::load(&world.join(l.schema))?;
+        let report = corridor_link::encode_file(
+            &schema,
+            &secret,
+            &world.join(l.raw),
+            &world.join(l.encoded),
+            |_| {},
+        )
+        .with_context(|| format!("encoding {}", l.raw))?;
+        let outcome = ws.submit(
+            &world.join(l.mapping),
+            &world.join(l.encoded),
+            false,
+            &mut |_| {},
+        )?;
+        let stored = match outcome {
+            corridor_store::Outcome::Committed { report, .. } => report.stored,
+            _ => 0,
+        };
+        println!(
+            "  {}: encoded {} records inside the organisation ({} bits, {}), platform stored {}",
+            l.organisation,
+            report.rows_written,
+            report.bits,
+            report.hardening.join("+"),
+            stored
+        );
+    }
+    let report = dedupe(DedupeArgs {
+        workspace: Some(workspace.to_path_buf()),
+        schema: None,
+        plaintext: false,
+        threshold: 0.5,
+        out: None,
+        inputs: Vec::new(),
+    })?;
+    let e = evaluate(
+        &workspace.join("linkage"),
+        &world.join("truth/case_records.csv"),
+        &["case_id".to_string()],
+        "victim_id",
+        Some(workspace),
+        "organisation",
+    )?;
+    println!(
+        "Deduplication against the generator's truth ({} records):",
+        report.records
+    );
+    print_evaluation(&e);
+    synth(SynthArgs {
+        workspace: Some(workspace.to_path_buf()),
+        input: None,
+        columns: None,
+        k: 10,
+        length: 4,
+        resolution: 10,
+        method: SynthMethod::Both,
+        epsilon: 1.0,
+        delta: 1e-6,
+        rho: None,
+        population: None,
+        out: out.to_path_buf(),
+        seed: 1,
+    })?;
+    Ok(())
+}

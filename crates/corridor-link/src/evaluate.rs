@@ -1,0 +1,204 @@
+//! Linkage quality against a truth file: pairwise precision, recall and F1
+//! of the clusters, and the blocking's pair completeness (share of true
+//! pairs among the candidates) and reduction ratio.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::LinkError;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Evaluation {
+    pub records: usize,
+    /// Records of the linkage output that the truth does not know.
+    pub records_not_in_truth: usize,
+    pub true_pairs: u64,
+    pub predicted_pairs: u64,
+    pub correct_pairs: u64,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub candidate_pairs: u64,
+    pub pair_completeness: f64,
+    pub reduction_ratio: f64,
+}
+
+fn pairs_within(groups: &HashMap<&str, Vec<usize>>) -> HashSet<(usize, usize)> {
+    let mut out = HashSet::new();
+    for members in groups.values() {
+        for (k, a) in members.iter().enumerate() {
+            for b in &members[k + 1..] {
+                out.insert(if a < b { (*a, *b) } else { (*b, *a) });
+            }
+        }
+    }
+    out
+}
+
+/// `records`: (record id, cluster id); `candidates`: candidate pairs by
+/// record id; `truth`: record id → true entity.
+pub fn evaluate(
+    records: &[(String, String)],
+    candidates: &[(String, String)],
+    truth: &HashMap<String, String>,
+) -> Evaluation {
+    let known: Vec<usize> = (0..records.len())
+        .filter(|i| truth.contains_key(&records[*i].0))
+        .collect();
+    let index: HashMap<&str, usize> = known.iter().map(|i| (records[*i].0.as_str(), *i)).collect();
+    let mut predicted: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut actual: HashMap<&str, Vec<usize>> = HashMap::new();
+    for i in &known {
+        predicted
+            .entry(records[*i].1.as_str())
+            .or_default()
+            .push(*i);
+        actual
+            .entry(truth[&records[*i].0].as_str())
+            .or_default()
+            .push(*i);
+    }
+    let p = pairs_within(&predicted);
+    let t = pairs_within(&actual);
+    let correct = p.intersection(&t).count() as u64;
+    let found: u64 = candidates
+        .iter()
+        .filter_map(|(a, b)| Some((*index.get(a.as_str())?, *index.get(b.as_str())?)))
+        .filter(|(a, b)| t.contains(&if a < b { (*a, *b) } else { (*b, *a) }))
+        .count() as u64;
+    let ratio = |a: u64, b: u64| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+    let precision = ratio(correct, p.len() as u64);
+    let recall = ratio(correct, t.len() as u64);
+    let n = known.len() as f64;
+    let possible = n * (n - 1.0) / 2.0;
+    Evaluation {
+        records: records.len(),
+        records_not_in_truth: records.len() - known.len(),
+        true_pairs: t.len() as u64,
+        predicted_pairs: p.len() as u64,
+        correct_pairs: correct,
+        precision,
+        recall,
+        f1: if precision + recall > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        },
+        candidate_pairs: candidates.len() as u64,
+        pair_completeness: ratio(found, t.len() as u64),
+        reduction_ratio: if possible > 0.0 {
+            1.0 - candidates.len() as f64 / possible
+        } else {
+            1.0
+        },
+    }
+}
+
+/// Reads a linkage output folder: (record id, cluster id) from
+/// `clusters.csv` and the candidate pairs from `pairs.csv`.
+#[allow(clippy::type_complexity)]
+pub fn read_outputs(
+    dir: &Path,
+) -> Result<(Vec<(String, String)>, Vec<(String, String)>), LinkError> {
+    let read = |name: &str, a: &str, b: &str| -> Result<Vec<(String, String)>, LinkError> {
+        let path = dir.join(name);
+        let err = |e: csv::Error| LinkError::Csv {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let mut r = csv::Reader::from_path(&path).map_err(err)?;
+        let headers = r.headers().map_err(err)?.clone();
+        let col = |c: &str| {
+            headers
+                .iter()
+                .position(|h| h == c)
+                .ok_or_else(|| LinkError::MissingColumn {
+                    path: path.clone(),
+                    column: c.into(),
+                    available: headers.iter().collect::<Vec<_>>().join(", "),
+                })
+        };
+        let (ia, ib) = (col(a)?, col(b)?);
+        let mut out = Vec::new();
+        for rec in r.records() {
+            let rec = rec.map_err(err)?;
+            out.push((
+                rec.get(ia).unwrap_or_default().to_string(),
+                rec.get(ib).unwrap_or_default().to_string(),
+            ));
+        }
+        Ok(out)
+    };
+    Ok((
+        read("clusters.csv", "record_id", "cluster_id")?,
+        read("pairs.csv", "record_id_a", "record_id_b")?,
+    ))
+}
+
+/// Reads a truth file: for every row, the values of `id_columns` and of
+/// `entity`.
+pub fn read_truth(
+    path: &Path,
+    id_columns: &[&str],
+    entity: &str,
+) -> Result<Vec<(Vec<String>, String)>, LinkError> {
+    let err = |e: csv::Error| LinkError::Csv {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let mut r = csv::Reader::from_path(path).map_err(err)?;
+    let headers = r.headers().map_err(err)?.clone();
+    let col = |c: &str| {
+        headers
+            .iter()
+            .position(|h| h == c)
+            .ok_or_else(|| LinkError::MissingColumn {
+                path: path.to_path_buf(),
+                column: c.into(),
+                available: headers.iter().collect::<Vec<_>>().join(", "),
+            })
+    };
+    let ids: Vec<usize> = id_columns
+        .iter()
+        .map(|c| col(c))
+        .collect::<Result<_, _>>()?;
+    let e = col(entity)?;
+    let mut out = Vec::new();
+    for rec in r.records() {
+        let rec = rec.map_err(err)?;
+        out.push((
+            ids.iter()
+                .map(|i| rec.get(*i).unwrap_or_default().to_string())
+                .collect(),
+            rec.get(e).unwrap_or_default().to_string(),
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairwise_scores() {
+        let s = |a: &str, b: &str| (a.to_string(), b.to_string());
+        // Truth: {a,b,c} one person, {d} another. Prediction: {a,b}, {c,d}.
+        let records = vec![s("a", "1"), s("b", "1"), s("c", "2"), s("d", "2")];
+        let truth: HashMap<String, String> = [("a", "x"), ("b", "x"), ("c", "x"), ("d", "y")]
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        let cands = vec![s("a", "b"), s("c", "d"), s("b", "c")];
+        let e = evaluate(&records, &cands, &truth);
+        assert_eq!(e.true_pairs, 3);
+        assert_eq!(e.predicted_pairs, 2);
+        assert_eq!(e.correct_pairs, 1);
+        assert!((e.precision - 0.5).abs() < 1e-12);
+        assert!((e.recall - 1.0 / 3.0).abs() < 1e-12);
+        assert!((e.pair_completeness - 2.0 / 3.0).abs() < 1e-12);
+        assert!((e.reduction_ratio - 0.5).abs() < 1e-12);
+    }
+}

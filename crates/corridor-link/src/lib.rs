@@ -1,0 +1,316 @@
+//! Corridor link: find the same victim in several organisations' case
+//! records without any name leaving its organisation.
+//!
+//! - [`encode`]: inside each organisation, personal details become one keyed
+//!   Bloom-filter encoding ([`bloom`]), hardened by balancing, XOR-folding
+//!   and salting as the schema says ([`schema`]).
+//! - [`link`]: on the pooled records, blocking by LSH on the encodings
+//!   ([`block`]), comparison vectors (Dice levels on the encodings, or string
+//!   comparators on plaintext shared under agreement, plus attributes),
+//!   Fellegi–Sunter weights with EM ([`model`]), and average-linkage
+//!   clustering into persons ([`cluster`]).
+//! - [`evaluate`]: precision, recall, F1, pair completeness and reduction
+//!   ratio against a truth file.
+
+pub mod block;
+pub mod bloom;
+pub mod cluster;
+pub mod encode;
+pub mod evaluate;
+pub mod model;
+pub mod pool;
+pub mod schema;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+pub use bloom::{Encoder, Encoding};
+pub use encode::{EncodeReport, encode_file};
+pub use evaluate::{Evaluation, evaluate};
+pub use model::Model;
+pub use pool::Pool;
+pub use schema::LinkageSchema;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("linkage schema {}:\n{message}", path.display())]
+    Schema { path: PathBuf, message: String },
+    #[error(
+        "{}: no column '{column}'.\n  The file's columns: {available}\n  Fix the column name in the linkage schema.",
+        path.display()
+    )]
+    MissingColumn {
+        path: PathBuf,
+        column: String,
+        available: String,
+    },
+    #[error("{}, row {row}: {message}", path.display())]
+    BadRow {
+        path: PathBuf,
+        row: u64,
+        message: String,
+    },
+    #[error("{}: {message}", path.display())]
+    Csv { path: PathBuf, message: String },
+    #[error(
+        "record id '{id}' occurs twice (in {first} and in {second}); record ids must be unique across the files linked"
+    )]
+    DuplicateId {
+        id: String,
+        first: String,
+        second: String,
+    },
+    #[error(transparent)]
+    Read(#[from] corridor_ingest::IngestError),
+    #[error("{0}")]
+    Input(String),
+}
+
+/// How to link.
+#[derive(Debug, Clone)]
+pub struct LinkOptions {
+    /// Match probability at and above which two records are the same
+    /// person (pairs) and clusters merge (average linkage).
+    pub threshold: f64,
+    /// Only pairs of records from different sources (linking two files).
+    pub across_sources_only: bool,
+}
+
+impl Default for LinkOptions {
+    fn default() -> Self {
+        LinkOptions {
+            threshold: 0.5,
+            across_sources_only: false,
+        }
+    }
+}
+
+/// A scored candidate pair.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScoredPair {
+    pub a: u32,
+    pub b: u32,
+    pub similarity: f64,
+    pub weight: f64,
+    pub probability: f64,
+}
+
+/// The result of a linkage run.
+pub struct Linkage {
+    pub pairs: Vec<ScoredPair>,
+    pub clusters: cluster::Clusters,
+    pub model: Model,
+    pub report: LinkReport,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkReport {
+    pub records: usize,
+    pub sources: Vec<String>,
+    pub mode: &'static str,
+    pub candidate_pairs: usize,
+    /// 1 − candidates / all possible pairs.
+    pub reduction_ratio: f64,
+    pub pairs_at_threshold: usize,
+    pub clusters: usize,
+    pub records_in_multi_record_clusters: usize,
+    pub threshold: f64,
+    pub seconds_blocking: f64,
+    pub seconds_scoring: f64,
+    pub seconds_clustering: f64,
+}
+
+/// All possible pairs of the pool (only across sources when asked).
+pub fn possible_pairs(pool: &Pool, across: bool) -> f64 {
+    let n = pool.len() as f64;
+    let all = n * (n - 1.0) / 2.0;
+    if !across {
+        return all;
+    }
+    let mut per: HashMap<u16, f64> = HashMap::new();
+    for s in &pool.sources {
+        *per.entry(*s).or_default() += 1.0;
+    }
+    all - per.values().map(|k| k * (k - 1.0) / 2.0).sum::<f64>()
+}
+
+/// Blocks, compares, fits the model, scores and clusters.
+pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linkage {
+    let t0 = std::time::Instant::now();
+    let candidates = block::candidate_pairs(
+        &pool.encodings,
+        &pool.sources,
+        &schema.blocking,
+        options.across_sources_only,
+    );
+    let t1 = std::time::Instant::now();
+    let comparator = model::Comparator::new(schema, pool);
+    let compared: Vec<(Vec<u8>, f64)> = candidates
+        .par_iter()
+        .map(|(i, j)| comparator.compare(pool, *i as usize, *j as usize))
+        .collect();
+    let mut patterns: HashMap<Vec<u8>, u64> = HashMap::new();
+    for (levels, _) in &compared {
+        *patterns.entry(levels.clone()).or_default() += 1;
+    }
+    let random_u = model::random_pair_levels(pool, &comparator, 100_000);
+    let model = Model::fit(comparator.comparisons.clone(), &patterns, random_u, false);
+    let pairs: Vec<ScoredPair> = candidates
+        .iter()
+        .zip(&compared)
+        .map(|((a, b), (levels, sim))| ScoredPair {
+            a: *a,
+            b: *b,
+            similarity: *sim,
+            weight: model.weight(levels),
+            probability: model.probability(levels),
+        })
+        .collect();
+    let t2 = std::time::Instant::now();
+    let links: Vec<(u32, u32, f64)> = pairs.iter().map(|p| (p.a, p.b, p.probability)).collect();
+    let across = options.across_sources_only;
+    let clusters = cluster::cluster(pool.len(), &links, options.threshold, |i, j| {
+        if across && pool.sources[i] == pool.sources[j] {
+            return 0.0;
+        }
+        model.probability(&comparator.compare(pool, i, j).0)
+    });
+    let t3 = std::time::Instant::now();
+    let mut sizes: HashMap<u32, usize> = HashMap::new();
+    for c in &clusters.of_record {
+        *sizes.entry(*c).or_default() += 1;
+    }
+    let possible = possible_pairs(pool, across);
+    let report = LinkReport {
+        records: pool.len(),
+        sources: pool.source_names.clone(),
+        mode: if pool.is_plaintext() {
+            "plaintext"
+        } else {
+            "encoded"
+        },
+        candidate_pairs: pairs.len(),
+        reduction_ratio: if possible > 0.0 {
+            1.0 - pairs.len() as f64 / possible
+        } else {
+            1.0
+        },
+        pairs_at_threshold: pairs
+            .iter()
+            .filter(|p| p.probability >= options.threshold)
+            .count(),
+        clusters: clusters.count,
+        records_in_multi_record_clusters: clusters
+            .of_record
+            .iter()
+            .filter(|c| sizes[c] > 1)
+            .count(),
+        threshold: options.threshold,
+        seconds_blocking: (t1 - t0).as_secs_f64(),
+        seconds_scoring: (t2 - t1).as_secs_f64(),
+        seconds_clustering: (t3 - t2).as_secs_f64(),
+    };
+    Linkage {
+        pairs,
+        clusters,
+        model,
+        report,
+    }
+}
+
+/// Cluster ids as written: `P` and a number, in order of first record.
+pub fn cluster_id(c: u32) -> String {
+    format!("P{:06}", c + 1)
+}
+
+/// Writes `clusters.csv` (every record with its person), `pairs.csv`
+/// (every candidate pair with its similarity, weight and probability) and
+/// `report.json` (counts, timings and the fitted m/u) into `dir`.
+pub fn write_outputs(dir: &Path, pool: &Pool, linkage: &Linkage) -> Result<(), LinkError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| LinkError::Io {
+            path: path.clone(),
+            source,
+        }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let csv_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |e: csv::Error| LinkError::Csv {
+            path: path.clone(),
+            message: e.to_string(),
+        }
+    };
+    let path = dir.join("clusters.csv");
+    let mut w = csv::Writer::from_path(&path).map_err(csv_err(&path))?;
+    w.write_record([
+        "record_id",
+        "source",
+        "cluster_id",
+        "cluster_size",
+        "match_probability",
+    ])
+    .map_err(csv_err(&path))?;
+    let mut sizes: HashMap<u32, usize> = HashMap::new();
+    for c in &linkage.clusters.of_record {
+        *sizes.entry(*c).or_default() += 1;
+    }
+    for (r, c) in linkage.clusters.of_record.iter().enumerate() {
+        w.write_record([
+            pool.ids[r].as_str(),
+            pool.source_names[pool.sources[r] as usize].as_str(),
+            &cluster_id(*c),
+            &sizes[c].to_string(),
+            &linkage.clusters.cohesion[r]
+                .map(|p| format!("{p:.4}"))
+                .unwrap_or_default(),
+        ])
+        .map_err(csv_err(&path))?;
+    }
+    w.flush().map_err(io(&path))?;
+    let path = dir.join("pairs.csv");
+    let mut w = csv::Writer::from_path(&path).map_err(csv_err(&path))?;
+    w.write_record([
+        "record_id_a",
+        "record_id_b",
+        "similarity",
+        "match_weight",
+        "match_probability",
+        "same_cluster",
+    ])
+    .map_err(csv_err(&path))?;
+    for p in &linkage.pairs {
+        let same =
+            linkage.clusters.of_record[p.a as usize] == linkage.clusters.of_record[p.b as usize];
+        w.write_record([
+            pool.ids[p.a as usize].as_str(),
+            pool.ids[p.b as usize].as_str(),
+            &format!("{:.4}", p.similarity),
+            &format!("{:.3}", p.weight),
+            &format!("{:.6}", p.probability),
+            if same { "true" } else { "false" },
+        ])
+        .map_err(csv_err(&path))?;
+    }
+    w.flush().map_err(io(&path))?;
+    let path = dir.join("report.json");
+    let json = serde_json::json!({
+        "report": linkage.report,
+        "model": linkage.model,
+    });
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&json).unwrap_or_default(),
+    )
+    .map_err(io(&path))?;
+    Ok(())
+}

@@ -1,0 +1,295 @@
+//! The records being linked, held in memory: an id, the organisation or
+//! file they came from, an encoding (for blocking, and for comparison on the
+//! encoded path), plaintext details (plaintext path only) and the
+//! non-identifying attributes compared beside them.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::DataType;
+use base64::Engine;
+use corridor_ingest::read::{self, RawValue};
+
+use crate::LinkError;
+use crate::bloom::{Encoder, Encoding, FieldValue};
+use crate::encode::{ENCODING_COLUMN, field_value};
+use crate::schema::{CompareRule, LinkageSchema};
+
+#[derive(Debug, Default, Clone)]
+pub struct Pool {
+    pub ids: Vec<String>,
+    /// Index into `source_names` for every record.
+    pub sources: Vec<u16>,
+    pub source_names: Vec<String>,
+    pub encodings: Vec<Encoding>,
+    /// Plaintext details per record, in the schema's field order (empty on
+    /// the encoded path).
+    pub plain: Vec<Vec<FieldValue>>,
+    /// Compared attributes per record, in `compares` order.
+    pub attributes: Vec<Vec<Option<String>>>,
+    pub compares: Vec<CompareRule>,
+}
+
+impl Pool {
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn is_plaintext(&self) -> bool {
+        !self.plain.is_empty()
+    }
+
+    fn source_index(&mut self, name: &str) -> u16 {
+        if let Some(i) = self.source_names.iter().position(|s| s == name) {
+            return i as u16;
+        }
+        self.source_names.push(name.to_string());
+        (self.source_names.len() - 1) as u16
+    }
+
+    /// Record ids must be unique across the pool: the outputs and the
+    /// evaluation key on them.
+    pub fn check_unique(&self) -> Result<(), LinkError> {
+        let mut seen: HashMap<&str, usize> = HashMap::with_capacity(self.len());
+        for (i, id) in self.ids.iter().enumerate() {
+            if let Some(first) = seen.insert(id.as_str(), i) {
+                return Err(LinkError::DuplicateId {
+                    id: id.clone(),
+                    first: self.source_names[self.sources[first] as usize].clone(),
+                    second: self.source_names[self.sources[i] as usize].clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds an encoded file written by `corridor encode` (or any CSV with the
+    /// record id, the compared columns and a base64 `linkage_encoding`).
+    pub fn add_encoded_file(
+        &mut self,
+        schema: &LinkageSchema,
+        path: &Path,
+        source: &str,
+    ) -> Result<u64, LinkError> {
+        let opts = corridor_ingest::mapping::ReaderOptions {
+            format: Some("csv".into()),
+            encoding: Some("utf-8".into()),
+            delimiter: Some(",".into()),
+            ..Default::default()
+        };
+        let mut rows = read::open(path, &opts, &[])?;
+        let headers = rows.headers().to_vec();
+        let col = |c: &str| column(path, &headers, c);
+        let id = col(&schema.record_id)?;
+        let enc = col(ENCODING_COLUMN)?;
+        let attrs: Vec<usize> = schema
+            .compares
+            .iter()
+            .map(|c| col(&c.column))
+            .collect::<Result<_, _>>()?;
+        self.compares = schema.compares.clone();
+        let s = self.source_index(source);
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let bits = schema.encoded_bits();
+        let mut n = 0;
+        while let Some(row) = rows.next_row() {
+            let row = row?;
+            let bad = |message: String| LinkError::BadRow {
+                path: path.to_path_buf(),
+                row: row.number,
+                message,
+            };
+            if let Some(p) = &row.problem {
+                return Err(bad(format!("{p:?}")));
+            }
+            let text = row.values[enc].text();
+            let encoding = b64
+                .decode(text.trim())
+                .ok()
+                .and_then(|b| Encoding::from_bytes(&b))
+                .filter(|e| e.bits() == bits)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "column {ENCODING_COLUMN} is not a base64 encoding of {bits} bits (was the file encoded with this schema?)"
+                    ))
+                })?;
+            self.ids.push(row.values[id].text().trim().to_string());
+            self.sources.push(s);
+            self.encodings.push(encoding);
+            self.attributes.push(attributes(&row.values, &attrs));
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Adds a plaintext file (shared unencoded under an agreement): details
+    /// are read with the schema's fields; an encoding under a throw-away key
+    /// is made only for blocking and never leaves memory.
+    pub fn add_plaintext_file(
+        &mut self,
+        schema: &LinkageSchema,
+        blocking_encoder: &Encoder,
+        path: &Path,
+        source: &str,
+    ) -> Result<u64, LinkError> {
+        let mut wanted = schema.personal_columns();
+        wanted.push(&schema.record_id);
+        let mut rows = read::open(path, &schema.reader, &wanted)?;
+        let headers = rows.headers().to_vec();
+        let col = |c: &str| column(path, &headers, c);
+        let id = col(&schema.record_id)?;
+        let field_cols: Vec<Vec<usize>> = schema
+            .fields
+            .iter()
+            .map(|f| f.columns.iter().map(|c| col(c)).collect())
+            .collect::<Result<_, _>>()?;
+        let attrs: Vec<usize> = schema
+            .compares
+            .iter()
+            .map(|c| col(&c.column))
+            .collect::<Result<_, _>>()?;
+        let formats: Vec<Vec<String>> = schema
+            .fields
+            .iter()
+            .map(|f| {
+                f.formats
+                    .clone()
+                    .or_else(|| schema.reader.date_formats.clone())
+                    .unwrap_or_default()
+            })
+            .collect();
+        self.compares = schema.compares.clone();
+        let s = self.source_index(source);
+        let no_salt = vec![String::new(); schema.fields.len()];
+        let mut n = 0;
+        while let Some(row) = rows.next_row() {
+            let row = row?;
+            if let Some(p) = &row.problem {
+                return Err(LinkError::BadRow {
+                    path: path.to_path_buf(),
+                    row: row.number,
+                    message: format!("{p:?}"),
+                });
+            }
+            let values: Vec<FieldValue> = schema
+                .fields
+                .iter()
+                .enumerate()
+                .map(|(f, rule)| field_value(rule.kind, &field_cols[f], &row.values, &formats[f]).0)
+                .collect();
+            self.encodings
+                .push(blocking_encoder.encode(&values, &no_salt));
+            self.plain.push(values);
+            self.ids.push(row.values[id].text().trim().to_string());
+            self.sources.push(s);
+            self.attributes.push(attributes(&row.values, &attrs));
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Adds records from Arrow batches (a workspace's `trafficking_cases`):
+    /// `id`, `source` and the encoding column by name; compared attributes by
+    /// the rules' column names. Records without an encoding are skipped and
+    /// counted.
+    pub fn add_batches(
+        &mut self,
+        batches: &[RecordBatch],
+        id: &str,
+        source: &str,
+        encoding: &str,
+        compares: &[CompareRule],
+    ) -> Result<(u64, u64), LinkError> {
+        self.compares = compares.to_vec();
+        let (mut added, mut skipped) = (0, 0);
+        for batch in batches {
+            let get = |name: &str| {
+                batch
+                    .column_by_name(name)
+                    .ok_or_else(|| LinkError::Input(format!("no column '{name}' to link on")))
+            };
+            let ids = text_column(get(id)?.as_ref());
+            let srcs = text_column(get(source)?.as_ref());
+            let encs = get(encoding)?;
+            let attr_cols: Vec<Vec<Option<String>>> = compares
+                .iter()
+                .map(|c| get(&c.column).map(|a| text_column(a.as_ref())))
+                .collect::<Result<_, _>>()?;
+            for r in 0..batch.num_rows() {
+                let bytes: Option<Vec<u8>> = match encs.data_type() {
+                    DataType::Binary => {
+                        let a = encs.as_binary::<i32>();
+                        a.is_valid(r).then(|| a.value(r).to_vec())
+                    }
+                    DataType::LargeBinary => {
+                        let a = encs.as_binary::<i64>();
+                        a.is_valid(r).then(|| a.value(r).to_vec())
+                    }
+                    _ => None,
+                };
+                // Stored either as raw bytes or as the base64 text of the
+                // encoded file.
+                let encoding = bytes.and_then(|b| {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(&b)
+                        .ok()
+                        .and_then(|d| Encoding::from_bytes(&d))
+                        .or_else(|| Encoding::from_bytes(&b))
+                });
+                let Some(encoding) = encoding else {
+                    skipped += 1;
+                    continue;
+                };
+                let s = self.source_index(srcs[r].as_deref().unwrap_or(""));
+                self.ids.push(ids[r].clone().unwrap_or_default());
+                self.sources.push(s);
+                self.encodings.push(encoding);
+                self.attributes
+                    .push(attr_cols.iter().map(|c| c[r].clone()).collect());
+                added += 1;
+            }
+        }
+        Ok((added, skipped))
+    }
+}
+
+fn column(path: &Path, headers: &[String], c: &str) -> Result<usize, LinkError> {
+    headers
+        .iter()
+        .position(|h| h == c)
+        .ok_or_else(|| LinkError::MissingColumn {
+            path: path.to_path_buf(),
+            column: c.to_string(),
+            available: headers.join(", "),
+        })
+}
+
+fn attributes(values: &[RawValue], cols: &[usize]) -> Vec<Option<String>> {
+    cols.iter()
+        .map(|c| {
+            let v = &values[*c];
+            (!v.is_empty()).then(|| v.text().trim().to_string())
+        })
+        .collect()
+}
+
+/// Any Arrow column as optional text (codes, numbers, years).
+fn text_column(a: &dyn Array) -> Vec<Option<String>> {
+    match arrow::compute::cast(a, &DataType::Utf8) {
+        Ok(c) => {
+            let s = c.as_string::<i32>();
+            (0..s.len())
+                .map(|i| {
+                    (s.is_valid(i) && !s.value(i).is_empty() && s.value(i) != "_U")
+                        .then(|| s.value(i).to_string())
+                })
+                .collect()
+        }
+        Err(_) => vec![None; a.len()],
+    }
+}

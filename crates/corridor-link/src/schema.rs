@@ -1,0 +1,296 @@
+//! The linkage schema: which columns hold personal details, how each is
+//! encoded, and which non-identifying attributes are compared.
+//!
+//! The `[encoding]` and the fields' names, kinds, `q`, `hashes` and `salt`
+//! must be the same at every organisation (they are what the partners agree
+//! on); `[reader]`, `record_id` and each field's `columns` say where the
+//! details sit in one organisation's own export.
+
+use std::path::Path;
+
+use corridor_ingest::mapping::ReaderOptions;
+use serde::{Deserialize, Serialize};
+
+use crate::LinkError;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkageSchema {
+    /// How to read the organisation's file (as in a mapping's `[reader]`).
+    #[serde(default)]
+    pub reader: ReaderOptions,
+    /// Column that identifies a record inside its file (kept in the output
+    /// so each organisation can find its record; it is pseudonymised when
+    /// the platform ingests the encoded file).
+    pub record_id: String,
+    #[serde(default)]
+    pub encoding: EncodingOptions,
+    /// Personal details, each turned into q-grams and hashed into the one
+    /// record-level filter. They never appear in the output.
+    #[serde(rename = "field", default)]
+    pub fields: Vec<FieldRule>,
+    /// Non-identifying attributes compared beside the encoding (they pass
+    /// through `corridor encode` untouched).
+    #[serde(rename = "compare", default)]
+    pub compares: Vec<CompareRule>,
+    /// Blocking: locality-sensitive hashing on the encodings.
+    #[serde(default)]
+    pub blocking: BlockingOptions,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncodingOptions {
+    /// Length of the filter before hardening, in bits (a multiple of 64).
+    #[serde(default = "default_bits")]
+    pub bits: usize,
+    /// Applied in order. `balance` appends the complement and permutes
+    /// (every filter then has exactly half its bits set, which defeats
+    /// frequency attacks on filter density); `xor_fold` XORs the two halves
+    /// (pattern-mining attacks find no bit pattern of one q-gram).
+    #[serde(default = "default_hardening")]
+    pub hardening: Vec<Hardening>,
+}
+
+fn default_bits() -> usize {
+    1024
+}
+fn default_hardening() -> Vec<Hardening> {
+    vec![Hardening::Balance]
+}
+
+impl Default for EncodingOptions {
+    fn default() -> Self {
+        EncodingOptions {
+            bits: default_bits(),
+            hardening: default_hardening(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Hardening {
+    Balance,
+    XorFold,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    /// Names: accents, case and punctuation folded, words joined by `_`.
+    Name,
+    /// Dates: year, month, day and the unordered day–month pair as tokens,
+    /// so a swapped day and month still shares most of its bits.
+    Date,
+    /// Any other text (place of birth…): folded like names.
+    Text,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldRule {
+    /// The agreed name of the detail (`name`, `birth_date`…); it
+    /// domain-separates the hashes.
+    pub name: String,
+    /// This organisation's column(s) holding it, joined by a space.
+    pub columns: Vec<String>,
+    pub kind: FieldKind,
+    /// q-gram length (names and text).
+    #[serde(default = "default_q")]
+    pub q: usize,
+    /// Bits set per q-gram or token: a field's weight in the similarity.
+    #[serde(default = "default_hashes")]
+    pub hashes: usize,
+    /// A stable, non-identifying column whose value salts this field's
+    /// hashes (the same q-gram hashes differently for different salts).
+    pub salt: Option<String>,
+    /// `year`: salt with the year of the date in the salt column (read with
+    /// the reader's date formats), so differently written dates salt alike.
+    pub salt_part: Option<SaltPart>,
+    /// Date formats (chrono syntax) for text dates; default the reader's.
+    pub formats: Option<Vec<String>>,
+}
+
+fn default_q() -> usize {
+    2
+}
+fn default_hashes() -> usize {
+    10
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SaltPart {
+    Year,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompareMethod {
+    /// Equal or not.
+    Exact,
+    /// Numbers: equal, within `tolerance`, within three times it, or not.
+    Number,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompareRule {
+    pub column: String,
+    pub method: CompareMethod,
+    #[serde(default = "default_tolerance")]
+    pub tolerance: f64,
+}
+
+fn default_tolerance() -> f64 {
+    1.0
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockingOptions {
+    /// Number of LSH bands; more bands find more true pairs and more work.
+    #[serde(default = "default_bands")]
+    pub bands: usize,
+    /// Bits sampled per band; more bits make each band stricter.
+    #[serde(default = "default_band_bits")]
+    pub band_bits: usize,
+    /// Buckets larger than this are skipped (they hold degenerate
+    /// encodings, e.g. records with no personal detail at all).
+    #[serde(default = "default_max_bucket")]
+    pub max_bucket: usize,
+}
+
+fn default_bands() -> usize {
+    60
+}
+fn default_band_bits() -> usize {
+    24
+}
+fn default_max_bucket() -> usize {
+    500
+}
+
+impl Default for BlockingOptions {
+    fn default() -> Self {
+        BlockingOptions {
+            bands: default_bands(),
+            band_bits: default_band_bits(),
+            max_bucket: default_max_bucket(),
+        }
+    }
+}
+
+impl LinkageSchema {
+    pub fn load(path: &Path) -> Result<LinkageSchema, LinkError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LinkError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        LinkageSchema::parse(&text).map_err(|message| LinkError::Schema {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<LinkageSchema, String> {
+        let schema: LinkageSchema = toml::from_str(text).map_err(|e| e.to_string())?;
+        schema.check()?;
+        Ok(schema)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let bits = self.encoding.bits;
+        if bits == 0 || !bits.is_multiple_of(64) || bits > 1 << 16 {
+            return Err(format!(
+                "encoding.bits is {bits}: use a multiple of 64 up to 65536 (1024 is usual)"
+            ));
+        }
+        if self.encoding.hardening.contains(&Hardening::XorFold) && !bits.is_multiple_of(128) {
+            return Err(
+                "xor_fold halves the filter: encoding.bits must be a multiple of 128".into(),
+            );
+        }
+        if self.fields.is_empty() {
+            return Err("no [[field]]: name at least one personal detail to encode".into());
+        }
+        let mut names: Vec<&str> = Vec::new();
+        for f in &self.fields {
+            if names.contains(&f.name.as_str()) {
+                return Err(format!("field '{}' is defined twice", f.name));
+            }
+            names.push(&f.name);
+            if f.columns.is_empty() {
+                return Err(format!("field '{}' names no columns", f.name));
+            }
+            if f.q == 0 || f.q > 5 {
+                return Err(format!("field '{}': q must be 1 to 5", f.name));
+            }
+            if f.hashes == 0 || f.hashes > 100 {
+                return Err(format!("field '{}': hashes must be 1 to 100", f.name));
+            }
+        }
+        let b = &self.blocking;
+        if b.bands == 0 || b.band_bits == 0 || b.band_bits > 64 {
+            return Err("blocking: bands ≥ 1 and band_bits 1 to 64".into());
+        }
+        Ok(())
+    }
+
+    /// Length of a finished encoding in bits.
+    pub fn encoded_bits(&self) -> usize {
+        self.encoding
+            .hardening
+            .iter()
+            .fold(self.encoding.bits, |bits, h| match h {
+                Hardening::Balance => bits * 2,
+                Hardening::XorFold => bits / 2,
+            })
+    }
+
+    /// Every column that holds a personal detail.
+    pub fn personal_columns(&self) -> Vec<&str> {
+        self.fields
+            .iter()
+            .flat_map(|f| f.columns.iter().map(String::as_str))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_checks() {
+        let s = LinkageSchema::parse(
+            r#"
+record_id = "id"
+[encoding]
+bits = 1024
+hardening = ["balance", "xor_fold"]
+[[field]]
+name = "name"
+columns = ["first", "last"]
+kind = "name"
+[[field]]
+name = "birth_date"
+columns = ["dob"]
+kind = "date"
+hashes = 20
+[[compare]]
+column = "sex"
+method = "exact"
+"#,
+        )
+        .unwrap();
+        assert_eq!(s.encoded_bits(), 1024);
+        assert_eq!(s.personal_columns(), vec!["first", "last", "dob"]);
+        assert!(LinkageSchema::parse("record_id = \"id\"").is_err());
+        let bad = LinkageSchema::parse(
+            "record_id = \"id\"\n[encoding]\nbits = 1000\n[[field]]\nname=\"n\"\ncolumns=[\"a\"]\nkind=\"name\"\n",
+        );
+        assert!(bad.unwrap_err().contains("multiple of 64"));
+    }
+}

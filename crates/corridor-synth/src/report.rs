@@ -1,0 +1,413 @@
+//! The utility and risk report of a synthetic dataset against the
+//! sensitive data it came from: what a publisher reads before deciding.
+
+use std::path::Path;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::SynthError;
+use crate::combos::{self, Combo, column_subsets};
+use crate::table::{EMPTY, Table};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LengthUtility {
+    pub length: usize,
+    /// Combinations of this length held by at least k sensitive records.
+    pub reportable: u64,
+    /// Of those, the share that also occurs in the synthetic data.
+    pub preserved_share: f64,
+    /// Mean |synthetic − sensitive| / sensitive over the reportable ones.
+    pub mean_relative_error: f64,
+    /// Sensitive combinations held by fewer than k records: never published.
+    pub suppressed: u64,
+    /// Synthetic combinations that no sensitive record holds.
+    pub fabricated: u64,
+    /// Synthetic combinations held by fewer than k sensitive records.
+    pub below_k: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IndicatorRow {
+    pub sex: String,
+    pub age: String,
+    pub form: String,
+    pub sensitive: u64,
+    pub synthetic: u64,
+    /// Per 100,000 population when a population is given.
+    pub sensitive_rate: Option<f64>,
+    pub synthetic_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub method: String,
+    pub sensitive_rows: usize,
+    pub synthetic_rows: usize,
+    pub columns: Vec<String>,
+    pub k: u32,
+    pub length: usize,
+    pub by_length: Vec<LengthUtility>,
+    /// Mean total variation distance of all 1-, 2- and 3-way marginals
+    /// (no value counts as a category of its own).
+    pub tvd: [f64; 3],
+    /// Smallest count among the published aggregates (None when none are
+    /// published with this dataset).
+    pub smallest_published_count: Option<u32>,
+    /// Smallest sensitive count behind any combination of the synthetic
+    /// data.
+    pub smallest_sensitive_count_behind_synthetic: Option<u32>,
+    /// Sensitive records that are unique on some combination occurring in
+    /// the synthetic data: an attacker holding the synthetic data could
+    /// single them out. Must be 0 for k-synthetic data.
+    pub records_unique_on_a_published_combination: u64,
+    pub attacker_check_passed: bool,
+    /// What the attacker check means for this method.
+    pub attacker_check_note: String,
+    /// SDG 16.2.2: detected victims by sex, age and form of exploitation.
+    pub sdg_16_2_2: Vec<IndicatorRow>,
+    pub population: Option<f64>,
+    /// What produced the data: k, resolution, ε… as given.
+    pub parameters: serde_json::Value,
+}
+
+/// Columns of the SDG 16.2.2 breakdown, when the table has them.
+#[derive(Debug, Clone)]
+pub struct IndicatorColumns {
+    pub sex: String,
+    pub age: String,
+    pub form: String,
+}
+
+impl Default for IndicatorColumns {
+    fn default() -> Self {
+        IndicatorColumns {
+            sex: "sex".into(),
+            age: "age_group".into(),
+            form: "exploitation".into(),
+        }
+    }
+}
+
+pub struct ReportInput<'a> {
+    pub method: &'a str,
+    pub sensitive: &'a Table,
+    pub synthetic: &'a Table,
+    pub k: u32,
+    pub length: usize,
+    pub aggregates: Option<&'a [(Combo, u32)]>,
+    pub indicator: IndicatorColumns,
+    pub population: Option<f64>,
+    pub parameters: serde_json::Value,
+    /// False for DP synthesis: its records are protected by the privacy
+    /// loss, not by k, and may match a real record by chance.
+    pub k_guarantee: bool,
+}
+
+pub fn build(input: &ReportInput) -> Report {
+    let (sens_t, syn_t) = (input.sensitive, input.synthetic);
+    let length = input.length.clamp(1, combos::MAX_LENGTH);
+    let k = input.k.max(1);
+    let syn = combos::count(syn_t, length, 1, 1);
+    let sens = combos::count_keeping(sens_t, length, k, |c, n| n >= k || syn.map.contains_key(&c));
+    let mut by_length: Vec<LengthUtility> = (1..=length)
+        .map(|l| LengthUtility {
+            length: l,
+            reportable: 0,
+            preserved_share: 0.0,
+            mean_relative_error: 0.0,
+            suppressed: sens.by_length[l - 1].rare,
+            fabricated: 0,
+            below_k: 0,
+        })
+        .collect();
+    let mut preserved = vec![0u64; length];
+    let mut err_sum = vec![0f64; length];
+    for (c, n) in &sens.map {
+        if *n < k {
+            continue;
+        }
+        let l = combos::length(*c) - 1;
+        by_length[l].reportable += 1;
+        let s = syn.map.get(c).copied().unwrap_or(0);
+        if s > 0 {
+            preserved[l] += 1;
+        }
+        err_sum[l] += (f64::from(s) - f64::from(*n)).abs() / f64::from(*n);
+    }
+    let mut smallest_behind: Option<u32> = None;
+    let mut risky: Vec<Combo> = Vec::new();
+    for c in syn.map.keys() {
+        let l = combos::length(*c) - 1;
+        match sens.map.get(c) {
+            None => by_length[l].fabricated += 1,
+            Some(n) => {
+                if *n < k {
+                    by_length[l].below_k += 1;
+                }
+                if *n == 1 {
+                    risky.push(*c);
+                }
+                smallest_behind = Some(smallest_behind.map_or(*n, |m| m.min(*n)));
+            }
+        }
+    }
+    for (l, u) in by_length.iter_mut().enumerate() {
+        if u.reportable > 0 {
+            u.preserved_share = preserved[l] as f64 / u.reportable as f64;
+            u.mean_relative_error = err_sum[l] / u.reportable as f64;
+        }
+    }
+    let unique_records = records_holding(sens_t, &risky);
+    let tvd = [1, 2, 3].map(|w| mean_tvd(sens_t, syn_t, w));
+    Report {
+        method: input.method.to_string(),
+        sensitive_rows: sens_t.rows(),
+        synthetic_rows: syn_t.rows(),
+        columns: sens_t.columns.clone(),
+        k,
+        length,
+        by_length,
+        tvd,
+        smallest_published_count: input
+            .aggregates
+            .and_then(|a| a.iter().map(|(_, n)| *n).min()),
+        smallest_sensitive_count_behind_synthetic: smallest_behind,
+        records_unique_on_a_published_combination: unique_records,
+        attacker_check_passed: !input.k_guarantee || unique_records == 0,
+        attacker_check_note: if input.k_guarantee {
+            "k-synthetic data promise that no combination held by fewer than k victims appears: this count must be 0".into()
+        } else {
+            "DP synthetic records are drawn from noisy counts; a synthetic combination that matches a rare real one does so by chance and reveals nothing beyond the stated privacy loss (informational, not a failure)".into()
+        },
+        sdg_16_2_2: indicator(sens_t, syn_t, &input.indicator, input.population),
+        population: input.population,
+        parameters: input.parameters.clone(),
+    }
+}
+
+fn records_holding(t: &Table, combos_: &[Combo]) -> u64 {
+    if combos_.is_empty() {
+        return 0;
+    }
+    let risky: rustc_hash::FxHashSet<Combo> = combos_.iter().copied().collect();
+    let max_len = combos_
+        .iter()
+        .map(|c| combos::length(*c))
+        .max()
+        .unwrap_or(1);
+    let subsets = column_subsets(t.width(), max_len);
+    (0..t.rows())
+        .filter(|r| {
+            subsets.iter().any(|cols| {
+                let mut items = Vec::with_capacity(cols.len());
+                for c in cols {
+                    let v = t.codes[*c][*r];
+                    if v == EMPTY {
+                        return false;
+                    }
+                    items.push(combos::item(*c, v));
+                }
+                risky.contains(&combos::pack(&items))
+            })
+        })
+        .count() as u64
+}
+
+/// Mean TVD = ½‖p − q‖₁ over all column subsets of size `w`; both tables
+/// share their dictionaries (a synthetic table is made with its sensitive
+/// table's), and no value is a category of its own.
+fn mean_tvd(a: &Table, b: &Table, w: usize) -> f64 {
+    if a.width() < w || a.rows() == 0 || b.rows() == 0 {
+        return 0.0;
+    }
+    let sizes: Vec<usize> = a.values.iter().map(|v| v.len() + 1).collect();
+    // Subsets whose table would not fit in memory are left out.
+    let subsets: Vec<Vec<usize>> = column_subsets(a.width(), w)
+        .into_iter()
+        .filter(|s| s.len() == w && s.iter().map(|c| sizes[*c]).product::<usize>() <= 1 << 24)
+        .collect();
+    if subsets.is_empty() {
+        return 0.0;
+    }
+    let dist = |t: &Table, cols: &[usize]| -> Vec<f64> {
+        let cells: usize = cols.iter().map(|c| sizes[*c]).product();
+        let mut m = vec![0f64; cells];
+        for r in 0..t.rows() {
+            let mut idx = 0;
+            for c in cols {
+                let v = t.codes[*c][r];
+                let v = if v == EMPTY {
+                    sizes[*c] - 1
+                } else {
+                    v as usize
+                };
+                idx = idx * sizes[*c] + v;
+            }
+            m[idx] += 1.0;
+        }
+        let n = t.rows() as f64;
+        m.iter_mut().for_each(|x| *x /= n);
+        m
+    };
+    let total: f64 = subsets
+        .par_iter()
+        .map(|cols| {
+            let (p, q) = (dist(a, cols), dist(b, cols));
+            0.5 * p.iter().zip(&q).map(|(x, y)| (x - y).abs()).sum::<f64>()
+        })
+        .sum();
+    total / subsets.len() as f64
+}
+
+fn indicator(
+    sens: &Table,
+    syn: &Table,
+    cols: &IndicatorColumns,
+    population: Option<f64>,
+) -> Vec<IndicatorRow> {
+    let find = |t: &Table, c: &str| t.columns.iter().position(|x| x == c);
+    let (Some(s), Some(a), Some(f)) = (
+        find(sens, &cols.sex),
+        find(sens, &cols.age),
+        find(sens, &cols.form),
+    ) else {
+        return Vec::new();
+    };
+    let tally = |t: &Table| {
+        let mut m: std::collections::BTreeMap<(String, String, String), u64> = Default::default();
+        let text = |c: usize, r: usize| match t.codes[c][r] {
+            EMPTY => "_U".to_string(),
+            v => t.values[c][v as usize].clone(),
+        };
+        for r in 0..t.rows() {
+            let (x, y, z) = (text(s, r), text(a, r), text(f, r));
+            for key in [
+                (x.clone(), y.clone(), z.clone()),
+                ("_T".into(), "_T".into(), "_T".into()),
+                (x.clone(), "_T".into(), "_T".into()),
+                ("_T".into(), y.clone(), "_T".into()),
+                ("_T".into(), "_T".into(), z.clone()),
+            ] {
+                *m.entry(key).or_default() += 1;
+            }
+        }
+        m
+    };
+    let (ms, my) = (tally(sens), tally(syn));
+    let mut keys: Vec<&(String, String, String)> = ms.keys().chain(my.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let rate = |n: u64| population.filter(|p| *p > 0.0).map(|p| n as f64 * 1e5 / p);
+    keys.into_iter()
+        .map(|k| {
+            let (a, b) = (
+                ms.get(k).copied().unwrap_or(0),
+                my.get(k).copied().unwrap_or(0),
+            );
+            IndicatorRow {
+                sex: k.0.clone(),
+                age: k.1.clone(),
+                form: k.2.clone(),
+                sensitive: a,
+                synthetic: b,
+                sensitive_rate: rate(a),
+                synthetic_rate: rate(b),
+            }
+        })
+        .collect()
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Writes `report.json` and `report.html` into `dir`.
+pub fn write(dir: &Path, report: &Report) -> Result<(), SynthError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| SynthError::Io {
+            path: path.clone(),
+            source,
+        }
+    };
+    let json_path = dir.join("report.json");
+    std::fs::write(
+        &json_path,
+        serde_json::to_string_pretty(report).unwrap_or_default(),
+    )
+    .map_err(io(&json_path))?;
+    let mut h = String::new();
+    h.push_str(&format!(
+        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Utility and risk: {}</title>\
+<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}}\
+table{{border-collapse:collapse;margin:1rem 0}}td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}}\
+th{{background:#f3f3f3}}td:first-child,th:first-child{{text-align:left}}.ok{{color:#070}}.bad{{color:#a00}}</style>\
+<h1>Utility and risk report</h1><p>Method: <b>{}</b>. Sensitive records: {}; synthetic records: {}. Columns: {}.</p>",
+        esc(&report.method),
+        esc(&report.method),
+        report.sensitive_rows,
+        report.synthetic_rows,
+        esc(&report.columns.join(", "))
+    ));
+    h.push_str(&format!(
+        "<h2>Risk</h2><p class=\"{}\">Sensitive records unique on a combination that occurs in the synthetic data: <b>{}</b>. {}</p>\
+<p>Smallest sensitive count behind any synthetic combination: {}. Smallest published aggregate: {}. k = {}, combinations up to length {}.</p>",
+        if report.attacker_check_passed { "ok" } else { "bad" },
+        report.records_unique_on_a_published_combination,
+        esc(&report.attacker_check_note),
+        report.smallest_sensitive_count_behind_synthetic.map_or("–".into(), |n| n.to_string()),
+        report.smallest_published_count.map_or("none published".into(), |n| n.to_string()),
+        report.k,
+        report.length
+    ));
+    h.push_str("<h2>Utility by combination length</h2><table><tr><th>length</th><th>reportable (≥ k)</th><th>preserved</th><th>mean relative error</th><th>suppressed (&lt; k)</th><th>fabricated</th><th>below k</th></tr>");
+    for l in &report.by_length {
+        h.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{:.1} %</td><td>{:.1} %</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            l.length,
+            l.reportable,
+            100.0 * l.preserved_share,
+            100.0 * l.mean_relative_error,
+            l.suppressed,
+            l.fabricated,
+            l.below_k
+        ));
+    }
+    h.push_str(&format!(
+        "</table><p>Mean total variation distance of marginals: 1-way {:.4}, 2-way {:.4}, 3-way {:.4} (0 = identical, 1 = disjoint).</p>",
+        report.tvd[0], report.tvd[1], report.tvd[2]
+    ));
+    if !report.sdg_16_2_2.is_empty() {
+        h.push_str("<h2>SDG 16.2.2: detected victims by sex, age and form of exploitation</h2>");
+        if let Some(p) = report.population {
+            h.push_str(&format!(
+                "<p>Rates per 100,000 of a population of {p:.0}.</p>"
+            ));
+        }
+        h.push_str("<table><tr><th>sex</th><th>age</th><th>form</th><th>sensitive</th><th>synthetic</th><th>sensitive rate</th><th>synthetic rate</th></tr>");
+        for r in &report.sdg_16_2_2 {
+            let f = |x: Option<f64>| x.map_or("–".into(), |v| format!("{v:.3}"));
+            h.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&r.sex),
+                esc(&r.age),
+                esc(&r.form),
+                r.sensitive,
+                r.synthetic,
+                f(r.sensitive_rate),
+                f(r.synthetic_rate)
+            ));
+        }
+        h.push_str("</table>");
+    }
+    h.push_str(&format!(
+        "<h2>Parameters</h2><pre>{}</pre></html>\n",
+        esc(&serde_json::to_string_pretty(&report.parameters).unwrap_or_default())
+    ));
+    let html_path = dir.join("report.html");
+    std::fs::write(&html_path, h).map_err(io(&html_path))?;
+    Ok(())
+}
