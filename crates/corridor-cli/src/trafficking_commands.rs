@@ -462,20 +462,14 @@ pub fn workspace_cases(ws: &Workspace) -> Result<(Table, usize)> {
          CASE WHEN array_has(means_of_control, 'restricts_movement') THEN 'yes' ELSE 'no' END AS restricts_movement \
          FROM trafficking_cases ORDER BY reporting_organisation, case_key",
     )?;
-    let clusters: HashMap<String, String> = {
-        let path = ws.root().join("linkage").join("clusters.csv");
-        let mut m = HashMap::new();
-        if path.is_file() {
-            let mut r = csv::Reader::from_path(&path)?;
-            for rec in r.records() {
-                let rec = rec?;
-                m.insert(
-                    rec.get(0).unwrap_or_default().to_string(),
-                    rec.get(2).unwrap_or_default().to_string(),
-                );
-            }
-        }
-        m
+    // One record per person once a linkage has been run.
+    let linkage = ws.root().join("linkage");
+    let clusters: HashMap<String, String> = if linkage.join("clusters.csv").is_file() {
+        corridor_link::evaluate::read_clusters(&linkage)?
+            .into_iter()
+            .collect()
+    } else {
+        HashMap::new()
     };
     let columns = [
         "sex",
@@ -496,26 +490,17 @@ pub fn workspace_cases(ws: &Workspace) -> Result<(Table, usize)> {
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut records = 0;
     for b in &batches {
+        // No value and the unknown code `_U` become empty cells.
         let text = |name: &str| -> Vec<String> {
-            let Some(col) = b.column_by_name(name) else {
-                return vec![String::new(); b.num_rows()];
-            };
-            let cast = arrow::compute::cast(col, &arrow::datatypes::DataType::Utf8);
-            match cast {
-                Ok(c) => {
-                    let s = c.as_string::<i32>();
-                    (0..s.len())
-                        .map(|i| {
-                            if s.is_valid(i) {
-                                s.value(i).to_string()
-                            } else {
-                                String::new()
-                            }
-                        })
+            b.column_by_name(name).map_or_else(
+                || vec![String::new(); b.num_rows()],
+                |col| {
+                    corridor_link::pool::text_column(col.as_ref())
+                        .into_iter()
+                        .map(Option::unwrap_or_default)
                         .collect()
-                }
-                Err(_) => vec![String::new(); b.num_rows()],
-            }
+                },
+            )
         };
         let keys = text("case_key");
         let ages = text("age");
@@ -549,8 +534,7 @@ pub fn workspace_cases(ws: &Workspace) -> Result<(Table, usize)> {
                                 .map(|a| age_group(a).to_string())
                                 .unwrap_or_default()
                         } else {
-                            let v = &named[c][r];
-                            if v == "_U" { String::new() } else { v.clone() }
+                            named[c][r].clone()
                         }
                     })
                     .collect(),

@@ -16,6 +16,17 @@ pub struct Clusters {
     pub count: usize,
 }
 
+impl Clusters {
+    /// Records per cluster, by cluster index.
+    pub fn sizes(&self) -> Vec<usize> {
+        let mut sizes = vec![0; self.count];
+        for c in &self.of_record {
+            sizes[*c as usize] += 1;
+        }
+        sizes
+    }
+}
+
 pub fn cluster(
     n: usize,
     links: &[(u32, u32, f64)],
@@ -111,12 +122,12 @@ mod tests {
     }
 
     proptest! {
-        /// Every cluster is a set of records whose average pairwise
-        /// probability across any merge reached the threshold; in
-        /// particular no record is alone in a cluster with a record it was
-        /// never linked to at a probability above the threshold via a chain.
+        /// Clusters partition the records, and two records share a cluster
+        /// only if links at or above the threshold connect them (merging
+        /// never goes beyond the strong links; with nothing scored on
+        /// demand, a merge needs the links it averages).
         #[test]
-        fn clusters_partition_the_records(n in 2usize..30, raw in proptest::collection::vec((0u32..30, 0u32..30, 0.0f64..1.0), 0..80)) {
+        fn clusters_stay_within_strong_links(n in 2usize..30, raw in proptest::collection::vec((0u32..30, 0u32..30, 0.0f64..1.0), 0..80)) {
             let links: Vec<(u32, u32, f64)> = raw.into_iter()
                 .filter(|(i, j, _)| (*i as usize) < n && (*j as usize) < n && i < j)
                 .collect();
@@ -124,13 +135,30 @@ mod tests {
             prop_assert_eq!(c.of_record.len(), n);
             let max = c.of_record.iter().copied().max().unwrap_or(0) as usize;
             prop_assert_eq!(max + 1, c.count);
-            // Two records share a cluster only if linked directly or through
-            // links ≥ threshold.
+            prop_assert_eq!(c.sizes().iter().sum::<usize>(), n);
+            // Components of the strong links.
+            let mut comp: Vec<usize> = (0..n).collect();
+            fn find(comp: &mut [usize], x: usize) -> usize {
+                let mut x = x;
+                while comp[x] != x { comp[x] = comp[comp[x]]; x = comp[x]; }
+                x
+            }
             for (i, j, p) in &links {
-                if c.of_record[*i as usize] == c.of_record[*j as usize] && *p < 0.5 {
-                    // allowed only via other strong links; checked loosely:
-                    prop_assert!(links.iter().any(|(a, b, q)| *q >= 0.5 && (*a == *i || *b == *i || *a == *j || *b == *j)));
+                if *p >= 0.5 {
+                    let (a, b) = (find(&mut comp, *i as usize), find(&mut comp, *j as usize));
+                    comp[a] = b;
                 }
+            }
+            for x in 0..n {
+                for y in 0..n {
+                    if c.of_record[x] == c.of_record[y] {
+                        prop_assert_eq!(find(&mut comp, x), find(&mut comp, y));
+                    }
+                }
+            }
+            // Every record of a multi-record cluster has a cohesion.
+            for x in 0..n {
+                prop_assert_eq!(c.cohesion[x].is_some(), c.sizes()[c.of_record[x] as usize] > 1);
             }
         }
     }

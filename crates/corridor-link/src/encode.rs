@@ -63,16 +63,7 @@ pub fn encode_file(
     }
     let mut rows = read::open(input, &schema.reader, &wanted)?;
     let headers = rows.headers().to_vec();
-    let find = |c: &str| -> Result<usize, LinkError> {
-        headers
-            .iter()
-            .position(|h| h == c)
-            .ok_or_else(|| LinkError::MissingColumn {
-                path: input.to_path_buf(),
-                column: c.to_string(),
-                available: headers.join(", "),
-            })
-    };
+    let find = |c: &str| crate::column(input, &headers, c);
     find(&schema.record_id)?;
     let field_cols: Vec<Vec<usize>> = schema
         .fields
@@ -87,16 +78,7 @@ pub fn encode_file(
     let kept: Vec<usize> = (0..headers.len())
         .filter(|i| !personal.contains(&headers[*i].as_str()))
         .collect();
-    let formats: Vec<Vec<String>> = schema
-        .fields
-        .iter()
-        .map(|f| {
-            f.formats
-                .clone()
-                .or_else(|| schema.reader.date_formats.clone())
-                .unwrap_or_default()
-        })
-        .collect();
+    let formats = schema.field_date_formats();
 
     let reader_formats = schema.reader.date_formats.clone().unwrap_or_default();
     let encoder = Encoder::new(schema, secret);

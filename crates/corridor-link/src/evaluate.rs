@@ -96,44 +96,60 @@ pub fn evaluate(
     }
 }
 
+/// The values of `columns` in every row of a CSV, by header name.
+fn read_columns(path: &Path, columns: &[&str]) -> Result<Vec<Vec<String>>, LinkError> {
+    let err = |e: csv::Error| LinkError::Csv {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let mut r = csv::Reader::from_path(path).map_err(err)?;
+    let headers: Vec<String> = r.headers().map_err(err)?.iter().map(String::from).collect();
+    let idx: Vec<usize> = columns
+        .iter()
+        .map(|c| crate::column(path, &headers, c))
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::new();
+    for rec in r.records() {
+        let rec = rec.map_err(err)?;
+        out.push(
+            idx.iter()
+                .map(|i| rec.get(*i).unwrap_or_default().to_string())
+                .collect(),
+        );
+    }
+    Ok(out)
+}
+
+fn pairs_of(rows: Vec<Vec<String>>) -> Vec<(String, String)> {
+    rows.into_iter()
+        .map(|mut r| {
+            let b = r.pop().unwrap_or_default();
+            (r.pop().unwrap_or_default(), b)
+        })
+        .collect()
+}
+
+/// (record id, cluster id) of every record in a linkage output folder's
+/// `clusters.csv`.
+pub fn read_clusters(dir: &Path) -> Result<Vec<(String, String)>, LinkError> {
+    Ok(pairs_of(read_columns(
+        &dir.join("clusters.csv"),
+        &["record_id", "cluster_id"],
+    )?))
+}
+
 /// Reads a linkage output folder: (record id, cluster id) from
 /// `clusters.csv` and the candidate pairs from `pairs.csv`.
 #[allow(clippy::type_complexity)]
 pub fn read_outputs(
     dir: &Path,
 ) -> Result<(Vec<(String, String)>, Vec<(String, String)>), LinkError> {
-    let read = |name: &str, a: &str, b: &str| -> Result<Vec<(String, String)>, LinkError> {
-        let path = dir.join(name);
-        let err = |e: csv::Error| LinkError::Csv {
-            path: path.clone(),
-            message: e.to_string(),
-        };
-        let mut r = csv::Reader::from_path(&path).map_err(err)?;
-        let headers = r.headers().map_err(err)?.clone();
-        let col = |c: &str| {
-            headers
-                .iter()
-                .position(|h| h == c)
-                .ok_or_else(|| LinkError::MissingColumn {
-                    path: path.clone(),
-                    column: c.into(),
-                    available: headers.iter().collect::<Vec<_>>().join(", "),
-                })
-        };
-        let (ia, ib) = (col(a)?, col(b)?);
-        let mut out = Vec::new();
-        for rec in r.records() {
-            let rec = rec.map_err(err)?;
-            out.push((
-                rec.get(ia).unwrap_or_default().to_string(),
-                rec.get(ib).unwrap_or_default().to_string(),
-            ));
-        }
-        Ok(out)
-    };
     Ok((
-        read("clusters.csv", "record_id", "cluster_id")?,
-        read("pairs.csv", "record_id_a", "record_id_b")?,
+        read_clusters(dir)?,
+        pairs_of(read_columns(
+            &dir.join("pairs.csv"),
+            &["record_id_a", "record_id_b"],
+        )?),
     ))
 }
 
@@ -144,38 +160,15 @@ pub fn read_truth(
     id_columns: &[&str],
     entity: &str,
 ) -> Result<Vec<(Vec<String>, String)>, LinkError> {
-    let err = |e: csv::Error| LinkError::Csv {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let mut r = csv::Reader::from_path(path).map_err(err)?;
-    let headers = r.headers().map_err(err)?.clone();
-    let col = |c: &str| {
-        headers
-            .iter()
-            .position(|h| h == c)
-            .ok_or_else(|| LinkError::MissingColumn {
-                path: path.to_path_buf(),
-                column: c.into(),
-                available: headers.iter().collect::<Vec<_>>().join(", "),
-            })
-    };
-    let ids: Vec<usize> = id_columns
-        .iter()
-        .map(|c| col(c))
-        .collect::<Result<_, _>>()?;
-    let e = col(entity)?;
-    let mut out = Vec::new();
-    for rec in r.records() {
-        let rec = rec.map_err(err)?;
-        out.push((
-            ids.iter()
-                .map(|i| rec.get(*i).unwrap_or_default().to_string())
-                .collect(),
-            rec.get(e).unwrap_or_default().to_string(),
-        ));
-    }
-    Ok(out)
+    let mut columns = id_columns.to_vec();
+    columns.push(entity);
+    Ok(read_columns(path, &columns)?
+        .into_iter()
+        .map(|mut r| {
+            let e = r.pop().unwrap_or_default();
+            (r, e)
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -74,6 +74,19 @@ pub enum LinkError {
     Input(String),
 }
 
+/// Position of column `c` in a file's headers, or an error naming the
+/// file, the column and the columns it has.
+pub(crate) fn column(path: &Path, headers: &[String], c: &str) -> Result<usize, LinkError> {
+    headers
+        .iter()
+        .position(|h| h == c)
+        .ok_or_else(|| LinkError::MissingColumn {
+            path: path.to_path_buf(),
+            column: c.to_string(),
+            available: headers.join(", "),
+        })
+}
+
 /// How to link.
 #[derive(Debug, Clone)]
 pub struct LinkOptions {
@@ -184,10 +197,7 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
         model.probability(&comparator.compare(pool, i, j).0)
     });
     let t3 = std::time::Instant::now();
-    let mut sizes: HashMap<u32, usize> = HashMap::new();
-    for c in &clusters.of_record {
-        *sizes.entry(*c).or_default() += 1;
-    }
+    let sizes = clusters.sizes();
     let possible = possible_pairs(pool, across);
     let report = LinkReport {
         records: pool.len(),
@@ -211,7 +221,7 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
         records_in_multi_record_clusters: clusters
             .of_record
             .iter()
-            .filter(|c| sizes[c] > 1)
+            .filter(|c| sizes[**c as usize] > 1)
             .count(),
         threshold: options.threshold,
         seconds_blocking: (t1 - t0).as_secs_f64(),
@@ -260,16 +270,13 @@ pub fn write_outputs(dir: &Path, pool: &Pool, linkage: &Linkage) -> Result<(), L
         "match_probability",
     ])
     .map_err(csv_err(&path))?;
-    let mut sizes: HashMap<u32, usize> = HashMap::new();
-    for c in &linkage.clusters.of_record {
-        *sizes.entry(*c).or_default() += 1;
-    }
+    let sizes = linkage.clusters.sizes();
     for (r, c) in linkage.clusters.of_record.iter().enumerate() {
         w.write_record([
             pool.ids[r].as_str(),
             pool.source_names[pool.sources[r] as usize].as_str(),
             &cluster_id(*c),
-            &sizes[c].to_string(),
+            &sizes[*c as usize].to_string(),
             &linkage.clusters.cohesion[r]
                 .map(|p| format!("{p:.4}"))
                 .unwrap_or_default(),

@@ -84,7 +84,7 @@ impl Pool {
         };
         let mut rows = read::open(path, &opts, &[])?;
         let headers = rows.headers().to_vec();
-        let col = |c: &str| column(path, &headers, c);
+        let col = |c: &str| crate::column(path, &headers, c);
         let id = col(&schema.record_id)?;
         let enc = col(ENCODING_COLUMN)?;
         let attrs: Vec<usize> = schema
@@ -141,7 +141,7 @@ impl Pool {
         wanted.push(&schema.record_id);
         let mut rows = read::open(path, &schema.reader, &wanted)?;
         let headers = rows.headers().to_vec();
-        let col = |c: &str| column(path, &headers, c);
+        let col = |c: &str| crate::column(path, &headers, c);
         let id = col(&schema.record_id)?;
         let field_cols: Vec<Vec<usize>> = schema
             .fields
@@ -153,16 +153,7 @@ impl Pool {
             .iter()
             .map(|c| col(&c.column))
             .collect::<Result<_, _>>()?;
-        let formats: Vec<Vec<String>> = schema
-            .fields
-            .iter()
-            .map(|f| {
-                f.formats
-                    .clone()
-                    .or_else(|| schema.reader.date_formats.clone())
-                    .unwrap_or_default()
-            })
-            .collect();
+        let formats = schema.field_date_formats();
         self.compares = schema.compares.clone();
         let s = self.source_index(source);
         let no_salt = vec![String::new(); schema.fields.len()];
@@ -258,17 +249,6 @@ impl Pool {
     }
 }
 
-fn column(path: &Path, headers: &[String], c: &str) -> Result<usize, LinkError> {
-    headers
-        .iter()
-        .position(|h| h == c)
-        .ok_or_else(|| LinkError::MissingColumn {
-            path: path.to_path_buf(),
-            column: c.to_string(),
-            available: headers.join(", "),
-        })
-}
-
 fn attributes(values: &[RawValue], cols: &[usize]) -> Vec<Option<String>> {
     cols.iter()
         .map(|c| {
@@ -278,8 +258,9 @@ fn attributes(values: &[RawValue], cols: &[usize]) -> Vec<Option<String>> {
         .collect()
 }
 
-/// Any Arrow column as optional text (codes, numbers, years).
-fn text_column(a: &dyn Array) -> Vec<Option<String>> {
+/// Any Arrow column as optional text (codes, numbers, years); empty text
+/// and the unknown code `_U` are no value.
+pub fn text_column(a: &dyn Array) -> Vec<Option<String>> {
     match arrow::compute::cast(a, &DataType::Utf8) {
         Ok(c) => {
             let s = c.as_string::<i32>();

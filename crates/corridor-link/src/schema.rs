@@ -249,6 +249,20 @@ impl LinkageSchema {
             })
     }
 
+    /// Per field, the date formats its text dates are read with: its own,
+    /// else the reader's (an empty list means ISO 8601).
+    pub fn field_date_formats(&self) -> Vec<Vec<String>> {
+        self.fields
+            .iter()
+            .map(|f| {
+                f.formats
+                    .clone()
+                    .or_else(|| self.reader.date_formats.clone())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
     /// Every column that holds a personal detail.
     pub fn personal_columns(&self) -> Vec<&str> {
         self.fields

@@ -378,7 +378,14 @@ pub struct Linkage {
     pub encoded: &'static str,
     pub mapping: &'static str,
     raw_mapping: &'static str,
-    schema_text: &'static str,
+    /// This organisation's own part of the schema: comment, record id and
+    /// `[reader]`.
+    own: &'static str,
+    /// Its columns for the agreed fields: name(s), date of birth, place of
+    /// birth.
+    name_columns: &'static str,
+    birth_column: &'static str,
+    place_column: &'static str,
 }
 
 pub const LINKAGE: [Linkage; 3] = [
@@ -389,7 +396,19 @@ pub const LINKAGE: [Linkage; 3] = [
         encoded: "sources/trafficking/org-a/cases.encoded.csv",
         mapping: "sources/trafficking/org-a/cases.encoded.mapping.toml",
         raw_mapping: ORG_A,
-        schema_text: ORG_A_LINKAGE,
+        own: r#"# Organisation A's copy of the partners' linkage schema, for
+#   corridor encode --schema linkage.toml --secret-file ../partners.key cases.xlsx cases.encoded.csv
+# Names, date and place of birth become one keyed Bloom-filter encoding;
+# every other column passes through.
+record_id = "caseId"
+
+[reader]
+format = "excel"
+sheet = "Cases"
+"#,
+        name_columns: r#""firstName", "lastName""#,
+        birth_column: "dateOfBirth",
+        place_column: "placeOfBirth",
     },
     Linkage {
         organisation: "org-b",
@@ -398,7 +417,17 @@ pub const LINKAGE: [Linkage; 3] = [
         encoded: "sources/trafficking/org-b/cases.encoded.csv",
         mapping: "sources/trafficking/org-b/cases.encoded.mapping.toml",
         raw_mapping: ORG_B,
-        schema_text: ORG_B_LINKAGE,
+        own: r#"# Organisation B's copy of the partners' linkage schema.
+record_id = "Case number"
+
+[reader]
+format = "csv"
+encoding = "utf-8"
+date_formats = ["%m/%d/%Y"]
+"#,
+        name_columns: r#""Full name""#,
+        birth_column: "DOB",
+        place_column: "Birthplace",
     },
     Linkage {
         organisation: "org-c",
@@ -407,7 +436,18 @@ pub const LINKAGE: [Linkage; 3] = [
         encoded: "sources/trafficking/org-c/expedientes.encoded.csv",
         mapping: "sources/trafficking/org-c/expedientes.encoded.mapping.toml",
         raw_mapping: ORG_C,
-        schema_text: ORG_C_LINKAGE,
+        own: r#"# Organisation C's copy of the partners' linkage schema.
+record_id = "No. Expediente"
+
+[reader]
+format = "csv"
+encoding = "windows-1252"
+delimiter = ";"
+date_formats = ["%d/%m/%Y"]
+"#,
+        name_columns: r#""Nombres", "Apellidos""#,
+        birth_column: "Fecha de Nacimiento",
+        place_column: "Lugar de Nacimiento",
     },
 ];
 
@@ -416,10 +456,53 @@ pub const LINKAGE: [Linkage; 3] = [
 pub fn linkage_files() -> Vec<(String, String)> {
     let mut out = Vec::new();
     for l in &LINKAGE {
-        out.push((l.schema.to_string(), l.schema_text.to_string()));
+        out.push((l.schema.to_string(), linkage_schema(l)));
         out.push((l.mapping.to_string(), encoded_mapping(l.raw_mapping)));
     }
     out
+}
+
+/// An organisation's linkage schema: its own part, then what every
+/// partner agrees on (filter length, hardening, blocking, and for each
+/// detail its name, kind, hashes and salt) with its own columns filled in.
+fn linkage_schema(l: &Linkage) -> String {
+    format!(
+        r#"{own}
+[encoding]
+bits = 1024
+hardening = ["balance"]
+
+[blocking]
+bands = 60
+band_bits = 24
+
+[[field]]
+name = "name"
+columns = [{names}]
+kind = "name"
+hashes = 10
+
+[[field]]
+name = "birth_date"
+columns = ["{birth}"]
+kind = "date"
+hashes = 20
+
+[[field]]
+name = "place_of_birth"
+columns = ["{place}"]
+kind = "text"
+hashes = 6
+# Salted with the year of birth: the same town hashes differently for
+# people born in different years, against frequency attacks.
+salt = "{birth}"
+salt_part = "year"
+"#,
+        own = l.own,
+        names = l.name_columns,
+        birth = l.birth_column,
+        place = l.place_column,
+    )
 }
 
 /// The mapping of an encoded file: the organisation's own mapping, reading
@@ -436,153 +519,8 @@ fn encoded_mapping(raw: &str) -> String {
     format!(
         "{}# The encoded file written by `corridor encode` inside the organisation:\n\
 # the same columns less names, dates and places of birth, plus the encoding.\n\
-[reader]\nformat = \"csv\"\nencoding = \"utf-8\"\ndelimiter = \",\"\n{date_formats}\n[fields]{}linkage_encoding = {{ column = \"linkage_encoding\" }}\n",
+[reader]\nformat = \"csv\"\nencoding = \"utf-8\"\ndelimiter = \",\"\n{date_formats}\n[fields]{}\nlinkage_encoding = {{ column = \"linkage_encoding\" }}\n",
         head,
-        fields.trim_end_matches('\n').to_string() + "\n"
+        fields.trim_end_matches('\n'),
     )
-}
-
-/// The part every partner agrees on: filter length, hardening, and for
-/// each detail its name, kind, q, hashes and salt. Only [reader],
-/// record_id and the columns differ between organisations.
-const LINKAGE_AGREED: &str = r#"[encoding]
-bits = 1024
-hardening = ["balance"]
-
-[blocking]
-bands = 60
-band_bits = 24
-"#;
-
-const ORG_A_LINKAGE: &str = concat!(
-    r#"# Organisation A's copy of the partners' linkage schema, for
-#   corridor encode --schema linkage.toml --secret-file ../partners.key cases.xlsx cases.encoded.csv
-# Names, date and place of birth become one keyed Bloom-filter encoding;
-# every other column passes through.
-record_id = "caseId"
-
-[reader]
-format = "excel"
-sheet = "Cases"
-
-"#,
-    r#"[encoding]
-bits = 1024
-hardening = ["balance"]
-
-[blocking]
-bands = 60
-band_bits = 24
-"#,
-    r#"
-[[field]]
-name = "name"
-columns = ["firstName", "lastName"]
-kind = "name"
-hashes = 10
-
-[[field]]
-name = "birth_date"
-columns = ["dateOfBirth"]
-kind = "date"
-hashes = 20
-
-[[field]]
-name = "place_of_birth"
-columns = ["placeOfBirth"]
-kind = "text"
-hashes = 6
-# Salted with the year of birth: the same town hashes differently for
-# people born in different years, against frequency attacks.
-salt = "dateOfBirth"
-salt_part = "year"
-"#
-);
-
-const ORG_B_LINKAGE: &str = concat!(
-    r#"# Organisation B's copy of the partners' linkage schema.
-record_id = "Case number"
-
-[reader]
-format = "csv"
-encoding = "utf-8"
-date_formats = ["%m/%d/%Y"]
-
-"#,
-    r#"[encoding]
-bits = 1024
-hardening = ["balance"]
-
-[blocking]
-bands = 60
-band_bits = 24
-"#,
-    r#"
-[[field]]
-name = "name"
-columns = ["Full name"]
-kind = "name"
-hashes = 10
-
-[[field]]
-name = "birth_date"
-columns = ["DOB"]
-kind = "date"
-hashes = 20
-
-[[field]]
-name = "place_of_birth"
-columns = ["Birthplace"]
-kind = "text"
-hashes = 6
-salt = "DOB"
-salt_part = "year"
-"#
-);
-
-const ORG_C_LINKAGE: &str = concat!(
-    r#"# Organisation C's copy of the partners' linkage schema.
-record_id = "No. Expediente"
-
-[reader]
-format = "csv"
-encoding = "windows-1252"
-delimiter = ";"
-date_formats = ["%d/%m/%Y"]
-
-"#,
-    r#"[encoding]
-bits = 1024
-hardening = ["balance"]
-
-[blocking]
-bands = 60
-band_bits = 24
-"#,
-    r#"
-[[field]]
-name = "name"
-columns = ["Nombres", "Apellidos"]
-kind = "name"
-hashes = 10
-
-[[field]]
-name = "birth_date"
-columns = ["Fecha de Nacimiento"]
-kind = "date"
-hashes = 20
-
-[[field]]
-name = "place_of_birth"
-columns = ["Lugar de Nacimiento"]
-kind = "text"
-hashes = 6
-salt = "Fecha de Nacimiento"
-salt_part = "year"
-"#
-);
-
-/// The agreed part, for checks that every copy carries it unchanged.
-pub fn agreed_part() -> &'static str {
-    LINKAGE_AGREED
 }
