@@ -132,7 +132,7 @@ pub struct DedupeArgs {
     /// Link the trafficking cases stored in this workspace (encoded files ingested)
     #[arg(long)]
     pub workspace: Option<PathBuf>,
-    /// The linkage schema (files mode; in a workspace it only sets blocking)
+    /// The linkage schema (in a workspace: the partners' agreed part, i.e. filters, fields and blocking)
     #[arg(long)]
     pub schema: Option<PathBuf>,
     /// Inputs are plaintext shared under agreement, compared with string comparators
@@ -164,14 +164,23 @@ fn workspace_compares() -> Vec<CompareRule> {
     ]
 }
 
-fn workspace_schema(blocking: BlockingOptions) -> LinkageSchema {
+/// The schema of linkage in a workspace: the partners' agreed part (filter
+/// lengths, hardening, fields, blocking) from their schema when given, and
+/// the harmonised attributes to compare.
+fn workspace_schema(agreed: Option<LinkageSchema>) -> LinkageSchema {
+    let agreed = agreed.unwrap_or(LinkageSchema {
+        reader: Default::default(),
+        record_id: String::new(),
+        encoding: Default::default(),
+        fields: Vec::new(),
+        compares: Vec::new(),
+        blocking: BlockingOptions::default(),
+    });
     LinkageSchema {
         reader: Default::default(),
         record_id: "case_key".into(),
-        encoding: Default::default(),
-        fields: Vec::new(),
         compares: workspace_compares(),
-        blocking,
+        ..agreed
     }
 }
 
@@ -190,6 +199,7 @@ fn workspace_pool(ws: &Workspace, schema: &LinkageSchema) -> Result<(Pool, u64)>
         "reporting_organisation",
         "linkage_encoding",
         &schema.compares,
+        &schema.layout(),
     )?;
     Ok((pool, skipped))
 }
@@ -202,8 +212,15 @@ pub fn dedupe(args: DedupeArgs) -> Result<corridor_link::LinkReport> {
         .transpose()?;
     let (pool, schema, out) = if let Some(ws_dir) = &args.workspace {
         let ws = Workspace::open(ws_dir)?;
-        let schema = workspace_schema(blocking_schema.map(|s| s.blocking).unwrap_or_default());
+        let schema = workspace_schema(blocking_schema);
         let (pool, skipped) = workspace_pool(&ws, &schema)?;
+        if pool.is_empty() && skipped > 0 {
+            bail!(
+                "none of the {skipped} stored encodings is {} bits long, as the linkage schema says: \
+                 give --schema, the partners' linkage.toml the cases were encoded with",
+                schema.encoded_bits()
+            );
+        }
         if skipped > 0 {
             println!("  {skipped} stored cases carry no encoding and are not linked.");
         }
@@ -725,7 +742,7 @@ pub fn demo_trafficking(world: &Path, workspace: &Path, out: &Path) -> Result<()
     }
     let report = dedupe(DedupeArgs {
         workspace: Some(workspace.to_path_buf()),
-        schema: None,
+        schema: LINKAGE.first().map(|l| world.join(l.schema)),
         plaintext: false,
         threshold: 0.5,
         out: None,

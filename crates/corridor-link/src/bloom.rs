@@ -127,9 +127,18 @@ pub enum FieldValue {
 pub struct Encoder {
     keyed: HmacSha256,
     fields: Vec<FieldRule>,
-    bits: usize,
     hardening: Vec<Hardening>,
-    /// Keyed bit permutations, one per `balance` step.
+    /// The record-level filter, then the fields' own filters.
+    filters: Vec<Filter>,
+}
+
+/// One filter of an encoding: its length before hardening, the fields
+/// hashed into it, and its keyed bit permutations (one per `balance`).
+#[derive(Clone)]
+struct Filter {
+    bits: usize,
+    hardened_bits: usize,
+    fields: Vec<usize>,
     permutations: Vec<Vec<u32>>,
 }
 
@@ -143,56 +152,112 @@ impl Encoder {
     pub fn new(schema: &LinkageSchema, secret: &[u8]) -> Encoder {
         let keyed = HmacSha256::new_from_slice(secret)
             .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-        let mut permutations = Vec::new();
-        let mut bits = schema.encoding.bits;
-        for (step, h) in schema.encoding.hardening.iter().enumerate() {
-            match h {
-                Hardening::Balance => {
-                    let mut mac = keyed.clone();
-                    mac.update(b"corridor-balance-permutation");
-                    mac.update(&(step as u64).to_le_bytes());
-                    let seed: [u8; 32] = mac.finalize().into_bytes().into();
-                    let mut rng = ChaCha8Rng::from_seed(seed);
-                    let mut p: Vec<u32> = (0..(bits * 2) as u32).collect();
-                    p.shuffle(&mut rng);
-                    permutations.push(p);
-                    bits *= 2;
+        let permutations = |label: &str, mut bits: usize| {
+            let mut out = Vec::new();
+            for (step, h) in schema.encoding.hardening.iter().enumerate() {
+                match h {
+                    Hardening::Balance => {
+                        let mut mac = keyed.clone();
+                        mac.update(b"corridor-balance-permutation");
+                        mac.update(label.as_bytes());
+                        mac.update(&(step as u64).to_le_bytes());
+                        let seed: [u8; 32] = mac.finalize().into_bytes().into();
+                        let mut rng = ChaCha8Rng::from_seed(seed);
+                        let mut p: Vec<u32> = (0..(bits * 2) as u32).collect();
+                        p.shuffle(&mut rng);
+                        out.push(p);
+                        bits *= 2;
+                    }
+                    Hardening::XorFold => bits /= 2,
                 }
-                Hardening::XorFold => bits /= 2,
+            }
+            out
+        };
+        // The record-level filter's permutations keep their original
+        // derivation (empty label), so its bits do not change when fields
+        // get filters of their own.
+        let mut filters = vec![Filter {
+            bits: schema.encoding.bits,
+            hardened_bits: schema.hardened_bits(schema.encoding.bits),
+            fields: (0..schema.fields.len()).collect(),
+            permutations: permutations("", schema.encoding.bits),
+        }];
+        for (f, rule) in schema.fields.iter().enumerate() {
+            if let Some(bits) = rule.filter_bits {
+                filters.push(Filter {
+                    bits,
+                    hardened_bits: schema.hardened_bits(bits),
+                    fields: vec![f],
+                    permutations: permutations(&format!("\x1ffield\x1f{}", rule.name), bits),
+                });
             }
         }
         Encoder {
             keyed,
             fields: schema.fields.clone(),
-            bits: schema.encoding.bits,
             hardening: schema.encoding.hardening.clone(),
-            permutations,
+            filters,
         }
     }
 
     /// The encoding of one record; `values` and `salts` follow the schema's
-    /// fields.
+    /// fields. Laid out as [`LinkageSchema::layout`] says.
     pub fn encode(&self, values: &[FieldValue], salts: &[String]) -> Encoding {
-        let mut words = vec![0u64; self.bits / 64];
-        for ((field, value), salt) in self.fields.iter().zip(values).zip(salts) {
-            for token in tokens(field.kind, field.q, value) {
-                let mut mac = self.keyed.clone();
-                mac.update(field.name.as_bytes());
-                mac.update(&[0x1f]);
-                mac.update(salt.as_bytes());
-                mac.update(&[0x1f]);
-                mac.update(token.as_bytes());
-                let d = mac.finalize().into_bytes();
-                let h1 = u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]);
-                let h2 =
-                    u64::from_le_bytes([d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15]]) | 1;
-                for i in 0..field.hashes as u64 {
-                    let pos = (h1.wrapping_add(i.wrapping_mul(h2)) % self.bits as u64) as usize;
-                    words[pos / 64] |= 1 << (pos % 64);
+        // Each token is hashed once; its double-hashing pair sets bits in
+        // every filter the field goes into.
+        let hashed: Vec<Vec<(u64, u64)>> = self
+            .fields
+            .iter()
+            .zip(values)
+            .zip(salts)
+            .map(|((field, value), salt)| {
+                tokens(field.kind, field.q, value)
+                    .iter()
+                    .map(|token| {
+                        let mut mac = self.keyed.clone();
+                        mac.update(field.name.as_bytes());
+                        mac.update(&[0x1f]);
+                        mac.update(salt.as_bytes());
+                        mac.update(&[0x1f]);
+                        mac.update(token.as_bytes());
+                        let d = mac.finalize().into_bytes();
+                        let h1 =
+                            u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]);
+                        let h2 = u64::from_le_bytes([
+                            d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15],
+                        ]) | 1;
+                        (h1, h2)
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut out = Vec::new();
+        for (k, filter) in self.filters.iter().enumerate() {
+            // A field's own filter stays all zeros when the field is
+            // missing, so that "missing" compares as missing rather than as
+            // two equal filters (it tells the platform no more than that
+            // the detail was not recorded).
+            if k > 0 && filter.fields.iter().all(|f| hashed[*f].is_empty()) {
+                out.extend(std::iter::repeat_n(0u64, filter.hardened_bits / 64));
+                continue;
+            }
+            let mut words = vec![0u64; filter.bits / 64];
+            for f in &filter.fields {
+                for (h1, h2) in &hashed[*f] {
+                    for i in 0..self.fields[*f].hashes as u64 {
+                        let pos =
+                            (h1.wrapping_add(i.wrapping_mul(*h2)) % filter.bits as u64) as usize;
+                        words[pos / 64] |= 1 << (pos % 64);
+                    }
                 }
             }
+            out.extend(self.harden(words, &filter.permutations));
         }
-        let mut perms = self.permutations.iter();
+        Encoding::from_words(out)
+    }
+
+    fn harden(&self, mut words: Vec<u64>, permutations: &[Vec<u32>]) -> Vec<u64> {
+        let mut perms = permutations.iter();
         for h in &self.hardening {
             words = match h {
                 Hardening::Balance => {
@@ -220,8 +285,21 @@ impl Encoder {
                 }
             };
         }
-        Encoding::from_words(words)
+        words
     }
+}
+
+/// Dice coefficient of two word slices (one filter of two encodings).
+pub fn dice_words(a: &[u64], b: &[u64]) -> f64 {
+    let (mut common, mut total) = (0u32, 0u32);
+    for (x, y) in a.iter().zip(b) {
+        common += (x & y).count_ones();
+        total += x.count_ones() + y.count_ones();
+    }
+    if total == 0 {
+        return 0.0;
+    }
+    2.0 * f64::from(common) / f64::from(total)
 }
 
 #[cfg(test)]
@@ -301,6 +379,42 @@ hashes = 20
         assert_ne!(salted, unsalted);
         let bytes = x.to_bytes();
         assert_eq!(Encoding::from_bytes(&bytes), Some(x));
+    }
+
+    #[test]
+    fn fields_with_filters_of_their_own() {
+        let text = |name: &str, dob: &str| {
+            let s = LinkageSchema::parse(&format!(
+                "record_id = \"id\"\n[[field]]\nname = \"name\"\ncolumns = [\"n\"]\nkind = \"name\"\n{name}\n[[field]]\nname = \"birth_date\"\ncolumns = [\"d\"]\nkind = \"date\"\n{dob}\n"
+            ));
+            s.unwrap()
+        };
+        let plain = text("", "");
+        let split = text("filter_bits = 512", "filter_bits = 256");
+        let layout = split.layout();
+        assert_eq!(layout.record, 0..32);
+        assert_eq!(layout.fields, vec![(0, 32..48), (1, 48..56)]);
+        assert_eq!(split.encoded_bits(), 56 * 64);
+        let (a, b) = (Encoder::new(&plain, b"k"), Encoder::new(&split, b"k"));
+        let x = enc(&b, "Ana Gómez", (2001, 1, 30));
+        // The record-level filter is the same with or without field filters.
+        assert_eq!(x.words[..32], enc(&a, "Ana Gómez", (2001, 1, 30)).words[..]);
+        // Same date, same date filter; another name, another name filter.
+        let y = enc(&b, "Juan Pérez", (2001, 1, 30));
+        assert_eq!(x.words[48..], y.words[48..]);
+        assert!(dice_words(&x.words[32..48], &y.words[32..48]) < 0.8);
+        // A missing detail leaves its own filter empty (compared as missing).
+        let z = b.encode(
+            &[FieldValue::Text("Ana Gómez".into()), FieldValue::Missing],
+            &[String::new(), String::new()],
+        );
+        assert!(z.words[48..].iter().all(|w| *w == 0));
+        assert_eq!(z.words[32..48], x.words[32..48]);
+        assert!(LinkageSchema::parse(
+            "record_id = \"id\"\n[[field]]\nname = \"n\"\ncolumns = [\"n\"]\nkind = \"name\"\nfilter_bits = 100\n"
+        )
+        .unwrap_err()
+        .contains("filter_bits"));
     }
 
     proptest! {

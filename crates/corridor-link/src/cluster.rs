@@ -2,10 +2,20 @@
 //! weak links (A–B, B–C) put two different people (A, C) in one cluster;
 //! here clusters are merged from the strongest link down, and two clusters
 //! merge only if the *average* match probability over all pairs across them
-//! (scored on demand, whether or not blocking proposed them) reaches the
-//! threshold — average-linkage agglomeration.
+//! reaches the threshold — average-linkage agglomeration.
+//!
+//! Pairs that blocking did not propose are scored on demand while the two
+//! clusters are small (at most [`ON_DEMAND_PAIRS`] pairs across them), so a
+//! pair missed by blocking does not count against a true merge. Beyond
+//! that, a pair blocking did not propose counts as 0: the average is then
+//! taken from the known links of the smaller cluster, so a merge costs the
+//! links it touches, never the product of two large clusters (which made
+//! clustering quadratic when a weak model produced large clusters).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
+
+/// Largest number of cross pairs scored on demand for one merge.
+pub const ON_DEMAND_PAIRS: usize = 64;
 
 /// Cluster index per record (0-based, in order of each cluster's first
 /// record) and, per record, the mean match probability to the other
@@ -37,7 +47,26 @@ pub fn cluster(
         .filter(|k| links[*k].2 >= threshold)
         .collect();
     order.sort_by(|a, b| links[*b].2.total_cmp(&links[*a].2));
-    let known: HashMap<(u32, u32), f64> = links.iter().map(|(i, j, p)| ((*i, *j), *p)).collect();
+    let known: FxHashMap<(u32, u32), f64> = links.iter().map(|(i, j, p)| ((*i, *j), *p)).collect();
+    // Known links per record (both directions), for merges of large
+    // clusters.
+    let mut degree = vec![0u32; n + 1];
+    for (i, j, _) in links {
+        degree[*i as usize + 1] += 1;
+        degree[*j as usize + 1] += 1;
+    }
+    for k in 1..=n {
+        degree[k] += degree[k - 1];
+    }
+    let start = degree;
+    let mut fill = start.clone();
+    let mut adjacent = vec![(0u32, 0f64); links.len() * 2];
+    for (i, j, p) in links {
+        for (x, y) in [(*i, *j), (*j, *i)] {
+            adjacent[fill[x as usize] as usize] = (y, *p);
+            fill[x as usize] += 1;
+        }
+    }
     let mut prob = |i: usize, j: usize| -> f64 {
         let key = if i < j {
             (i as u32, j as u32)
@@ -57,19 +86,30 @@ pub fn cluster(
         if a == b {
             continue;
         }
-        let (ma, mb) = (&members[a], &members[b]);
+        let (small, big) = if members[a].len() <= members[b].len() {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        let pairs = members[a].len() * members[b].len();
         let mut sum = 0.0;
-        for x in ma {
-            for y in mb {
-                sum += prob(*x, *y);
+        if pairs <= ON_DEMAND_PAIRS {
+            for x in &members[small] {
+                for y in &members[big] {
+                    sum += prob(*x, *y);
+                }
+            }
+        } else {
+            for x in &members[small] {
+                let (from, to) = (start[*x] as usize, start[*x + 1] as usize);
+                for (y, p) in &adjacent[from..to] {
+                    if parent[*y as usize] == big {
+                        sum += p;
+                    }
+                }
             }
         }
-        if sum / (ma.len() * mb.len()) as f64 >= threshold {
-            let (big, small) = if members[a].len() >= members[b].len() {
-                (a, b)
-            } else {
-                (b, a)
-            };
+        if sum / pairs as f64 >= threshold {
             let moved = std::mem::take(&mut members[small]);
             for r in &moved {
                 parent[*r] = big;
@@ -77,16 +117,27 @@ pub fn cluster(
             members[big].extend(moved);
         }
     }
-    let mut index: HashMap<usize, u32> = HashMap::new();
+    let mut index: FxHashMap<usize, u32> = FxHashMap::default();
     let mut of_record = Vec::with_capacity(n);
     for root in &parent {
         let next = index.len() as u32;
         of_record.push(*index.entry(*root).or_insert(next));
     }
+    // Cohesion from on-demand scores in small clusters, from known links
+    // in large ones (as merging judged them).
     let mut cohesion = vec![None; n];
     for group in members.iter().filter(|m| m.len() > 1) {
+        let small = group.len() * group.len() <= 4 * ON_DEMAND_PAIRS;
         for x in group {
-            let s: f64 = group.iter().filter(|y| *y != x).map(|y| prob(*x, *y)).sum();
+            let s: f64 = if small {
+                group.iter().filter(|y| *y != x).map(|y| prob(*x, *y)).sum()
+            } else {
+                adjacent[start[*x] as usize..start[*x + 1] as usize]
+                    .iter()
+                    .filter(|(y, _)| parent[*y as usize] == parent[*x])
+                    .map(|(_, p)| p)
+                    .sum()
+            };
             cohesion[*x] = Some(s / (group.len() - 1) as f64);
         }
     }
@@ -119,6 +170,39 @@ mod tests {
         let c = cluster(3, &links, 0.5, |_, _| 0.9);
         assert_eq!(c.count, 1);
         assert!(c.cohesion[0].is_some());
+    }
+
+    /// Two large groups, each densely linked, joined by one link: the merge
+    /// of the two is judged by its known links (more than `ON_DEMAND_PAIRS`
+    /// pairs across), never scored pair by pair.
+    #[test]
+    fn large_clusters_merge_by_their_known_links() {
+        let group = 20u32;
+        let mut links = Vec::new();
+        for base in [0, group] {
+            for i in 0..group {
+                for j in i + 1..group {
+                    links.push((base + i, base + j, 0.9));
+                }
+            }
+        }
+        links.push((0, group, 0.7));
+        let mut scored = 0usize;
+        let c = cluster(2 * group as usize, &links, 0.5, |_, _| {
+            scored += 1;
+            1.0
+        });
+        assert_eq!(c.count, 2, "one link does not join two groups");
+        assert_eq!(scored, 0, "a merge of large clusters scored pairs");
+        assert!(c.cohesion.iter().all(|x| x.is_some_and(|p| p > 0.85)));
+        // Linked densely across, the two groups are one person's records.
+        for i in 0..group {
+            for j in group..2 * group {
+                links.push((i, j, 0.8));
+            }
+        }
+        let c = cluster(2 * group as usize, &links, 0.5, |_, _| 0.0);
+        assert_eq!(c.count, 1);
     }
 
     proptest! {

@@ -20,6 +20,7 @@ pub mod evaluate;
 pub mod model;
 pub mod pool;
 pub mod schema;
+pub mod train;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -174,8 +175,17 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
     for (levels, _) in &compared {
         *patterns.entry(levels.clone()).or_default() += 1;
     }
-    let random_u = model::random_pair_levels(pool, &comparator, 100_000);
-    let model = Model::fit(comparator.comparisons.clone(), &patterns, random_u, false);
+    let random_u = model::random_pair_levels(pool, &comparator, 1_000_000);
+    let possible = possible_pairs(pool, options.across_sources_only);
+    let model = train::train(
+        pool,
+        &comparator,
+        &random_u,
+        possible,
+        options.across_sources_only,
+        2_000_000,
+    )
+    .unwrap_or_else(|| Model::fit(comparator.comparisons.clone(), &patterns, random_u));
     let pairs: Vec<ScoredPair> = candidates
         .iter()
         .zip(&compared)
@@ -198,7 +208,6 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
     });
     let t3 = std::time::Instant::now();
     let sizes = clusters.sizes();
-    let possible = possible_pairs(pool, across);
     let report = LinkReport {
         records: pool.len(),
         sources: pool.source_names.clone(),

@@ -8,9 +8,10 @@ use std::collections::HashMap;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::bloom::{FieldValue, dice, normalise_text};
+use crate::bloom::{FieldValue, dice, dice_words};
 use crate::pool::Pool;
 use crate::schema::{CompareMethod, FieldKind, LinkageSchema};
 
@@ -30,6 +31,8 @@ pub struct Comparator {
     pub comparisons: Vec<Comparison>,
     kinds: Vec<FieldKind>,
     plaintext: bool,
+    /// Encoded path: whether the record-level filter is a comparison.
+    record_filter: bool,
 }
 
 /// Dice levels. Balanced filters share about half their bits by chance,
@@ -64,12 +67,24 @@ impl Comparator {
                 });
             }
         } else {
-            comparisons.push(Comparison {
-                name: "encoding (dice)".into(),
-                levels: vec![
-                    "≥ 0.95", "≥ 0.9", "≥ 0.85", "≥ 0.8", "≥ 0.75", "≥ 0.7", "< 0.7",
-                ],
-            });
+            let dice_levels = vec![
+                "≥ 0.95", "≥ 0.9", "≥ 0.85", "≥ 0.8", "≥ 0.75", "≥ 0.7", "< 0.7",
+            ];
+            // The record-level filter is compared only when some field has
+            // no filter of its own (it holds every field, so beside the
+            // fields' own filters it would count them twice).
+            if pool.field_layout.len() < schema.fields.len() {
+                comparisons.push(Comparison {
+                    name: "encoding (dice)".into(),
+                    levels: dice_levels.clone(),
+                });
+            }
+            for (f, _) in &pool.field_layout {
+                comparisons.push(Comparison {
+                    name: format!("{} (dice)", schema.fields[*f].name),
+                    levels: dice_levels.clone(),
+                });
+            }
         }
         for c in &pool.compares {
             comparisons.push(Comparison {
@@ -89,7 +104,53 @@ impl Comparator {
             comparisons,
             kinds: schema.fields.iter().map(|f| f.kind).collect(),
             plaintext,
+            record_filter: pool.field_layout.len() < schema.fields.len(),
         }
+    }
+
+    /// Per detail comparison that can be blocked on exactly, its index and
+    /// each record's key (`None` when the detail is missing): a field's own
+    /// filter on the encoded path (equal filters, equal detail), the folded
+    /// value on the plaintext path.
+    pub fn exact_keys(&self, pool: &Pool) -> Vec<(usize, Vec<Option<u64>>)> {
+        use std::hash::{Hash, Hasher};
+        let hash = |x: &dyn Fn(&mut rustc_hash::FxHasher)| {
+            let mut h = rustc_hash::FxHasher::default();
+            x(&mut h);
+            h.finish()
+        };
+        if self.plaintext {
+            return (0..self.kinds.len())
+                .map(|f| {
+                    let keys = pool
+                        .plain
+                        .iter()
+                        .map(|values| match &values[f] {
+                            FieldValue::Missing => None,
+                            FieldValue::Text(t) => Some(hash(&|h| t.hash(h))),
+                            FieldValue::Date(y, m, d) => Some(hash(&|h| (y, m, d).hash(h))),
+                        })
+                        .collect();
+                    (f, keys)
+                })
+                .collect();
+        }
+        let first = usize::from(self.record_filter);
+        pool.field_layout
+            .iter()
+            .enumerate()
+            .map(|(k, (_, words))| {
+                let keys = pool
+                    .field_filters
+                    .iter()
+                    .map(|w| {
+                        let w = &w[words.clone()];
+                        (!w.iter().all(|x| *x == 0)).then(|| hash(&|h| w.hash(h)))
+                    })
+                    .collect();
+                (first + k, keys)
+            })
+            .collect()
     }
 
     /// The comparison vector of a pair, and the Dice similarity of their
@@ -102,12 +163,26 @@ impl Comparator {
                 levels.push(compare_plain(*kind, &pool.plain[i][f], &pool.plain[j][f]));
             }
         } else {
-            levels.push(
+            let level = |d: f64| {
                 DICE_LEVELS
                     .iter()
-                    .position(|t| sim >= *t)
-                    .unwrap_or(DICE_LEVELS.len()) as u8,
-            );
+                    .position(|t| d >= *t)
+                    .unwrap_or(DICE_LEVELS.len()) as u8
+            };
+            if self.record_filter {
+                levels.push(level(sim));
+            }
+            let (a, b) = (&pool.field_filters[i], &pool.field_filters[j]);
+            for (_, words) in &pool.field_layout {
+                let (a, b) = (&a[words.clone()], &b[words.clone()]);
+                // An all-zero field filter is a missing detail.
+                let missing = |x: &[u64]| x.iter().all(|w| *w == 0);
+                levels.push(if missing(a) || missing(b) {
+                    MISSING
+                } else {
+                    level(dice_words(a, b))
+                });
+            }
         }
         for (c, rule) in pool.compares.iter().enumerate() {
             let (a, b) = (&pool.attributes[i][c], &pool.attributes[j][c]);
@@ -153,13 +228,13 @@ fn compare_plain(kind: FieldKind, a: &FieldValue, b: &FieldValue) -> u8 {
             }
         }
         (FieldValue::Text(x), FieldValue::Text(y)) => {
-            let (x, y) = (normalise_text(x), normalise_text(y));
+            // The pool holds folded text (see `Pool::add_plaintext_file`).
             if x == y {
                 return 0;
             }
             match kind {
                 FieldKind::Name => {
-                    let jw = strsim::jaro_winkler(&x, &y);
+                    let jw = strsim::jaro_winkler(x, y);
                     if jw >= 0.95 {
                         1
                     } else if jw >= 0.88 {
@@ -171,7 +246,7 @@ fn compare_plain(kind: FieldKind, a: &FieldValue, b: &FieldValue) -> u8 {
                     }
                 }
                 _ => {
-                    if strsim::levenshtein(&x, &y) <= 2 {
+                    if strsim::levenshtein(x, y) <= 2 {
                         1
                     } else {
                         2
@@ -189,9 +264,13 @@ pub struct Model {
     pub comparisons: Vec<Comparison>,
     pub m: Vec<Vec<f64>>,
     pub u: Vec<Vec<f64>>,
-    /// Share of candidate pairs that are matches.
+    /// Prior probability that a pair is a match: among candidate pairs
+    /// (EM on the candidates), or among all pairs (trained in sessions).
     pub lambda: f64,
     pub em_iterations: usize,
+    /// The training sessions, when trained the way Splink does.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub training: Vec<crate::train::Session>,
 }
 
 impl Model {
@@ -215,122 +294,160 @@ impl Model {
     /// EM over the distinct comparison vectors of the candidate pairs
     /// (`patterns` with counts). u starts from `random_u` (levels among
     /// random pairs, nearly all non-matches), m from a guess favouring the
-    /// best levels.
+    /// best levels. Used when the schema gives no detail a filter of its
+    /// own; otherwise [`crate::train`] trains the model the way Splink does.
     pub fn fit(
         comparisons: Vec<Comparison>,
         patterns: &HashMap<Vec<u8>, u64>,
         random_u: Vec<Vec<f64>>,
-        fixed_u: bool,
     ) -> Model {
-        let mut m: Vec<Vec<f64>> = comparisons
-            .iter()
-            .map(|c| {
-                let n = c.levels.len();
-                let raw: Vec<f64> = (0..n).map(|l| 0.5f64.powi(l as i32 * 2)).collect();
-                let s: f64 = raw.iter().sum();
-                raw.iter().map(|x| x / s).collect()
-            })
-            .collect();
-        let mut u = random_u;
-        let mut lambda = 0.1;
-        let total: f64 = patterns.values().map(|c| *c as f64).sum();
-        let mut iterations = 0;
-        if total == 0.0 {
-            return Model {
-                comparisons,
-                m,
-                u,
-                lambda,
-                em_iterations: 0,
-            };
-        }
-        const FLOOR: f64 = 1e-6;
-        for it in 0..200 {
-            iterations = it + 1;
-            let model = Model {
-                comparisons: Vec::new(),
-                m: m.clone(),
-                u: u.clone(),
-                lambda,
-                em_iterations: 0,
-            };
-            let mut m_acc: Vec<Vec<f64>> = m.iter().map(|l| vec![0.0; l.len()]).collect();
-            let mut u_acc = m_acc.clone();
-            let mut matches = 0.0;
-            for (p, count) in patterns {
-                let g = model.probability(p) * *count as f64;
-                let ng = *count as f64 - g;
-                matches += g;
-                for (c, l) in p.iter().enumerate() {
-                    if *l != MISSING {
-                        m_acc[c][*l as usize] += g;
-                        u_acc[c][*l as usize] += ng;
-                    }
-                }
-            }
-            let normalise = |acc: &mut Vec<Vec<f64>>| {
-                for levels in acc.iter_mut() {
-                    let s: f64 = levels.iter().sum();
-                    for x in levels.iter_mut() {
-                        *x = if s > 0.0 { (*x / s).max(FLOOR) } else { FLOOR };
-                    }
-                }
-            };
-            normalise(&mut m_acc);
-            normalise(&mut u_acc);
-            // u stays as random pairs give it (as Splink does): among the
-            // candidates non-matches are enriched in high levels, and with
-            // few comparisons EM would otherwise call them matches.
-            let u_acc = if fixed_u { u.clone() } else { u_acc };
-            let new_lambda = (matches / total).clamp(1e-6, 1.0 - 1e-6);
-            let change = (new_lambda - lambda).abs()
-                + m_acc
-                    .iter()
-                    .flatten()
-                    .zip(m.iter().flatten())
-                    .map(|(a, b)| (a - b).abs())
-                    .sum::<f64>();
-            m = m_acc;
-            u = u_acc;
-            lambda = new_lambda;
-            if change < 1e-6 {
-                break;
-            }
-        }
+        let m = initial_m(&comparisons);
+        let (m, u, lambda, em_iterations) = em(patterns, m, random_u, 0.1, None);
         Model {
             comparisons,
             m,
             u,
             lambda,
-            em_iterations: iterations,
+            em_iterations,
+            training: Vec::new(),
         }
     }
 }
 
-/// Level frequencies among random pairs: the starting u (almost every
-/// random pair is a non-match).
+/// A first guess at m favouring the best levels.
+pub fn initial_m(comparisons: &[Comparison]) -> Vec<Vec<f64>> {
+    comparisons
+        .iter()
+        .map(|c| {
+            let n = c.levels.len();
+            let raw: Vec<f64> = (0..n).map(|l| 0.5f64.powi(l as i32 * 2)).collect();
+            let s: f64 = raw.iter().sum();
+            raw.iter().map(|x| x / s).collect()
+        })
+        .collect()
+}
+
+/// Expectation–maximisation over comparison patterns with counts. With
+/// `fixed_u_except` given, u stays as it is and that comparison (the one
+/// the pairs were blocked on, equal in all of them) is left out of the
+/// E-step and keeps its m. Returns m, u, λ and the iterations run.
+pub fn em(
+    patterns: &HashMap<Vec<u8>, u64>,
+    mut m: Vec<Vec<f64>>,
+    mut u: Vec<Vec<f64>>,
+    mut lambda: f64,
+    fixed_u_except: Option<usize>,
+) -> (Vec<Vec<f64>>, Vec<Vec<f64>>, f64, usize) {
+    let total: f64 = patterns.values().map(|c| *c as f64).sum();
+    let mut iterations = 0;
+    if total == 0.0 {
+        return (m, u, lambda, 0);
+    }
+    const FLOOR: f64 = 1e-6;
+    for it in 0..200 {
+        iterations = it + 1;
+        let model = Model {
+            comparisons: Vec::new(),
+            m: m.clone(),
+            u: u.clone(),
+            lambda,
+            em_iterations: 0,
+            training: Vec::new(),
+        };
+        let mut m_acc: Vec<Vec<f64>> = m.iter().map(|l| vec![0.0; l.len()]).collect();
+        let mut u_acc = m_acc.clone();
+        let mut matches = 0.0;
+        let mut masked = Vec::new();
+        for (p, count) in patterns {
+            let g = match fixed_u_except {
+                Some(c) => {
+                    masked.clear();
+                    masked.extend_from_slice(p);
+                    masked[c] = MISSING;
+                    model.probability(&masked)
+                }
+                None => model.probability(p),
+            } * *count as f64;
+            let ng = *count as f64 - g;
+            matches += g;
+            for (c, l) in p.iter().enumerate() {
+                if *l != MISSING {
+                    m_acc[c][*l as usize] += g;
+                    u_acc[c][*l as usize] += ng;
+                }
+            }
+        }
+        let normalise = |acc: &mut Vec<Vec<f64>>| {
+            for levels in acc.iter_mut() {
+                let s: f64 = levels.iter().sum();
+                for x in levels.iter_mut() {
+                    *x = if s > 0.0 { (*x / s).max(FLOOR) } else { FLOOR };
+                }
+            }
+        };
+        normalise(&mut m_acc);
+        normalise(&mut u_acc);
+        if let Some(c) = fixed_u_except {
+            m_acc[c] = m[c].clone();
+            u_acc = u.clone();
+        }
+        let new_lambda = (matches / total).clamp(1e-6, 1.0 - 1e-6);
+        let change = (new_lambda - lambda).abs()
+            + m_acc
+                .iter()
+                .flatten()
+                .zip(m.iter().flatten())
+                .map(|(a, b)| (a - b).abs())
+                .sum::<f64>();
+        m = m_acc;
+        u = u_acc;
+        lambda = new_lambda;
+        if change < 1e-6 {
+            break;
+        }
+    }
+    (m, u, lambda, iterations)
+}
+
+/// Level frequencies among random pairs (almost every random pair is a
+/// non-match): u.
 pub fn random_pair_levels(pool: &Pool, comparator: &Comparator, samples: usize) -> Vec<Vec<f64>> {
-    let mut counts: Vec<Vec<f64>> = comparator
+    let zero: Vec<Vec<f64>> = comparator
         .comparisons
         .iter()
         .map(|c| vec![1.0; c.levels.len()])
         .collect();
     let n = pool.len();
+    let mut counts = zero.clone();
     if n >= 2 {
         let mut rng = ChaCha8Rng::seed_from_u64(0x11AC_0FF5);
-        for _ in 0..samples {
-            let i = rng.random_range(0..n);
-            let j = rng.random_range(0..n);
-            if i == j {
-                continue;
-            }
-            let (levels, _) = comparator.compare(pool, i, j);
-            for (c, l) in levels.iter().enumerate() {
-                if *l != MISSING {
-                    counts[c][*l as usize] += 1.0;
+        let pairs: Vec<(usize, usize)> = (0..samples)
+            .map(|_| (rng.random_range(0..n), rng.random_range(0..n)))
+            .filter(|(i, j)| i != j)
+            .collect();
+        counts = pairs
+            .par_chunks(4096)
+            .map(|chunk| {
+                let mut counts = zero.clone();
+                for (i, j) in chunk {
+                    let (levels, _) = comparator.compare(pool, *i, *j);
+                    for (c, l) in levels.iter().enumerate() {
+                        if *l != MISSING {
+                            counts[c][*l as usize] += 1.0;
+                        }
+                    }
                 }
-            }
-        }
+                counts
+            })
+            .reduce(
+                || zero.clone(),
+                |mut a, b| {
+                    for (x, y) in a.iter_mut().flatten().zip(b.iter().flatten()) {
+                        *x += y;
+                    }
+                    a
+                },
+            );
     }
     for levels in counts.iter_mut() {
         let s: f64 = levels.iter().sum();
@@ -368,7 +485,8 @@ mod tests {
             compare_plain(FieldKind::Date, &FieldValue::Missing, &d(1990, 5, 12)),
             MISSING
         );
-        let t = |s: &str| FieldValue::Text(s.into());
+        // The pool holds folded text.
+        let t = |s: &str| FieldValue::Text(crate::bloom::normalise_text(s));
         assert_eq!(
             compare_plain(FieldKind::Name, &t("José Pérez"), &t("JOSE PEREZ")),
             0
@@ -396,7 +514,7 @@ mod tests {
         patterns.insert(vec![1, 0], 45 + 810);
         patterns.insert(vec![1, 1], 5 + 7290);
         let u0 = vec![vec![0.1, 0.9], vec![0.1, 0.9]];
-        let model = Model::fit(comparisons, &patterns, u0, false);
+        let model = Model::fit(comparisons, &patterns, u0);
         assert!((model.lambda - 0.1).abs() < 0.03, "{}", model.lambda);
         assert!(model.m[0][0] > 0.85 && model.u[0][0] < 0.15);
         assert!(model.probability(&[0, 0]) > 0.8);

@@ -12,9 +12,9 @@ use base64::Engine;
 use corridor_ingest::read::{self, RawValue};
 
 use crate::LinkError;
-use crate::bloom::{Encoder, Encoding, FieldValue};
+use crate::bloom::{Encoder, Encoding, FieldValue, normalise_text};
 use crate::encode::{ENCODING_COLUMN, field_value};
-use crate::schema::{CompareRule, LinkageSchema};
+use crate::schema::{CompareRule, Layout, LinkageSchema};
 
 #[derive(Debug, Default, Clone)]
 pub struct Pool {
@@ -22,7 +22,14 @@ pub struct Pool {
     /// Index into `source_names` for every record.
     pub sources: Vec<u16>,
     pub source_names: Vec<String>,
+    /// The record-level filter of each record's encoding.
     pub encodings: Vec<Encoding>,
+    /// The fields' own filters of each record's encoding, one after the
+    /// other (empty when the schema gives no field a filter of its own).
+    pub field_filters: Vec<Box<[u64]>>,
+    /// Field index and word range (within `field_filters`) of each field
+    /// that has a filter of its own.
+    pub field_layout: Vec<(usize, std::ops::Range<usize>)>,
     /// Plaintext details per record, in the schema's field order (empty on
     /// the encoded path).
     pub plain: Vec<Vec<FieldValue>>,
@@ -42,6 +49,25 @@ impl Pool {
 
     pub fn is_plaintext(&self) -> bool {
         !self.plain.is_empty()
+    }
+
+    /// Splits a finished encoding into its record-level filter and the
+    /// fields' own filters; `None` if its length does not fit the layout.
+    fn push_encoding(&mut self, layout: &Layout, words: Vec<u64>) -> Option<()> {
+        let end = layout.fields.last().map_or(layout.record.end, |f| f.1.end);
+        if words.len() != end {
+            return None;
+        }
+        let offset = layout.record.end;
+        self.field_layout = layout
+            .fields
+            .iter()
+            .map(|(f, r)| (*f, r.start - offset..r.end - offset))
+            .collect();
+        self.field_filters.push(words[offset..].into());
+        self.encodings
+            .push(Encoding::from_words(words[..offset].to_vec()));
+        Some(())
     }
 
     fn source_index(&mut self, name: &str) -> u16 {
@@ -96,6 +122,7 @@ impl Pool {
         let s = self.source_index(source);
         let b64 = base64::engine::general_purpose::STANDARD;
         let bits = schema.encoded_bits();
+        let layout = schema.layout();
         let mut n = 0;
         while let Some(row) = rows.next_row() {
             let row = row?;
@@ -108,11 +135,10 @@ impl Pool {
                 return Err(bad(format!("{p:?}")));
             }
             let text = row.values[enc].text();
-            let encoding = b64
-                .decode(text.trim())
+            b64.decode(text.trim())
                 .ok()
                 .and_then(|b| Encoding::from_bytes(&b))
-                .filter(|e| e.bits() == bits)
+                .and_then(|e| self.push_encoding(&layout, e.words))
                 .ok_or_else(|| {
                     bad(format!(
                         "column {ENCODING_COLUMN} is not a base64 encoding of {bits} bits (was the file encoded with this schema?)"
@@ -120,7 +146,6 @@ impl Pool {
                 })?;
             self.ids.push(row.values[id].text().trim().to_string());
             self.sources.push(s);
-            self.encodings.push(encoding);
             self.attributes.push(attributes(&row.values, &attrs));
             n += 1;
         }
@@ -157,6 +182,7 @@ impl Pool {
         self.compares = schema.compares.clone();
         let s = self.source_index(source);
         let no_salt = vec![String::new(); schema.fields.len()];
+        let record_words = schema.layout().record.end;
         let mut n = 0;
         while let Some(row) = rows.next_row() {
             let row = row?;
@@ -171,10 +197,21 @@ impl Pool {
                 .fields
                 .iter()
                 .enumerate()
-                .map(|(f, rule)| field_value(rule.kind, &field_cols[f], &row.values, &formats[f]).0)
+                .map(|(f, rule)| {
+                    // Folded once here, not at every comparison.
+                    match field_value(rule.kind, &field_cols[f], &row.values, &formats[f]).0 {
+                        FieldValue::Text(t) => match normalise_text(&t) {
+                            n if n.is_empty() => FieldValue::Missing,
+                            n => FieldValue::Text(n),
+                        },
+                        other => other,
+                    }
+                })
                 .collect();
-            self.encodings
-                .push(blocking_encoder.encode(&values, &no_salt));
+            // Only the record-level filter: plaintext compares the details.
+            let mut words = blocking_encoder.encode(&values, &no_salt).words;
+            words.truncate(record_words);
+            self.encodings.push(Encoding::from_words(words));
             self.plain.push(values);
             self.ids.push(row.values[id].text().trim().to_string());
             self.sources.push(s);
@@ -195,6 +232,7 @@ impl Pool {
         source: &str,
         encoding: &str,
         compares: &[CompareRule],
+        layout: &Layout,
     ) -> Result<(u64, u64), LinkError> {
         self.compares = compares.to_vec();
         let (mut added, mut skipped) = (0, 0);
@@ -232,14 +270,14 @@ impl Pool {
                         .and_then(|d| Encoding::from_bytes(&d))
                         .or_else(|| Encoding::from_bytes(&b))
                 });
-                let Some(encoding) = encoding else {
+                let pushed = encoding.and_then(|e| self.push_encoding(layout, e.words));
+                if pushed.is_none() {
                     skipped += 1;
                     continue;
-                };
+                }
                 let s = self.source_index(srcs[r].as_deref().unwrap_or(""));
                 self.ids.push(ids[r].clone().unwrap_or_default());
                 self.sources.push(s);
-                self.encodings.push(encoding);
                 self.attributes
                     .push(attr_cols.iter().map(|c| c[r].clone()).collect());
                 added += 1;

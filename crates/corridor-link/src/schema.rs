@@ -38,6 +38,16 @@ pub struct LinkageSchema {
     pub blocking: BlockingOptions,
 }
 
+/// Where the filters sit in a finished encoding (word ranges).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// The record-level filter (every field): blocking and the similarity
+    /// reported per pair.
+    pub record: std::ops::Range<usize>,
+    /// Fields with a filter of their own: field index and words.
+    pub fields: Vec<(usize, std::ops::Range<usize>)>,
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EncodingOptions {
@@ -110,6 +120,13 @@ pub struct FieldRule {
     pub salt_part: Option<SaltPart>,
     /// Date formats (chrono syntax) for text dates; default the reader's.
     pub formats: Option<Vec<String>>,
+    /// Bits of this field's own filter (before hardening, a multiple of
+    /// 64). The field then also gets a filter of its own, hardened like the
+    /// record-level one and appended to it, and is compared on its own: the
+    /// model sees one comparison per field instead of one for the whole
+    /// record, which is what lets EM tell matches from look-alikes. Absent:
+    /// the field is only in the record-level filter.
+    pub filter_bits: Option<usize>,
 }
 
 fn default_q() -> usize {
@@ -230,6 +247,19 @@ impl LinkageSchema {
             if f.hashes == 0 || f.hashes > 100 {
                 return Err(format!("field '{}': hashes must be 1 to 100", f.name));
             }
+            if let Some(bits) = f.filter_bits {
+                let unit = if self.encoding.hardening.contains(&Hardening::XorFold) {
+                    128
+                } else {
+                    64
+                };
+                if bits == 0 || !bits.is_multiple_of(unit) || bits > 1 << 16 {
+                    return Err(format!(
+                        "field '{}': filter_bits is {bits}: use a multiple of {unit} up to 65536 (256 is usual)",
+                        f.name
+                    ));
+                }
+            }
         }
         let b = &self.blocking;
         if b.bands == 0 || b.band_bits == 0 || b.band_bits > 64 {
@@ -238,15 +268,41 @@ impl LinkageSchema {
         Ok(())
     }
 
-    /// Length of a finished encoding in bits.
+    /// Length of a finished encoding in bits: the record-level filter and
+    /// the fields' own filters, hardened.
     pub fn encoded_bits(&self) -> usize {
+        let layout = self.layout();
+        64 * layout
+            .fields
+            .last()
+            .map_or(layout.record.end, |(_, words)| words.end)
+    }
+
+    /// A filter of `bits` after the hardening steps.
+    pub fn hardened_bits(&self, bits: usize) -> usize {
         self.encoding
             .hardening
             .iter()
-            .fold(self.encoding.bits, |bits, h| match h {
+            .fold(bits, |bits, h| match h {
                 Hardening::Balance => bits * 2,
                 Hardening::XorFold => bits / 2,
             })
+    }
+
+    /// Where each filter sits in a finished encoding, in 64-bit words: the
+    /// record-level filter first, then each field's own, in field order.
+    pub fn layout(&self) -> Layout {
+        let record = 0..self.hardened_bits(self.encoding.bits) / 64;
+        let mut at = record.end;
+        let mut fields = Vec::new();
+        for (f, rule) in self.fields.iter().enumerate() {
+            if let Some(bits) = rule.filter_bits {
+                let words = self.hardened_bits(bits) / 64;
+                fields.push((f, at..at + words));
+                at += words;
+            }
+        }
+        Layout { record, fields }
     }
 
     /// Per field, the date formats its text dates are read with: its own,

@@ -481,18 +481,22 @@ name = "name"
 columns = [{names}]
 kind = "name"
 hashes = 10
+# A filter of its own too: the model then compares each detail apart.
+filter_bits = 512
 
 [[field]]
 name = "birth_date"
 columns = ["{birth}"]
 kind = "date"
 hashes = 20
+filter_bits = 256
 
 [[field]]
 name = "place_of_birth"
 columns = ["{place}"]
 kind = "text"
 hashes = 6
+filter_bits = 256
 # Salted with the year of birth: the same town hashes differently for
 # people born in different years, against frequency attacks.
 salt = "{birth}"

@@ -1,0 +1,248 @@
+//! Training the Fellegi–Sunter model the way Splink does, when at least two
+//! details can be blocked on exactly (fields with a filter of their own, or
+//! plaintext): u from random pairs (nearly all non-matches), and m by EM
+//! inside blocks of pairs that agree exactly on one detail (the same
+//! birth-date filter, say).
+//!
+//! Why not EM on the candidate pairs: LSH proposes pairs that look alike on
+//! everything, and EM there settles on whatever latent class explains the
+//! look-alikes best (same place of birth and citizenship), not on "the same
+//! person". Inside a block on one detail, non-matches are close to random
+//! on the *other* details, so u can stay fixed at its random-pair value and
+//! EM has only the matches left to explain. Each comparison's m comes from
+//! the sessions that did not block on it; the prior over all pairs from how
+//! many matches each session found, divided by the share of matches that
+//! agree exactly on its blocking detail.
+
+use std::collections::HashMap;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use crate::model::{Comparator, Model, em, initial_m};
+use crate::pool::Pool;
+
+/// One training session, as reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct Session {
+    /// The comparison whose detail was equal in every pair.
+    pub blocked_on: String,
+    /// Pairs inside the blocks.
+    pub pairs_in_blocks: f64,
+    /// Pairs EM saw (all of them, or a uniform sample).
+    pub pairs_trained: usize,
+    /// Share of matches among the pairs inside the blocks.
+    pub lambda: f64,
+    /// Matches in the whole pool this session implies.
+    pub matches_implied: f64,
+    pub em_iterations: usize,
+    /// Whether its m and prior were used (see `train`).
+    pub used: bool,
+}
+
+/// Trains m and the prior λ over `possible` pairs; `None` when fewer than
+/// two details can be blocked on exactly (then EM on the candidates is all
+/// there is). With `across`, only pairs from different sources count.
+pub fn train(
+    pool: &Pool,
+    comparator: &Comparator,
+    u: &[Vec<f64>],
+    possible: f64,
+    across: bool,
+    max_pairs: usize,
+) -> Option<Model> {
+    let keyed = comparator.exact_keys(pool);
+    if keyed.len() < 2 || possible <= 0.0 {
+        return None;
+    }
+    let comparisons = &comparator.comparisons;
+    let mut sessions = Vec::new();
+    let mut m_sum: Vec<Vec<f64>> = comparisons
+        .iter()
+        .map(|c| vec![0.0; c.levels.len()])
+        .collect();
+    let mut m_n = vec![0usize; comparisons.len()];
+    let mut trained = Vec::new();
+    for (c, keys) in &keyed {
+        let pairs = block_pairs(keys, &pool.sources, across, max_pairs);
+        if pairs.sampled.is_empty() {
+            continue;
+        }
+        let patterns: HashMap<Vec<u8>, u64> = pairs
+            .sampled
+            .par_iter()
+            .fold(HashMap::new, |mut acc: HashMap<Vec<u8>, u64>, (i, j)| {
+                *acc.entry(comparator.compare(pool, *i as usize, *j as usize).0)
+                    .or_default() += 1;
+                acc
+            })
+            .reduce(HashMap::new, |mut a, b| {
+                for (k, v) in b {
+                    *a.entry(k).or_default() += v;
+                }
+                a
+            });
+        let (m, _, lambda, iterations) =
+            em(&patterns, initial_m(comparisons), u.to_vec(), 0.1, Some(*c));
+        // A session that calls (nearly) every pair a match learnt nothing
+        // about matches: the blocking detail goes with others among
+        // non-matches too (a place of birth salted by birth year, with
+        // citizenship), so the other details are not random inside it.
+        let used = lambda < 0.9;
+        sessions.push(Session {
+            blocked_on: comparisons[*c].name.clone(),
+            pairs_in_blocks: pairs.total,
+            pairs_trained: pairs.sampled.len(),
+            lambda,
+            matches_implied: 0.0,
+            em_iterations: iterations,
+            used,
+        });
+        if !used {
+            continue;
+        }
+        for (k, levels) in m.iter().enumerate() {
+            if k != *c {
+                for (s, x) in m_sum[k].iter_mut().zip(levels) {
+                    *s += x;
+                }
+                m_n[k] += 1;
+            }
+        }
+        trained.push((*c, lambda, pairs.total, sessions.len() - 1));
+    }
+    if trained.len() < 2 {
+        return None;
+    }
+    let m: Vec<Vec<f64>> = m_sum
+        .iter()
+        .zip(&m_n)
+        .zip(initial_m(comparisons))
+        .map(|((sum, n), fallback)| {
+            if *n == 0 {
+                fallback
+            } else {
+                sum.iter().map(|x| x / *n as f64).collect()
+            }
+        })
+        .collect();
+    // Matches the pool holds, by each session: matches found in its blocks
+    // over the share of matches whose blocking detail agrees exactly.
+    let mut implied: Vec<f64> = Vec::new();
+    for (c, lambda, total, session) in &trained {
+        let agree = m[*c][0].max(1e-3);
+        sessions[*session].matches_implied = lambda * total / agree;
+        implied.push(sessions[*session].matches_implied);
+    }
+    implied.sort_by(f64::total_cmp);
+    let matches = implied[(implied.len() - 1) / 2];
+    let lambda = (matches / possible).clamp(1e-12, 0.5);
+    Some(Model {
+        comparisons: comparisons.clone(),
+        m,
+        u: u.to_vec(),
+        lambda,
+        em_iterations: sessions.iter().map(|s| s.em_iterations).sum(),
+        training: sessions,
+    })
+}
+
+struct BlockPairs {
+    /// Pairs inside blocks in all.
+    total: f64,
+    /// All of them, or `max_pairs` drawn uniformly.
+    sampled: Vec<(u32, u32)>,
+}
+
+/// Pairs of records with the same key.
+fn block_pairs(
+    keys: &[Option<u64>],
+    sources: &[u16],
+    across: bool,
+    max_pairs: usize,
+) -> BlockPairs {
+    let mut blocks: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
+    for (i, k) in keys.iter().enumerate() {
+        if let Some(k) = k {
+            blocks.entry(*k).or_default().push(i as u32);
+        }
+    }
+    let mut blocks: Vec<Vec<u32>> = blocks.into_values().filter(|b| b.len() > 1).collect();
+    blocks.sort_unstable();
+    let size = |b: &Vec<u32>| (b.len() * (b.len() - 1) / 2) as f64;
+    let total: f64 = blocks.iter().map(size).sum();
+    let keep = |i: u32, j: u32| !across || sources[i as usize] != sources[j as usize];
+    let mut sampled = Vec::new();
+    if total <= max_pairs as f64 {
+        for b in &blocks {
+            for (x, i) in b.iter().enumerate() {
+                for j in &b[x + 1..] {
+                    if keep(*i, *j) {
+                        sampled.push((*i, *j));
+                    }
+                }
+            }
+        }
+    } else {
+        // Uniform over pairs: a block in proportion to its pairs, then two
+        // of its records.
+        let mut cumulative = Vec::with_capacity(blocks.len());
+        let mut acc = 0.0;
+        for b in &blocks {
+            acc += size(b);
+            cumulative.push(acc);
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(0x7EA1_2025);
+        let mut tries = 0;
+        while sampled.len() < max_pairs && tries < 4 * max_pairs {
+            tries += 1;
+            let at = rng.random_range(0.0..acc);
+            let b = &blocks[cumulative
+                .partition_point(|c| *c <= at)
+                .min(blocks.len() - 1)];
+            let x = rng.random_range(0..b.len());
+            let y = rng.random_range(0..b.len() - 1);
+            let y = if y >= x { y + 1 } else { y };
+            if keep(b[x], b[y]) {
+                sampled.push((b[x].min(b[y]), b[x].max(b[y])));
+            }
+        }
+    }
+    BlockPairs { total, sampled }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Every pair shares its key, is ordered, and all pairs are found
+        /// when there are few enough.
+        #[test]
+        fn pairs_share_their_key(keys in proptest::collection::vec(proptest::option::of(0u64..5), 0..60)) {
+            let sources = vec![0u16; keys.len()];
+            let all = block_pairs(&keys, &sources, false, usize::MAX);
+            let mut expected = 0usize;
+            for i in 0..keys.len() {
+                for j in i + 1..keys.len() {
+                    if keys[i].is_some() && keys[i] == keys[j] {
+                        expected += 1;
+                    }
+                }
+            }
+            prop_assert_eq!(all.sampled.len(), expected);
+            prop_assert_eq!(all.total as usize, expected);
+            let some = block_pairs(&keys, &sources, false, 10);
+            prop_assert!(some.sampled.len() <= expected.max(10));
+            for (i, j) in some.sampled.iter().chain(&all.sampled) {
+                prop_assert!(i < j);
+                prop_assert!(keys[*i as usize].is_some());
+                prop_assert_eq!(keys[*i as usize], keys[*j as usize]);
+            }
+        }
+    }
+}
