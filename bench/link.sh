@@ -65,7 +65,7 @@ echo
 printf '%-20s %9s %9s %7s %9s %7s\n' tool seconds peak_MiB F1 precision recall
 for r in "${rows[@]}"; do
   read -r t s m f p rc <<< "$r"
-  printf '%-20s %9.2f %9d %7.3f %9.3f %7.3f\n' "$t" "$s" "$m" "$f" "$p" "$rc"
+  printf '%-20s %9.2f %9.0f %7.3f %9.3f %7.3f\n' "$t" "$s" "$m" "$f" "$p" "$rc"
 done
 ratio() { # corridor-row peer-row
   local a b

@@ -95,6 +95,9 @@ pub enum LinkCommand {
         /// Match probability from which two records are the same person
         #[arg(long, default_value_t = 0.5)]
         threshold: f64,
+        /// pairs.csv keeps candidate pairs from this match probability (0 keeps every candidate pair)
+        #[arg(long, default_value_t = corridor_link::DEFAULT_KEEP_PAIRS_FROM)]
+        keep_pairs_from: f64,
         /// Output folder
         #[arg(long)]
         out: PathBuf,
@@ -141,6 +144,9 @@ pub struct DedupeArgs {
     /// Match probability from which two records are the same person
     #[arg(long, default_value_t = 0.5)]
     pub threshold: f64,
+    /// pairs.csv keeps candidate pairs from this match probability (0 keeps every candidate pair)
+    #[arg(long, default_value_t = corridor_link::DEFAULT_KEEP_PAIRS_FROM)]
+    pub keep_pairs_from: f64,
     /// Output folder [default: WORKSPACE/linkage with --workspace]
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -239,7 +245,14 @@ pub fn dedupe(args: DedupeArgs) -> Result<corridor_link::LinkReport> {
         let pool = files_pool(&schema, &args.inputs, args.plaintext)?;
         (pool, schema, out)
     };
-    run_link(&pool, &schema, args.threshold, false, &out)
+    run_link(
+        &pool,
+        &schema,
+        args.threshold,
+        args.keep_pairs_from,
+        false,
+        &out,
+    )
 }
 
 fn files_pool(schema: &LinkageSchema, inputs: &[PathBuf], plaintext: bool) -> Result<Pool> {
@@ -268,6 +281,7 @@ fn run_link(
     pool: &Pool,
     schema: &LinkageSchema,
     threshold: f64,
+    keep_pairs_from: f64,
     across: bool,
     out: &Path,
 ) -> Result<corridor_link::LinkReport> {
@@ -281,6 +295,7 @@ fn run_link(
         &LinkOptions {
             threshold,
             across_sources_only: across,
+            keep_pairs_from,
         },
     );
     corridor_link::write_outputs(out, pool, &linkage)?;
@@ -299,7 +314,7 @@ fn run_link(
         r.records_in_multi_record_clusters
     );
     println!(
-        "  blocking {:.2} s, scoring {:.2} s, clustering {:.2} s; model: λ = {:.4} after {} EM iterations. Written to {}.",
+        "  blocking {:.2} s, scoring {:.2} s, clustering {:.2} s; model: λ = {:.3e} after {} EM iterations. Written to {}.",
         r.seconds_blocking,
         r.seconds_scoring,
         r.seconds_clustering,
@@ -317,13 +332,14 @@ pub fn link(cmd: LinkCommand) -> Result<()> {
             schema,
             plaintext,
             threshold,
+            keep_pairs_from,
             out,
             a,
             b,
         } => {
             let schema = LinkageSchema::load(&schema)?;
             let pool = files_pool(&schema, &[a, b], plaintext)?;
-            run_link(&pool, &schema, threshold, true, &out).map(|_| ())
+            run_link(&pool, &schema, threshold, keep_pairs_from, true, &out).map(|_| ())
         }
         LinkCommand::Evaluate {
             links,
@@ -358,8 +374,18 @@ pub fn print_evaluation(e: &corridor_link::Evaluation) {
         e.precision, e.recall, e.f1, e.correct_pairs, e.predicted_pairs, e.true_pairs
     );
     println!(
-        "  blocking: pair completeness {:.4}, reduction ratio {:.6} ({} candidate pairs)",
-        e.pair_completeness, e.reduction_ratio, e.candidate_pairs
+        "  blocking: pair completeness {:.4}{}, reduction ratio {:.6} ({} candidate pairs)",
+        e.pair_completeness,
+        if e.pairs_kept_from > 0.0 {
+            format!(
+                " (among pairs kept at probability ≥ {}; link with --keep-pairs-from 0 for all)",
+                e.pairs_kept_from
+            )
+        } else {
+            String::new()
+        },
+        e.reduction_ratio,
+        e.candidate_pairs
     );
     if e.records_not_in_truth > 0 {
         println!(
@@ -377,7 +403,6 @@ pub fn evaluate(
     workspace: Option<&Path>,
     truth_org: &str,
 ) -> Result<corridor_link::Evaluation> {
-    let (records, candidates) = corridor_link::evaluate::read_outputs(links)?;
     let mut cols: Vec<&str> = truth_id.iter().map(String::as_str).collect();
     if workspace.is_some() {
         cols.push(truth_org);
@@ -398,7 +423,7 @@ pub fn evaluate(
         };
         map.insert(id, entity);
     }
-    Ok(corridor_link::evaluate(&records, &candidates, &map))
+    Ok(corridor_link::evaluate::evaluate_outputs(links, &map)?)
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -745,6 +770,7 @@ pub fn demo_trafficking(world: &Path, workspace: &Path, out: &Path) -> Result<()
         schema: LINKAGE.first().map(|l| world.join(l.schema)),
         plaintext: false,
         threshold: 0.5,
+        keep_pairs_from: corridor_link::DEFAULT_KEEP_PAIRS_FROM,
         out: None,
         inputs: Vec::new(),
     })?;

@@ -21,7 +21,11 @@ pub struct Evaluation {
     pub recall: f64,
     pub f1: f64,
     pub candidate_pairs: u64,
+    /// Share of true pairs among the candidate pairs (among those kept in
+    /// `pairs.csv` when `pairs_kept_from` > 0: then a lower bound).
     pub pair_completeness: f64,
+    /// The linkage kept pairs from this probability (0: every candidate).
+    pub pairs_kept_from: f64,
     pub reduction_ratio: f64,
 }
 
@@ -88,6 +92,7 @@ pub fn evaluate(
         },
         candidate_pairs: candidates.len() as u64,
         pair_completeness: ratio(found, t.len() as u64),
+        pairs_kept_from: 0.0,
         reduction_ratio: if possible > 0.0 {
             1.0 - candidates.len() as f64 / possible
         } else {
@@ -138,19 +143,36 @@ pub fn read_clusters(dir: &Path) -> Result<Vec<(String, String)>, LinkError> {
     )?))
 }
 
-/// Reads a linkage output folder: (record id, cluster id) from
-/// `clusters.csv` and the candidate pairs from `pairs.csv`.
-#[allow(clippy::type_complexity)]
-pub fn read_outputs(
+/// Evaluates a linkage output folder against a truth (record id → true
+/// entity): clusters from `clusters.csv`, the pairs kept in `pairs.csv`,
+/// and from `report.json` how many candidate pairs there were in all and
+/// from which probability pairs were kept.
+pub fn evaluate_outputs(
     dir: &Path,
-) -> Result<(Vec<(String, String)>, Vec<(String, String)>), LinkError> {
-    Ok((
-        read_clusters(dir)?,
-        pairs_of(read_columns(
-            &dir.join("pairs.csv"),
-            &["record_id_a", "record_id_b"],
-        )?),
-    ))
+    truth: &HashMap<String, String>,
+) -> Result<Evaluation, LinkError> {
+    let records = read_clusters(dir)?;
+    let kept = pairs_of(read_columns(
+        &dir.join("pairs.csv"),
+        &["record_id_a", "record_id_b"],
+    )?);
+    let mut e = evaluate(&records, &kept, truth);
+    let report: Option<serde_json::Value> = std::fs::read_to_string(dir.join("report.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let field = |name: &str| report.as_ref().and_then(|r| r["report"][name].as_f64());
+    if let (Some(candidates), Some(kept_from)) =
+        (field("candidate_pairs"), field("pairs_kept_from"))
+    {
+        let n = e.records as f64;
+        let possible = n * (n - 1.0) / 2.0;
+        e.candidate_pairs = candidates as u64;
+        e.pairs_kept_from = kept_from;
+        if possible > 0.0 {
+            e.reduction_ratio = 1.0 - candidates / possible;
+        }
+    }
+    Ok(e)
 }
 
 /// Reads a truth file: for every row, the values of `id_columns` and of

@@ -89,6 +89,9 @@ pub(crate) fn column(path: &Path, headers: &[String], c: &str) -> Result<usize, 
 }
 
 /// How to link.
+/// Default of [`LinkOptions::keep_pairs_from`].
+pub const DEFAULT_KEEP_PAIRS_FROM: f64 = 0.001;
+
 #[derive(Debug, Clone)]
 pub struct LinkOptions {
     /// Match probability at and above which two records are the same
@@ -96,6 +99,10 @@ pub struct LinkOptions {
     pub threshold: f64,
     /// Only pairs of records from different sources (linking two files).
     pub across_sources_only: bool,
+    /// `pairs.csv` keeps the candidate pairs with a match probability at
+    /// least this (0 keeps every candidate pair; on large files they run
+    /// to hundreds of megabytes, nearly all clear non-matches).
+    pub keep_pairs_from: f64,
 }
 
 impl Default for LinkOptions {
@@ -103,6 +110,7 @@ impl Default for LinkOptions {
         LinkOptions {
             threshold: 0.5,
             across_sources_only: false,
+            keep_pairs_from: DEFAULT_KEEP_PAIRS_FROM,
         }
     }
 }
@@ -119,6 +127,8 @@ pub struct ScoredPair {
 
 /// The result of a linkage run.
 pub struct Linkage {
+    /// The candidate pairs with a match probability of at least
+    /// `min(keep_pairs_from, threshold)`; the others were scored and dropped.
     pub pairs: Vec<ScoredPair>,
     pub clusters: cluster::Clusters,
     pub model: Model,
@@ -137,6 +147,9 @@ pub struct LinkReport {
     pub clusters: usize,
     pub records_in_multi_record_clusters: usize,
     pub threshold: f64,
+    /// `pairs.csv` holds the candidate pairs with probability ≥ this.
+    pub pairs_kept_from: f64,
+    pub pairs_kept: usize,
     pub seconds_blocking: f64,
     pub seconds_scoring: f64,
     pub seconds_clustering: f64,
@@ -156,6 +169,43 @@ pub fn possible_pairs(pool: &Pool, across: bool) -> f64 {
     all - per.values().map(|k| k * (k - 1.0) / 2.0).sum::<f64>()
 }
 
+/// The prior over all pairs that makes the model agree with itself: the
+/// expected matches among the candidate pairs (nearly every match is one),
+/// Σ P(match | pair), over all possible pairs, iterated to a fixed point on
+/// a uniform sample of up to 2 million candidates. The sessions' own
+/// estimate is the start; on large files with many look-alikes it runs
+/// high (11× on a million records), since EM inside big blocks finds
+/// look-alikes as well as matches.
+fn prior_from_candidates(
+    model: &Model,
+    comparator: &model::Comparator,
+    pool: &Pool,
+    candidates: &[(u32, u32)],
+    possible: f64,
+) -> f64 {
+    if candidates.is_empty() || possible <= 0.0 {
+        return model.lambda;
+    }
+    let step = candidates.len().div_ceil(2_000_000);
+    let sample: Vec<Vec<u8>> = candidates
+        .par_iter()
+        .step_by(step)
+        .map(|(a, b)| comparator.compare(pool, *a as usize, *b as usize).0)
+        .collect();
+    let scale = candidates.len() as f64 / sample.len() as f64;
+    let mut m = model.clone();
+    for _ in 0..100 {
+        let expected: f64 = sample.par_iter().map(|l| m.probability(l)).sum::<f64>() * scale;
+        let next = (expected / possible).clamp(1e-12, 0.5);
+        let done = (next / m.lambda - 1.0).abs() < 1e-4;
+        m.lambda = next;
+        if done {
+            break;
+        }
+    }
+    m.lambda
+}
+
 /// Blocks, compares, fits the model, scores and clusters.
 pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linkage {
     let t0 = std::time::Instant::now();
@@ -167,36 +217,59 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
     );
     let t1 = std::time::Instant::now();
     let comparator = model::Comparator::new(schema, pool);
-    let compared: Vec<(Vec<u8>, f64)> = candidates
-        .par_iter()
-        .map(|(i, j)| comparator.compare(pool, *i as usize, *j as usize))
-        .collect();
-    let mut patterns: HashMap<Vec<u8>, u64> = HashMap::new();
-    for (levels, _) in &compared {
-        *patterns.entry(levels.clone()).or_default() += 1;
-    }
     let random_u = model::random_pair_levels(pool, &comparator, 1_000_000);
     let possible = possible_pairs(pool, options.across_sources_only);
-    let model = train::train(
+    let (trained, sessions) = train::train(
         pool,
         &comparator,
         &random_u,
         possible,
         options.across_sources_only,
         2_000_000,
-    )
-    .unwrap_or_else(|| Model::fit(comparator.comparisons.clone(), &patterns, random_u));
+    );
+    let trained = trained.map(|mut model| {
+        model.lambda = prior_from_candidates(&model, &comparator, pool, &candidates, possible);
+        model
+    });
+    let model = trained.unwrap_or_else(|| {
+        // EM on the candidates: their comparison patterns, counted.
+        let patterns: HashMap<Vec<u8>, u64> = candidates
+            .par_iter()
+            .fold(HashMap::new, |mut acc: HashMap<Vec<u8>, u64>, (i, j)| {
+                *acc.entry(comparator.compare(pool, *i as usize, *j as usize).0)
+                    .or_default() += 1;
+                acc
+            })
+            .reduce(HashMap::new, |mut a, b| {
+                for (k, v) in b {
+                    *a.entry(k).or_default() += v;
+                }
+                a
+            });
+        Model {
+            training: sessions,
+            ..Model::fit(comparator.comparisons.clone(), &patterns, random_u)
+        }
+    });
+    // Scored and dropped as they go: only pairs that could matter are kept
+    // (a million records give hundreds of millions of candidates).
+    let keep = options.keep_pairs_from.min(options.threshold);
     let pairs: Vec<ScoredPair> = candidates
-        .iter()
-        .zip(&compared)
-        .map(|((a, b), (levels, sim))| ScoredPair {
-            a: *a,
-            b: *b,
-            similarity: *sim,
-            weight: model.weight(levels),
-            probability: model.probability(levels),
+        .par_iter()
+        .filter_map(|(a, b)| {
+            let (levels, similarity) = comparator.compare(pool, *a as usize, *b as usize);
+            let probability = model.probability(&levels);
+            (probability >= keep).then(|| ScoredPair {
+                a: *a,
+                b: *b,
+                similarity,
+                weight: model.weight(&levels),
+                probability,
+            })
         })
         .collect();
+    let candidate_count = candidates.len();
+    drop(candidates);
     let t2 = std::time::Instant::now();
     let links: Vec<(u32, u32, f64)> = pairs.iter().map(|p| (p.a, p.b, p.probability)).collect();
     let across = options.across_sources_only;
@@ -216,9 +289,9 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
         } else {
             "encoded"
         },
-        candidate_pairs: pairs.len(),
+        candidate_pairs: candidate_count,
         reduction_ratio: if possible > 0.0 {
-            1.0 - pairs.len() as f64 / possible
+            1.0 - candidate_count as f64 / possible
         } else {
             1.0
         },
@@ -233,6 +306,11 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
             .filter(|c| sizes[**c as usize] > 1)
             .count(),
         threshold: options.threshold,
+        pairs_kept_from: options.keep_pairs_from,
+        pairs_kept: pairs
+            .iter()
+            .filter(|p| p.probability >= options.keep_pairs_from)
+            .count(),
         seconds_blocking: (t1 - t0).as_secs_f64(),
         seconds_scoring: (t2 - t1).as_secs_f64(),
         seconds_clustering: (t3 - t2).as_secs_f64(),
@@ -304,7 +382,8 @@ pub fn write_outputs(dir: &Path, pool: &Pool, linkage: &Linkage) -> Result<(), L
         "same_cluster",
     ])
     .map_err(csv_err(&path))?;
-    for p in &linkage.pairs {
+    let keep = linkage.report.pairs_kept_from;
+    for p in linkage.pairs.iter().filter(|p| p.probability >= keep) {
         let same =
             linkage.clusters.of_record[p.a as usize] == linkage.clusters.of_record[p.b as usize];
         w.write_record([

@@ -328,15 +328,15 @@ pub fn initial_m(comparisons: &[Comparison]) -> Vec<Vec<f64>> {
 }
 
 /// Expectation–maximisation over comparison patterns with counts. With
-/// `fixed_u_except` given, u stays as it is and that comparison (the one
-/// the pairs were blocked on, equal in all of them) is left out of the
-/// E-step and keeps its m. Returns m, u, λ and the iterations run.
+/// `blocked_on` given, that comparison (the one the pairs were blocked on,
+/// equal in all of them) is left out of the E-step and keeps its m and u.
+/// Returns m, u, λ and the iterations run.
 pub fn em(
     patterns: &HashMap<Vec<u8>, u64>,
     mut m: Vec<Vec<f64>>,
     mut u: Vec<Vec<f64>>,
     mut lambda: f64,
-    fixed_u_except: Option<usize>,
+    blocked_on: Option<usize>,
 ) -> (Vec<Vec<f64>>, Vec<Vec<f64>>, f64, usize) {
     let total: f64 = patterns.values().map(|c| *c as f64).sum();
     let mut iterations = 0;
@@ -359,7 +359,7 @@ pub fn em(
         let mut matches = 0.0;
         let mut masked = Vec::new();
         for (p, count) in patterns {
-            let g = match fixed_u_except {
+            let g = match blocked_on {
                 Some(c) => {
                     masked.clear();
                     masked.extend_from_slice(p);
@@ -387,9 +387,9 @@ pub fn em(
         };
         normalise(&mut m_acc);
         normalise(&mut u_acc);
-        if let Some(c) = fixed_u_except {
+        if let Some(c) = blocked_on {
             m_acc[c] = m[c].clone();
-            u_acc = u.clone();
+            u_acc[c] = u[c].clone();
         }
         let new_lambda = (matches / total).clamp(1e-6, 1.0 - 1e-6);
         let change = (new_lambda - lambda).abs()

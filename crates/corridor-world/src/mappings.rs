@@ -473,8 +473,8 @@ bits = 1024
 hardening = ["balance"]
 
 [blocking]
-bands = 60
-band_bits = 24
+bands = 100
+band_bits = 32
 
 [[field]]
 name = "name"
