@@ -472,9 +472,11 @@ fn linkage_schema(l: &Linkage) -> String {
 bits = 1024
 hardening = ["balance"]
 
+# Blocking for a few thousand records; the default (100 bands of 32 bits)
+# is for files of 100,000 and more.
 [blocking]
-bands = 100
-band_bits = 32
+bands = 60
+band_bits = 24
 
 [[field]]
 name = "name"
