@@ -11,6 +11,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use corridor_link::schema::{BlockingOptions, CompareMethod, CompareRule, LinkageSchema};
 use corridor_link::{Encoder, LinkOptions, Pool};
 use corridor_store::Workspace;
+use corridor_synth::report::Population as SynthPopulation;
 use corridor_synth::{Context as SynthContext, KOptions, Table};
 
 use crate::workspace_commands::spinner;
@@ -478,15 +479,22 @@ pub struct SynthArgs {
 }
 
 /// Age groups of the case records (SDMX-style codes).
+/// Age groups of the trafficking cases (children apart from adolescents,
+/// as counter-trafficking reports show them): code, first and last year.
+const CASE_AGE_GROUPS: [(&str, i32, Option<i32>); 6] = [
+    ("Y0T11", 0, Some(11)),
+    ("Y12T17", 12, Some(17)),
+    ("Y18T24", 18, Some(24)),
+    ("Y25T34", 25, Some(34)),
+    ("Y35T49", 35, Some(49)),
+    ("Y_GE50", 50, None),
+];
+
 fn age_group(age: i64) -> &'static str {
-    match age {
-        ..12 => "Y0T11",
-        12..18 => "Y12T17",
-        18..25 => "Y18T24",
-        25..35 => "Y25T34",
-        35..50 => "Y35T49",
-        _ => "Y_GE50",
-    }
+    CASE_AGE_GROUPS
+        .iter()
+        .find(|(_, from, to)| age >= i64::from(*from) && to.is_none_or(|to| age <= i64::from(to)))
+        .map_or("", |g| g.0)
 }
 
 /// The workspace's trafficking cases, one record per person when a
@@ -590,20 +598,54 @@ pub fn workspace_cases(ws: &Workspace) -> Result<(Table, usize)> {
     Ok((table, records))
 }
 
-/// Total population of the latest year in the workspace (both sexes, all ages).
-fn workspace_population(ws: &Workspace) -> Option<f64> {
-    let b = ws
+/// Population of the latest year in the workspace, summed over its
+/// countries, by sex and the cases' age groups (five-year groups split
+/// evenly where a case group cuts one).
+fn workspace_population(ws: &Workspace) -> Option<SynthPopulation> {
+    let batches = ws
         .sql(
-            "SELECT CAST(SUM(population) AS DOUBLE) AS p FROM population \
-             WHERE sex = '_T' AND age_group = '_T' \
-             AND reference_year = (SELECT MAX(reference_year) FROM population)",
+            "SELECT sex, age_group, CAST(SUM(population) AS DOUBLE) AS p, MAX(reference_year) AS y \
+             FROM population \
+             WHERE reference_year = (SELECT MAX(reference_year) FROM population) \
+             GROUP BY sex, age_group",
         )
         .ok()?;
-    let batch = b.first()?;
-    let col = batch
-        .column(0)
-        .as_primitive_opt::<arrow::datatypes::Float64Type>()?;
-    (!col.is_empty() && col.is_valid(0)).then(|| col.value(0))
+    let mut counts = Vec::new();
+    let mut year = String::new();
+    for b in &batches {
+        let sex = corridor_link::pool::text_column(b.column(0).as_ref());
+        let age = corridor_link::pool::text_column(b.column(1).as_ref());
+        let years = corridor_link::pool::text_column(b.column(3).as_ref());
+        let p = b
+            .column(2)
+            .as_primitive_opt::<arrow::datatypes::Float64Type>()?;
+        for r in 0..b.num_rows() {
+            let (Some(sex), Some(age)) = (&sex[r], &age[r]) else {
+                continue;
+            };
+            // Only real sexes and real age ranges: totals are recomputed.
+            let Some((from, to)) = corridor_model::age::age_range(age) else {
+                continue;
+            };
+            if sex == "_T" || sex == "_U" || !p.is_valid(r) {
+                continue;
+            }
+            counts.push((sex.clone(), from, to, p.value(r)));
+            if let Some(y) = &years[r] {
+                year.clone_from(y);
+            }
+        }
+    }
+    if counts.is_empty() {
+        return None;
+    }
+    Some(SynthPopulation::regrouped(
+        &counts,
+        &CASE_AGE_GROUPS,
+        format!(
+            "the workspace's population table, {year}, all its countries, by sex and age group (five-year groups split evenly across the cases' age groups)"
+        ),
+    ))
 }
 
 pub fn synth(args: SynthArgs) -> Result<()> {
@@ -619,7 +661,10 @@ pub fn synth(args: SynthArgs) -> Result<()> {
             );
             let ctx = SynthContext {
                 indicator: Default::default(),
-                population: args.population.or_else(|| workspace_population(&ws)),
+                population: args
+                    .population
+                    .map(SynthPopulation::total)
+                    .or_else(|| workspace_population(&ws)),
                 source: format!("the trafficking cases of workspace {}", dir.display()),
             };
             (table, ctx, Some(ws))
@@ -628,7 +673,7 @@ pub fn synth(args: SynthArgs) -> Result<()> {
             let table = Table::from_csv(input, args.columns.as_deref())?;
             let ctx = SynthContext {
                 indicator: Default::default(),
-                population: args.population,
+                population: args.population.map(SynthPopulation::total),
                 source: format!("{}", input.display()),
             };
             (table, ctx, None)

@@ -148,6 +148,31 @@ fn demo_builds_the_world_and_says_what_next() {
     )
     .unwrap();
     assert_eq!(report["records_unique_on_a_published_combination"], 0);
+    // SDG 16.2.2 rates per 100,000 of the same sex and age, from the
+    // workspace's population table: female victims over the female
+    // population, so their rate exceeds the rate over everyone.
+    let row = |sex: &str, age: &str| {
+        report["sdg_16_2_2"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["sex"] == sex && r["age"] == age && r["form"] == "_T")
+            .cloned()
+            .unwrap_or_else(|| panic!("no row {sex} {age}"))
+    };
+    let (all, women) = (row("_T", "_T"), row("F", "_T"));
+    let (ra, rf) = (
+        all["sensitive_rate"].as_f64().expect("a rate for all"),
+        women["sensitive_rate"].as_f64().expect("a rate for women"),
+    );
+    let (na, nf) = (
+        all["sensitive"].as_f64().unwrap(),
+        women["sensitive"].as_f64().unwrap(),
+    );
+    // rate = count × 1e5 / population: the female population is roughly
+    // half of all.
+    let (pa, pf) = (na * 1e5 / ra, nf * 1e5 / rf);
+    assert!(pf > 0.4 * pa && pf < 0.6 * pa, "{pf} of {pa}");
     let o = corridor(&[
         "sql",
         "--workspace",

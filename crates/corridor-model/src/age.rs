@@ -50,6 +50,17 @@ impl AgeGrouping {
     }
 }
 
+/// The ages a group code of the `age_group` code list covers: first and
+/// last year (`None` for "and over"); `None` for a code that is not an
+/// age range (`_T`, `_U`, unknown codes).
+pub fn age_range(code: &str) -> Option<(i32, Option<i32>)> {
+    let list = CodeListId::AgeGroup.list();
+    let c = list.codes.iter().find(|c| c.code == code)?;
+    let from = c.extra.get("from")?.parse::<i32>().ok()?;
+    let to = c.extra.get("to").and_then(|v| v.parse::<i32>().ok());
+    Some((from, to))
+}
+
 /// The code of the group of `grouping` that holds `age`; `_U` for a negative age.
 pub fn age_group(age: i32, grouping: AgeGrouping) -> &'static str {
     let list = CodeListId::AgeGroup.list();
@@ -76,6 +87,14 @@ mod tests {
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).expect("valid test date")
+    }
+
+    #[test]
+    fn ranges_of_group_codes() {
+        assert_eq!(age_range("Y10T14"), Some((10, Some(14))));
+        assert_eq!(age_range("Y_GE85"), Some((85, None)));
+        assert_eq!(age_range("_T"), None);
+        assert_eq!(age_range("nonsense"), None);
     }
 
     #[test]

@@ -49,8 +49,8 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> SynthError + '_ {
 #[derive(Debug, Clone, Default)]
 pub struct Context {
     pub indicator: IndicatorColumns,
-    /// Population for SDG 16.2.2 rates (per 100,000).
-    pub population: Option<f64>,
+    /// Population for SDG 16.2.2 rates (per 100,000), by sex and age.
+    pub population: Option<report::Population>,
     /// Where the sensitive data came from, for the README.
     pub source: String,
 }
@@ -92,7 +92,7 @@ pub fn write_ksynthetic(
         length: opts.length,
         aggregates: Some(&out.aggregates),
         indicator: ctx.indicator.clone(),
-        population: ctx.population,
+        population: ctx.population.as_ref(),
         parameters: serde_json::to_value(opts).unwrap_or_default(),
         k_guarantee: true,
     });
@@ -173,7 +173,7 @@ pub fn write_dp(
         length: 3,
         aggregates: None,
         indicator: ctx.indicator.clone(),
-        population: ctx.population,
+        population: ctx.population.as_ref(),
         parameters: serde_json::json!({
             "rho": out.privacy.rho, "epsilon": out.privacy.epsilon, "delta": delta
         }),

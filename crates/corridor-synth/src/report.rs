@@ -27,6 +27,93 @@ pub struct LengthUtility {
     pub below_k: u64,
 }
 
+/// Population for SDG 16.2.2 rates, by sex and age group in the codes of
+/// the indicator's columns (`_T` for all sexes or all ages).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Population {
+    pub cells: Vec<PopulationCell>,
+    /// How it was made (source, year, any regrouping), for the report.
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PopulationCell {
+    pub sex: String,
+    pub age: String,
+    pub population: f64,
+}
+
+impl Population {
+    /// One total population: rates by sex or age then use it too, and the
+    /// report says so.
+    pub fn total(population: f64) -> Population {
+        Population {
+            cells: vec![PopulationCell {
+                sex: "_T".into(),
+                age: "_T".into(),
+                population,
+            }],
+            note: format!(
+                "one total population of {population:.0}: rates by sex or age are per 100,000 of all, not of that sex or age"
+            ),
+        }
+    }
+
+    /// Population counts by sex over age ranges (`from`, `to` inclusive;
+    /// `to` `None` for "and over"), regrouped into the indicator's age
+    /// `groups` (code, from, to) on the assumption that ages spread evenly
+    /// inside each range (an open range counts as 20 years wide). Totals
+    /// over sex and age (`_T`) are added.
+    pub fn regrouped(
+        counts: &[(String, i32, Option<i32>, f64)],
+        groups: &[(&str, i32, Option<i32>)],
+        note: String,
+    ) -> Population {
+        const OPEN: i32 = 20;
+        let mut cells: Vec<PopulationCell> = Vec::new();
+        let mut add = |sex: &str, age: &str, p: f64| match cells
+            .iter_mut()
+            .find(|c| c.sex == sex && c.age == age)
+        {
+            Some(c) => c.population += p,
+            None => cells.push(PopulationCell {
+                sex: sex.into(),
+                age: age.into(),
+                population: p,
+            }),
+        };
+        for (sex, from, to, p) in counts {
+            let from = *from;
+            let to = to.unwrap_or(from + OPEN - 1);
+            let width = f64::from(to - from + 1).max(1.0);
+            add(sex, "_T", *p);
+            add("_T", "_T", *p);
+            for (code, g_from, g_to) in groups {
+                let g_to = g_to.unwrap_or(i32::MAX);
+                let overlap = (to.min(g_to).saturating_sub(from.max(*g_from)) + 1).max(0);
+                if overlap > 0 {
+                    let share = p * f64::from(overlap) / width;
+                    add(sex, code, share);
+                    add("_T", code, share);
+                }
+            }
+        }
+        Population { cells, note }
+    }
+
+    pub fn of(&self, sex: &str, age: &str) -> Option<f64> {
+        self.cells
+            .iter()
+            .find(|c| c.sex == sex && c.age == age)
+            .map(|c| c.population)
+            .filter(|p| *p > 0.0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct IndicatorRow {
     pub sex: String,
@@ -34,7 +121,8 @@ pub struct IndicatorRow {
     pub form: String,
     pub sensitive: u64,
     pub synthetic: u64,
-    /// Per 100,000 population when a population is given.
+    /// Per 100,000 population of that sex and age (all of it for `_T`)
+    /// when the population is known.
     pub sensitive_rate: Option<f64>,
     pub synthetic_rate: Option<f64>,
 }
@@ -66,7 +154,7 @@ pub struct Report {
     pub attacker_check_note: String,
     /// SDG 16.2.2: detected victims by sex, age and form of exploitation.
     pub sdg_16_2_2: Vec<IndicatorRow>,
-    pub population: Option<f64>,
+    pub population: Option<Population>,
     /// What produced the data: k, resolution, ε… as given.
     pub parameters: serde_json::Value,
 }
@@ -97,7 +185,7 @@ pub struct ReportInput<'a> {
     pub length: usize,
     pub aggregates: Option<&'a [(Combo, u32)]>,
     pub indicator: IndicatorColumns,
-    pub population: Option<f64>,
+    pub population: Option<&'a Population>,
     pub parameters: serde_json::Value,
     /// False for DP synthesis: its records are protected by the privacy
     /// loss, not by k, and may match a real record by chance.
@@ -181,7 +269,7 @@ pub fn build(input: &ReportInput) -> Report {
             "DP synthetic records are drawn from noisy counts; a synthetic combination that matches a rare real one does so by chance and reveals nothing beyond the stated privacy loss (informational, not a failure)".into()
         },
         sdg_16_2_2: indicator(sens_t, syn_t, &input.indicator, input.population),
-        population: input.population,
+        population: input.population.cloned(),
         parameters: input.parameters.clone(),
     }
 }
@@ -264,7 +352,7 @@ fn indicator(
     sens: &Table,
     syn: &Table,
     cols: &IndicatorColumns,
-    population: Option<f64>,
+    population: Option<&Population>,
 ) -> Vec<IndicatorRow> {
     let find = |t: &Table, c: &str| t.columns.iter().position(|x| x == c);
     let (Some(s), Some(a), Some(f)) = (
@@ -298,7 +386,13 @@ fn indicator(
     let mut keys: Vec<&(String, String, String)> = ms.keys().chain(my.keys()).collect();
     keys.sort();
     keys.dedup();
-    let rate = |n: u64| population.filter(|p| *p > 0.0).map(|p| n as f64 * 1e5 / p);
+    // Per 100,000 of the population of that sex and age; a form of
+    // exploitation is not a population group.
+    let rate = |n: u64, sex: &str, age: &str| {
+        population
+            .and_then(|p| p.of(sex, age))
+            .map(|p| n as f64 * 1e5 / p)
+    };
     keys.into_iter()
         .map(|k| {
             let (a, b) = (
@@ -311,8 +405,8 @@ fn indicator(
                 form: k.2.clone(),
                 sensitive: a,
                 synthetic: b,
-                sensitive_rate: rate(a),
-                synthetic_rate: rate(b),
+                sensitive_rate: rate(a, &k.0, &k.1),
+                synthetic_rate: rate(b, &k.0, &k.1),
             }
         })
         .collect()
@@ -382,9 +476,10 @@ th{{background:#f3f3f3}}td:first-child,th:first-child{{text-align:left}}.ok{{col
     ));
     if !report.sdg_16_2_2.is_empty() {
         h.push_str("<h2>SDG 16.2.2: detected victims by sex, age and form of exploitation</h2>");
-        if let Some(p) = report.population {
+        if let Some(p) = &report.population {
             h.push_str(&format!(
-                "<p>Rates per 100,000 of a population of {p:.0}.</p>"
+                "<p>Rates per 100,000 population of the same sex and age group: {}.</p>",
+                esc(&p.note)
             ));
         }
         h.push_str("<table><tr><th>sex</th><th>age</th><th>form</th><th>sensitive</th><th>synthetic</th><th>sensitive rate</th><th>synthetic rate</th></tr>");
@@ -410,4 +505,42 @@ th{{background:#f3f3f3}}td:first-child,th:first-child{{text-align:left}}.ok{{col
     let html_path = dir.join("report.html");
     std::fs::write(&html_path, h).map_err(io(&html_path))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Regrouping keeps every person: each sex's groups sum to its
+        /// total, and the sexes to the grand total, whatever the ranges.
+        #[test]
+        fn regrouping_keeps_the_population(counts in proptest::collection::vec((0usize..2, 0i32..90, 0i32..10, proptest::bool::ANY, 0.0f64..1e6), 1..30)) {
+            let counts: Vec<(String, i32, Option<i32>, f64)> = counts
+                .into_iter()
+                .map(|(s, from, w, open, p)| (["F", "M"][s].to_string(), from, (!open).then_some(from + w), p))
+                .collect();
+            let groups = [("Y0T17", 0, Some(17)), ("Y18T49", 18, Some(49)), ("Y_GE50", 50, None)];
+            let p = Population::regrouped(&counts, &groups, String::new());
+            let total: f64 = counts.iter().map(|c| c.3).sum();
+            prop_assert!((p.of("_T", "_T").unwrap_or(0.0) - total).abs() <= 1e-6 * total.max(1.0));
+            for sex in ["F", "M", "_T"] {
+                let whole = p.of(sex, "_T").unwrap_or(0.0);
+                let parts: f64 = groups.iter().map(|g| p.of(sex, g.0).unwrap_or(0.0)).sum();
+                prop_assert!((whole - parts).abs() <= 1e-6 * whole.max(1.0), "{sex}: {whole} vs {parts}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_group_cut_in_two_is_split_evenly() {
+        let counts = vec![("F".to_string(), 15, Some(19), 500.0)];
+        let groups = [("Y12T17", 12, Some(17)), ("Y18T24", 18, Some(24))];
+        let p = Population::regrouped(&counts, &groups, String::new());
+        assert_eq!(p.of("F", "Y12T17"), Some(300.0));
+        assert_eq!(p.of("F", "Y18T24"), Some(200.0));
+        assert_eq!(p.of("M", "_T"), None);
+        assert_eq!(Population::total(10.0).of("_T", "_T"), Some(10.0));
+    }
 }
