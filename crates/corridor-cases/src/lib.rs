@@ -1,0 +1,258 @@
+//! The trafficking cases of a workspace, as the other layers need them:
+//! the linkage pool (encodings and harmonised attributes), the categorical
+//! table synthesis works on (one record per person once a linkage has
+//! run), and the population behind SDG 16.2.2 rates. The CLI and, later,
+//! the release builder call these; `corridor-link` and `corridor-synth`
+//! know nothing about workspaces.
+
+use std::collections::HashMap;
+
+use arrow::array::{Array, AsArray};
+use corridor_link::Pool;
+use corridor_link::schema::{BlockingOptions, CompareMethod, CompareRule, LinkageSchema};
+use corridor_store::{StoreError, Workspace};
+use corridor_synth::Table;
+use corridor_synth::report::Population;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CasesError {
+    #[error("reading {what}: {source}")]
+    Read {
+        what: &'static str,
+        #[source]
+        source: StoreError,
+    },
+    #[error(transparent)]
+    Link(#[from] corridor_link::LinkError),
+}
+
+/// Attributes compared beside the encoding in a workspace: stable, coded,
+/// and shared by every organisation's mapping.
+pub fn workspace_compares() -> Vec<CompareRule> {
+    let rule = |column: &str, method, tolerance| CompareRule {
+        column: column.into(),
+        method,
+        tolerance,
+    };
+    vec![
+        rule("sex", CompareMethod::Exact, 0.0),
+        rule("citizenship", CompareMethod::Exact, 0.0),
+        rule("country_of_exploitation", CompareMethod::Exact, 0.0),
+        rule("age", CompareMethod::Number, 1.0),
+    ]
+}
+
+/// The schema of linkage in a workspace: the partners' agreed part (filter
+/// lengths, hardening, fields, blocking) from their schema when given, and
+/// the harmonised attributes to compare.
+pub fn workspace_schema(agreed: Option<LinkageSchema>) -> LinkageSchema {
+    let agreed = agreed.unwrap_or(LinkageSchema {
+        reader: Default::default(),
+        record_id: String::new(),
+        encoding: Default::default(),
+        fields: Vec::new(),
+        compares: Vec::new(),
+        blocking: BlockingOptions::default(),
+    });
+    LinkageSchema {
+        reader: Default::default(),
+        record_id: "case_key".into(),
+        compares: workspace_compares(),
+        ..agreed
+    }
+}
+
+/// The workspace's trafficking cases with encodings, as a pool.
+pub fn workspace_pool(ws: &Workspace, schema: &LinkageSchema) -> Result<(Pool, u64), CasesError> {
+    let batches = ws
+        .sql(
+            "SELECT case_key, reporting_organisation, linkage_encoding, sex, citizenship, \
+             country_of_exploitation, age FROM trafficking_cases",
+        )
+        .map_err(|source| CasesError::Read {
+            what: "trafficking cases (were encoded case files ingested?)",
+            source,
+        })?;
+    let mut pool = Pool::default();
+    let (_, skipped) = pool.add_batches(
+        &batches,
+        "case_key",
+        "reporting_organisation",
+        "linkage_encoding",
+        &schema.compares,
+        &schema.layout(),
+    )?;
+    Ok((pool, skipped))
+}
+
+/// Age groups of the trafficking cases (children apart from adolescents,
+/// as counter-trafficking reports show them): code, first and last year.
+pub const CASE_AGE_GROUPS: [(&str, i32, Option<i32>); 6] = [
+    ("Y0T11", 0, Some(11)),
+    ("Y12T17", 12, Some(17)),
+    ("Y18T24", 18, Some(24)),
+    ("Y25T34", 25, Some(34)),
+    ("Y35T49", 35, Some(49)),
+    ("Y_GE50", 50, None),
+];
+
+pub fn age_group(age: i64) -> &'static str {
+    CASE_AGE_GROUPS
+        .iter()
+        .find(|(_, from, to)| age >= i64::from(*from) && to.is_none_or(|to| age <= i64::from(to)))
+        .map_or("", |g| g.0)
+}
+
+/// The workspace's trafficking cases, one record per person when a
+/// linkage has been run (the first record of each cluster), as a
+/// categorical table.
+pub fn workspace_cases(ws: &Workspace) -> Result<(Table, usize), CasesError> {
+    let batches = ws.sql(
+        "SELECT case_key, sex, age, citizenship, country_of_exploitation, \
+         array_to_string(exploitation_types, '+') AS exploitation, labour_industry, \
+         recruiter_relationship, CAST(registration_year AS VARCHAR) AS registration_year, \
+         CASE WHEN array_has(means_of_control, 'threats') THEN 'yes' ELSE 'no' END AS threats, \
+         CASE WHEN array_has(means_of_control, 'psychological_abuse') THEN 'yes' ELSE 'no' END AS psychological_abuse, \
+         CASE WHEN array_has(means_of_control, 'false_promises') THEN 'yes' ELSE 'no' END AS false_promises, \
+         CASE WHEN array_has(means_of_control, 'physical_abuse') THEN 'yes' ELSE 'no' END AS physical_abuse, \
+         CASE WHEN array_has(means_of_control, 'restricts_movement') THEN 'yes' ELSE 'no' END AS restricts_movement \
+         FROM trafficking_cases ORDER BY reporting_organisation, case_key",
+    ).map_err(|source| CasesError::Read {
+        what: "trafficking cases",
+        source,
+    })?;
+    // One record per person once a linkage has been run.
+    let linkage = ws.root().join("linkage");
+    let clusters: HashMap<String, String> = if linkage.join("clusters.csv").is_file() {
+        corridor_link::evaluate::read_clusters(&linkage)?
+            .into_iter()
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let columns = [
+        "sex",
+        "age_group",
+        "citizenship",
+        "country_of_exploitation",
+        "exploitation",
+        "labour_industry",
+        "recruiter_relationship",
+        "registration_year",
+        "threats",
+        "psychological_abuse",
+        "false_promises",
+        "physical_abuse",
+        "restricts_movement",
+    ];
+    let mut seen = std::collections::HashSet::new();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut records = 0;
+    for b in &batches {
+        // No value and the unknown code `_U` become empty cells.
+        let text = |name: &str| -> Vec<String> {
+            b.column_by_name(name).map_or_else(
+                || vec![String::new(); b.num_rows()],
+                |col| {
+                    corridor_link::pool::text_column(col.as_ref())
+                        .into_iter()
+                        .map(Option::unwrap_or_default)
+                        .collect()
+                },
+            )
+        };
+        let keys = text("case_key");
+        let ages = text("age");
+        let named: Vec<Vec<String>> = columns
+            .iter()
+            .map(|c| {
+                if *c == "age_group" {
+                    Vec::new()
+                } else {
+                    text(c)
+                }
+            })
+            .collect();
+        for r in 0..b.num_rows() {
+            records += 1;
+            let person = clusters
+                .get(&keys[r])
+                .cloned()
+                .unwrap_or_else(|| keys[r].clone());
+            if !seen.insert(person) {
+                continue;
+            }
+            rows.push(
+                columns
+                    .iter()
+                    .enumerate()
+                    .map(|(c, name)| {
+                        if *name == "age_group" {
+                            ages[r]
+                                .parse::<i64>()
+                                .map(|a| age_group(a).to_string())
+                                .unwrap_or_default()
+                        } else {
+                            named[c][r].clone()
+                        }
+                    })
+                    .collect(),
+            );
+        }
+    }
+    let table = Table::from_rows(
+        columns.iter().map(|c| c.to_string()).collect(),
+        rows.iter().map(|r| r.iter().map(String::as_str).collect()),
+    );
+    Ok((table, records))
+}
+
+/// Population of the latest year in the workspace, summed over its
+/// countries, by sex and the cases' age groups (five-year groups split
+/// evenly where a case group cuts one).
+pub fn workspace_population(ws: &Workspace) -> Option<Population> {
+    let batches = ws
+        .sql(
+            "SELECT sex, age_group, CAST(SUM(population) AS DOUBLE) AS p, MAX(reference_year) AS y \
+             FROM population \
+             WHERE reference_year = (SELECT MAX(reference_year) FROM population) \
+             GROUP BY sex, age_group",
+        )
+        .ok()?;
+    let mut counts = Vec::new();
+    let mut year = String::new();
+    for b in &batches {
+        let sex = corridor_link::pool::text_column(b.column(0).as_ref());
+        let age = corridor_link::pool::text_column(b.column(1).as_ref());
+        let years = corridor_link::pool::text_column(b.column(3).as_ref());
+        let p = b
+            .column(2)
+            .as_primitive_opt::<arrow::datatypes::Float64Type>()?;
+        for r in 0..b.num_rows() {
+            let (Some(sex), Some(age)) = (&sex[r], &age[r]) else {
+                continue;
+            };
+            // Only real sexes and real age ranges: totals are recomputed.
+            let Some((from, to)) = corridor_model::age::age_range(age) else {
+                continue;
+            };
+            if sex == "_T" || sex == "_U" || !p.is_valid(r) {
+                continue;
+            }
+            counts.push((sex.clone(), from, to, p.value(r)));
+            if let Some(y) = &years[r] {
+                year.clone_from(y);
+            }
+        }
+    }
+    if counts.is_empty() {
+        return None;
+    }
+    Some(Population::regrouped(
+        &counts,
+        &CASE_AGE_GROUPS,
+        format!(
+            "the workspace's population table, {year}, all its countries, by sex and age group (five-year groups split evenly across the cases' age groups)"
+        ),
+    ))
+}
