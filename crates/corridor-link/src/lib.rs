@@ -169,6 +169,37 @@ pub fn possible_pairs(pool: &Pool, across: bool) -> f64 {
     all - per.values().map(|k| k * (k - 1.0) / 2.0).sum::<f64>()
 }
 
+/// The comparison patterns of `pairs`, counted (in parallel, one buffer per
+/// worker, a key allocated only for a pattern not seen before).
+pub fn count_patterns(
+    pool: &Pool,
+    comparator: &model::Comparator,
+    pairs: &[(u32, u32)],
+) -> HashMap<Vec<u8>, u64> {
+    pairs
+        .par_iter()
+        .fold(
+            || (HashMap::new(), Vec::new()),
+            |(mut acc, mut levels): (HashMap<Vec<u8>, u64>, Vec<u8>), (i, j)| {
+                comparator.compare_into(pool, *i as usize, *j as usize, &mut levels);
+                match acc.get_mut(&levels[..]) {
+                    Some(n) => *n += 1,
+                    None => {
+                        acc.insert(levels.clone(), 1);
+                    }
+                }
+                (acc, levels)
+            },
+        )
+        .map(|(acc, _)| acc)
+        .reduce(HashMap::new, |mut a, b| {
+            for (k, v) in b {
+                *a.entry(k).or_default() += v;
+            }
+            a
+        })
+}
+
 /// The prior over all pairs that makes the model agree with itself: the
 /// expected matches among the candidate pairs (nearly every match is one),
 /// Σ P(match | pair), over all possible pairs, iterated to a fixed point on
@@ -187,15 +218,19 @@ fn prior_from_candidates(
         return model.lambda;
     }
     let step = candidates.len().div_ceil(2_000_000);
-    let sample: Vec<Vec<u8>> = candidates
-        .par_iter()
-        .step_by(step)
-        .map(|(a, b)| comparator.compare(pool, *a as usize, *b as usize).0)
-        .collect();
+    let sample: Vec<(u32, u32)> = candidates.iter().step_by(step).copied().collect();
     let scale = candidates.len() as f64 / sample.len() as f64;
+    let patterns: Vec<(Vec<u8>, f64)> = count_patterns(pool, comparator, &sample)
+        .into_iter()
+        .map(|(p, n)| (p, n as f64))
+        .collect();
     let mut m = model.clone();
     for _ in 0..100 {
-        let expected: f64 = sample.par_iter().map(|l| m.probability(l)).sum::<f64>() * scale;
+        let expected: f64 = patterns
+            .iter()
+            .map(|(p, n)| n * m.probability(p))
+            .sum::<f64>()
+            * scale;
         let next = (expected / possible).clamp(1e-12, 0.5);
         let done = (next / m.lambda - 1.0).abs() < 1e-4;
         m.lambda = next;
@@ -233,19 +268,7 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
     });
     let model = trained.unwrap_or_else(|| {
         // EM on the candidates: their comparison patterns, counted.
-        let patterns: HashMap<Vec<u8>, u64> = candidates
-            .par_iter()
-            .fold(HashMap::new, |mut acc: HashMap<Vec<u8>, u64>, (i, j)| {
-                *acc.entry(comparator.compare(pool, *i as usize, *j as usize).0)
-                    .or_default() += 1;
-                acc
-            })
-            .reduce(HashMap::new, |mut a, b| {
-                for (k, v) in b {
-                    *a.entry(k).or_default() += v;
-                }
-                a
-            });
+        let patterns = count_patterns(pool, &comparator, &candidates);
         Model {
             training: sessions,
             ..Model::fit(comparator.comparisons.clone(), &patterns, random_u)
@@ -254,19 +277,22 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
     // Scored and dropped as they go: only pairs that could matter are kept
     // (a million records give hundreds of millions of candidates).
     let keep = options.keep_pairs_from.min(options.threshold);
+    let scorer = model.scorer();
     let pairs: Vec<ScoredPair> = candidates
         .par_iter()
-        .filter_map(|(a, b)| {
-            let (levels, similarity) = comparator.compare(pool, *a as usize, *b as usize);
-            let probability = model.probability(&levels);
-            (probability >= keep).then(|| ScoredPair {
+        .map_init(Vec::new, |levels, (a, b)| {
+            let similarity = comparator.compare_into(pool, *a as usize, *b as usize, levels);
+            let weight = scorer.weight(levels);
+            let probability = scorer.probability(weight);
+            (probability >= keep).then_some(ScoredPair {
                 a: *a,
                 b: *b,
                 similarity,
-                weight: model.weight(&levels),
+                weight,
                 probability,
             })
         })
+        .flatten()
         .collect();
     let candidate_count = candidates.len();
     drop(candidates);

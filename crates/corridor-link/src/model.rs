@@ -157,6 +157,14 @@ impl Comparator {
     /// encodings (kept for the output).
     pub fn compare(&self, pool: &Pool, i: usize, j: usize) -> (Vec<u8>, f64) {
         let mut levels = Vec::with_capacity(self.comparisons.len());
+        let sim = self.compare_into(pool, i, j, &mut levels);
+        (levels, sim)
+    }
+
+    /// [`Comparator::compare`] into a buffer the caller reuses (hundreds of
+    /// millions of pairs make one allocation each count).
+    pub fn compare_into(&self, pool: &Pool, i: usize, j: usize, levels: &mut Vec<u8>) -> f64 {
+        levels.clear();
         let sim = dice(&pool.encodings[i], &pool.encodings[j]);
         if self.plaintext {
             for (f, kind) in self.kinds.iter().enumerate() {
@@ -209,7 +217,7 @@ impl Comparator {
                 },
             });
         }
-        (levels, sim)
+        sim
     }
 }
 
@@ -258,6 +266,30 @@ fn compare_plain(kind: FieldKind, a: &FieldValue, b: &FieldValue) -> u8 {
     }
 }
 
+/// A model's log2 Bayes factors per comparison and level, and its prior
+/// log-odds.
+#[derive(Debug, Clone)]
+pub struct Scorer {
+    weights: Vec<Vec<f64>>,
+    prior: f64,
+}
+
+impl Scorer {
+    pub fn weight(&self, levels: &[u8]) -> f64 {
+        levels
+            .iter()
+            .zip(&self.weights)
+            .filter(|(l, _)| **l != MISSING)
+            .map(|(l, w)| w[*l as usize])
+            .sum()
+    }
+
+    /// Match probability of a pair of the given weight.
+    pub fn probability(&self, weight: f64) -> f64 {
+        1.0 / (1.0 + (-(weight + self.prior)).exp2())
+    }
+}
+
 /// Estimated m and u probabilities and the prior, per comparison and level.
 #[derive(Debug, Clone, Serialize)]
 pub struct Model {
@@ -282,6 +314,20 @@ impl Model {
             .filter(|(_, l)| **l != MISSING)
             .map(|(c, l)| (self.m[c][*l as usize] / self.u[c][*l as usize]).log2())
             .sum()
+    }
+
+    /// The per-level weights and the prior, precomputed for scoring many
+    /// pairs.
+    pub fn scorer(&self) -> Scorer {
+        Scorer {
+            weights: self
+                .m
+                .iter()
+                .zip(&self.u)
+                .map(|(m, u)| m.iter().zip(u).map(|(m, u)| (m / u).log2()).collect())
+                .collect(),
+            prior: (self.lambda / (1.0 - self.lambda)).log2(),
+        }
     }
 
     /// Posterior probability that the pair is a match.
@@ -429,8 +475,9 @@ pub fn random_pair_levels(pool: &Pool, comparator: &Comparator, samples: usize) 
             .par_chunks(4096)
             .map(|chunk| {
                 let mut counts = zero.clone();
+                let mut levels = Vec::new();
                 for (i, j) in chunk {
-                    let (levels, _) = comparator.compare(pool, *i, *j);
+                    comparator.compare_into(pool, *i, *j, &mut levels);
                     for (c, l) in levels.iter().enumerate() {
                         if *l != MISSING {
                             counts[c][*l as usize] += 1.0;

@@ -18,11 +18,8 @@
 //! found, divided by the share of matches that agree exactly on its
 //! blocking detail.
 
-use std::collections::HashMap;
-
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
@@ -76,20 +73,7 @@ pub fn train(
         if pairs.sampled.is_empty() {
             continue;
         }
-        let patterns: HashMap<Vec<u8>, u64> = pairs
-            .sampled
-            .par_iter()
-            .fold(HashMap::new, |mut acc: HashMap<Vec<u8>, u64>, (i, j)| {
-                *acc.entry(comparator.compare(pool, *i as usize, *j as usize).0)
-                    .or_default() += 1;
-                acc
-            })
-            .reduce(HashMap::new, |mut a, b| {
-                for (k, v) in b {
-                    *a.entry(k).or_default() += v;
-                }
-                a
-            });
+        let patterns = crate::count_patterns(pool, comparator, &pairs.sampled);
         let (m, _, lambda, iterations) =
             em(&patterns, initial_m(comparisons), u.to_vec(), 0.1, Some(*c));
         // A session that calls (nearly) every pair a match learnt nothing
