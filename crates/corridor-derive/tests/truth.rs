@@ -163,11 +163,13 @@ fn derived(ws: &Workspace) -> HashMap<(String, String, String, String), Vec<Deri
 }
 
 /// Truth's month-end stock of travellers, by (country, month, resident,
-/// present), for months whose crossings all have observed windows.
+/// present, overstaying), for months whose crossings all have observed
+/// windows. A non-resident present at the month end overstays when more
+/// days have passed since the entry than the stay granted at it.
 fn truth_stocks(
     w: &World,
     months: &[(String, chrono::NaiveDate)],
-) -> BTreeMap<(String, String, bool, bool), i64> {
+) -> BTreeMap<(String, String, bool, bool, bool), i64> {
     let mut by_history: BTreeMap<(String, String), Vec<&HashMap<String, String>>> = BTreeMap::new();
     for c in &w.crossings {
         if c["recording"] == "recorded" {
@@ -180,8 +182,8 @@ fn truth_stocks(
     let mut out = BTreeMap::new();
     for ((_, country), cs) in by_history {
         let first = cs[0];
-        for (label, end) in months {
-            let end = end.to_string();
+        for (label, end_day) in months {
+            let end = end_day.to_string();
             let upto: Vec<_> = cs.iter().filter(|c| c["date"] <= end).collect();
             let (present, resident) = match upto.last() {
                 None => (
@@ -193,29 +195,45 @@ fn truth_stocks(
                     (c["status_before"] == "resident") != (c["long_term_migration"] == "true"),
                 ),
             };
+            let overstaying = present
+                && !resident
+                && upto.last().is_some_and(|c| {
+                    let entered = chrono::NaiveDate::parse_from_str(&c["date"], "%Y-%m-%d")
+                        .expect("truth date");
+                    c["permitted_days"]
+                        .parse::<i64>()
+                        .is_ok_and(|permitted| (*end_day - entered).num_days() > permitted)
+                });
             if present || resident {
-                *out.entry((country.clone(), label.clone(), resident, present))
-                    .or_default() += 1;
+                *out.entry((
+                    country.clone(),
+                    label.clone(),
+                    resident,
+                    present,
+                    overstaying,
+                ))
+                .or_default() += 1;
             }
         }
     }
     out
 }
 
-fn derived_stocks(ws: &Workspace) -> BTreeMap<(String, String, bool, bool), i64> {
+fn derived_stocks(ws: &Workspace) -> BTreeMap<(String, String, bool, bool, bool), i64> {
     use arrow::array::AsArray;
     let batches = ws
         .sql(
-            "SELECT reporting_country, month, residence_status, location, CAST(SUM(persons) AS BIGINT) \
-             FROM stocks GROUP BY 1, 2, 3, 4",
+            "SELECT reporting_country, month, residence_status, location, \
+             CAST(overstaying AS VARCHAR), CAST(SUM(persons) AS BIGINT) \
+             FROM stocks GROUP BY 1, 2, 3, 4, 5",
         )
         .expect("sql");
     let mut out = BTreeMap::new();
     for b in batches {
         let s = |i: usize| utf8(b.column(i));
-        let (c, m, st, loc) = (s(0), s(1), s(2), s(3));
+        let (c, m, st, loc, over) = (s(0), s(1), s(2), s(3), s(4));
         let n = b
-            .column(4)
+            .column(5)
             .as_primitive::<arrow::datatypes::Int64Type>()
             .clone();
         for r in 0..b.num_rows() {
@@ -225,6 +243,7 @@ fn derived_stocks(ws: &Workspace) -> BTreeMap<(String, String, bool, bool), i64>
                     m.value(r).to_string(),
                     st.value(r) == "resident",
                     loc.value(r) == "present",
+                    over.value(r) == "true",
                 ),
                 n.value(r),
             );
@@ -347,6 +366,9 @@ fn a_clean_world_is_derived_exactly() {
         .filter(|(k, _)| labels.contains(&k.1))
         .collect();
     assert!(truth.values().sum::<i64>() > 1000);
+    // Overstayers are in it: the stock of overstayers is exact too.
+    let overstayers: i64 = truth.iter().filter(|(k, _)| k.4).map(|(_, n)| n).sum();
+    assert!(overstayers > 50, "{overstayers} overstayer-months");
     assert_eq!(got, truth);
 }
 

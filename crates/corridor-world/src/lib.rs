@@ -340,7 +340,7 @@ fn work(cfg: &WorldConfig, span: Span, index: u32, id: u64) -> PersonWork {
             };
             let _ = writeln!(
                 truth_crossings,
-                "{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 p.id,
                 geo::alpha3(r),
                 dir,
@@ -358,6 +358,13 @@ fn work(cfg: &WorldConfig, span: Span, index: u32, id: u64) -> PersonWork {
                 c.day() + truth::WINDOW_DAYS - 1 <= span.end,
                 post.map(|p| csv_field(POSTS[p as usize].name))
                     .unwrap_or_default(),
+                // The stay granted at entry, as the border export records
+                // it (entries of non-citizens only).
+                if c.direction == Direction::Arrival && p.citizenship != r {
+                    mv.permitted_days.to_string()
+                } else {
+                    String::new()
+                },
             );
             if unrecorded.is_some() {
                 continue;
@@ -737,7 +744,7 @@ pub fn generate(
     let mut truth_crossings = truth_file(
         &out,
         "truth/crossings.csv",
-        "person_id,country,direction,date,time,counterpart,mode,recording,status_before,long_term_migration,window_observed,post",
+        "person_id,country,direction,date,time,counterpart,mode,recording,status_before,long_term_migration,window_observed,post,permitted_days",
     )?;
     let mut accounts = Accounts::new(months);
     let mut crossings_total = 0u64;
@@ -1281,7 +1288,7 @@ fn write_readme(cfg: &WorldConfig, out: &Output, summary: &Summary) -> Result<()
         s,
         "\n## Ground truth (`truth/`)\n\n\
          - `persons.csv`: every simulated person, with profile, citizenship, residence at the start and the raw identifiers the exports carry.\n\
-         - `crossings.csv`: every true crossing of a reporting country's border in the export period, whether it was recorded (`recorded`, `irregular`: away from any post, `not_recorded`: a coverage gap), the person's statistical residence before it and whether it is a long-term migration by the 12/16-month rule (exact `migrbc` counting, computed on the complete life, which runs 16 months past the period); `window_observed` says whether the whole 487-day window lies inside the export period.\n\
+         - `crossings.csv`: every true crossing of a reporting country's border in the export period, whether it was recorded (`recorded`, `irregular`: away from any post, `not_recorded`: a coverage gap), the person's statistical residence before it and whether it is a long-term migration by the 12/16-month rule (exact `migrbc` counting, computed on the complete life, which runs 16 months past the period); `window_observed` says whether the whole 487-day window lies inside the export period; `permitted_days` is the stay granted at an entry of a non-citizen, as the border export records it.\n\
          - `stocks.csv`: persons present at each month end (month 0 is the opening stock), by country, citizenship, sex and statistical residence; residents abroad are listed with `location=abroad`.\n\
          - `flows.csv`: arrivals, departures, migrant arrivals and migrant departures by month.\n\
          - `faults.csv`: every fault seeded into the exports ({} in all): file, sheet, row (1-based line or sheet row, header = 1), kind, column, the value written and the value it should have been.\n\
