@@ -601,9 +601,23 @@ impl RowReader for CsvRows {
 
 pub struct ExcelRows {
     headers: Vec<String>,
-    rows: std::vec::IntoIter<RawRow>,
+    rows: ExcelSource,
     detected: Vec<(String, String)>,
+    path: PathBuf,
 }
+
+/// Rows of an .xlsx sheet are streamed cell by cell from a helper thread
+/// (the cell reader borrows its workbook), through a bounded channel, so
+/// memory stays bounded whatever the sheet's size; .xls and .ods sheets,
+/// which calamine only reads whole, are read as one range.
+enum ExcelSource {
+    Read(std::vec::IntoIter<RawRow>),
+    Streamed(std::sync::mpsc::Receiver<Result<RawRow, String>>),
+}
+
+/// First message of the streaming thread: the header row and the sheet, or
+/// why there is none.
+type ExcelHead = Result<(Vec<String>, String), String>;
 
 fn excel_value(d: &calamine::Data) -> RawValue {
     use calamine::Data;
@@ -624,6 +638,38 @@ fn excel_value(d: &calamine::Data) -> RawValue {
 
 impl ExcelRows {
     pub fn open(path: &Path, opts: &ReaderOptions) -> Result<ExcelRows, IngestError> {
+        let unreadable = |message: String| IngestError::Unreadable {
+            path: path.to_path_buf(),
+            message,
+        };
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        if ext == "xlsx" || ext == "xlsm" {
+            let (head_tx, head_rx) = std::sync::mpsc::sync_channel::<ExcelHead>(1);
+            let (tx, rx) = std::sync::mpsc::sync_channel(1024);
+            let (file, sheet, header_row) = (
+                path.to_path_buf(),
+                opts.sheet.clone(),
+                opts.header_row.unwrap_or(1).max(1),
+            );
+            std::thread::spawn(move || stream_xlsx(&file, sheet, header_row, &head_tx, &tx));
+            let (headers, sheet) = head_rx
+                .recv()
+                .unwrap_or_else(|_| Err("the workbook reader stopped".into()))
+                .map_err(unreadable)?;
+            return Ok(ExcelRows {
+                headers,
+                rows: ExcelSource::Streamed(rx),
+                detected: vec![("sheet".into(), sheet)],
+                path: path.to_path_buf(),
+            });
+        }
+        Self::read_whole(path, opts)
+    }
+
+    fn read_whole(path: &Path, opts: &ReaderOptions) -> Result<ExcelRows, IngestError> {
         use calamine::Reader;
         let unreadable = |message: String| IngestError::Unreadable {
             path: path.to_path_buf(),
@@ -688,9 +734,136 @@ impl ExcelRows {
         }
         Ok(ExcelRows {
             headers,
-            rows: rows.into_iter(),
+            rows: ExcelSource::Read(rows.into_iter()),
             detected: vec![("sheet".into(), sheet)],
+            path: path.to_path_buf(),
         })
+    }
+}
+
+/// The streaming side of [`ExcelRows`]: sends the header row (or why there
+/// is none) on `head`, then every non-empty row below it on `rows`, in
+/// order. Stops early when the reader is dropped.
+fn stream_xlsx(
+    path: &Path,
+    sheet: Option<String>,
+    header_row: u64,
+    head: &std::sync::mpsc::SyncSender<ExcelHead>,
+    rows: &std::sync::mpsc::SyncSender<Result<RawRow, String>>,
+) {
+    use calamine::Reader;
+    let mut book: calamine::Xlsx<_> = match calamine::open_workbook(path) {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = head.send(Err(format!(
+                "not a readable Excel or OpenDocument workbook: {e}"
+            )));
+            return;
+        }
+    };
+    let names = book.sheet_names();
+    let sheet = match sheet {
+        Some(s) if !names.contains(&s) => {
+            let _ = head.send(Err(format!(
+                "the workbook has no sheet '{s}'; its sheets are: {}",
+                names.join(", ")
+            )));
+            return;
+        }
+        Some(s) => s,
+        None => match names.first() {
+            Some(s) => s.clone(),
+            None => {
+                let _ = head.send(Err("the workbook has no sheets".into()));
+                return;
+            }
+        },
+    };
+    let mut cells = match book.worksheet_cells_reader(&sheet) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = head.send(Err(format!("sheet '{sheet}' cannot be read: {e}")));
+            return;
+        }
+    };
+    let mut headers: Option<Vec<String>> = None;
+    let mut current: Option<(u64, Vec<RawValue>)> = None;
+    // Hands a finished row on; false when the reader has gone away.
+    let finish = |number: u64, mut values: Vec<RawValue>, headers: &mut Option<Vec<String>>| {
+        if number < header_row {
+            return true;
+        }
+        match headers {
+            None => {
+                if number == header_row {
+                    *headers = Some(values.iter().map(|v| v.text().trim().to_string()).collect());
+                }
+                // Rows before a header row that is missing are skipped;
+                // the missing header is reported below.
+                true
+            }
+            Some(h) => {
+                if values.iter().all(RawValue::is_empty) {
+                    return true;
+                }
+                values.resize(h.len().max(values.len()), RawValue::Empty);
+                values.truncate(h.len());
+                rows.send(Ok(RawRow {
+                    number,
+                    values,
+                    problem: None,
+                }))
+                .is_ok()
+            }
+        }
+    };
+    let mut head_sent = false;
+    loop {
+        let cell = match cells.next_cell() {
+            Ok(Some(cell)) => cell,
+            Ok(None) => break,
+            Err(e) => {
+                let message = format!("sheet '{sheet}' cannot be read: {e}");
+                if head_sent {
+                    let _ = rows.send(Err(message));
+                } else {
+                    let _ = head.send(Err(message));
+                }
+                return;
+            }
+        };
+        let (r, c) = cell.get_position();
+        let number = u64::from(r) + 1;
+        if current.as_ref().is_some_and(|(n, _)| *n != number) {
+            if let Some((n, values)) = current.take()
+                && !finish(n, values, &mut headers)
+            {
+                return;
+            }
+            if !head_sent && let Some(h) = &headers {
+                head_sent = true;
+                if head.send(Ok((h.clone(), sheet.clone()))).is_err() {
+                    return;
+                }
+            }
+        }
+        let values = &mut current.get_or_insert_with(|| (number, Vec::new())).1;
+        let c = c as usize;
+        if values.len() <= c {
+            values.resize(c + 1, RawValue::Empty);
+        }
+        values[c] = excel_value(&calamine::Data::from(cell.get_value().clone()));
+    }
+    if let Some((n, values)) = current.take()
+        && !finish(n, values, &mut headers)
+    {
+        return;
+    }
+    if !head_sent {
+        let _ = head.send(match headers {
+            Some(h) => Ok((h, sheet)),
+            None => Err(format!("sheet '{sheet}' has no header at row {header_row}")),
+        });
     }
 }
 
@@ -700,7 +873,15 @@ impl RowReader for ExcelRows {
     }
 
     fn next_row(&mut self) -> Option<Result<RawRow, IngestError>> {
-        self.rows.next().map(Ok)
+        match &mut self.rows {
+            ExcelSource::Read(rows) => rows.next().map(Ok),
+            ExcelSource::Streamed(rx) => rx.recv().ok().map(|r| {
+                r.map_err(|message| IngestError::Unreadable {
+                    path: self.path.clone(),
+                    message,
+                })
+            }),
+        }
     }
 
     fn detected(&self) -> Vec<(String, String)> {
@@ -1050,6 +1231,60 @@ impl RowReader for ParquetRows {
 
 #[cfg(test)]
 mod tests {
+
+    /// An .xlsx sheet streams row by row: a title above the header row,
+    /// a blank row and sparse cells in the data, a cell beyond the header
+    /// dropped, row numbers as Excel shows them.
+    #[test]
+    fn xlsx_rows_stream_with_their_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("book.xlsx");
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet().set_name("Entradas").unwrap();
+        sheet.write(0, 0, "Registro de entradas").unwrap();
+        sheet.write(2, 0, "Nombre").unwrap();
+        sheet.write(2, 1, "Edad").unwrap();
+        sheet.write(3, 0, "Ana").unwrap();
+        sheet.write(3, 1, 34).unwrap();
+        sheet.write(5, 1, 7).unwrap();
+        sheet.write(5, 4, "beyond").unwrap();
+        book.save(&path).unwrap();
+        let opts = ReaderOptions {
+            header_row: Some(3),
+            ..Default::default()
+        };
+        let mut rows = ExcelRows::open(&path, &opts).unwrap();
+        assert_eq!(rows.headers(), ["Nombre", "Edad"]);
+        let a = rows.next_row().unwrap().unwrap();
+        assert_eq!(a.number, 4);
+        assert_eq!(
+            a.values,
+            vec![RawValue::Text("Ana".into()), RawValue::Number(34.0)]
+        );
+        let b = rows.next_row().unwrap().unwrap();
+        assert_eq!(b.number, 6);
+        assert_eq!(b.values, vec![RawValue::Empty, RawValue::Number(7.0)]);
+        assert!(rows.next_row().is_none());
+        assert_eq!(
+            rows.detected(),
+            vec![("sheet".to_string(), "Entradas".to_string())]
+        );
+        let missing = ReaderOptions {
+            sheet: Some("Salidas".into()),
+            ..Default::default()
+        };
+        let err = ExcelRows::open(&path, &missing).err().unwrap().to_string();
+        assert!(
+            err.contains("no sheet 'Salidas'") && err.contains("Entradas"),
+            "{err}"
+        );
+        let too_low = ReaderOptions {
+            header_row: Some(40),
+            ..Default::default()
+        };
+        let err = ExcelRows::open(&path, &too_low).err().unwrap().to_string();
+        assert!(err.contains("no header at row 40"), "{err}");
+    }
     use super::*;
 
     #[test]
