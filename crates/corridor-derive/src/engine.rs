@@ -7,7 +7,9 @@ use chrono::{Datelike, NaiveDate};
 use rayon::prelude::*;
 
 use crate::events::{Dict, Event, Events, NONE};
-use crate::provisional::{Estimate, Features, TRAINING_MONTHS, Total, Training};
+use crate::provisional::{
+    Estimate, Features, TRAINING_BURN_IN_DAYS, TRAINING_MONTHS, Total, Training,
+};
 use crate::repair::{self, Flag, Repairs, counted};
 use crate::residence::{Classified, Outcome, Rule, classify, initial_status};
 use crate::{date_of, day_of};
@@ -135,7 +137,8 @@ pub fn through(prepared: &Prepared, country: u16, as_of: Option<i32>) -> i32 {
 }
 
 /// Learns the provisional model from every finalised crossing of the
-/// `TRAINING_MONTHS` before the open ones.
+/// `TRAINING_MONTHS` before the open ones, less the first
+/// `TRAINING_BURN_IN_DAYS` of each country's data.
 pub fn train(prepared: &Prepared, known: &KnownStatus, as_of: Option<i32>, rule: Rule) -> Training {
     prepared
         .groups
@@ -145,6 +148,13 @@ pub fn train(prepared: &Prepared, known: &KnownStatus, as_of: Option<i32>, rule:
             let through = through(prepared, group[0].country, as_of);
             let h = classify_group(group, known, through, rule);
             let oldest = through + 1 - rule.window_days - TRAINING_MONTHS * 30;
+            // Not the data's first months: the status before those
+            // crossings is the initial guess, not an observation.
+            let burn_in = prepared
+                .period
+                .get(&group[0].country)
+                .map_or(i32::MIN, |p| p.0 + TRAINING_BURN_IN_DAYS);
+            let oldest = oldest.max(burn_in);
             for (k, c) in h.classes.iter().enumerate() {
                 let day = h.days[k].0;
                 let closed = day + rule.window_days <= through + 1;
