@@ -26,6 +26,15 @@ use serde::Serialize;
 use crate::model::{Comparator, Model, em, initial_m};
 use crate::pool::Pool;
 
+/// A detail whose exact blocks hold more pairs than this per record is too
+/// common to train on: its blocks are mostly look-alikes, and EM there
+/// learns them rather than matches. Measured on the generator's case
+/// records (place of birth: 64 pairs per record salted by year at 330k,
+/// 770 unsalted in plaintext at 100k): leaving such sessions out raised F1
+/// from 0.659 to 0.746 at 330k and from 0.818 to 0.834 in plaintext at
+/// 100k, left 20k and 100k encoded unchanged, and cost 0.02 at 1M.
+pub const MAX_BLOCK_PAIRS_PER_RECORD: f64 = 50.0;
+
 /// One training session, as reported.
 #[derive(Debug, Clone, Serialize)]
 pub struct Session {
@@ -40,7 +49,9 @@ pub struct Session {
     /// Matches in the whole pool this session implies.
     pub matches_implied: f64,
     pub em_iterations: usize,
-    /// Whether its m and prior were used (see `train`).
+    /// Whether its m and prior were used: not when its blocks were too
+    /// large to train on ([`MAX_BLOCK_PAIRS_PER_RECORD`]; then nothing was
+    /// trained) or when it called nearly every pair a match.
     pub used: bool,
 }
 
@@ -71,6 +82,18 @@ pub fn train(
     for (c, keys) in &keyed {
         let pairs = block_pairs(keys, &pool.sources, across, max_pairs);
         if pairs.sampled.is_empty() {
+            continue;
+        }
+        if pairs.total > MAX_BLOCK_PAIRS_PER_RECORD * pool.len() as f64 {
+            sessions.push(Session {
+                blocked_on: comparisons[*c].name.clone(),
+                pairs_in_blocks: pairs.total,
+                pairs_trained: 0,
+                lambda: 0.0,
+                matches_implied: 0.0,
+                em_iterations: 0,
+                used: false,
+            });
             continue;
         }
         let patterns = crate::count_patterns(pool, comparator, &pairs.sampled);
