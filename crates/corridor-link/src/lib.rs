@@ -281,13 +281,13 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
     let pairs: Vec<ScoredPair> = candidates
         .par_iter()
         .map_init(Vec::new, |levels, (a, b)| {
-            let similarity = comparator.compare_into(pool, *a as usize, *b as usize, levels);
+            comparator.compare_into(pool, *a as usize, *b as usize, levels);
             let weight = scorer.weight(levels);
             let probability = scorer.probability(weight);
-            (probability >= keep).then_some(ScoredPair {
+            (probability >= keep).then(|| ScoredPair {
                 a: *a,
                 b: *b,
-                similarity,
+                similarity: model::similarity(pool, *a as usize, *b as usize),
                 weight,
                 probability,
             })

@@ -157,15 +157,17 @@ impl Comparator {
     /// encodings (kept for the output).
     pub fn compare(&self, pool: &Pool, i: usize, j: usize) -> (Vec<u8>, f64) {
         let mut levels = Vec::with_capacity(self.comparisons.len());
-        let sim = self.compare_into(pool, i, j, &mut levels);
-        (levels, sim)
+        self.compare_into(pool, i, j, &mut levels);
+        (levels, similarity(pool, i, j))
     }
 
-    /// [`Comparator::compare`] into a buffer the caller reuses (hundreds of
-    /// millions of pairs make one allocation each count).
-    pub fn compare_into(&self, pool: &Pool, i: usize, j: usize, levels: &mut Vec<u8>) -> f64 {
+    /// The comparison vector of a pair into a buffer the caller reuses
+    /// (hundreds of millions of pairs make one allocation each count). The
+    /// record-level filters are read only when they are a comparison: the
+    /// similarity reported per pair ([`similarity`]) is computed for the
+    /// pairs kept, and each filter read is a cache miss.
+    pub fn compare_into(&self, pool: &Pool, i: usize, j: usize, levels: &mut Vec<u8>) {
         levels.clear();
-        let sim = dice(&pool.encodings[i], &pool.encodings[j]);
         if self.plaintext {
             for (f, kind) in self.kinds.iter().enumerate() {
                 levels.push(compare_plain(*kind, &pool.plain[i][f], &pool.plain[j][f]));
@@ -178,7 +180,7 @@ impl Comparator {
                     .unwrap_or(DICE_LEVELS.len()) as u8
             };
             if self.record_filter {
-                levels.push(level(sim));
+                levels.push(level(similarity(pool, i, j)));
             }
             let (a, b) = (&pool.field_filters[i], &pool.field_filters[j]);
             for (_, words) in &pool.field_layout {
@@ -217,8 +219,12 @@ impl Comparator {
                 },
             });
         }
-        sim
     }
+}
+
+/// Dice similarity of two records' record-level filters.
+pub fn similarity(pool: &Pool, i: usize, j: usize) -> f64 {
+    dice(&pool.encodings[i], &pool.encodings[j])
 }
 
 fn compare_plain(kind: FieldKind, a: &FieldValue, b: &FieldValue) -> u8 {
