@@ -25,7 +25,9 @@ pub fn candidate_pairs(
         return Vec::new();
     };
     let bits = first.bits();
-    let r = opts.band_bits.min(bits);
+    let r = (opts.band_bits + extra_band_bits(encodings.len(), opts))
+        .min(64)
+        .min(bits);
     let mut pairs: Vec<u64> = (0..opts.bands)
         .into_par_iter()
         .flat_map_iter(|band| {
@@ -79,10 +81,33 @@ pub fn candidate_pairs(
         .collect()
 }
 
+/// Bits added to each band for a pool of `n` records (see
+/// `BlockingOptions::grow_with_size`).
+pub fn extra_band_bits(n: usize, opts: &BlockingOptions) -> usize {
+    if !opts.grow_with_size || n <= 100_000 {
+        return 0;
+    }
+    (n as f64 / 100_000.0).log2().round() as usize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn bands_grow_stricter_with_the_pool() {
+        let opts = BlockingOptions::default();
+        assert_eq!(extra_band_bits(50_000, &opts), 0);
+        assert_eq!(extra_band_bits(100_000, &opts), 0);
+        assert_eq!(extra_band_bits(200_000, &opts), 1);
+        assert_eq!(extra_band_bits(1_000_000, &opts), 3);
+        let fixed = BlockingOptions {
+            grow_with_size: false,
+            ..opts
+        };
+        assert_eq!(extra_band_bits(1_000_000, &fixed), 0);
+    }
 
     proptest! {
         /// Identical encodings always meet; pairs are ordered and unique.
@@ -93,7 +118,7 @@ mod tests {
             encs.push(copy);
             let last = (encs.len() - 1) as u32;
             let sources = vec![0u16; encs.len()];
-            let opts = BlockingOptions { bands: 4, band_bits: 16, max_bucket: 1000 };
+            let opts = BlockingOptions { bands: 4, band_bits: 16, max_bucket: 1000, grow_with_size: true };
             let pairs = candidate_pairs(&encs, &sources, &opts, false);
             prop_assert!(pairs.contains(&(0, last)));
             for w in pairs.windows(2) {
