@@ -203,6 +203,21 @@ impl Encoder {
     /// The encoding of one record; `values` and `salts` follow the schema's
     /// fields. Laid out as [`LinkageSchema::layout`] says.
     pub fn encode(&self, values: &[FieldValue], salts: &[String]) -> Encoding {
+        self.encode_filters(values, salts, &self.filters)
+    }
+
+    /// Only the record-level filter (what blocking reads), without the
+    /// fields' own filters.
+    pub fn encode_record(&self, values: &[FieldValue], salts: &[String]) -> Encoding {
+        self.encode_filters(values, salts, &self.filters[..1])
+    }
+
+    fn encode_filters(
+        &self,
+        values: &[FieldValue],
+        salts: &[String],
+        filters: &[Filter],
+    ) -> Encoding {
         // Each token is hashed once; its double-hashing pair sets bits in
         // every filter the field goes into.
         let hashed: Vec<Vec<(u64, u64)>> = self
@@ -232,7 +247,7 @@ impl Encoder {
             })
             .collect();
         let mut out = Vec::new();
-        for (k, filter) in self.filters.iter().enumerate() {
+        for (k, filter) in filters.iter().enumerate() {
             // A field's own filter stays all zeros when the field is
             // missing, so that "missing" compares as missing rather than as
             // two equal filters (it tells the platform no more than that
@@ -287,6 +302,11 @@ impl Encoder {
         }
         words
     }
+}
+
+/// A field filter left all zeros: the detail was missing.
+pub fn is_missing(words: &[u64]) -> bool {
+    words.iter().all(|w| *w == 0)
 }
 
 /// Dice coefficient of two word slices (one filter of two encodings).
@@ -399,6 +419,14 @@ hashes = 20
         let x = enc(&b, "Ana Gómez", (2001, 1, 30));
         // The record-level filter is the same with or without field filters.
         assert_eq!(x.words[..32], enc(&a, "Ana Gómez", (2001, 1, 30)).words[..]);
+        let record_only = b.encode_record(
+            &[
+                FieldValue::Text("Ana Gómez".into()),
+                FieldValue::Date(2001, 1, 30),
+            ],
+            &[String::new(), String::new()],
+        );
+        assert_eq!(record_only.words[..], x.words[..32]);
         // Same date, same date filter; another name, another name filter.
         let y = enc(&b, "Juan Pérez", (2001, 1, 30));
         assert_eq!(x.words[48..], y.words[48..]);

@@ -47,9 +47,8 @@ pub fn cluster(
         .filter(|k| links[*k].2 >= threshold)
         .collect();
     order.sort_by(|a, b| links[*b].2.total_cmp(&links[*a].2));
-    let known: FxHashMap<(u32, u32), f64> = links.iter().map(|(i, j, p)| ((*i, *j), *p)).collect();
-    // Known links per record (both directions), for merges of large
-    // clusters.
+    // Known links per record (both directions): looked up pair by pair in
+    // merges of small clusters, summed in merges of large ones.
     let mut degree = vec![0u32; n + 1];
     for (i, j, _) in links {
         degree[*i as usize + 1] += 1;
@@ -68,15 +67,11 @@ pub fn cluster(
         }
     }
     let mut prob = |i: usize, j: usize| -> f64 {
-        let key = if i < j {
-            (i as u32, j as u32)
-        } else {
-            (j as u32, i as u32)
-        };
-        known
-            .get(&key)
-            .copied()
-            .unwrap_or_else(|| score(key.0 as usize, key.1 as usize))
+        let (i, j) = (i.min(j), i.max(j));
+        adjacent[start[i] as usize..start[i + 1] as usize]
+            .iter()
+            .find(|(y, _)| *y as usize == j)
+            .map_or_else(|| score(i, j), |(_, p)| *p)
     };
     let mut parent: Vec<usize> = (0..n).collect();
     let mut members: Vec<Vec<usize>> = (0..n).map(|i| vec![i]).collect();

@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::bloom::{FieldValue, dice, dice_words};
+use crate::bloom::{FieldValue, dice, dice_words, is_missing};
 use crate::pool::Pool;
 use crate::schema::{CompareMethod, FieldKind, LinkageSchema};
 
@@ -145,7 +145,7 @@ impl Comparator {
                     .iter()
                     .map(|w| {
                         let w = &w[words.clone()];
-                        (!w.iter().all(|x| *x == 0)).then(|| hash(&|h| w.hash(h)))
+                        (!is_missing(w)).then(|| hash(&|h| w.hash(h)))
                     })
                     .collect();
                 (first + k, keys)
@@ -185,9 +185,7 @@ impl Comparator {
             let (a, b) = (&pool.field_filters[i], &pool.field_filters[j]);
             for (_, words) in &pool.field_layout {
                 let (a, b) = (&a[words.clone()], &b[words.clone()]);
-                // An all-zero field filter is a missing detail.
-                let missing = |x: &[u64]| x.iter().all(|w| *w == 0);
-                levels.push(if missing(a) || missing(b) {
+                levels.push(if is_missing(a) || is_missing(b) {
                     MISSING
                 } else {
                     level(dice_words(a, b))

@@ -182,7 +182,6 @@ impl Pool {
         self.compares = schema.compares.clone();
         let s = self.source_index(source);
         let no_salt = vec![String::new(); schema.fields.len()];
-        let record_words = schema.layout().record.end;
         let mut n = 0;
         while let Some(row) = rows.next_row() {
             let row = row?;
@@ -209,9 +208,8 @@ impl Pool {
                 })
                 .collect();
             // Only the record-level filter: plaintext compares the details.
-            let mut words = blocking_encoder.encode(&values, &no_salt).words;
-            words.truncate(record_words);
-            self.encodings.push(Encoding::from_words(words));
+            self.encodings
+                .push(blocking_encoder.encode_record(&values, &no_salt));
             self.plain.push(values);
             self.ids.push(row.values[id].text().trim().to_string());
             self.sources.push(s);
