@@ -80,20 +80,22 @@ pub fn train(
     let mut m_n = vec![0usize; comparisons.len()];
     let mut trained = Vec::new();
     for (c, keys) in &keyed {
-        let pairs = block_pairs(keys, &pool.sources, across, max_pairs);
-        if pairs.sampled.is_empty() {
+        let too_many = MAX_BLOCK_PAIRS_PER_RECORD * pool.len() as f64;
+        let pairs = block_pairs(keys, &pool.sources, across, max_pairs, too_many);
+        let mut session = Session {
+            blocked_on: comparisons[*c].name.clone(),
+            pairs_in_blocks: pairs.total,
+            pairs_trained: pairs.sampled.len(),
+            lambda: 0.0,
+            matches_implied: 0.0,
+            em_iterations: 0,
+            used: false,
+        };
+        if pairs.total > too_many {
+            sessions.push(session);
             continue;
         }
-        if pairs.total > MAX_BLOCK_PAIRS_PER_RECORD * pool.len() as f64 {
-            sessions.push(Session {
-                blocked_on: comparisons[*c].name.clone(),
-                pairs_in_blocks: pairs.total,
-                pairs_trained: 0,
-                lambda: 0.0,
-                matches_implied: 0.0,
-                em_iterations: 0,
-                used: false,
-            });
+        if pairs.sampled.is_empty() {
             continue;
         }
         let patterns = crate::count_patterns(pool, comparator, &pairs.sampled);
@@ -104,15 +106,10 @@ pub fn train(
         // non-matches too (a place of birth salted by birth year, with
         // citizenship), so the other details are not random inside it.
         let used = lambda < 0.9;
-        sessions.push(Session {
-            blocked_on: comparisons[*c].name.clone(),
-            pairs_in_blocks: pairs.total,
-            pairs_trained: pairs.sampled.len(),
-            lambda,
-            matches_implied: 0.0,
-            em_iterations: iterations,
-            used,
-        });
+        session.lambda = lambda;
+        session.em_iterations = iterations;
+        session.used = used;
+        sessions.push(session);
         if !used {
             continue;
         }
@@ -173,12 +170,14 @@ struct BlockPairs {
     sampled: Vec<(u32, u32)>,
 }
 
-/// Pairs of records with the same key.
+/// Pairs of records with the same key; only their count when there are
+/// more than `max_total` (a detail too common to train on).
 fn block_pairs(
     keys: &[Option<u64>],
     sources: &[u16],
     across: bool,
     max_pairs: usize,
+    max_total: f64,
 ) -> BlockPairs {
     let mut blocks: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
     for (i, k) in keys.iter().enumerate() {
@@ -192,6 +191,9 @@ fn block_pairs(
     let total: f64 = blocks.iter().map(size).sum();
     let keep = |i: u32, j: u32| !across || sources[i as usize] != sources[j as usize];
     let mut sampled = Vec::new();
+    if total > max_total {
+        return BlockPairs { total, sampled };
+    }
     if total <= max_pairs as f64 {
         for b in &blocks {
             for (x, i) in b.iter().enumerate() {
@@ -241,7 +243,7 @@ mod tests {
         #[test]
         fn pairs_share_their_key(keys in proptest::collection::vec(proptest::option::of(0u64..5), 0..60)) {
             let sources = vec![0u16; keys.len()];
-            let all = block_pairs(&keys, &sources, false, usize::MAX);
+            let all = block_pairs(&keys, &sources, false, usize::MAX, f64::INFINITY);
             let mut expected = 0usize;
             for i in 0..keys.len() {
                 for j in i + 1..keys.len() {
@@ -252,7 +254,13 @@ mod tests {
             }
             prop_assert_eq!(all.sampled.len(), expected);
             prop_assert_eq!(all.total as usize, expected);
-            let some = block_pairs(&keys, &sources, false, 10);
+            // Too many to train on: counted, none drawn.
+            if expected > 0 {
+                let counted = block_pairs(&keys, &sources, false, usize::MAX, expected as f64 - 0.5);
+                prop_assert_eq!(counted.total as usize, expected);
+                prop_assert!(counted.sampled.is_empty());
+            }
+            let some = block_pairs(&keys, &sources, false, 10, f64::INFINITY);
             prop_assert!(some.sampled.len() <= expected.max(10));
             for (i, j) in some.sampled.iter().chain(&all.sampled) {
                 prop_assert!(i < j);
