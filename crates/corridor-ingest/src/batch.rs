@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayBuilder, ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Float64Builder,
-    Int16Builder, Int32Builder, ListBuilder, StringBuilder, Time32SecondBuilder, UInt64Builder,
+    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Float64Builder, Int16Builder,
+    Int32Builder, ListBuilder, StringBuilder, Time32SecondBuilder, UInt64Builder,
 };
 use arrow::record_batch::RecordBatch;
 use arrow_schema::{DataType, Schema};
@@ -15,50 +15,123 @@ use crate::value::Value;
 /// Accumulates mapped records into an Arrow batch of the stored schema.
 pub struct BatchBuilder {
     schema: Arc<Schema>,
-    builders: Vec<Box<dyn ArrayBuilder>>,
+    columns: Vec<Column>,
     n_fields: usize,
     source_id: String,
     submission_id: String,
     rows: usize,
 }
 
-fn builder(ty: &DataType) -> Box<dyn ArrayBuilder> {
-    match ty {
-        DataType::Utf8 => Box::new(StringBuilder::new()),
-        DataType::Date32 => Box::new(Date32Builder::new()),
-        DataType::Time32(_) => Box::new(Time32SecondBuilder::new()),
-        DataType::Int16 => Box::new(Int16Builder::new()),
-        DataType::Int32 => Box::new(Int32Builder::new()),
-        DataType::UInt64 => Box::new(UInt64Builder::new()),
-        DataType::Float64 => Box::new(Float64Builder::new()),
-        DataType::Boolean => Box::new(BooleanBuilder::new()),
-        DataType::Binary => Box::new(BinaryBuilder::new()),
-        DataType::List(item) => {
-            Box::new(ListBuilder::new(StringBuilder::new()).with_field(item.clone()))
-        }
-        other => unreachable!("the standard has no field of type {other}"),
-    }
+/// One column's builder, by the standard's type.
+enum Column {
+    Text(StringBuilder),
+    Date(Date32Builder),
+    Time(Time32SecondBuilder),
+    I16(Int16Builder),
+    I32(Int32Builder),
+    U64(UInt64Builder),
+    F64(Float64Builder),
+    Bool(BooleanBuilder),
+    Bytes(BinaryBuilder),
+    Codes(ListBuilder<StringBuilder>),
 }
 
-macro_rules! push {
-    ($b:expr, $ty:ty, $v:expr) => {
-        if let Some(b) = $b.as_any_mut().downcast_mut::<$ty>() {
-            b.append_option($v);
+impl Column {
+    fn new(ty: &DataType) -> Column {
+        match ty {
+            DataType::Utf8 => Column::Text(StringBuilder::new()),
+            DataType::Date32 => Column::Date(Date32Builder::new()),
+            DataType::Time32(_) => Column::Time(Time32SecondBuilder::new()),
+            DataType::Int16 => Column::I16(Int16Builder::new()),
+            DataType::Int32 => Column::I32(Int32Builder::new()),
+            DataType::UInt64 => Column::U64(UInt64Builder::new()),
+            DataType::Float64 => Column::F64(Float64Builder::new()),
+            DataType::Boolean => Column::Bool(BooleanBuilder::new()),
+            DataType::Binary => Column::Bytes(BinaryBuilder::new()),
+            DataType::List(item) => {
+                Column::Codes(ListBuilder::new(StringBuilder::new()).with_field(item.clone()))
+            }
+            other => unreachable!("the standard has no field of type {other}"),
         }
-    };
+    }
+
+    fn push(&mut self, v: &Value) {
+        match self {
+            Column::Text(b) => b.append_option(match v {
+                Value::Text(s) => Some(s.as_str()),
+                _ => None,
+            }),
+            Column::Date(b) => b.append_option(match v {
+                Value::Date(d) => Some(*d),
+                _ => None,
+            }),
+            Column::Time(b) => b.append_option(match v {
+                Value::Time(t) => Some(*t),
+                _ => None,
+            }),
+            Column::I16(b) => b.append_option(match v {
+                Value::Int(n) => i16::try_from(*n).ok(),
+                _ => None,
+            }),
+            Column::I32(b) => b.append_option(match v {
+                Value::Int(n) => i32::try_from(*n).ok(),
+                _ => None,
+            }),
+            Column::U64(b) => b.append_option(match v {
+                Value::Int(n) => u64::try_from(*n).ok(),
+                _ => None,
+            }),
+            Column::F64(b) => b.append_option(match v {
+                Value::Float(f) => Some(*f),
+                Value::Int(n) => Some(*n as f64),
+                _ => None,
+            }),
+            Column::Bool(b) => b.append_option(match v {
+                Value::Bool(x) => Some(*x),
+                _ => None,
+            }),
+            Column::Bytes(b) => b.append_option(match v {
+                Value::Text(s) => Some(s.as_bytes()),
+                _ => None,
+            }),
+            Column::Codes(b) => {
+                if let Value::Codes(codes) = v {
+                    for c in codes {
+                        b.values().append_value(c);
+                    }
+                }
+                b.append(true);
+            }
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Column::Text(b) => Arc::new(b.finish()),
+            Column::Date(b) => Arc::new(b.finish()),
+            Column::Time(b) => Arc::new(b.finish()),
+            Column::I16(b) => Arc::new(b.finish()),
+            Column::I32(b) => Arc::new(b.finish()),
+            Column::U64(b) => Arc::new(b.finish()),
+            Column::F64(b) => Arc::new(b.finish()),
+            Column::Bool(b) => Arc::new(b.finish()),
+            Column::Bytes(b) => Arc::new(b.finish()),
+            Column::Codes(b) => Arc::new(b.finish()),
+        }
+    }
 }
 
 impl BatchBuilder {
     pub fn new(t: RecordType, source_id: &str, submission_id: &str) -> BatchBuilder {
         let schema = Arc::new(t.stored_schema());
-        let builders = schema
+        let columns = schema
             .fields()
             .iter()
-            .map(|f| builder(f.data_type()))
+            .map(|f| Column::new(f.data_type()))
             .collect();
         BatchBuilder {
             schema,
-            builders,
+            columns,
             n_fields: t.fields().len(),
             source_id: source_id.into(),
             submission_id: submission_id.into(),
@@ -79,114 +152,27 @@ impl BatchBuilder {
     }
 
     pub fn push(&mut self, values: &[Value], record_key: u64, row: u64) {
-        for (i, v) in values.iter().enumerate().take(self.n_fields) {
-            let ty = self.schema.field(i).data_type().clone();
-            let b = &mut self.builders[i];
-            match ty {
-                DataType::Utf8 => push!(
-                    b,
-                    StringBuilder,
-                    match v {
-                        Value::Text(s) => Some(s.as_str()),
-                        _ => None,
-                    }
-                ),
-                DataType::Date32 => push!(
-                    b,
-                    Date32Builder,
-                    match v {
-                        Value::Date(d) => Some(*d),
-                        _ => None,
-                    }
-                ),
-                DataType::Time32(_) => push!(
-                    b,
-                    Time32SecondBuilder,
-                    match v {
-                        Value::Time(t) => Some(*t),
-                        _ => None,
-                    }
-                ),
-                DataType::Int16 => push!(
-                    b,
-                    Int16Builder,
-                    match v {
-                        Value::Int(n) => i16::try_from(*n).ok(),
-                        _ => None,
-                    }
-                ),
-                DataType::Int32 => push!(
-                    b,
-                    Int32Builder,
-                    match v {
-                        Value::Int(n) => i32::try_from(*n).ok(),
-                        _ => None,
-                    }
-                ),
-                DataType::UInt64 => push!(
-                    b,
-                    UInt64Builder,
-                    match v {
-                        Value::Int(n) => u64::try_from(*n).ok(),
-                        _ => None,
-                    }
-                ),
-                DataType::Float64 => push!(
-                    b,
-                    Float64Builder,
-                    match v {
-                        Value::Float(f) => Some(*f),
-                        Value::Int(n) => Some(*n as f64),
-                        _ => None,
-                    }
-                ),
-                DataType::Boolean => push!(
-                    b,
-                    BooleanBuilder,
-                    match v {
-                        Value::Bool(x) => Some(*x),
-                        _ => None,
-                    }
-                ),
-                DataType::Binary => push!(
-                    b,
-                    BinaryBuilder,
-                    match v {
-                        Value::Text(s) => Some(s.as_bytes()),
-                        _ => None,
-                    }
-                ),
-                DataType::List(_) => {
-                    if let Some(lb) = b.as_any_mut().downcast_mut::<ListBuilder<StringBuilder>>() {
-                        if let Value::Codes(codes) = v {
-                            for c in codes {
-                                lb.values().append_value(c);
-                            }
-                        }
-                        lb.append(true);
-                    }
-                }
-                _ => {}
-            }
-        }
         let n = self.n_fields;
-        push!(self.builders[n], UInt64Builder, Some(record_key));
-        push!(
-            self.builders[n + 1],
-            StringBuilder,
-            Some(self.source_id.as_str())
-        );
-        push!(
-            self.builders[n + 2],
-            StringBuilder,
-            Some(self.submission_id.as_str())
-        );
-        push!(self.builders[n + 3], UInt64Builder, Some(row));
+        for (column, v) in self.columns[..n].iter_mut().zip(values) {
+            column.push(v);
+        }
+        if let [
+            Column::U64(key),
+            Column::Text(source),
+            Column::Text(submission),
+            Column::U64(number),
+        ] = &mut self.columns[n..]
+        {
+            key.append_value(record_key);
+            source.append_value(&self.source_id);
+            submission.append_value(&self.submission_id);
+            number.append_value(row);
+        }
         self.rows += 1;
     }
 
     pub fn finish(&mut self) -> Result<RecordBatch, arrow::error::ArrowError> {
-        let columns: Vec<ArrayRef> = self.builders.iter_mut().map(|b| b.finish()).collect();
+        let columns: Vec<ArrayRef> = self.columns.iter_mut().map(Column::finish).collect();
         self.rows = 0;
         RecordBatch::try_new(self.schema.clone(), columns)
     }

@@ -19,7 +19,6 @@ pub mod validate;
 pub mod value;
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 
 use arrow::record_batch::RecordBatch;
@@ -102,10 +101,135 @@ pub struct Report {
     pub detected: BTreeMap<String, String>,
 }
 
-const BATCH_ROWS: usize = 65_536;
+/// Rows read, mapped and stored together.
+const BLOCK_ROWS: usize = 8192;
+
+/// A block of rows after mapping, on its way back to be stored in order.
+struct MappedBlock {
+    block: read::RowBlock,
+    /// The block's valid rows, in order.
+    batch: RecordBatch,
+    outcomes: Vec<Outcome>,
+}
+
+enum Outcome {
+    /// A valid row: its content hash, for spotting repeats, and its place in
+    /// the block.
+    Valid {
+        digest: u64,
+        index: usize,
+        number: u64,
+    },
+    Quarantined(QuarantinedRow),
+}
+
+/// The mapped columns of a row as the file has them, for the quarantine.
+fn original(
+    program: &transform::Program,
+    headers: &[String],
+    cells: &[read::Cell],
+) -> Vec<(String, String)> {
+    program
+        .shown_columns
+        .iter()
+        .filter_map(|&i| Some((headers.get(i)?.clone(), cells.get(i)?.text().into_owned())))
+        .collect()
+}
+
+/// Everything a mapping thread needs, shared by all of them.
+struct Mapper<'a> {
+    program: &'a transform::Program,
+    headers: &'a [String],
+    key: &'a Pseudonymiser,
+    record_keys: pseudonym::RecordKeys,
+    rules: validate::Rules,
+    source_id: &'a str,
+    submission_id: &'a str,
+    today: i32,
+}
+
+impl Mapper<'_> {
+    /// Maps, validates and keys a block of rows; repeats are found later,
+    /// in file order.
+    fn map(
+        &self,
+        block: read::RowBlock,
+        scratch: &mut transform::Scratch,
+    ) -> Result<MappedBlock, arrow::error::ArrowError> {
+        let t = self.program.record_type;
+        let mut batch = batch::BatchBuilder::new(t, self.source_id, self.submission_id);
+        let mut outcomes = Vec::with_capacity(block.len());
+        let mut cells = Vec::new();
+        let mut values = Vec::new();
+        let mut hashed = Vec::new();
+        for i in 0..block.len() {
+            let (number, problem) = block.row(i, &mut cells);
+            let outcome: Result<(), transform::RowError> = match &problem {
+                Some(read::RowProblem::FieldCount { found, expected }) => {
+                    Err(transform::RowError {
+                        field: None,
+                        reason: Reason::MalformedRow,
+                        message: format!(
+                            "the row has {found} fields where the header has {expected} (a delimiter or quote inside a value, or a cut-off line)"
+                        ),
+                    })
+                }
+                Some(read::RowProblem::InvalidJson(m)) => Err(transform::RowError {
+                    field: None,
+                    reason: Reason::InvalidJson,
+                    message: format!("not valid JSON: {m}"),
+                }),
+                None => self
+                    .program
+                    .eval(&cells, self.key, scratch, &mut values)
+                    .and_then(|()| self.rules.check(&values, self.today)),
+            };
+            match outcome {
+                Ok(()) => {
+                    // The values' bytes, hashed at once: a streaming
+                    // hasher costs more per small write.
+                    let mut bytes = value::HashBytes(std::mem::take(&mut hashed));
+                    bytes.0.clear();
+                    for v in &values {
+                        v.hash_into(&mut bytes);
+                    }
+                    let digest = twox_hash::XxHash3_64::oneshot(&bytes.0);
+                    hashed = bytes.0;
+                    outcomes.push(Outcome::Valid {
+                        digest,
+                        index: i,
+                        number,
+                    });
+                    batch.push(&values, self.record_keys.of(number), number);
+                }
+                Err(e) => outcomes.push(Outcome::Quarantined(QuarantinedRow {
+                    row: number,
+                    field: e.field,
+                    reason: e.reason.code(),
+                    message: e.message,
+                    original: if problem.is_some() {
+                        Vec::new()
+                    } else {
+                        original(self.program, self.headers, &cells)
+                    },
+                })),
+            }
+        }
+        Ok(MappedBlock {
+            batch: batch.finish()?,
+            block,
+            outcomes,
+        })
+    }
+}
 
 /// Ingests one file through a mapping into a sink. `progress` is called
-/// with the number of rows read so far, every few thousand rows.
+/// with the number of rows read so far, every block of rows.
+///
+/// One thread reads blocks of rows, as many threads as there are cores map
+/// them, and this thread stores them in file order: a row's number, its
+/// duplicate check and its place in the quarantine do not depend on which
+/// thread mapped it.
 pub fn ingest(
     mapping: &Mapping,
     submission: &Submission,
@@ -119,111 +243,144 @@ pub fn ingest(
     let program = transform::Program::compile(mapping, reader.headers(), file)?;
     let headers: Vec<String> = reader.headers().to_vec();
     let t = program.record_type;
-    let today = validate::today();
     let mut report = Report {
         file: file.display().to_string(),
         record_type: t.name().to_string(),
         detected: reader.detected().into_iter().collect(),
         ..Default::default()
     };
-    let mut batch = batch::BatchBuilder::new(t, submission.source_id, submission.submission_id);
-    // Exact repeats of a record within one file: content hash → first row.
-    let mut seen: HashMap<u64, u64> = HashMap::new();
+    let mapper = Mapper {
+        program: &program,
+        headers: &headers,
+        key,
+        record_keys: key.record_keys(submission.file_sha256),
+        rules: validate::Rules::new(t),
+        source_id: submission.source_id,
+        submission_id: submission.submission_id,
+        today: validate::today(),
+    };
     let sink_err = |message: String| IngestError::Sink {
         path: file.to_path_buf(),
         message,
     };
-    while let Some(row) = reader.next_row() {
-        let row = row?;
-        report.rows_read += 1;
-        if report.rows_read.is_multiple_of(8192) {
-            progress(report.rows_read);
-        }
-        let original = |values: &[read::RawValue]| -> Vec<(String, String)> {
-            program
-                .shown_columns
-                .iter()
-                .filter_map(|&i| {
-                    Some((headers.get(i)?.clone(), values.get(i)?.text().into_owned()))
-                })
-                .collect()
-        };
-        let outcome: Result<Vec<value::Value>, transform::RowError> = match &row.problem {
-            Some(read::RowProblem::FieldCount { found, expected }) => Err(transform::RowError {
-                field: None,
-                reason: Reason::MalformedRow,
-                message: format!(
-                    "the row has {found} fields where the header has {expected} (a delimiter or quote inside a value, or a cut-off line)"
-                ),
-            }),
-            Some(read::RowProblem::InvalidJson(m)) => Err(transform::RowError {
-                field: None,
-                reason: Reason::InvalidJson,
-                message: format!("not valid JSON: {m}"),
-            }),
-            None => program
-                .eval(&row.values, key)
-                .and_then(|values| validate::check(t, &values, today).map(|()| values)),
-        };
-        let outcome = outcome.and_then(|values| {
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            for v in &values {
-                v.hash_into(&mut h);
-            }
-            let digest = h.finish();
-            match seen.get(&digest) {
-                Some(first) => Err(transform::RowError {
-                    field: None,
-                    reason: Reason::DuplicateRecord,
-                    message: format!("the same record as row {first}"),
-                }),
-                None => {
-                    seen.insert(digest, row.number);
-                    Ok(values)
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    type Numbered<T> = (usize, Result<T, IngestError>);
+    let (block_tx, block_rx) =
+        std::sync::mpsc::sync_channel::<Numbered<read::RowBlock>>(2 * workers);
+    let block_rx = std::sync::Mutex::new(block_rx);
+    let (mapped_tx, mapped_rx) =
+        std::sync::mpsc::sync_channel::<Numbered<MappedBlock>>(2 * workers);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut seq = 0;
+            while let Some(block) = reader.next_block(BLOCK_ROWS) {
+                let failed = block.is_err();
+                if block_tx.send((seq, block)).is_err() || failed {
+                    break;
                 }
+                seq += 1;
             }
         });
-        match outcome {
-            Ok(values) => {
-                let record_key = key.record_key(submission.file_sha256, row.number);
-                batch.push(&values, record_key, row.number);
-                report.stored += 1;
-                if batch.len() >= BATCH_ROWS {
-                    let b = batch.finish().map_err(|e| sink_err(e.to_string()))?;
-                    sink.write_batch(b).map_err(sink_err)?;
+        for _ in 0..workers {
+            let mapped_tx = mapped_tx.clone();
+            let (mapper, block_rx) = (&mapper, &block_rx);
+            scope.spawn(move || {
+                let mut scratch = mapper.program.scratch();
+                loop {
+                    let next = match block_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((seq, block)) = next else { return };
+                    let mapped = block.and_then(|b| {
+                        mapper
+                            .map(b, &mut scratch)
+                            .map_err(|e| sink_err(e.to_string()))
+                    });
+                    if mapped_tx.send((seq, mapped)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(mapped_tx);
+        // Stores blocks in file order. Returning early drops the receiver,
+        // which stops the mapping threads and then the reader.
+        let mut store = || -> Result<(), IngestError> {
+            // Exact repeats of a record within one file: content hash → first row.
+            let mut seen: HashMap<u64, u64, foldhash::fast::FixedState> = HashMap::default();
+            let mut waiting = BTreeMap::new();
+            let mut next = 0;
+            for (seq, mapped) in mapped_rx.iter() {
+                waiting.insert(seq, mapped);
+                while let Some(mapped) = waiting.remove(&next) {
+                    next += 1;
+                    let MappedBlock {
+                        block,
+                        batch,
+                        outcomes,
+                    } = mapped?;
+                    report.rows_read += block.len() as u64;
+                    let mut keep = Vec::with_capacity(batch.num_rows());
+                    let mut cells = Vec::new();
+                    for outcome in outcomes {
+                        let quarantined = match outcome {
+                            Outcome::Valid {
+                                digest,
+                                index,
+                                number,
+                            } => match seen.entry(digest) {
+                                std::collections::hash_map::Entry::Vacant(v) => {
+                                    v.insert(number);
+                                    keep.push(true);
+                                    continue;
+                                }
+                                std::collections::hash_map::Entry::Occupied(first) => {
+                                    keep.push(false);
+                                    block.row(index, &mut cells);
+                                    QuarantinedRow {
+                                        row: number,
+                                        field: None,
+                                        reason: Reason::DuplicateRecord.code(),
+                                        message: format!("the same record as row {}", first.get()),
+                                        original: original(&program, &headers, &cells),
+                                    }
+                                }
+                            },
+                            Outcome::Quarantined(row) => row,
+                        };
+                        report.quarantined += 1;
+                        *report
+                            .by_reason
+                            .entry(quarantined.reason.to_string())
+                            .or_default() += 1;
+                        let detail = format!(
+                            "{} ({})",
+                            quarantined.reason,
+                            quarantined.field.as_deref().unwrap_or("row")
+                        );
+                        *report.by_field.entry(detail).or_default() += 1;
+                        sink.quarantine(quarantined).map_err(sink_err)?;
+                    }
+                    let batch = if keep.iter().all(|k| *k) {
+                        batch
+                    } else {
+                        arrow::compute::filter_record_batch(&batch, &keep.into())
+                            .map_err(|e| sink_err(e.to_string()))?
+                    };
+                    report.stored += batch.num_rows() as u64;
+                    if batch.num_rows() > 0 {
+                        sink.write_batch(batch).map_err(sink_err)?;
+                    }
+                    progress(report.rows_read);
                 }
             }
-            Err(e) => {
-                report.quarantined += 1;
-                *report
-                    .by_reason
-                    .entry(e.reason.code().to_string())
-                    .or_default() += 1;
-                let detail = format!(
-                    "{} ({})",
-                    e.reason.code(),
-                    e.field.as_deref().unwrap_or("row")
-                );
-                *report.by_field.entry(detail).or_default() += 1;
-                sink.quarantine(QuarantinedRow {
-                    row: row.number,
-                    field: e.field,
-                    reason: e.reason.code(),
-                    message: e.message,
-                    original: if row.problem.is_some() {
-                        Vec::new()
-                    } else {
-                        original(&row.values)
-                    },
-                })
-                .map_err(sink_err)?;
-            }
-        }
-    }
-    if !batch.is_empty() {
-        let b = batch.finish().map_err(|e| sink_err(e.to_string()))?;
-        sink.write_batch(b).map_err(sink_err)?;
-    }
+            Ok(())
+        };
+        let stored = store();
+        drop(mapped_rx);
+        stored
+    })?;
     progress(report.rows_read);
     Ok(report)
 }

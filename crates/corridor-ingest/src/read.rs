@@ -27,23 +27,98 @@ pub enum RawValue {
 impl RawValue {
     /// The value as text, as a person reading the file would see it.
     pub fn text(&self) -> Cow<'_, str> {
+        self.cell().text()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cell().is_empty()
+    }
+
+    pub fn cell(&self) -> Cell<'_> {
         match self {
-            RawValue::Empty => Cow::Borrowed(""),
-            RawValue::Text(s) => Cow::Borrowed(s.as_str()),
-            RawValue::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => {
-                Cow::Owned(format!("{}", *n as i64))
+            RawValue::Empty => Cell::Empty,
+            RawValue::Text(s) => Cell::Text(s),
+            RawValue::Number(n) => Cell::Number(*n),
+            RawValue::DateTime(d) => Cell::DateTime(*d),
+            RawValue::Bool(b) => Cell::Bool(*b),
+        }
+    }
+}
+
+/// A value as the file holds it, borrowed from the reader's buffer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
+    Empty,
+    Text(&'a str),
+    Number(f64),
+    DateTime(NaiveDateTime),
+    Bool(bool),
+}
+
+impl<'a> Cell<'a> {
+    /// The value as text, as a person reading the file would see it.
+    pub fn text(&self) -> Cow<'a, str> {
+        match *self {
+            Cell::Empty => Cow::Borrowed(""),
+            Cell::Text(s) => Cow::Borrowed(s),
+            Cell::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => {
+                Cow::Owned(format!("{}", n as i64))
             }
-            RawValue::Number(n) => Cow::Owned(n.to_string()),
-            RawValue::DateTime(d) => Cow::Owned(d.format("%Y-%m-%dT%H:%M:%S").to_string()),
-            RawValue::Bool(b) => Cow::Owned(b.to_string()),
+            Cell::Number(n) => Cow::Owned(n.to_string()),
+            Cell::DateTime(d) => Cow::Owned(d.format("%Y-%m-%dT%H:%M:%S").to_string()),
+            Cell::Bool(b) => Cow::Owned(b.to_string()),
         }
     }
 
     pub fn is_empty(&self) -> bool {
         match self {
-            RawValue::Empty => true,
-            RawValue::Text(s) => s.trim().is_empty(),
+            Cell::Empty => true,
+            Cell::Text(s) => s.trim().is_empty(),
             _ => false,
+        }
+    }
+
+    pub fn to_raw(&self) -> RawValue {
+        match *self {
+            Cell::Empty => RawValue::Empty,
+            Cell::Text(s) => RawValue::Text(s.to_string()),
+            Cell::Number(n) => RawValue::Number(n),
+            Cell::DateTime(d) => RawValue::DateTime(d),
+            Cell::Bool(b) => RawValue::Bool(b),
+        }
+    }
+}
+
+/// Rows read together, handed to the mapping as one unit of work.
+#[derive(Debug)]
+pub enum RowBlock {
+    Rows(Vec<RawRow>),
+    Text(TextRows),
+}
+
+impl RowBlock {
+    pub fn len(&self) -> usize {
+        match self {
+            RowBlock::Rows(r) => r.len(),
+            RowBlock::Text(t) => t.rows.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Row `i`'s cells (into `cells`, which is cleared first), its number
+    /// and its problem, if any.
+    pub fn row<'a>(&'a self, i: usize, cells: &mut Vec<Cell<'a>>) -> (u64, Option<RowProblem>) {
+        cells.clear();
+        match self {
+            RowBlock::Rows(rows) => {
+                let row = &rows[i];
+                cells.extend(row.values.iter().map(RawValue::cell));
+                (row.number, row.problem.clone())
+            }
+            RowBlock::Text(t) => t.row(i, cells),
         }
     }
 }
@@ -65,13 +140,25 @@ pub struct RawRow {
     pub problem: Option<RowProblem>,
 }
 
-/// A source of rows.
-pub trait RowReader {
+/// A source of rows. Readers run on their own thread while rows are mapped.
+pub trait RowReader: Send {
     /// Column names, in file order (dotted paths for nested JSON).
     fn headers(&self) -> &[String];
     /// The next row; `None` at the end. An `Err` is a file that cannot be
     /// read any further, never a bad row.
     fn next_row(&mut self) -> Option<Result<RawRow, IngestError>>;
+    /// Up to `max_rows` next rows; `None` at the end.
+    fn next_block(&mut self, max_rows: usize) -> Option<Result<RowBlock, IngestError>> {
+        let mut rows = Vec::new();
+        while rows.len() < max_rows {
+            match self.next_row() {
+                Some(Ok(row)) => rows.push(row),
+                Some(Err(e)) => return Some(Err(e)),
+                None => break,
+            }
+        }
+        (!rows.is_empty()).then_some(Ok(RowBlock::Rows(rows)))
+    }
     /// What the reader worked out on its own (encoding, delimiter…), for
     /// reports.
     fn detected(&self) -> Vec<(String, String)> {
@@ -282,7 +369,16 @@ fn text_reader(
     let enc = detect_encoding(path, declared, &sample)?;
     let (decoded_sample, _, _) = enc.encoding.decode(&sample);
     let decoded_sample = decoded_sample.into_owned();
-    let file = File::open(path).map_err(io_err(path))?;
+    let mut file = File::open(path).map_err(io_err(path))?;
+    if enc.encoding == encoding_rs::UTF_8 {
+        // UTF-8 is read as it is and checked by the reader, which names the
+        // line of a bad byte; the decoder would replace it silently.
+        if sample.starts_with(b"\xEF\xBB\xBF") {
+            let mut bom = [0u8; 3];
+            file.read_exact(&mut bom).map_err(io_err(path))?;
+        }
+        return Ok((Box::new(file), enc, decoded_sample));
+    }
     let reader = encoding_rs_io::DecodeReaderBytesBuilder::new()
         .encoding(Some(enc.encoding))
         .utf8_passthru(true)
@@ -293,106 +389,6 @@ fn text_reader(
 }
 
 // ---------------------------------------------------------------------- CSV
-
-/// Turns CRLF line ends into LF, so the CSV reader counts lines the way an
-/// editor does (it counts a CRLF file's lines one short otherwise).
-struct CrlfToLf<R> {
-    inner: R,
-    /// A '\r' read at the end of the last chunk, not yet written.
-    held_cr: bool,
-    buf: Vec<u8>,
-    /// Where the line ends are, for row numbers.
-    lines: Option<std::sync::Arc<std::sync::Mutex<LineIndex>>>,
-}
-
-/// Byte offsets of the line ends written so far and not yet counted, and
-/// how many were counted: the CSV reader's own line count is not reliable
-/// (blank lines, CR LF), so rows are numbered from these.
-#[derive(Default)]
-struct LineIndex {
-    pending: std::collections::VecDeque<u64>,
-    counted: u64,
-    written: u64,
-    last_byte: u8,
-}
-
-impl LineIndex {
-    /// The 1-based line on which a record ending at byte `end` ends.
-    fn line_ending_at(&mut self, end: u64) -> u64 {
-        while self.pending.front().is_some_and(|&o| o < end) {
-            self.pending.pop_front();
-            self.counted += 1;
-        }
-        // A last line without a line end is a line too.
-        if end >= self.written && self.last_byte != b'\n' {
-            self.counted + 1
-        } else {
-            self.counted
-        }
-    }
-}
-
-impl<R: Read> Read for CrlfToLf<R> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        if out.is_empty() {
-            return Ok(0);
-        }
-        self.buf.resize(out.len(), 0);
-        let n = self.inner.read(&mut self.buf)?;
-        if n == 0 {
-            if self.held_cr {
-                self.held_cr = false;
-                out[0] = b'\r';
-                if let Some(lines) = &self.lines
-                    && let Ok(mut idx) = lines.lock()
-                {
-                    idx.written += 1;
-                    idx.last_byte = b'\r';
-                }
-                return Ok(1);
-            }
-            return Ok(0);
-        }
-        let mut w = 0;
-        let mut pending_cr = std::mem::take(&mut self.held_cr);
-        for &b in &self.buf[..n] {
-            if pending_cr && b != b'\n' {
-                out[w] = b'\r';
-                w += 1;
-            }
-            pending_cr = false;
-            if b == b'\r' {
-                pending_cr = true;
-            } else {
-                if w == out.len() {
-                    break;
-                }
-                out[w] = b;
-                w += 1;
-            }
-        }
-        self.held_cr = pending_cr;
-        if let Some(lines) = &self.lines
-            && let Ok(mut idx) = lines.lock()
-        {
-            for (i, &b) in out[..w].iter().enumerate() {
-                if b == b'\n' {
-                    let at = idx.written + i as u64;
-                    idx.pending.push_back(at);
-                }
-            }
-            idx.written += w as u64;
-            if w > 0 {
-                idx.last_byte = out[w - 1];
-            }
-        }
-        if w == 0 && self.held_cr {
-            // Only a CR so far: read on.
-            return self.read(out);
-        }
-        Ok(w)
-    }
-}
 
 /// Picks the delimiter that splits the first lines most consistently.
 pub fn sniff_delimiter(sample: &str) -> u8 {
@@ -433,13 +429,132 @@ pub fn sniff_delimiter(sample: &str) -> u8 {
     best.0
 }
 
+/// Input bytes read from the decoder at a time.
+const CSV_READ: usize = 1 << 20;
+/// A block of CSV rows ends after this many bytes of field text.
+const CSV_BLOCK_BYTES: usize = 4 << 20;
+
+/// A CSV file read in blocks: `csv_core` splits records straight into one
+/// text buffer per block, so a row costs no allocation. Row numbers are
+/// physical lines, counted here from the `\n` bytes consumed: `csv_core`
+/// ends a CRLF record at the `\r`, so its own count is one short.
 pub struct CsvRows {
     path: PathBuf,
-    reader: csv::Reader<Box<dyn Read + Send>>,
-    lines: std::sync::Arc<std::sync::Mutex<LineIndex>>,
+    input: Box<dyn Read + Send>,
+    core: csv_core::Reader,
+    buf: Vec<u8>,
+    /// The unread part of `buf`.
+    at: usize,
+    filled: usize,
+    eof: bool,
+    /// `\n` bytes consumed so far, and the last byte consumed.
+    newlines: u64,
+    last_byte: u8,
+    ends: Vec<usize>,
     headers: Vec<String>,
     detected: Vec<(String, String)>,
-    record: csv::StringRecord,
+    /// A block being handed out row by row by `next_row`.
+    current: Option<(TextRows, usize)>,
+    done: bool,
+}
+
+/// Rows of a text file: one buffer, the end of every field in it, and per
+/// row its line, first field and first byte.
+#[derive(Debug, Default)]
+pub struct TextRows {
+    text: String,
+    ends: Vec<u32>,
+    rows: Vec<TextRow>,
+    /// Fields the header has.
+    expected: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct TextRow {
+    number: u64,
+    first_end: u32,
+    start: u32,
+}
+
+/// A block of text rows being read: bytes not yet checked as UTF-8.
+#[derive(Default)]
+struct TextBuilder {
+    /// Zero-filled ahead of `used`, so `csv_core` can write into it.
+    bytes: Vec<u8>,
+    used: usize,
+    ends: Vec<u32>,
+    rows: Vec<TextRow>,
+}
+
+impl TextBuilder {
+    /// The finished block, or the line of the first byte that is not UTF-8.
+    fn finish(mut self, expected: usize) -> Result<TextRows, u64> {
+        self.bytes.truncate(self.used);
+        match String::from_utf8(self.bytes) {
+            Ok(text) => Ok(TextRows {
+                text,
+                ends: self.ends,
+                rows: self.rows,
+                expected,
+            }),
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to() as u32;
+                Err(self
+                    .rows
+                    .iter()
+                    .rev()
+                    .find(|r| r.start <= at)
+                    .map_or(0, |r| r.number))
+            }
+        }
+    }
+}
+
+impl TextRows {
+    fn fields(&self, i: usize) -> impl Iterator<Item = &str> {
+        let row = self.rows[i];
+        let last = self
+            .rows
+            .get(i + 1)
+            .map_or(self.ends.len(), |r| r.first_end as usize);
+        let mut from = row.start as usize;
+        self.ends[row.first_end as usize..last]
+            .iter()
+            .map(move |&e| {
+                let field = self.text.get(from..e as usize).unwrap_or("");
+                from = e as usize;
+                field
+            })
+    }
+
+    fn row<'a>(&'a self, i: usize, cells: &mut Vec<Cell<'a>>) -> (u64, Option<RowProblem>) {
+        cells.clear();
+        let found = self.field_count(i);
+        let number = self.rows[i].number;
+        if found != self.expected {
+            let problem = RowProblem::FieldCount {
+                found,
+                expected: self.expected,
+            };
+            return (number, Some(problem));
+        }
+        cells.extend(self.fields(i).map(|f| {
+            if f.is_empty() {
+                Cell::Empty
+            } else {
+                Cell::Text(f)
+            }
+        }));
+        (number, None)
+    }
+
+    fn field_count(&self, i: usize) -> usize {
+        let last = self
+            .rows
+            .get(i + 1)
+            .map_or(self.ends.len(), |r| r.first_end as usize);
+        last - self.rows[i].first_end as usize
+    }
 }
 
 impl CsvRows {
@@ -469,39 +584,45 @@ impl CsvRows {
             .as_deref()
             .and_then(|q| q.bytes().next())
             .unwrap_or(b'"');
-        let lines = std::sync::Arc::new(std::sync::Mutex::new(LineIndex::default()));
-        let input: Box<dyn Read + Send> = Box::new(CrlfToLf {
-            inner: input,
-            held_cr: false,
-            buf: Vec::new(),
-            lines: Some(lines.clone()),
-        });
-        let mut reader = csv::ReaderBuilder::new()
+        let core = csv_core::ReaderBuilder::new()
             .delimiter(delimiter)
             .quote(quote)
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(input);
+            .build();
+        let mut rows = CsvRows {
+            path: path.to_path_buf(),
+            input,
+            core,
+            buf: vec![0; CSV_READ],
+            at: 0,
+            filled: 0,
+            eof: false,
+            newlines: 0,
+            last_byte: 0,
+            ends: vec![0; 64],
+            headers: Vec::new(),
+            detected,
+            current: None,
+            done: false,
+        };
         let header_row = opts.header_row.unwrap_or(1).max(1);
-        let mut record = csv::StringRecord::new();
         let mut headers = None;
         loop {
-            match reader.read_record(&mut record) {
-                Ok(true) => {
-                    let end = reader.position().byte();
-                    let line = lines.lock().map(|mut l| l.line_ending_at(end)).unwrap_or(0);
-                    if line >= header_row {
-                        headers = Some(
-                            record
-                                .iter()
-                                .map(|h| h.trim().to_string())
-                                .collect::<Vec<_>>(),
-                        );
-                        break;
-                    }
-                }
-                Ok(false) => break,
-                Err(e) => return Err(csv_error(path, e)),
+            let mut head = TextBuilder::default();
+            let Some(line) = rows.read_record(&mut head)? else {
+                break;
+            };
+            if line >= header_row {
+                let head = head.finish(0).map_err(|line| IngestError::Encoding {
+                    path: path.to_path_buf(),
+                    line,
+                    message: "invalid UTF-8 in the header: set reader.encoding (e.g. \"windows-1252\") or \"auto\"".into(),
+                })?;
+                headers = Some(
+                    head.fields(0)
+                        .map(|h| h.trim().to_string())
+                        .collect::<Vec<_>>(),
+                );
+                break;
             }
         }
         let Some(headers) = headers else {
@@ -513,32 +634,119 @@ impl CsvRows {
             });
         };
         if headers.len() < 2 && sample.lines().count() > 1 {
-            detected.push((
+            rows.detected.push((
                 "warning".into(),
                 "only one column found: check reader.delimiter".into(),
             ));
         }
-        Ok(CsvRows {
-            path: path.to_path_buf(),
-            reader,
-            lines,
-            headers,
-            detected,
-            record,
-        })
+        rows.headers = headers;
+        Ok(rows)
     }
-}
 
-fn csv_error(path: &Path, e: csv::Error) -> IngestError {
-    let line = e.position().map_or(0, |p| p.line());
-    match e.kind() {
-        csv::ErrorKind::Utf8 { .. } => IngestError::Encoding {
-            path: path.to_path_buf(),
+    fn fill(&mut self) -> Result<(), IngestError> {
+        self.at = 0;
+        self.filled = 0;
+        while self.filled < self.buf.len() {
+            match self.input.read(&mut self.buf[self.filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => self.filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(IngestError::Unreadable {
+                        path: self.path.clone(),
+                        message: format!("read error after line {}: {e}", self.newlines + 1),
+                    });
+                }
+            }
+            if self.filled >= CSV_READ / 2 {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads one record into `out`; returns the line it ends on, or `None`
+    /// at the end of the file. Blank lines are skipped.
+    fn read_record(&mut self, out: &mut TextBuilder) -> Result<Option<u64>, IngestError> {
+        use csv_core::ReadRecordResult as R;
+        loop {
+            let start = out.used;
+            let mut nends = 0;
+            loop {
+                if self.at == self.filled && !self.eof {
+                    self.fill()?;
+                }
+                if out.bytes.len() - out.used < 4096 {
+                    let grow = out.bytes.len().max(1 << 16);
+                    out.bytes.resize(out.bytes.len() + grow, 0);
+                }
+                let input = &self.buf[self.at..self.filled];
+                let (res, nin, nout, nend) = self.core.read_record(
+                    input,
+                    &mut out.bytes[out.used..],
+                    &mut self.ends[nends..],
+                );
+                let consumed = &input[..nin];
+                self.newlines += consumed.iter().filter(|&&b| b == b'\n').count() as u64;
+                if let Some(&b) = consumed.last() {
+                    self.last_byte = b;
+                }
+                self.at += nin;
+                out.used += nout;
+                nends += nend;
+                match res {
+                    R::InputEmpty | R::OutputFull => {}
+                    R::OutputEndsFull => {
+                        let n = self.ends.len();
+                        self.ends.resize(n * 2, 0);
+                    }
+                    R::Record => break,
+                    R::End => {
+                        out.used = start;
+                        return Ok(None);
+                    }
+                }
+            }
+            let line = self.newlines + 1 - u64::from(self.last_byte == b'\n');
+            let ends = &self.ends[..nends];
+            if nends == 1 && out.bytes[start..start + ends[0]].trim_ascii().is_empty() {
+                out.used = start;
+                continue; // a blank line
+            }
+            let first_end = out.ends.len() as u32;
+            out.ends.extend(ends.iter().map(|&e| (start + e) as u32));
+            out.rows.push(TextRow {
+                number: line,
+                first_end,
+                start: start as u32,
+            });
+            return Ok(Some(line));
+        }
+    }
+
+    /// Reads up to `max_rows` rows (fewer if their text grows large).
+    fn read_block(&mut self, max_rows: usize) -> Result<Option<TextRows>, IngestError> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut block = TextBuilder::default();
+        while block.rows.len() < max_rows && block.used < CSV_BLOCK_BYTES {
+            if self.read_record(&mut block)?.is_none() {
+                self.done = true;
+                break;
+            }
+        }
+        if block.rows.is_empty() {
+            return Ok(None);
+        }
+        block.finish(self.headers.len()).map(Some).map_err(|line| IngestError::Encoding {
+            path: self.path.clone(),
             line,
             message: "invalid UTF-8: the file is in another encoding; set reader.encoding (e.g. \"windows-1252\") or \"auto\"".into(),
-        },
-        csv::ErrorKind::Io(io) => IngestError::Unreadable { path: path.to_path_buf(), message: format!("read error at line {line}: {io}") },
-        _ => IngestError::Unreadable { path: path.to_path_buf(), message: format!("line {line}: {e}") },
+        })
     }
 }
 
@@ -549,47 +757,47 @@ impl RowReader for CsvRows {
 
     fn next_row(&mut self) -> Option<Result<RawRow, IngestError>> {
         loop {
-            match self.reader.read_record(&mut self.record) {
-                Ok(false) => return None,
-                Ok(true) => {
-                    let end = self.reader.position().byte();
-                    let number = self
-                        .lines
-                        .lock()
-                        .map(|mut l| l.line_ending_at(end))
-                        .unwrap_or(0);
-                    if self.record.len() == 1
-                        && self.record.get(0).is_some_and(|f| f.trim().is_empty())
-                    {
-                        continue; // a blank line
-                    }
-                    let expected = self.headers.len();
-                    let found = self.record.len();
-                    let problem =
-                        (found != expected).then_some(RowProblem::FieldCount { found, expected });
-                    let values = if problem.is_some() {
-                        Vec::new()
-                    } else {
-                        self.record
-                            .iter()
-                            .map(|v| {
-                                if v.is_empty() {
-                                    RawValue::Empty
-                                } else {
-                                    RawValue::Text(v.to_string())
-                                }
-                            })
-                            .collect()
-                    };
-                    return Some(Ok(RawRow {
-                        number,
-                        values,
-                        problem,
-                    }));
-                }
-                Err(e) => return Some(Err(csv_error(&self.path, e))),
+            if let Some((block, i)) = &mut self.current
+                && *i < block.rows.len()
+            {
+                let mut cells = Vec::new();
+                let (number, problem) = block.row(*i, &mut cells);
+                let values = cells.iter().map(Cell::to_raw).collect();
+                *i += 1;
+                return Some(Ok(RawRow {
+                    number,
+                    values,
+                    problem,
+                }));
+            }
+            match self.read_block(4096) {
+                Ok(Some(block)) => self.current = Some((block, 0)),
+                Ok(None) => return None,
+                Err(e) => return Some(Err(e)),
             }
         }
+    }
+
+    fn next_block(&mut self, max_rows: usize) -> Option<Result<RowBlock, IngestError>> {
+        if let Some((block, i)) = self.current.take()
+            && i < block.rows.len()
+        {
+            // Rows already handed out one by one are not repeated.
+            let mut rows = Vec::new();
+            let mut cells = Vec::new();
+            for j in i..block.rows.len() {
+                let (number, problem) = block.row(j, &mut cells);
+                rows.push(RawRow {
+                    number,
+                    values: cells.iter().map(Cell::to_raw).collect(),
+                    problem,
+                });
+            }
+            return Some(Ok(RowBlock::Rows(rows)));
+        }
+        self.read_block(max_rows)
+            .transpose()
+            .map(|b| b.map(RowBlock::Text))
     }
 
     fn detected(&self) -> Vec<(String, String)> {
@@ -1288,31 +1496,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn crlf_becomes_lf_whatever_the_chunking() {
-        let text = b"a\r\nb\r\r\nc\rd\r";
-        for chunk in 1..6 {
-            struct Chunked<'a>(&'a [u8], usize);
-            impl Read for Chunked<'_> {
-                fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-                    let n = self.1.min(out.len()).min(self.0.len());
-                    out[..n].copy_from_slice(&self.0[..n]);
-                    self.0 = &self.0[n..];
-                    Ok(n)
-                }
-            }
-            let mut r = CrlfToLf {
-                inner: Chunked(text, chunk),
-                held_cr: false,
-                buf: Vec::new(),
-                lines: None,
-            };
-            let mut got = Vec::new();
-            r.read_to_end(&mut got).expect("read");
-            assert_eq!(got, b"a\nb\r\nc\rd\r", "chunk {chunk}");
-        }
-    }
-
-    #[test]
     fn csv_rows_carry_their_line_numbers() {
         let dir = tempfile::tempdir().expect("dir");
         for (name, text) in [
@@ -1329,6 +1512,82 @@ mod tests {
             }
             assert_eq!(lines, vec![2, 4], "{name}");
         }
+    }
+
+    /// Quoted fields may hold delimiters, quotes and line ends; a row's
+    /// number is the line it ends on, also for rows that cross the reader's
+    /// buffer; rows of the wrong width are yielded with their problem; a
+    /// byte that is not UTF-8 far into the file names its line.
+    #[test]
+    fn csv_blocks_keep_quotes_numbers_and_problems() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut text =
+            String::from("id;note\r\n1;\"a;b\"\r\n2;\"two\nlines \"\"quoted\"\"\"\r\n3\r\n");
+        // Enough rows to cross the 1 MiB read buffer several times.
+        let long = "x".repeat(1000);
+        for i in 0..3000 {
+            text.push_str(&format!("{i};{long}\n"));
+        }
+        let p = dir.path().join("q.csv");
+        std::fs::write(&p, &text).expect("write");
+        let opts = ReaderOptions {
+            delimiter: Some(";".into()),
+            ..Default::default()
+        };
+        let mut r = CsvRows::open(&p, &opts).expect("open");
+        let a = r.next_row().unwrap().unwrap();
+        assert_eq!(
+            (a.number, a.values[1].text().into_owned()),
+            (2, "a;b".to_string())
+        );
+        let b = r.next_row().unwrap().unwrap();
+        assert_eq!(b.number, 4, "the row ends on line 4");
+        assert_eq!(b.values[1].text(), "two\nlines \"quoted\"");
+        let c = r.next_row().unwrap().unwrap();
+        assert_eq!(
+            c.problem,
+            Some(RowProblem::FieldCount {
+                found: 1,
+                expected: 2
+            })
+        );
+        let mut rows = 3;
+        let mut last = 0;
+        while let Some(block) = r.next_block(1000) {
+            let block = block.expect("block");
+            let mut cells = Vec::new();
+            for i in 0..block.len() {
+                let (number, problem) = block.row(i, &mut cells);
+                assert!(problem.is_none());
+                assert_eq!(cells[1], Cell::Text(&long));
+                assert_eq!(number, if last == 0 { 6 } else { last + 1 });
+                last = number;
+                rows += 1;
+            }
+        }
+        assert_eq!((rows, last), (3003, 3005));
+
+        let mut bad = text.clone().into_bytes();
+        bad.extend_from_slice(b"9;caf\xe9\n");
+        let p = dir.path().join("bad.csv");
+        std::fs::write(&p, &bad).expect("write");
+        let opts = ReaderOptions {
+            encoding: Some("utf-8".into()),
+            delimiter: Some(";".into()),
+            ..Default::default()
+        };
+        let mut r = CsvRows::open(&p, &opts).expect("the start is UTF-8");
+        let err = loop {
+            match r.next_block(1000) {
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => break e.to_string(),
+                None => panic!("the bad byte was not seen"),
+            }
+        };
+        assert!(
+            err.contains("line 3006") && err.contains("reader.encoding"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use corridor_model::{CodeListId, Countries, FieldType, RecordType};
 use crate::IngestError;
 use crate::mapping::{FieldSpec, Mapping};
 use crate::pseudonym::{Pseudonymiser, normalise_identifier};
-use crate::read::RawValue;
+use crate::read::Cell;
 use crate::value::{self, Value};
 
 /// Why a row was not stored. The codes are stable: reports and tests use them.
@@ -90,9 +90,6 @@ struct Compiled {
 pub struct Program {
     pub record_type: RecordType,
     fields: Vec<Compiled>,
-    /// Resolved codes by (field, source text): exports repeat a few hundred
-    /// spellings millions of times, and resolution folds accents.
-    resolved: std::cell::RefCell<HashMap<(usize, String), Result<String, RowError>>>,
     /// Columns whose original values may be shown in quarantine (mapped,
     /// not identifiers).
     pub shown_columns: Vec<usize>,
@@ -196,33 +193,49 @@ impl Program {
             record_type: t,
             fields,
             shown_columns: shown,
-            resolved: Default::default(),
         })
     }
 
-    /// Evaluates one row: the typed value of every standard field, in the
-    /// order of the record type's fields.
-    pub fn eval(&self, raw: &[RawValue], key: &Pseudonymiser) -> Result<Vec<Value>, RowError> {
-        let empty = RawValue::Empty;
-        let get = |i: usize| raw.get(i).unwrap_or(&empty);
-        let mut values = vec![Value::Null; self.fields.len()];
+    /// Working memory for evaluating rows on one thread.
+    pub fn scratch(&self) -> Scratch {
+        Scratch {
+            resolved: self.fields.iter().map(|_| Default::default()).collect(),
+            cached: 0,
+            upper: String::new(),
+        }
+    }
+
+    /// Evaluates one row into `values`: the typed value of every standard
+    /// field, in the order of the record type's fields.
+    pub fn eval(
+        &self,
+        raw: &[Cell<'_>],
+        key: &Pseudonymiser,
+        scratch: &mut Scratch,
+        values: &mut Vec<Value>,
+    ) -> Result<(), RowError> {
+        let get = |i: usize| raw.get(i).copied().unwrap_or(Cell::Empty);
+        values.clear();
+        values.resize(self.fields.len(), Value::Null);
         // Plain fields first; pseudonyms and ages use them.
         for (i, f) in self.fields.iter().enumerate() {
-            let raw_value = match &f.source {
-                Source::Column(c) => get(*c).clone(),
+            values[i] = match &f.source {
+                Source::Column(c) => self.convert(i, f, get(*c), scratch)?,
                 Source::Columns(cs, join) => {
                     let parts: Vec<String> = cs
                         .iter()
                         .map(|c| get(*c).text().trim().to_string())
                         .filter(|s| !s.is_empty())
                         .collect();
-                    if parts.is_empty() {
-                        RawValue::Empty
+                    let joined = parts.join(join);
+                    let cell = if parts.is_empty() {
+                        Cell::Empty
                     } else {
-                        RawValue::Text(parts.join(join))
-                    }
+                        Cell::Text(&joined)
+                    };
+                    self.convert(i, f, cell, scratch)?
                 }
-                Source::Constant(v) => RawValue::Text(v.clone()),
+                Source::Constant(v) => self.convert(i, f, Cell::Text(v), scratch)?,
                 Source::Flags(flags) => {
                     let mut codes = Vec::new();
                     for (c, code) in flags {
@@ -233,17 +246,15 @@ impl Program {
                             codes.push(code.clone());
                         }
                     }
-                    values[i] = Value::Codes(codes);
-                    continue;
+                    Value::Codes(codes)
                 }
                 Source::Pseudonymise { .. } | Source::AgeAt { .. } | Source::Unmapped => continue,
             };
-            values[i] = self.convert(i, f, &raw_value)?;
         }
         for (i, f) in self.fields.iter().enumerate() {
             match &f.source {
                 Source::Pseudonymise { columns, with } => {
-                    let mut parts: Vec<String> = Vec::new();
+                    let mut mac = key.start(f.name);
                     for c in columns {
                         let v = normalise_identifier(&get(*c).text());
                         if v.is_empty() {
@@ -253,17 +264,16 @@ impl Program {
                                 "an identifier column is empty, so no pseudonym can be made".into(),
                             ));
                         }
-                        parts.push(v);
+                        mac.part(&v);
                     }
                     for w in with {
                         match &values[*w] {
-                            Value::Text(s) => parts.push(s.clone()),
-                            Value::Null => parts.push(String::new()),
-                            other => parts.push(format!("{other:?}")),
+                            Value::Text(s) => mac.part(s),
+                            Value::Null => mac.part(""),
+                            other => mac.part(&format!("{other:?}")),
                         }
                     }
-                    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
-                    values[i] = Value::Text(key.pseudonym(f.name, &refs));
+                    values[i] = Value::Text(mac.finish());
                 }
                 Source::AgeAt { on, birth } => {
                     if let (Value::Date(on), Value::Date(birth)) = (&values[*on], &values[*birth]) {
@@ -290,7 +300,7 @@ impl Program {
                 ));
             }
         }
-        Ok(values)
+        Ok(())
     }
 
     /// Resolves a value of a coded field, remembering the answer.
@@ -300,40 +310,43 @@ impl Program {
         f: &Compiled,
         list: CodeListId,
         text: &str,
+        scratch: &mut Scratch,
     ) -> Result<String, RowError> {
-        let key = (i, text.to_string());
-        if let Some(hit) = self.resolved.borrow().get(&key) {
+        if let Some(hit) = scratch.resolved[i].get(text) {
             return hit.clone();
         }
         let answer = resolve(f.name, list, text);
-        let mut cache = self.resolved.borrow_mut();
-        if cache.len() < 200_000 {
-            cache.insert(key, answer.clone());
+        if scratch.cached < MAX_CACHED {
+            scratch.cached += 1;
+            scratch.resolved[i].insert(text.into(), answer.clone());
         }
         answer
     }
 
-    fn convert(&self, i: usize, f: &Compiled, raw: &RawValue) -> Result<Value, RowError> {
+    fn convert(
+        &self,
+        i: usize,
+        f: &Compiled,
+        raw: Cell<'_>,
+        scratch: &mut Scratch,
+    ) -> Result<Value, RowError> {
         let raw = if raw.is_empty() {
             match &f.default {
-                Some(d) => RawValue::Text(d.clone()),
+                Some(d) => Cell::Text(d),
                 None => return Ok(Value::Null),
             }
         } else {
-            raw.clone()
-        };
-        let recoded = |text: &str| -> String {
-            f.recode
-                .get(&text.trim().to_uppercase())
-                .cloned()
-                .unwrap_or_else(|| text.trim().to_string())
+            raw
         };
         Ok(match f.ty {
             FieldType::Text | FieldType::Pseudonym | FieldType::Bytes => {
-                Value::Text(recoded(&raw.text()))
+                let text = raw.text();
+                Value::Text(recoded(f, &text, &mut scratch.upper).to_string())
             }
             FieldType::Code(list) => {
-                Value::Text(self.resolve_cached(i, f, list, &recoded(&raw.text()))?)
+                let text = raw.text();
+                let code = recoded(f, &text, &mut scratch.upper);
+                Value::Text(self.resolve_cached(i, f, list, code, scratch)?)
             }
             FieldType::CodeSet(list) => {
                 let text = raw.text();
@@ -343,7 +356,8 @@ impl Program {
                     .map(str::trim)
                     .filter(|p| !p.is_empty())
                 {
-                    let code = self.resolve_cached(i, f, list, &recoded(part))?;
+                    let part = recoded(f, part, &mut scratch.upper);
+                    let code = self.resolve_cached(i, f, list, part, scratch)?;
                     if !codes.contains(&code) {
                         codes.push(code);
                     }
@@ -351,19 +365,17 @@ impl Program {
                 Value::Codes(codes)
             }
             FieldType::Date => Value::Date(
-                value::to_date(&raw, &f.formats)
-                    .map_err(|m| err(f.name, Reason::InvalidDate, m))?,
+                value::to_date(raw, &f.formats).map_err(|m| err(f.name, Reason::InvalidDate, m))?,
             ),
             FieldType::Time => Value::Time(
-                value::to_time(&raw, &f.formats)
-                    .map_err(|m| err(f.name, Reason::InvalidTime, m))?,
+                value::to_time(raw, &f.formats).map_err(|m| err(f.name, Reason::InvalidTime, m))?,
             ),
             FieldType::Year => {
-                let year = match value::to_int(&raw) {
+                let year = match value::to_int(raw) {
                     Ok(y) => y,
                     Err(_) => {
                         use chrono::Datelike;
-                        let d = value::to_date(&raw, &f.formats).map_err(|m| {
+                        let d = value::to_date(raw, &f.formats).map_err(|m| {
                             err(f.name, Reason::InvalidDate, format!("not a year: {m}"))
                         })?;
                         value::date_of_days(d).year() as i64
@@ -372,16 +384,45 @@ impl Program {
                 Value::Int(year)
             }
             FieldType::Integer | FieldType::Count => {
-                Value::Int(value::to_int(&raw).map_err(|m| err(f.name, Reason::InvalidNumber, m))?)
+                Value::Int(value::to_int(raw).map_err(|m| err(f.name, Reason::InvalidNumber, m))?)
             }
             FieldType::Number => Value::Float(
-                value::to_float(&raw).map_err(|m| err(f.name, Reason::InvalidNumber, m))?,
+                value::to_float(raw).map_err(|m| err(f.name, Reason::InvalidNumber, m))?,
             ),
-            FieldType::Boolean => Value::Bool(
-                value::to_bool(&raw).map_err(|m| err(f.name, Reason::InvalidNumber, m))?,
-            ),
+            FieldType::Boolean => {
+                Value::Bool(value::to_bool(raw).map_err(|m| err(f.name, Reason::InvalidNumber, m))?)
+            }
         })
     }
+}
+
+/// Resolved codes kept per thread: exports repeat a few hundred spellings
+/// millions of times, and resolution folds accents.
+const MAX_CACHED: usize = 200_000;
+
+/// What one thread keeps between rows: resolved codes by field and source
+/// text, and a buffer.
+pub struct Scratch {
+    resolved: Vec<HashMap<Box<str>, Result<String, RowError>, foldhash::fast::RandomState>>,
+    cached: usize,
+    upper: String,
+}
+
+/// A value after the mapping's recoding table (matched trimmed and in
+/// capitals; `upper` is a reused buffer).
+fn recoded<'a>(f: &'a Compiled, text: &'a str, upper: &mut String) -> &'a str {
+    let text = text.trim();
+    if f.recode.is_empty() {
+        return text;
+    }
+    upper.clear();
+    if text.is_ascii() {
+        upper.push_str(text);
+        upper.make_ascii_uppercase();
+    } else {
+        upper.extend(text.chars().flat_map(char::to_uppercase));
+    }
+    f.recode.get(upper.as_str()).map_or(text, String::as_str)
 }
 
 fn compile_source(

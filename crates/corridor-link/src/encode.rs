@@ -215,7 +215,7 @@ pub fn field_value(
             if raw.is_empty() {
                 return (FieldValue::Missing, 1);
             }
-            match value::to_date(raw, formats) {
+            match value::to_date(raw.cell(), formats) {
                 Ok(days) => {
                     let d = value::date_of_days(days);
                     (FieldValue::Date(d.year(), d.month(), d.day()), 0)
@@ -250,7 +250,7 @@ fn salt_value(
         return String::new();
     };
     match part {
-        Some(crate::schema::SaltPart::Year) => value::to_date(&values[c], formats)
+        Some(crate::schema::SaltPart::Year) => value::to_date(values[c].cell(), formats)
             .map(|d| value::date_of_days(d).year().to_string())
             .unwrap_or_default(),
         None => crate::bloom::normalise_text(&values[c].text()),

@@ -25,6 +25,7 @@ const ROWS_PER_PART: usize = 4_000_000;
 
 pub struct StagingSink {
     data_dir: PathBuf,
+    record_type: RecordType,
     schema: Arc<arrow::datatypes::Schema>,
     writer: Option<ArrowWriter<File>>,
     part: usize,
@@ -52,6 +53,7 @@ impl Staging {
         };
         let mut sink = StagingSink {
             data_dir: self.dir.join("data"),
+            record_type: self.record_type,
             schema: Arc::new(self.record_type.stored_schema()),
             writer: None,
             part: 0,
@@ -112,12 +114,24 @@ impl StagingSink {
     fn open_part(&mut self) -> Result<(), String> {
         let path = self.data_dir.join(format!("part-{:05}.parquet", self.part));
         let file = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let props = WriterProperties::builder()
+        let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(
                 ZstdLevel::try_new(3).map_err(|e| e.to_string())?,
             ))
-            .set_max_row_group_row_count(Some(1 << 20))
-            .build();
+            .set_max_row_group_row_count(Some(1 << 20));
+        // Pseudonyms, record keys and row numbers are (nearly) all distinct:
+        // a dictionary would only be built to be given up.
+        let unique = self
+            .record_type
+            .fields()
+            .iter()
+            .filter(|f| f.ty == corridor_model::FieldType::Pseudonym)
+            .map(|f| f.name)
+            .chain(["record_key", "source_row"]);
+        for name in unique {
+            props = props.set_column_dictionary_enabled(name.into(), false);
+        }
+        let props = props.build();
         self.writer = Some(
             ArrowWriter::try_new(file, self.schema.clone(), Some(props))
                 .map_err(|e| e.to_string())?,
