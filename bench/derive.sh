@@ -3,12 +3,15 @@
 # with provisional model, month-end stocks) against the same computation as
 # DuckDB SQL (bench/derive_duckdb.py: stays, 12/16 with window functions,
 # stocks) over the same Parquet, in one run.
-# Usage: bench/derive.sh [PERSONS]  (default 1500000 persons, about 5 million
-# border events in the Guatemalan export; 15000000 gives about 50 million).
+# Usage: bench/derive.sh [PERSONS] [COPIES]  (default 1500000 persons, about
+# 5 million border events in the Guatemalan export; COPIES > 1 multiplies them
+# with new persons, bench/replicate_events.py: `bench/derive.sh 1500000 11`
+# gives about 52 million events without writing a 15-million-person world).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 persons="${1:-1500000}"
-python3 -c 'import duckdb' 2>/dev/null || pip install --quiet duckdb
+copies="${2:-1}"
+python3 -c 'import duckdb, pyarrow' 2>/dev/null || pip install --quiet duckdb pyarrow
 cargo build --release -q -p corridor-cli
 bin="${CARGO_TARGET_DIR:-target}/release/corridor"
 work="${BENCH_DIR:-$(mktemp -d)}"
@@ -19,6 +22,7 @@ trap 'rm -rf "$work"' EXIT
 "$bin" ingest --workspace "$work/ws" \
   --mapping "$work/world/sources/gtm-igm/movimientos_migratorios.mapping.toml" \
   "$work/world/sources/gtm-igm/movimientos_migratorios.csv" >/dev/null
+if [ "$copies" -gt 1 ]; then python3 bench/replicate_events.py "$work/ws" "$copies"; fi
 events=$("$bin" sql --workspace "$work/ws" --format csv "SELECT count(*) FROM border_events" | tail -1)
 echo "border events: $events"
 

@@ -1,9 +1,8 @@
 //! The per-person pass: sort, repair, classify, and walk month ends.
 
-use std::collections::HashMap;
+use crate::HashMap;
 use std::ops::Range;
 
-use chrono::{Datelike, NaiveDate};
 use rayon::prelude::*;
 
 use crate::events::{Dict, Event, Events, NONE};
@@ -12,7 +11,6 @@ use crate::provisional::{
 };
 use crate::repair::{self, Flag, Repairs, counted};
 use crate::residence::{Classified, Outcome, Rule, classify, initial_status};
-use crate::{date_of, day_of};
 
 /// Events sorted and repaired, with each person-country history's range.
 #[derive(Debug)]
@@ -32,7 +30,7 @@ pub struct Prepared {
 pub fn prepare(mut all: Events, repeat_minutes: i32) -> Prepared {
     let events = &mut all.events;
     events.par_sort_unstable_by_key(Event::sort_key);
-    let mut period: HashMap<u16, (i32, i32)> = HashMap::new();
+    let mut period: HashMap<u16, (i32, i32)> = HashMap::default();
     for e in events.iter() {
         let p = period.entry(e.country).or_insert((e.day, e.day));
         p.0 = p.0.min(e.day);
@@ -177,23 +175,51 @@ pub fn train(prepared: &Prepared, known: &KnownStatus, as_of: Option<i32>, rule:
 
 /// Month number (year × 12 + month − 1) of a day.
 pub fn month_of(day: i32) -> i32 {
-    date_of(day).map_or(0, |d| d.year() * 12 + d.month0() as i32)
+    let (y, m, _) = crate::civil(day);
+    y * 12 + m as i32 - 1
 }
 
 /// Last day of a month number.
 pub fn month_end(month: i32) -> i32 {
     let next = month + 1;
-    NaiveDate::from_ymd_opt(next.div_euclid(12), next.rem_euclid(12) as u32 + 1, 1)
-        .map_or(0, |d| day_of(d) - 1)
+    crate::day_of_civil(next.div_euclid(12), next.rem_euclid(12) as u32 + 1, 1) - 1
 }
 
 /// `YYYY-MM`.
-pub fn month_label(month: i32) -> String {
-    format!(
-        "{:04}-{:02}",
-        month.div_euclid(12),
-        month.rem_euclid(12) + 1
-    )
+pub fn month_label(month: i32) -> MonthLabel {
+    let (y, m) = (month.div_euclid(12), month.rem_euclid(12) + 1);
+    if !(0..=9999).contains(&y) {
+        let mut label = MonthLabel([b'0'; 7]);
+        label.0[4] = b'-';
+        return label;
+    }
+    let digit = |n: i32| b'0' + n as u8;
+    MonthLabel([
+        digit(y / 1000),
+        digit(y / 100 % 10),
+        digit(y / 10 % 10),
+        digit(y % 10),
+        b'-',
+        digit(m / 10),
+        digit(m % 10),
+    ])
+}
+
+/// `YYYY-MM` without an allocation: one is written for every crossing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MonthLabel([u8; 7]);
+
+impl std::ops::Deref for MonthLabel {
+    type Target = str;
+    fn deref(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("0000-00")
+    }
+}
+
+impl std::fmt::Display for MonthLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
 }
 
 /// A cell of the month-end stock.
@@ -290,10 +316,13 @@ pub const BROAD_AGE_CODES: [&str; 4] = ["Y0T14", "Y15T24", "Y25T64", "Y_GE65"];
 /// Age on `day`: from the date of birth where known, else from the age at
 /// `e` plus the whole years since.
 pub fn age_at(e: &Event, day: i32) -> i32 {
-    if e.birth != i32::MIN
-        && let (Some(b), Some(d)) = (date_of(e.birth), date_of(day))
-    {
-        return corridor_model::age::age_on(b, d).unwrap_or(-1);
+    if e.birth != i32::MIN {
+        // Completed years, as `corridor_model::age::age_on` counts them.
+        if day < e.birth {
+            return -1;
+        }
+        let ((by, bm, bd), (y, m, d)) = (crate::civil(e.birth), crate::civil(day));
+        return y - by - i32::from((m, d) < (bm, bd));
     }
     if e.age >= 0 {
         return e.age as i32 + (day - e.day).max(0) / 365;
@@ -388,6 +417,24 @@ mod tests {
     }
 
     proptest! {
+        /// The integer calendar agrees with chrono: dates, month numbers,
+        /// month ends and ages (29 February birthdays included).
+        #[test]
+        fn the_calendar_agrees_with_chrono(day in -80_000i32..80_000, birth in -80_000i32..80_000) {
+            use chrono::Datelike;
+            let d = crate::date_of(day).unwrap();
+            prop_assert_eq!(crate::civil(day), (d.year(), d.month(), d.day()));
+            prop_assert_eq!(crate::day_of_civil(d.year(), d.month(), d.day()), day);
+            prop_assert_eq!(month_of(day), d.year() * 12 + d.month0() as i32);
+            prop_assert_eq!(month_label(month_of(day)).to_string(), d.format("%Y-%m").to_string());
+            let end = month_end(month_of(day));
+            let next = crate::date_of(end + 1).unwrap();
+            prop_assert!(next.day() == 1 && crate::date_of(end).unwrap().month() == d.month());
+            let e = Event { birth, ..Event::bare(1, day, 0, true, 1) };
+            let expected = corridor_model::age::age_on(crate::date_of(birth).unwrap(), d).unwrap_or(-1);
+            prop_assert_eq!(age_at(&e, day), expected);
+        }
+
         /// Month-end stocks follow the flows: present(M) − present(M−1) =
         /// counted entries − counted exits in M, less the repeated
         /// directions that change nothing; nobody is counted twice.
@@ -395,10 +442,10 @@ mod tests {
         fn stocks_follow_flows_and_count_each_person_once(
             people in prop::collection::vec(prop::collection::vec((0i32..120, any::<bool>()), 1..8), 1..6),
         ) {
-            let start = day_of(NaiveDate::from_ymd_opt(2023, 1, 1).unwrap());
-            let through = day_of(NaiveDate::from_ymd_opt(2025, 12, 31).unwrap());
-            let mut stocks = HashMap::new();
-            let mut flows: HashMap<i32, i64> = HashMap::new();
+            let start = crate::day_of_civil(2023, 1, 1);
+            let through = crate::day_of_civil(2025, 12, 31);
+            let mut stocks = HashMap::default();
+            let mut flows: HashMap<i32, i64> = HashMap::default();
             let mut key = 0;
             for (p, steps) in people.iter().enumerate() {
                 let mut day = start;
@@ -409,7 +456,7 @@ mod tests {
                 }).collect();
                 g.sort_by_key(Event::sort_key);
                 repair(&mut g, Repairs { repeat_minutes: 120, period: (start, through) });
-                let h = classify_group(&g, &KnownStatus::new(), through, Rule::default());
+                let h = classify_group(&g, &KnownStatus::default(), through, Rule::default());
                 prop_assert_eq!(h.counted.len(), g.iter().filter(|e| counted(e)).count());
                 add_stocks(&mut stocks, &g, &h, start, through);
                 for &i in &h.counted {

@@ -5,13 +5,11 @@
 //! room to sort. The person key (32 hex digits, 128 bits) is kept as a
 //! number.
 
-use std::collections::HashMap;
+use crate::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use arrow::array::{
-    Array, AsArray, Date32Array, Int32Array, StringArray, Time32SecondArray, UInt64Array,
-};
+use arrow::array::{Array, AsArray, Date32Array, Int32Array, Time32SecondArray, UInt64Array};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rayon::prelude::*;
@@ -162,28 +160,33 @@ const COLUMNS: &[&str] = &[
     "source_row",
 ];
 
-/// Reads the border events of every file, in parallel.
+/// Reads the border events of every file, a row group per task.
 pub fn load(files: &[PathBuf]) -> Result<Events, DeriveError> {
-    let parts: Vec<Events> = files
+    let mut tasks = Vec::new();
+    for f in files {
+        let file = File::open(f).map_err(|e| read_error(f, &e))?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| read_error(f, &e))?;
+        tasks.extend((0..builder.metadata().num_row_groups()).map(|rg| (f, rg)));
+    }
+    let mut parts: Vec<Events> = tasks
         .par_iter()
-        .map(|f| load_file(f))
+        .map(|(f, rg)| load_row_group(f, *rg))
         .collect::<Result<_, _>>()?;
-    let total = parts.iter().map(|p| p.events.len()).sum();
-    let mut out = Events {
-        events: Vec::with_capacity(total),
-        ..Events::default()
-    };
-    for part in parts {
-        let remap: Vec<u16> = part
-            .dict
-            .values
-            .iter()
-            .map(|v| out.dict.intern(v))
-            .collect::<Result<_, _>>()?;
+    let mut out = Events::default();
+    let remaps: Vec<Vec<u16>> = parts
+        .iter()
+        .map(|part| {
+            part.dict
+                .values
+                .iter()
+                .map(|v| out.dict.intern(v))
+                .collect::<Result<_, _>>()
+        })
+        .collect::<Result<_, _>>()?;
+    parts.par_iter_mut().zip(&remaps).for_each(|(part, remap)| {
         let map = |i: u16| if i == NONE { NONE } else { remap[i as usize] };
-        out.odd_keys += part.odd_keys;
-        out.unusable += part.unusable;
-        out.events.extend(part.events.into_iter().map(|mut e| {
+        for e in &mut part.events {
             e.country = map(e.country);
             e.counterpart = map(e.counterpart);
             e.citizenship = map(e.citizenship);
@@ -192,10 +195,24 @@ pub fn load(files: &[PathBuf]) -> Result<Events, DeriveError> {
             e.purpose = map(e.purpose);
             e.mode = map(e.mode);
             e.source = map(e.source);
-            e
-        }));
+        }
+    });
+    out.events
+        .reserve_exact(parts.iter().map(|p| p.events.len()).sum());
+    // Part by part, so that memory holds the events about once.
+    for part in parts {
+        out.odd_keys += part.odd_keys;
+        out.unusable += part.unusable;
+        out.events.extend_from_slice(&part.events);
     }
     Ok(out)
+}
+
+fn read_error(path: &Path, e: &dyn std::fmt::Display) -> DeriveError {
+    DeriveError::Read {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 /// A person key as a number: the 128 bits of its 32 hex digits, or (for
@@ -218,13 +235,66 @@ pub fn person_text(n: u128) -> String {
     format!("{n:032x}")
 }
 
-fn load_file(path: &Path) -> Result<Events, DeriveError> {
-    let err = |e: &dyn std::fmt::Display| DeriveError::Read {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
+/// Text columns read as Arrow dictionaries: Parquet stores them so, and a
+/// batch's few distinct values are interned once instead of every row's.
+const CODED: &[&str] = &[
+    "reporting_country",
+    "direction",
+    "counterpart_country",
+    "citizenship",
+    "sex",
+    "travel_purpose",
+    "visa_type",
+    "transport_mode",
+    "source_id",
+];
+
+/// A coded column of one batch: its keys and their interned codes.
+struct Coded<'a> {
+    keys: &'a arrow::array::Int32Array,
+    codes: Vec<u16>,
+}
+
+impl Coded<'_> {
+    fn get(&self, i: usize) -> u16 {
+        if self.keys.is_valid(i) {
+            self.codes
+                .get(self.keys.value(i) as usize)
+                .copied()
+                .unwrap_or(NONE)
+        } else {
+            NONE
+        }
+    }
+}
+
+fn load_row_group(path: &Path, row_group: usize) -> Result<Events, DeriveError> {
+    use arrow::datatypes::{DataType, Field, Int32Type, Schema};
+    let err = |e: &dyn std::fmt::Display| read_error(path, e);
     let file = File::open(path).map_err(|e| err(&e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(&e))?;
+    let stored = builder.schema().clone();
+    let fields: Vec<Field> = stored
+        .fields()
+        .iter()
+        .map(|f| {
+            let f = f.as_ref().clone();
+            if CODED.contains(&f.name().as_str()) && f.data_type() == &DataType::Utf8 {
+                f.with_data_type(DataType::Dictionary(
+                    Box::new(DataType::Int32),
+                    Box::new(DataType::Utf8),
+                ))
+            } else {
+                f
+            }
+        })
+        .collect();
+    let options = parquet::arrow::arrow_reader::ArrowReaderOptions::new().with_schema(
+        std::sync::Arc::new(Schema::new_with_metadata(fields, stored.metadata().clone())),
+    );
+    let file = File::open(path).map_err(|e| err(&e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
+        .map_err(|e| err(&e))?;
     let schema = builder.parquet_schema();
     let leaves: Vec<usize> = (0..schema.num_columns())
         .filter(|&i| COLUMNS.contains(&schema.column(i).path().parts()[0].as_str()))
@@ -232,6 +302,7 @@ fn load_file(path: &Path) -> Result<Events, DeriveError> {
     let mask = ProjectionMask::leaves(schema, leaves);
     let reader = builder
         .with_projection(mask)
+        .with_row_groups(vec![row_group])
         .with_batch_size(64 * 1024)
         .build()
         .map_err(|e| err(&e))?;
@@ -241,16 +312,36 @@ fn load_file(path: &Path) -> Result<Events, DeriveError> {
     for batch in reader {
         let batch = batch.map_err(|e| err(&e))?;
         let col = |name: &str| batch.column_by_name(name);
-        let text = |name: &str| -> Option<&StringArray> {
-            col(name).and_then(|c| c.as_string_opt::<i32>())
-        };
         let need = |name: &str| DeriveError::Read {
             path: path.to_path_buf(),
             message: format!("border events without the `{name}` column"),
         };
-        let person = text("person_key").ok_or_else(|| need("person_key"))?;
-        let country = text("reporting_country").ok_or_else(|| need("reporting_country"))?;
-        let direction = text("direction").ok_or_else(|| need("direction"))?;
+        let mut coded = |name: &str| -> Result<Option<Coded>, DeriveError> {
+            let Some(d) = col(name).and_then(|c| c.as_dictionary_opt::<Int32Type>()) else {
+                return Ok(None);
+            };
+            let Some(values) = d.values().as_string_opt::<i32>() else {
+                return Ok(None);
+            };
+            let codes = (0..values.len())
+                .map(|j| {
+                    if values.is_valid(j) && !values.value(j).is_empty() {
+                        dict.intern(values.value(j))
+                    } else {
+                        Ok(NONE)
+                    }
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(Some(Coded {
+                keys: d.keys(),
+                codes,
+            }))
+        };
+        let person = col("person_key")
+            .and_then(|c| c.as_string_opt::<i32>())
+            .ok_or_else(|| need("person_key"))?;
+        let country = coded("reporting_country")?.ok_or_else(|| need("reporting_country"))?;
+        let direction = coded("direction")?.ok_or_else(|| need("direction"))?;
         let date = col("event_date")
             .and_then(|c| c.as_any().downcast_ref::<Date32Array>())
             .ok_or_else(|| need("event_date"))?;
@@ -263,23 +354,19 @@ fn load_file(path: &Path) -> Result<Events, DeriveError> {
             .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
             .ok_or_else(|| need("record_key"))?;
         let source_row = col("source_row").and_then(|c| c.as_any().downcast_ref::<UInt64Array>());
-        let counterpart = text("counterpart_country");
-        let citizenship = text("citizenship");
-        let sex = text("sex");
-        let purpose = text("travel_purpose");
-        let visa = text("visa_type");
-        let mode = text("transport_mode");
-        let source = text("source_id");
-        // Intern a column's values once per batch.
-        let mut codes = |a: Option<&StringArray>, i: usize| -> Result<u16, DeriveError> {
-            match a {
-                Some(a) if a.is_valid(i) => dict.intern(a.value(i)),
-                _ => Ok(NONE),
-            }
-        };
+        let counterpart = coded("counterpart_country")?;
+        let citizenship = coded("citizenship")?;
+        let sex = coded("sex")?;
+        let purpose = coded("travel_purpose")?;
+        let visa = coded("visa_type")?;
+        let mode = coded("transport_mode")?;
+        let source = coded("source_id")?;
+        let entry = dict.lookup("entry");
+        let code = |c: &Option<Coded>, i: usize| c.as_ref().map_or(NONE, |c| c.get(i));
         events.reserve(batch.num_rows());
         for i in 0..batch.num_rows() {
-            if !person.is_valid(i) || !date.is_valid(i) || !direction.is_valid(i) {
+            let direction = direction.get(i);
+            if !person.is_valid(i) || !date.is_valid(i) || direction == NONE {
                 out.unusable += 1;
                 continue;
             }
@@ -299,15 +386,15 @@ fn load_file(path: &Path) -> Result<Events, DeriveError> {
                     .filter(|a| a.is_valid(i))
                     .map_or(-1, |a| (a.value(i) / 60) as i16),
                 age: int(age).map_or(-1, |a| a.clamp(-1, 200) as i16),
-                country: codes(Some(country), i)?,
-                counterpart: codes(counterpart, i)?,
-                citizenship: codes(citizenship, i)?,
-                sex: codes(sex, i)?,
-                visa: codes(visa, i)?,
-                purpose: codes(purpose, i)?,
-                mode: codes(mode, i)?,
-                source: codes(source, i)?,
-                entry: direction.value(i) == "entry",
+                country: country.get(i),
+                counterpart: code(&counterpart, i),
+                citizenship: code(&citizenship, i),
+                sex: code(&sex, i),
+                visa: code(&visa, i),
+                purpose: code(&purpose, i),
+                mode: code(&mode, i),
+                source: code(&source, i),
+                entry: Some(direction) == entry,
                 flags: 0,
             });
         }
@@ -320,7 +407,7 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    use arrow::array::{ArrayRef, RecordBatch};
+    use arrow::array::{ArrayRef, RecordBatch, StringArray};
     use parquet::arrow::ArrowWriter;
 
     #[test]

@@ -28,7 +28,7 @@ pub mod provisional;
 pub mod repair;
 pub mod residence;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -85,6 +85,38 @@ pub fn day_of(d: NaiveDate) -> i32 {
 pub fn date_of(day: i32) -> Option<NaiveDate> {
     EPOCH.checked_add_signed(chrono::Duration::days(day as i64))
 }
+
+/// Year, month and day of a day number, by integer arithmetic (H. Hinnant's
+/// `civil_from_days`): month ends and ages are taken for every person and
+/// month, where chrono's checked conversions cost more than the rest.
+pub fn civil(day: i32) -> (i32, u32, u32) {
+    let z = i64::from(day) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y as i32, m as u32, d as u32)
+}
+
+/// The day number of a year, month (1–12) and day (`days_from_civil`).
+pub fn day_of_civil(y: i32, m: u32, d: u32) -> i32 {
+    let y = i64::from(y) - i64::from(m <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe - 719_468) as i32
+}
+
+/// Shorter than the standard library's: keys here are small and not chosen
+/// by an adversary, so SipHash's protection is not needed, and it cost a
+/// quarter of the run.
+pub type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 
 /// How `derive` runs.
 #[derive(Debug, Clone)]
@@ -149,14 +181,14 @@ pub fn load(ws: &Workspace, opts: &Options) -> Result<(Prepared, KnownStatus), D
     let prepared = engine::prepare(events, opts.repeat_minutes);
     let known = match &opts.initial_status {
         Some(p) => load_known(p, &prepared)?,
-        None => KnownStatus::new(),
+        None => KnownStatus::default(),
     };
     Ok((prepared, known))
 }
 
 fn load_known(path: &Path, prepared: &Prepared) -> Result<KnownStatus, DeriveError> {
     let text = std::fs::read_to_string(path).map_err(|e| DeriveError::io(path, e))?;
-    let mut out = KnownStatus::new();
+    let mut out = KnownStatus::default();
     for (n, line) in text.lines().enumerate().skip(1) {
         let cells: Vec<&str> = line.split(',').map(str::trim).collect();
         let [key, country, resident] = cells[..] else {
@@ -290,13 +322,51 @@ fn revisions_schema() -> arrow::datatypes::SchemaRef {
     ])
 }
 
+/// A crossing's outcome code when it is not counted (a repaired-away
+/// record).
+const NOT_COUNTED: &str = "not_counted";
+
+/// The places in [`Part::outcomes`].
+const OUTCOMES: [Option<Outcome>; 5] = [
+    None,
+    Some(Outcome::NotTested),
+    Some(Outcome::Migration),
+    Some(Outcome::NotMigration),
+    Some(Outcome::Provisional),
+];
+
 /// What one slice of histories adds to the outputs.
 struct Part {
     crossings: Batch,
     stays: Batch,
+    sums: Sums,
+}
+
+/// What slices add up: stocks, provisional totals and the report's counts.
+#[derive(Default)]
+struct Sums {
     stocks: HashMap<StockCell, StockCount>,
     totals: HashMap<TotalKey, Total>,
     report: DeriveReport,
+    /// Crossings by outcome (`None`: not counted): see [`OUTCOMES`].
+    outcomes: [u64; 5],
+}
+
+impl Sums {
+    fn merge(&mut self, b: Sums) {
+        for (k, v) in b.stocks {
+            let c = self.stocks.entry(k).or_default();
+            c.persons += v.persons;
+            c.key_sum = c.key_sum.wrapping_add(v.key_sum);
+        }
+        for (k, v) in &b.totals {
+            self.totals.entry(*k).or_default().merge(v);
+        }
+        merge_reports(&mut self.report, &b.report);
+        for (a, b) in self.outcomes.iter_mut().zip(b.outcomes) {
+            *a += b;
+        }
+    }
 }
 
 struct Context<'a> {
@@ -322,10 +392,19 @@ impl Part {
         Part {
             crossings: Batch::new(&crossings_schema()),
             stays: Batch::new(&stays_schema()),
-            stocks: HashMap::new(),
-            totals: HashMap::new(),
-            report: DeriveReport::default(),
+            sums: Sums::default(),
         }
+    }
+
+    /// Writes the slice's crossings and stays as `<file>.parquet`.
+    fn write(&mut self, dir: &Path, file: &str) -> Result<(), DeriveError> {
+        let mut crossings = Dataset::create(dir, "crossings", file, &crossings_schema())?;
+        crossings.write(&self.crossings.finish()?)?;
+        crossings.close()?;
+        let mut stays = Dataset::create(dir, "stays", file, &stays_schema())?;
+        stays.write(&self.stays.finish()?)?;
+        stays.close()?;
+        Ok(())
     }
 
     fn add(&mut self, cx: &Context, group: &[Event]) {
@@ -334,7 +413,7 @@ impl Part {
         let through = engine::through(cx.prepared, country, cx.as_of);
         let h = classify_group(group, cx.known, through, cx.rule);
         let est = estimates(group, &h, cx.training, through);
-        self.report.histories += 1;
+        self.sums.report.histories += 1;
         let code = |i: u16| if i == NONE { None } else { d.get(i) };
         let person = person_text(group[0].person);
         // Crossings.
@@ -349,17 +428,18 @@ impl Part {
                 let c = &h.classes[k];
                 let p = migration_p(c, est[k].as_ref());
                 k += 1;
-                (Some(status_code(c.resident_before)), c.outcome.code(), p)
+                (Some(status_code(c.resident_before)), Some(c.outcome), p)
             } else {
-                (None, "not_counted", 0.0)
+                (None, None, 0.0)
             };
-            *self.report.outcomes.entry(outcome.to_string()).or_default() += 1;
+            self.sums.outcomes[outcome.map_or(0, |o| o as usize + 1)] += 1;
+            let outcome = outcome.map_or(NOT_COUNTED, Outcome::code);
             if counted {
-                self.report.crossings_counted += 1;
+                self.sums.report.crossings_counted += 1;
             } else {
-                self.report.records_not_counted += 1;
+                self.sums.report.records_not_counted += 1;
             }
-            self.report.events += 1;
+            self.sums.report.events += 1;
             b.text(0, Some(&person));
             b.text(1, code(e.country));
             b.text(2, Some(if e.entry { "entry" } else { "exit" }));
@@ -380,15 +460,15 @@ impl Part {
             b.real(16, Some(p));
             b.flag(17, counted);
             b.flag(18, e.day + cx.rule.window_days <= through + 1);
-            b.text(19, Some(&Flag::codes(e.flags)));
+            b.text(19, Some(Flag::codes(e.flags)));
             b.count(20, e.record_key);
             b.text(21, code(e.source));
             b.count(22, e.source_row);
         }
         self.add_stays(cx, group, &h, through, &person);
         let first_day = cx.prepared.period.get(&country).map_or(0, |p| p.0);
-        add_stocks(&mut self.stocks, group, &h, first_day, through);
-        add_totals(&mut self.totals, group, &h, &est);
+        add_stocks(&mut self.sums.stocks, group, &h, first_day, through);
+        add_totals(&mut self.sums.totals, group, &h, &est);
     }
 
     fn add_stays(
@@ -435,14 +515,14 @@ impl Part {
                     .map(|_| month_label(month_of(start.day + start.permitted + 1)))
                     .as_deref(),
             );
-            b.text(17, end.map(|e| Flag::codes(e.flags)).as_deref());
+            b.text(17, end.map(|e| Flag::codes(e.flags)));
             b.count(18, start.record_key);
             if stay {
-                self.report.stays += 1;
-                self.report.open_stays += u64::from(end.is_none());
-                self.report.overstays += u64::from(overstay_days.is_some());
+                self.sums.report.stays += 1;
+                self.sums.report.open_stays += u64::from(end.is_none());
+                self.sums.report.overstays += u64::from(overstay_days.is_some());
             } else {
-                self.report.absences += 1;
+                self.sums.report.absences += 1;
             }
         }
     }
@@ -474,8 +554,6 @@ pub fn derive(
     let as_of = opts.as_of.map(day_of);
     let training = engine::train(&prepared, &known, as_of, opts.rule);
     let staged = ws.derived_staging()?;
-    let mut crossings = Dataset::create(&staged, "crossings", "part-0", &crossings_schema())?;
-    let mut stays = Dataset::create(&staged, "stays", "part-0", &stays_schema())?;
     let cx = Context {
         prepared: &prepared,
         known: &known,
@@ -491,36 +569,50 @@ pub fn derive(
         model_cells: training.cells() as u64,
         ..DeriveReport::default()
     };
-    let mut stocks: HashMap<StockCell, StockCount> = HashMap::new();
-    let mut totals: HashMap<TotalKey, Total> = HashMap::new();
-    let total = prepared.groups.len() as u64;
-    let mut done = 0u64;
-    for chunk in prepared.groups.chunks(1 << 17) {
-        let parts: Vec<Part> = chunk
-            .par_iter()
-            .fold(Part::new, |mut part, g| {
+    // Histories in fixed slices, each written to its own Parquet files by
+    // the thread that derived it: files and rows do not depend on thread
+    // timing, and encoding runs on every core.
+    let groups = &prepared.groups;
+    let total = groups.len() as u64;
+    let slice = (groups.len() / (8 * rayon::current_num_threads())).max(1 << 14);
+    let done = std::sync::atomic::AtomicU64::new(0);
+    let sums = groups
+        .par_chunks(slice)
+        .enumerate()
+        .map(|(i, chunk)| -> Result<Sums, DeriveError> {
+            let mut part = Part::new();
+            for g in chunk {
                 part.add(&cx, &prepared.events[g.clone()]);
-                part
-            })
-            .collect();
-        for mut part in parts {
-            crossings.write(&part.crossings.finish()?)?;
-            stays.write(&part.stays.finish()?)?;
-            for (k, v) in part.stocks {
-                let c = stocks.entry(k).or_default();
-                c.persons += v.persons;
-                c.key_sum = c.key_sum.wrapping_add(v.key_sum);
             }
-            for (k, v) in &part.totals {
-                totals.entry(*k).or_default().merge(v);
-            }
-            merge_reports(&mut report, &part.report);
-        }
-        done += chunk.len() as u64;
-        progress(done, total);
+            part.write(&staged, &format!("part-{i:05}"))?;
+            let n = done.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            progress(n + chunk.len() as u64, total);
+            Ok(part.sums)
+        })
+        .collect::<Result<Vec<Sums>, DeriveError>>()?
+        .into_iter()
+        // In slice order, so that sums of estimates are the same every run.
+        .fold(Sums::default(), |mut a, b| {
+            a.merge(b);
+            a
+        });
+    if groups.is_empty() {
+        // An empty run still has its (empty) datasets.
+        Part::new().write(&staged, "part-00000")?;
     }
-    crossings.close()?;
-    stays.close()?;
+    let Sums {
+        stocks,
+        totals,
+        report: counted,
+        outcomes,
+    } = sums;
+    merge_reports(&mut report, &counted);
+    for (i, n) in outcomes.into_iter().enumerate() {
+        let code = OUTCOMES[i].map_or(NOT_COUNTED, Outcome::code);
+        if n > 0 {
+            *report.outcomes.entry(code.to_string()).or_default() += n;
+        }
+    }
     report.stock_cells = write_stocks(&staged, &prepared, &stocks)?;
     let run_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     for (&c, &(_, last)) in &prepared.period {
@@ -612,7 +704,7 @@ fn provisional_rows(
             let (lo, hi) = t.interval();
             ProvisionalRow {
                 country: prepared.dict.text(k.0).to_string(),
-                month: month_label(k.1),
+                month: month_label(k.1).to_string(),
                 measure: measure_name(k.2),
                 final_migrations: t.final_migrations,
                 open_crossings: t.open,
@@ -720,7 +812,7 @@ fn read_history(path: &Path) -> Result<HistoryRows, DeriveError> {
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
         .and_then(|b| b.build())
         .map_err(|e| err(&e))?;
-    let mut out = HashMap::new();
+    let mut out = HashMap::default();
     for batch in reader {
         let batch = batch.map_err(|e| err(&e))?;
         let text = |n: &str| -> Result<Arc<StringArray>, DeriveError> {
@@ -808,14 +900,14 @@ pub fn backtest(
         prepared
             .groups
             .par_iter()
-            .fold(HashMap::new, |mut t: HashMap<TotalKey, Total>, g| {
+            .fold(HashMap::default, |mut t: HashMap<TotalKey, Total>, g| {
                 let group = &prepared.events[g.clone()];
                 let through = engine::through(&prepared, group[0].country, as_of);
                 let h = classify_group(group, &known, through, rule);
                 add_totals(&mut t, group, &h, &estimates(group, &h, &training, through));
                 t
             })
-            .reduce(HashMap::new, |mut a, b| {
+            .reduce(HashMap::default, |mut a, b| {
                 for (k, v) in &b {
                     a.entry(*k).or_default().merge(v);
                 }
@@ -843,7 +935,7 @@ pub fn backtest(
             rows.push(BacktestRow {
                 cutoff: cut.to_string(),
                 country: prepared.dict.text(k.0).to_string(),
-                month: month_label(k.1),
+                month: month_label(k.1).to_string(),
                 measure: measure_name(k.2),
                 lag_months: lag,
                 estimate: t.estimate(),
@@ -906,4 +998,16 @@ pub fn backtest(
         by_lag,
         rows,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcome_places_follow_the_enum() {
+        for (i, o) in OUTCOMES.iter().enumerate() {
+            assert_eq!(o.map_or(0, |o| o as usize + 1), i);
+        }
+    }
 }

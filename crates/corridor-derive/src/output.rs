@@ -13,7 +13,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::DeriveError;
 
@@ -114,6 +114,9 @@ pub fn schema(fields: &[(&str, DataType, bool)]) -> SchemaRef {
     ))
 }
 
+/// Columns whose values are (nearly) all distinct.
+const UNIQUE_COLUMNS: &[&str] = &["person_key", "record_key", "source_row"];
+
 /// A Parquet file of a derived dataset: `DIR/<dataset>/<file>.parquet`.
 pub struct Dataset {
     path: PathBuf,
@@ -132,10 +135,21 @@ impl Dataset {
         fs::create_dir_all(&folder).map_err(|e| DeriveError::io(&folder, e))?;
         let path = folder.join(format!("{file}.parquet"));
         let f = File::create(&path).map_err(|e| DeriveError::io(&path, e))?;
-        let props = WriterProperties::builder()
+        let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
-            .set_max_row_group_row_count(Some(1 << 20))
-            .build();
+            .set_max_row_group_row_count(Some(1 << 20));
+        // Columns of (nearly) distinct values: a dictionary would be built
+        // only to be dropped, and their min/max help no query. Statistics
+        // of text columns cost a comparison per value.
+        for f in schema.fields() {
+            let name = f.name().as_str();
+            if UNIQUE_COLUMNS.contains(&name) {
+                props = props
+                    .set_column_dictionary_enabled(name.into(), false)
+                    .set_column_statistics_enabled(name.into(), EnabledStatistics::None);
+            }
+        }
+        let props = props.build();
         let writer = ArrowWriter::try_new(f, schema.clone(), Some(props))
             .map_err(|e| DeriveError::io(&path, std::io::Error::other(e)))?;
         Ok(Dataset {

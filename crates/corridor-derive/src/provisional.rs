@@ -16,7 +16,7 @@
 //! their 95 % intervals cover both the luck of individual travellers and the
 //! model's own uncertainty.
 
-use std::collections::HashMap;
+use crate::HashMap;
 
 use crate::events::{Event, NONE};
 use crate::residence::{Rule, Walk, walk};

@@ -65,14 +65,22 @@ impl Flag {
         flags & self as u8 != 0
     }
 
-    /// The flags' codes, joined by `|`.
-    pub fn codes(flags: u8) -> String {
-        Flag::ALL
-            .iter()
-            .filter(|f| f.is_set(flags))
-            .map(|f| f.code())
-            .collect::<Vec<_>>()
-            .join("|")
+    /// The flags' codes, joined by `|` (made once for each of the 256
+    /// combinations: they are written for every crossing).
+    pub fn codes(flags: u8) -> &'static str {
+        static CODES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+            (0..=u8::MAX)
+                .map(|flags| {
+                    Flag::ALL
+                        .iter()
+                        .filter(|f| f.is_set(flags))
+                        .map(|f| f.code())
+                        .collect::<Vec<_>>()
+                        .join("|")
+                })
+                .collect()
+        });
+        CODES[flags as usize].as_str()
     }
 }
 
