@@ -57,7 +57,7 @@ impl Dict {
 }
 
 /// One border crossing record.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Event {
     pub person: u128,
     pub record_key: u64,
@@ -160,52 +160,91 @@ const COLUMNS: &[&str] = &[
     "source_row",
 ];
 
-/// Reads the border events of every file, a row group per task.
+/// Reads the border events of every file, a row group per task, into one
+/// vector allocated once: each task fills its own stretch of it, so memory
+/// holds the events once, not once in parts and again joined.
 pub fn load(files: &[PathBuf]) -> Result<Events, DeriveError> {
     let mut tasks = Vec::new();
     for f in files {
         let file = File::open(f).map_err(|e| read_error(f, &e))?;
         let builder =
             ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| read_error(f, &e))?;
-        tasks.extend((0..builder.metadata().num_row_groups()).map(|rg| (f, rg)));
+        let meta = builder.metadata();
+        for rg in 0..meta.num_row_groups() {
+            let rows = usize::try_from(meta.row_group(rg).num_rows()).unwrap_or(0);
+            tasks.push((f, rg, rows));
+        }
     }
-    let mut parts: Vec<Events> = tasks
+    let total = tasks.iter().map(|t| t.2).sum();
+    let mut events = vec![Event::default(); total];
+    let sizes: Vec<usize> = tasks.iter().map(|t| t.2).collect();
+    let parts: Vec<Loaded> = tasks
         .par_iter()
-        .map(|(f, rg)| load_row_group(f, *rg))
+        .zip(stretches(&mut events, &sizes))
+        .map(|(&(f, rg, _), out)| load_row_group(f, rg, out))
         .collect::<Result<_, _>>()?;
-    let mut out = Events::default();
+    let mut dict = Dict::default();
     let remaps: Vec<Vec<u16>> = parts
         .iter()
         .map(|part| {
             part.dict
                 .values
                 .iter()
-                .map(|v| out.dict.intern(v))
+                .map(|v| dict.intern(v))
                 .collect::<Result<_, _>>()
         })
         .collect::<Result<_, _>>()?;
-    parts.par_iter_mut().zip(&remaps).for_each(|(part, remap)| {
-        let map = |i: u16| if i == NONE { NONE } else { remap[i as usize] };
-        for e in &mut part.events {
-            e.country = map(e.country);
-            e.counterpart = map(e.counterpart);
-            e.citizenship = map(e.citizenship);
-            e.sex = map(e.sex);
-            e.visa = map(e.visa);
-            e.purpose = map(e.purpose);
-            e.mode = map(e.mode);
-            e.source = map(e.source);
-        }
-    });
-    out.events
-        .reserve_exact(parts.iter().map(|p| p.events.len()).sum());
-    // Part by part, so that memory holds the events about once.
-    for part in parts {
-        out.odd_keys += part.odd_keys;
-        out.unusable += part.unusable;
-        out.events.extend_from_slice(&part.events);
+    stretches(&mut events, &sizes)
+        .into_par_iter()
+        .zip(&parts)
+        .zip(&remaps)
+        .for_each(|((stretch, part), remap)| {
+            let map = |i: u16| if i == NONE { NONE } else { remap[i as usize] };
+            for e in &mut stretch[..part.filled] {
+                e.country = map(e.country);
+                e.counterpart = map(e.counterpart);
+                e.citizenship = map(e.citizenship);
+                e.sex = map(e.sex);
+                e.visa = map(e.visa);
+                e.purpose = map(e.purpose);
+                e.mode = map(e.mode);
+                e.source = map(e.source);
+            }
+        });
+    // Close the gaps left by records that could not be placed.
+    let (mut start, mut kept) = (0, 0);
+    for (part, task) in parts.iter().zip(&tasks) {
+        events.copy_within(start..start + part.filled, kept);
+        kept += part.filled;
+        start += task.2;
     }
-    Ok(out)
+    events.truncate(kept);
+    Ok(Events {
+        events,
+        dict,
+        odd_keys: parts.iter().map(|p| p.odd_keys).sum(),
+        unusable: parts.iter().map(|p| p.unusable).sum(),
+    })
+}
+
+/// `events` cut into consecutive stretches of the given sizes.
+fn stretches<'a>(events: &'a mut [Event], sizes: &[usize]) -> Vec<&'a mut [Event]> {
+    let mut rest = events;
+    let mut out = Vec::with_capacity(sizes.len());
+    for &n in sizes {
+        let (stretch, tail) = rest.split_at_mut(n.min(rest.len()));
+        out.push(stretch);
+        rest = tail;
+    }
+    out
+}
+
+/// What one row group's task found, besides the events it wrote.
+struct Loaded {
+    dict: Dict,
+    filled: usize,
+    odd_keys: usize,
+    unusable: usize,
 }
 
 fn read_error(path: &Path, e: &dyn std::fmt::Display) -> DeriveError {
@@ -268,7 +307,7 @@ impl Coded<'_> {
     }
 }
 
-fn load_row_group(path: &Path, row_group: usize) -> Result<Events, DeriveError> {
+fn load_row_group(path: &Path, row_group: usize, out: &mut [Event]) -> Result<Loaded, DeriveError> {
     use arrow::datatypes::{DataType, Field, Int32Type, Schema};
     let err = |e: &dyn std::fmt::Display| read_error(path, e);
     let file = File::open(path).map_err(|e| err(&e))?;
@@ -306,9 +345,13 @@ fn load_row_group(path: &Path, row_group: usize) -> Result<Events, DeriveError> 
         .with_batch_size(64 * 1024)
         .build()
         .map_err(|e| err(&e))?;
-    let mut out = Events::default();
-    let dict = &mut out.dict;
-    let events = &mut out.events;
+    let mut loaded = Loaded {
+        dict: Dict::default(),
+        filled: 0,
+        odd_keys: 0,
+        unusable: 0,
+    };
+    let dict = &mut loaded.dict;
     for batch in reader {
         let batch = batch.map_err(|e| err(&e))?;
         let col = |name: &str| batch.column_by_name(name);
@@ -363,17 +406,20 @@ fn load_row_group(path: &Path, row_group: usize) -> Result<Events, DeriveError> 
         let source = coded("source_id")?;
         let entry = dict.lookup("entry");
         let code = |c: &Option<Coded>, i: usize| c.as_ref().map_or(NONE, |c| c.get(i));
-        events.reserve(batch.num_rows());
         for i in 0..batch.num_rows() {
             let direction = direction.get(i);
             if !person.is_valid(i) || !date.is_valid(i) || direction == NONE {
-                out.unusable += 1;
+                loaded.unusable += 1;
                 continue;
             }
             let (p, hex) = person_number(person.value(i));
-            out.odd_keys += usize::from(!hex);
+            loaded.odd_keys += usize::from(!hex);
             let int = |a: Option<&Int32Array>| a.filter(|a| a.is_valid(i)).map(|a| a.value(i));
-            events.push(Event {
+            let Some(slot) = out.get_mut(loaded.filled) else {
+                return Err(err(&"the row group holds more rows than its metadata says"));
+            };
+            loaded.filled += 1;
+            *slot = Event {
                 person: p,
                 record_key: record_key.value(i),
                 source_row: source_row.map_or(0, |a| a.value(i)),
@@ -396,10 +442,10 @@ fn load_row_group(path: &Path, row_group: usize) -> Result<Events, DeriveError> 
                 source: code(&source, i),
                 entry: Some(direction) == entry,
                 flags: 0,
-            });
+            };
         }
     }
-    Ok(out)
+    Ok(loaded)
 }
 
 #[cfg(test)]

@@ -342,6 +342,23 @@ struct Part {
     sums: Sums,
 }
 
+/// A slice's open output files.
+struct Files {
+    crossings: Dataset,
+    stays: Dataset,
+}
+
+impl Files {
+    fn close(self) -> Result<(), DeriveError> {
+        self.crossings.close()?;
+        self.stays.close()?;
+        Ok(())
+    }
+}
+
+/// Histories derived between two writes of a slice's batches.
+const FLUSH_HISTORIES: usize = 1 << 16;
+
 /// What slices add up: stocks, provisional totals and the report's counts.
 #[derive(Default)]
 struct Sums {
@@ -396,14 +413,20 @@ impl Part {
         }
     }
 
-    /// Writes the slice's crossings and stays as `<file>.parquet`.
-    fn write(&mut self, dir: &Path, file: &str) -> Result<(), DeriveError> {
-        let mut crossings = Dataset::create(dir, "crossings", file, &crossings_schema())?;
-        crossings.write(&self.crossings.finish()?)?;
-        crossings.close()?;
-        let mut stays = Dataset::create(dir, "stays", file, &stays_schema())?;
-        stays.write(&self.stays.finish()?)?;
-        stays.close()?;
+    /// Opens the slice's files, `crossings/<file>.parquet` and
+    /// `stays/<file>.parquet`.
+    fn open(dir: &Path, file: &str) -> Result<Files, DeriveError> {
+        Ok(Files {
+            crossings: Dataset::create(dir, "crossings", file, &crossings_schema())?,
+            stays: Dataset::create(dir, "stays", file, &stays_schema())?,
+        })
+    }
+
+    /// Writes what the slice has built so far: every few hundred thousand
+    /// crossings, so that memory does not grow with the slice.
+    fn flush(&mut self, files: &mut Files) -> Result<(), DeriveError> {
+        files.crossings.write(&self.crossings.finish()?)?;
+        files.stays.write(&self.stays.finish()?)?;
         Ok(())
     }
 
@@ -574,17 +597,22 @@ pub fn derive(
     // timing, and encoding runs on every core.
     let groups = &prepared.groups;
     let total = groups.len() as u64;
-    let slice = (groups.len() / (8 * rayon::current_num_threads())).max(1 << 14);
+    // Sixteen slices (fewer for small runs), whatever the cores.
+    let slice = (groups.len() / 16).max(1 << 14);
     let done = std::sync::atomic::AtomicU64::new(0);
     let sums = groups
         .par_chunks(slice)
         .enumerate()
         .map(|(i, chunk)| -> Result<Sums, DeriveError> {
             let mut part = Part::new();
-            for g in chunk {
-                part.add(&cx, &prepared.events[g.clone()]);
+            let mut files = Part::open(&staged, &format!("part-{i:05}"))?;
+            for histories in chunk.chunks(FLUSH_HISTORIES) {
+                for g in histories {
+                    part.add(&cx, &prepared.events[g.clone()]);
+                }
+                part.flush(&mut files)?;
             }
-            part.write(&staged, &format!("part-{i:05}"))?;
+            files.close()?;
             let n = done.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
             progress(n + chunk.len() as u64, total);
             Ok(part.sums)
@@ -598,7 +626,9 @@ pub fn derive(
         });
     if groups.is_empty() {
         // An empty run still has its (empty) datasets.
-        Part::new().write(&staged, "part-00000")?;
+        let mut files = Part::open(&staged, "part-00000")?;
+        Part::new().flush(&mut files)?;
+        files.close()?;
     }
     let Sums {
         stocks,
