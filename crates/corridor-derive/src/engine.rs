@@ -138,7 +138,7 @@ pub fn through(prepared: &Prepared, country: u16, as_of: Option<i32>) -> i32 {
 /// `TRAINING_MONTHS` before the open ones, less the first
 /// `TRAINING_BURN_IN_DAYS` of each country's data.
 pub fn train(prepared: &Prepared, known: &KnownStatus, as_of: Option<i32>, rule: Rule) -> Training {
-    prepared
+    let mut training = prepared
         .groups
         .par_iter()
         .fold(Training::default, |mut t, g| {
@@ -153,6 +153,8 @@ pub fn train(prepared: &Prepared, known: &KnownStatus, as_of: Option<i32>, rule:
                 .get(&group[0].country)
                 .map_or(i32::MIN, |p| p.0 + TRAINING_BURN_IN_DAYS);
             let oldest = oldest.max(burn_in);
+            // The recent half of the training months, for measuring drift.
+            let recent_from = (oldest + through + 1 - rule.window_days) / 2;
             for (k, c) in h.classes.iter().enumerate() {
                 let day = h.days[k].0;
                 let closed = day + rule.window_days <= through + 1;
@@ -162,7 +164,8 @@ pub fn train(prepared: &Prepared, known: &KnownStatus, as_of: Option<i32>, rule:
                         Outcome::NotMigration => false,
                         _ => continue,
                     };
-                    t.add(&h.days, k, &group[h.counted[k]], migration, rule);
+                    let recent = day >= recent_from;
+                    t.add(&h.days, k, &group[h.counted[k]], migration, recent, rule);
                 }
             }
             t
@@ -170,7 +173,19 @@ pub fn train(prepared: &Prepared, known: &KnownStatus, as_of: Option<i32>, rule:
         .reduce(Training::default, |mut a, b| {
             a.merge(b);
             a
+        });
+    let span = prepared
+        .period
+        .values()
+        .map(|&(first, last)| {
+            let through = as_of.unwrap_or(last);
+            let newest = through + 1 - rule.window_days;
+            newest - (newest - TRAINING_MONTHS * 30).max(first + TRAINING_BURN_IN_DAYS)
         })
+        .max()
+        .unwrap_or(0);
+    training.finish(span, rule.window_days);
+    training
 }
 
 /// Month number (year × 12 + month − 1) of a day.

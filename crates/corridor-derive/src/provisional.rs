@@ -11,7 +11,8 @@
 //! many days they have already spent in the old one. Where a cell has fewer
 //! than [`MIN_CASES`] finalised crossings the model backs off to coarser
 //! cells (dropping visa and purpose, then citizenship, then age, then
-//! country). Each probability has a Beta posterior; totals carry the
+//! country). Each probability has a Beta posterior widened by the measured
+//! drift of shares over time ([`Training::finish`]); totals carry the
 //! variance of the Bernoulli outcomes plus that of the estimated shares, so
 //! their 95 % intervals cover both the luck of individual travellers and the
 //! model's own uncertainty.
@@ -106,8 +107,22 @@ fn age_band(age: i16) -> u8 {
 /// Finalised crossings and their outcomes, by cell at every level.
 #[derive(Debug, Default, Clone)]
 pub struct Training {
-    cells: HashMap<(u8, Features), (u32, u32)>,
+    /// Per cell: finalised crossings and migrations among them, in all and
+    /// in the more recent half of the training months.
+    cells: HashMap<(u8, Features), Counts>,
     pub crossings: u64,
+    /// Per back-off level, the variance of a cell's share from one half of
+    /// the training months to the other beyond what sampling explains
+    /// (see [`Training::finish`]).
+    drift: [f64; LEVELS as usize],
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    n: u32,
+    m: u32,
+    recent_n: u32,
+    recent_m: u32,
 }
 
 /// A probability with the cell it came from.
@@ -131,6 +146,7 @@ impl Training {
         i: usize,
         e: &Event,
         migration: bool,
+        recent: bool,
         rule: Rule,
     ) {
         self.crossings += 1;
@@ -147,18 +163,60 @@ impl Training {
             let f = Features::of(e, &w, elapsed);
             for level in 0..LEVELS {
                 let c = self.cells.entry((level, f.at(level))).or_default();
-                c.0 += 1;
-                c.1 += u32::from(migration);
+                c.n += 1;
+                c.m += u32::from(migration);
+                c.recent_n += u32::from(recent);
+                c.recent_m += u32::from(recent && migration);
             }
         }
     }
 
     pub fn merge(&mut self, other: Training) {
         self.crossings += other.crossings;
-        for (k, (n, m)) in other.cells {
+        for (k, o) in other.cells {
             let c = self.cells.entry(k).or_default();
-            c.0 += n;
-            c.1 += m;
+            c.n += o.n;
+            c.m += o.m;
+            c.recent_n += o.recent_n;
+            c.recent_m += o.recent_m;
+        }
+    }
+
+    /// Measures drift once all crossings are in: for every cell with
+    /// [`MIN_CASES`] crossings in each half of the training months, how far
+    /// its share moved from the older half to the recent one, less the
+    /// sampling variance of both shares. The mean over a level's cells is
+    /// the variance of the model's error that time alone brings, which the
+    /// Beta posterior of a share cannot know; each estimate carries it, so a
+    /// total's interval widens with the number of open crossings sharing a
+    /// cell.
+    pub fn finish(&mut self, span_days: i32, window_days: i32) {
+        let mut sums = [(0.0f64, 0u32); LEVELS as usize];
+        for (&(level, _), c) in &self.cells {
+            let (old_n, old_m) = (c.n - c.recent_n, c.m - c.recent_m);
+            if old_n < MIN_CASES || c.recent_n < MIN_CASES {
+                continue;
+            }
+            let share = |m: u32, n: u32| (m as f64 + 0.5) / (n as f64 + 1.0);
+            let (p_old, p_new) = (share(old_m, old_n), share(c.recent_m, c.recent_n));
+            let sampling =
+                p_old * (1.0 - p_old) / old_n as f64 + p_new * (1.0 - p_new) / c.recent_n as f64;
+            let s = &mut sums[level as usize];
+            s.0 += (p_new - p_old).powi(2) - sampling;
+            s.1 += 1;
+        }
+        // The halves' middles lie half the span apart; an open crossing lies
+        // about a window plus half the span after the training's middle.
+        // Drift that accumulates like a random walk grows with that
+        // distance.
+        let half = (span_days as f64 / 2.0).max(30.0);
+        let reach = (window_days as f64 + half) / half;
+        for (d, (sum, n)) in self.drift.iter_mut().zip(sums) {
+            *d = if n > 0 {
+                reach * (sum / n as f64).max(0.0)
+            } else {
+                0.0
+            };
         }
     }
 
@@ -169,8 +227,10 @@ impl Training {
         let mut fallback = None;
         for level in 0..LEVELS {
             let key = (level, f.at(level));
-            if let Some(&(n, m)) = self.cells.get(&key) {
-                let est = beta(n, m, key);
+            if let Some(c) = self.cells.get(&key) {
+                let mut est = beta(c.n, c.m, key);
+                est.p_variance += self.drift[level as usize];
+                let n = c.n;
                 if n >= MIN_CASES {
                     return est;
                 }
@@ -261,5 +321,61 @@ impl Total {
             (est - 1.96 * se).max(self.final_migrations as f64),
             (est + 1.96 * se).min((self.final_migrations + self.open) as f64),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn features(citizenship: u16) -> Features {
+        Features {
+            country: 0,
+            entry: true,
+            citizenship,
+            purpose: NONE,
+            visa: NONE,
+            age_band: 2,
+            elapsed_months: 3,
+            in_new_state: true,
+            old_band: 0,
+        }
+    }
+
+    /// A training table whose cells have `old` and `new` migration shares
+    /// among 400 crossings in each half.
+    fn table(shares: &[(f64, f64)]) -> Training {
+        let mut t = Training::default();
+        for (i, &(old, new)) in shares.iter().enumerate() {
+            let c = Counts {
+                n: 800,
+                m: (400.0 * old) as u32 + (400.0 * new) as u32,
+                recent_n: 400,
+                recent_m: (400.0 * new) as u32,
+            };
+            t.cells.insert((0, features(i as u16)), c);
+        }
+        t
+    }
+
+    /// Shares that stay put give no drift; shares that move give drift,
+    /// and it widens estimates without moving them.
+    #[test]
+    fn drift_is_what_sampling_does_not_explain() {
+        let mut stable = table(&[(0.2, 0.2), (0.5, 0.5), (0.3, 0.3)]);
+        stable.finish(540, 487);
+        assert_eq!(stable.drift[0], 0.0);
+        let mut moving = table(&[(0.2, 0.4), (0.5, 0.3), (0.3, 0.5)]);
+        moving.finish(540, 487);
+        let per_half = 0.04 - 2.0 * 0.4 * 0.6 / 400.0;
+        let reach = (487.0 + 270.0) / 270.0;
+        assert!(
+            (moving.drift[0] - reach * per_half).abs() < 0.01,
+            "{}",
+            moving.drift[0]
+        );
+        let (a, b) = (stable.estimate(features(0)), moving.estimate(features(0)));
+        assert!((b.p - 0.3).abs() < 0.01, "{}", b.p);
+        assert!(b.p_variance > a.p_variance + 0.05);
     }
 }
