@@ -50,8 +50,7 @@ impl Drop for World {
 }
 
 fn build(name: &str, dirty: f64) -> World {
-    let root = std::env::temp_dir().join(format!("corridor-derive-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+    let root = corridor_world::scratch_dir(&format!("derive-{name}"));
     let world = root.join("world");
     let cfg = WorldConfig {
         persons: 4000,

@@ -23,8 +23,7 @@ impl Drop for World {
 }
 
 fn build(name: &str) -> World {
-    let root = std::env::temp_dir().join(format!("corridor-link-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+    let root = corridor_world::scratch_dir(&format!("link-{name}"));
     let world = root.join("world");
     let cfg = WorldConfig {
         persons: 2000,

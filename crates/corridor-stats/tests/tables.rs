@@ -15,8 +15,7 @@ struct Demo {
 fn demo() -> Workspace {
     static D: OnceLock<Demo> = OnceLock::new();
     let d = D.get_or_init(|| {
-        let root = std::env::temp_dir().join(format!("corridor-stats-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        let root = corridor_world::scratch_dir("stats");
         let world = root.join("world");
         corridor_world::generate(
             &WorldConfig {

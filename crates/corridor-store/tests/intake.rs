@@ -22,8 +22,7 @@ fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
 fn demo() -> &'static Demo {
     static D: OnceLock<Demo> = OnceLock::new();
     D.get_or_init(|| {
-        let root = std::env::temp_dir().join(format!("corridor-intake-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        let root = corridor_world::scratch_dir("intake");
         let world = root.join("world");
         corridor_world::generate(
             &WorldConfig {

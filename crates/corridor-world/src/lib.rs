@@ -19,10 +19,13 @@ pub mod faults;
 pub mod geo;
 pub mod mappings;
 pub mod names;
+pub mod scratch;
 pub mod sim;
 pub mod table;
 pub mod trafficking;
 pub mod truth;
+
+pub use scratch::scratch_dir;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;

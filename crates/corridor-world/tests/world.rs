@@ -9,9 +9,7 @@ use calamine::{Data, Reader, open_workbook_auto};
 use corridor_world::{BORDER_FILES, CASE_FILES, Summary, WorldConfig, generate};
 
 fn world(name: &str, cfg: WorldConfig) -> (PathBuf, Summary) {
-    let dir =
-        std::env::temp_dir().join(format!("corridor-world-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = corridor_world::scratch_dir(&format!("world-test-{name}"));
     let summary = generate(&cfg, &dir, &|_, _| {}).expect("world generates");
     (dir, summary)
 }
