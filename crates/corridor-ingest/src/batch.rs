@@ -59,6 +59,7 @@ impl Column {
         match self {
             Column::Text(b) => b.append_option(match v {
                 Value::Text(s) => Some(s.as_str()),
+                Value::Code(s) => Some(s),
                 _ => None,
             }),
             Column::Date(b) => b.append_option(match v {
@@ -92,6 +93,7 @@ impl Column {
             }),
             Column::Bytes(b) => b.append_option(match v {
                 Value::Text(s) => Some(s.as_bytes()),
+                Value::Code(s) => Some(s.as_bytes()),
                 _ => None,
             }),
             Column::Codes(b) => {

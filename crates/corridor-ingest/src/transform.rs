@@ -93,6 +93,9 @@ pub struct Program {
     /// Columns whose original values may be shown in quarantine (mapped,
     /// not identifiers).
     pub shown_columns: Vec<usize>,
+    /// Values of coded fields that resolve to nothing, by field and text,
+    /// with their error: shared by all threads.
+    failures: std::sync::Mutex<HashMap<(usize, Box<str>), RowError>>,
 }
 
 fn find_column(headers: &[String], name: &str) -> Option<usize> {
@@ -193,6 +196,7 @@ impl Program {
             record_type: t,
             fields,
             shown_columns: shown,
+            failures: Default::default(),
         })
     }
 
@@ -269,6 +273,7 @@ impl Program {
                     for w in with {
                         match &values[*w] {
                             Value::Text(s) => mac.part(s),
+                            Value::Code(s) => mac.part(s),
                             Value::Null => mac.part(""),
                             other => mac.part(&format!("{other:?}")),
                         }
@@ -311,11 +316,29 @@ impl Program {
         list: CodeListId,
         text: &str,
         scratch: &mut Scratch,
-    ) -> Result<String, RowError> {
+    ) -> Result<&'static str, RowError> {
         if let Some(hit) = scratch.resolved[i].get(text) {
             return hit.clone();
         }
-        let answer = resolve(f.name, list, text);
+        // Misspellings are resolved once for all threads: their suggestions
+        // compare the value with every label of the list.
+        let failed = self
+            .failures
+            .lock()
+            .ok()
+            .and_then(|f| f.get(&(i, text.into())).cloned());
+        let answer = match failed {
+            Some(e) => Err(e),
+            None => {
+                let answer = resolve(f.name, list, text);
+                if let (Err(e), Ok(mut failures)) = (&answer, self.failures.lock())
+                    && failures.len() < MAX_CACHED
+                {
+                    failures.insert((i, text.into()), e.clone());
+                }
+                answer
+            }
+        };
         if scratch.cached < MAX_CACHED {
             scratch.cached += 1;
             scratch.resolved[i].insert(text.into(), answer.clone());
@@ -346,7 +369,7 @@ impl Program {
             FieldType::Code(list) => {
                 let text = raw.text();
                 let code = recoded(f, &text, &mut scratch.upper);
-                Value::Text(self.resolve_cached(i, f, list, code, scratch)?)
+                Value::Code(self.resolve_cached(i, f, list, code, scratch)?)
             }
             FieldType::CodeSet(list) => {
                 let text = raw.text();
@@ -358,8 +381,8 @@ impl Program {
                 {
                     let part = recoded(f, part, &mut scratch.upper);
                     let code = self.resolve_cached(i, f, list, part, scratch)?;
-                    if !codes.contains(&code) {
-                        codes.push(code);
+                    if !codes.iter().any(|c| c == code) {
+                        codes.push(code.to_string());
                     }
                 }
                 Value::Codes(codes)
@@ -403,7 +426,7 @@ const MAX_CACHED: usize = 200_000;
 /// What one thread keeps between rows: resolved codes by field and source
 /// text, and a buffer.
 pub struct Scratch {
-    resolved: Vec<HashMap<Box<str>, Result<String, RowError>, foldhash::fast::RandomState>>,
+    resolved: Vec<HashMap<Box<str>, Result<&'static str, RowError>, foldhash::fast::RandomState>>,
     cached: usize,
     upper: String,
 }
@@ -469,11 +492,11 @@ fn err(field: &str, reason: Reason, message: String) -> RowError {
     }
 }
 
-fn resolve(field: &str, list: CodeListId, value: &str) -> Result<String, RowError> {
+fn resolve(field: &str, list: CodeListId, value: &str) -> Result<&'static str, RowError> {
     let found = if list == CodeListId::Country {
-        Countries::get().resolve(value).map(|c| c.alpha3.clone())
+        Countries::get().resolve(value).map(|c| c.alpha3.as_str())
     } else {
-        list.list().resolve(value).map(|c| c.code.clone())
+        list.list().resolve(value).map(|c| c.code.as_str())
     };
     found.map_err(|e| {
         let hint = if e.candidates.is_empty() {

@@ -9,6 +9,8 @@ use crate::read::Cell;
 pub enum Value {
     Null,
     Text(String),
+    /// A code of a code list (they live as long as the program).
+    Code(&'static str),
     Int(i64),
     Float(f64),
     Bool(bool),
@@ -28,6 +30,7 @@ impl Value {
         match self {
             Value::Null => {}
             Value::Text(s) => s.hash(h),
+            Value::Code(s) => s.hash(h),
             Value::Int(n) => n.hash(h),
             Value::Float(f) => f.to_bits().hash(h),
             Value::Bool(b) => b.hash(h),
