@@ -267,7 +267,10 @@ pub fn ingest(
     type Numbered<T> = (usize, Result<T, IngestError>);
     let (block_tx, block_rx) =
         std::sync::mpsc::sync_channel::<Numbered<read::RowBlock>>(2 * workers);
-    let block_rx = std::sync::Mutex::new(block_rx);
+    // Held only by the mapping threads: when they stop, the reader's next
+    // send fails and it stops too (nothing may wait for a reader that no
+    // one reads from).
+    let block_rx = std::sync::Arc::new(std::sync::Mutex::new(block_rx));
     let (mapped_tx, mapped_rx) =
         std::sync::mpsc::sync_channel::<Numbered<MappedBlock>>(2 * workers);
     std::thread::scope(|scope| {
@@ -283,7 +286,7 @@ pub fn ingest(
         });
         for _ in 0..workers {
             let mapped_tx = mapped_tx.clone();
-            let (mapper, block_rx) = (&mapper, &block_rx);
+            let (mapper, block_rx) = (&mapper, block_rx.clone());
             scope.spawn(move || {
                 let mut scratch = mapper.program.scratch();
                 loop {
@@ -304,6 +307,7 @@ pub fn ingest(
             });
         }
         drop(mapped_tx);
+        drop(block_rx);
         // Stores blocks in file order. Returning early drops the receiver,
         // which stops the mapping threads and then the reader.
         let mut store = || -> Result<(), IngestError> {
@@ -416,5 +420,65 @@ impl RecordSink for MemorySink {
     fn quarantine(&mut self, row: QuarantinedRow) -> Result<(), String> {
         self.quarantined.push(row);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sink that fails: the submission stops with its error, and the
+    /// reading and mapping threads stop with it instead of waiting for
+    /// ever on a full queue.
+    #[test]
+    fn a_failing_sink_stops_every_thread() {
+        struct Failing;
+        impl RecordSink for Failing {
+            fn write_batch(&mut self, _: RecordBatch) -> Result<(), String> {
+                Err("disk full".into())
+            }
+            fn quarantine(&mut self, _: QuarantinedRow) -> Result<(), String> {
+                Ok(())
+            }
+        }
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("events.csv");
+        let mut text = String::from("fecha;doc;sentido\n");
+        for i in 0..200_000 {
+            text.push_str(&format!("{:02}/01/2024;D{i};E\n", i % 28 + 1));
+        }
+        std::fs::write(&file, text).expect("write");
+        let mapping: Mapping = toml::from_str(
+            r#"
+record_type = "border_events"
+source = "test"
+[reader]
+delimiter = ";"
+date_formats = ["%d/%m/%Y"]
+[fields]
+reporting_country = { constant = "GTM" }
+citizenship = { constant = "GTM" }
+sex = { constant = "_U" }
+person_key = { pseudonymise = ["doc"] }
+direction = { column = "sentido", recode = { "E" = "entry" } }
+event_date = { column = "fecha" }
+"#,
+        )
+        .expect("mapping");
+        let sub = Submission {
+            file: &file,
+            file_sha256: "00",
+            source_id: "test",
+            submission_id: "s1",
+        };
+        let err = ingest(
+            &mapping,
+            &sub,
+            &Pseudonymiser::new(vec![1; 32]),
+            &mut Failing,
+            &mut |_| {},
+        )
+        .expect_err("the sink fails");
+        assert!(err.to_string().contains("disk full"), "{err}");
     }
 }
