@@ -144,9 +144,12 @@ impl Dataset {
         for f in schema.fields() {
             let name = f.name().as_str();
             if UNIQUE_COLUMNS.contains(&name) {
-                props = props
-                    .set_column_dictionary_enabled(name.into(), false)
-                    .set_column_statistics_enabled(name.into(), EnabledStatistics::None);
+                props = props.set_column_dictionary_enabled(name.into(), false);
+            }
+            // A slice's file holds every month and code, so min/max of
+            // text prune nothing; dates and numbers keep theirs.
+            if UNIQUE_COLUMNS.contains(&name) || f.data_type() == &DataType::Utf8 {
+                props = props.set_column_statistics_enabled(name.into(), EnabledStatistics::None);
             }
         }
         let props = props.build();
