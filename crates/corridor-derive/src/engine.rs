@@ -238,7 +238,7 @@ impl std::fmt::Display for MonthLabel {
 }
 
 /// A cell of the month-end stock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StockCell {
     pub country: u16,
     pub month: i32,
@@ -250,23 +250,6 @@ pub struct StockCell {
     pub present: bool,
     pub visa: u16,
     pub overstaying: bool,
-}
-
-impl std::hash::Hash for StockCell {
-    /// All fields packed into one number: a cell is looked up for every
-    /// person and month, and one hash round is cheaper than nine.
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let packed = u128::from(self.country)
-            | u128::from(self.month as u32) << 16
-            | u128::from(self.citizenship) << 48
-            | u128::from(self.sex) << 64
-            | u128::from(self.age_group) << 80
-            | u128::from(self.resident) << 88
-            | u128::from(self.present) << 89
-            | u128::from(self.overstaying) << 90
-            | u128::from(self.visa) << 96;
-        state.write_u128(packed);
-    }
 }
 
 /// Persons in a stock cell and the sum of their record keys' top 32 bits

@@ -41,7 +41,7 @@ pub const TRAINING_MONTHS: i32 = 36;
 pub const TRAINING_BURN_IN_DAYS: i32 = 90;
 
 /// What the model knows about one open crossing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Features {
     pub country: u16,
     pub entry: bool,
@@ -54,23 +54,6 @@ pub struct Features {
     pub in_new_state: bool,
     /// Days in the old state so far, in bands of 30.
     pub old_band: u8,
-}
-
-impl std::hash::Hash for Features {
-    /// Packed into one number: model cells are looked up five times for
-    /// every month of every finalised crossing's window.
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let packed = u128::from(self.country)
-            | u128::from(self.entry) << 16
-            | u128::from(self.citizenship) << 24
-            | u128::from(self.purpose) << 40
-            | u128::from(self.visa) << 56
-            | u128::from(self.age_band) << 72
-            | u128::from(self.elapsed_months) << 80
-            | u128::from(self.in_new_state) << 88
-            | u128::from(self.old_band) << 96;
-        state.write_u128(packed);
-    }
 }
 
 impl Features {
