@@ -19,7 +19,6 @@ pub struct BatchBuilder {
     n_fields: usize,
     source_id: String,
     submission_id: String,
-    rows: usize,
 }
 
 /// One column's builder, by the standard's type.
@@ -137,20 +136,7 @@ impl BatchBuilder {
             n_fields: t.fields().len(),
             source_id: source_id.into(),
             submission_id: submission_id.into(),
-            rows: 0,
         }
-    }
-
-    pub fn schema(&self) -> Arc<Schema> {
-        self.schema.clone()
-    }
-
-    pub fn len(&self) -> usize {
-        self.rows
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows == 0
     }
 
     pub fn push(&mut self, values: &[Value], record_key: u64, row: u64) {
@@ -170,12 +156,10 @@ impl BatchBuilder {
             submission.append_value(&self.submission_id);
             number.append_value(row);
         }
-        self.rows += 1;
     }
 
     pub fn finish(&mut self) -> Result<RecordBatch, arrow::error::ArrowError> {
         let columns: Vec<ArrayRef> = self.columns.iter_mut().map(Column::finish).collect();
-        self.rows = 0;
         RecordBatch::try_new(self.schema.clone(), columns)
     }
 }

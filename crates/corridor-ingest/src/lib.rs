@@ -19,6 +19,7 @@ pub mod validate;
 pub mod value;
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 
 use arrow::record_batch::RecordBatch;
@@ -161,7 +162,7 @@ impl Mapper<'_> {
         let mut outcomes = Vec::with_capacity(block.len());
         let mut cells = Vec::new();
         let mut values = Vec::new();
-        let mut hashed = Vec::new();
+        let mut digest = value::HashBytes(Vec::new());
         for i in 0..block.len() {
             let (number, problem) = block.row(i, &mut cells);
             let outcome: Result<(), transform::RowError> = match &problem {
@@ -186,17 +187,12 @@ impl Mapper<'_> {
             };
             match outcome {
                 Ok(()) => {
-                    // The values' bytes, hashed at once: a streaming
-                    // hasher costs more per small write.
-                    let mut bytes = value::HashBytes(std::mem::take(&mut hashed));
-                    bytes.0.clear();
+                    digest.0.clear();
                     for v in &values {
-                        v.hash_into(&mut bytes);
+                        v.hash_into(&mut digest);
                     }
-                    let digest = twox_hash::XxHash3_64::oneshot(&bytes.0);
-                    hashed = bytes.0;
                     outcomes.push(Outcome::Valid {
-                        digest,
+                        digest: digest.finish(),
                         index: i,
                         number,
                     });
@@ -220,6 +216,106 @@ impl Mapper<'_> {
             block,
             outcomes,
         })
+    }
+}
+
+/// The storing side of [`ingest`]: puts mapped blocks back in file order,
+/// quarantines exact repeats and hands everything to the sink.
+struct Store<'a> {
+    program: &'a transform::Program,
+    headers: &'a [String],
+    file: &'a Path,
+    /// Exact repeats of a record within one file: content hash → first row.
+    seen: HashMap<u64, u64, foldhash::fast::FixedState>,
+    /// Blocks mapped ahead of the next one to store, by number.
+    waiting: BTreeMap<usize, Result<MappedBlock, IngestError>>,
+    next: usize,
+}
+
+impl Store<'_> {
+    /// Takes block `seq` as it comes back from mapping and stores every
+    /// block that is now next in line.
+    fn take(
+        &mut self,
+        seq: usize,
+        mapped: Result<MappedBlock, IngestError>,
+        report: &mut Report,
+        sink: &mut dyn RecordSink,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), IngestError> {
+        self.waiting.insert(seq, mapped);
+        while let Some(mapped) = self.waiting.remove(&self.next) {
+            self.next += 1;
+            self.store(mapped?, report, sink)?;
+            progress(report.rows_read);
+        }
+        Ok(())
+    }
+
+    fn store(
+        &mut self,
+        mapped: MappedBlock,
+        report: &mut Report,
+        sink: &mut dyn RecordSink,
+    ) -> Result<(), IngestError> {
+        let sink_err = |message: String| IngestError::Sink {
+            path: self.file.to_path_buf(),
+            message,
+        };
+        let MappedBlock {
+            block,
+            batch,
+            outcomes,
+        } = mapped;
+        report.rows_read += block.len() as u64;
+        let mut keep = Vec::with_capacity(batch.num_rows());
+        let mut cells = Vec::new();
+        for outcome in outcomes {
+            let quarantined = match outcome {
+                Outcome::Quarantined(row) => row,
+                Outcome::Valid {
+                    digest,
+                    index,
+                    number,
+                } => {
+                    let first = *self.seen.entry(digest).or_insert(number);
+                    keep.push(first == number);
+                    if first == number {
+                        continue;
+                    }
+                    block.row(index, &mut cells);
+                    QuarantinedRow {
+                        row: number,
+                        field: None,
+                        reason: Reason::DuplicateRecord.code(),
+                        message: format!("the same record as row {first}"),
+                        original: original(self.program, self.headers, &cells),
+                    }
+                }
+            };
+            report.count_quarantined(&quarantined);
+            sink.quarantine(quarantined).map_err(sink_err)?;
+        }
+        let batch = if keep.iter().all(|k| *k) {
+            batch
+        } else {
+            arrow::compute::filter_record_batch(&batch, &keep.into())
+                .map_err(|e| sink_err(e.to_string()))?
+        };
+        report.stored += batch.num_rows() as u64;
+        if batch.num_rows() > 0 {
+            sink.write_batch(batch).map_err(sink_err)?;
+        }
+        Ok(())
+    }
+}
+
+impl Report {
+    fn count_quarantined(&mut self, row: &QuarantinedRow) {
+        self.quarantined += 1;
+        *self.by_reason.entry(row.reason.to_string()).or_default() += 1;
+        let detail = format!("{} ({})", row.reason, row.field.as_deref().unwrap_or("row"));
+        *self.by_field.entry(detail).or_default() += 1;
     }
 }
 
@@ -311,73 +407,16 @@ pub fn ingest(
         // Stores blocks in file order. Returning early drops the receiver,
         // which stops the mapping threads and then the reader.
         let mut store = || -> Result<(), IngestError> {
-            // Exact repeats of a record within one file: content hash → first row.
-            let mut seen: HashMap<u64, u64, foldhash::fast::FixedState> = HashMap::default();
-            let mut waiting = BTreeMap::new();
-            let mut next = 0;
+            let mut store = Store {
+                program: &program,
+                headers: &headers,
+                file,
+                seen: HashMap::default(),
+                waiting: BTreeMap::new(),
+                next: 0,
+            };
             for (seq, mapped) in mapped_rx.iter() {
-                waiting.insert(seq, mapped);
-                while let Some(mapped) = waiting.remove(&next) {
-                    next += 1;
-                    let MappedBlock {
-                        block,
-                        batch,
-                        outcomes,
-                    } = mapped?;
-                    report.rows_read += block.len() as u64;
-                    let mut keep = Vec::with_capacity(batch.num_rows());
-                    let mut cells = Vec::new();
-                    for outcome in outcomes {
-                        let quarantined = match outcome {
-                            Outcome::Valid {
-                                digest,
-                                index,
-                                number,
-                            } => match seen.entry(digest) {
-                                std::collections::hash_map::Entry::Vacant(v) => {
-                                    v.insert(number);
-                                    keep.push(true);
-                                    continue;
-                                }
-                                std::collections::hash_map::Entry::Occupied(first) => {
-                                    keep.push(false);
-                                    block.row(index, &mut cells);
-                                    QuarantinedRow {
-                                        row: number,
-                                        field: None,
-                                        reason: Reason::DuplicateRecord.code(),
-                                        message: format!("the same record as row {}", first.get()),
-                                        original: original(&program, &headers, &cells),
-                                    }
-                                }
-                            },
-                            Outcome::Quarantined(row) => row,
-                        };
-                        report.quarantined += 1;
-                        *report
-                            .by_reason
-                            .entry(quarantined.reason.to_string())
-                            .or_default() += 1;
-                        let detail = format!(
-                            "{} ({})",
-                            quarantined.reason,
-                            quarantined.field.as_deref().unwrap_or("row")
-                        );
-                        *report.by_field.entry(detail).or_default() += 1;
-                        sink.quarantine(quarantined).map_err(sink_err)?;
-                    }
-                    let batch = if keep.iter().all(|k| *k) {
-                        batch
-                    } else {
-                        arrow::compute::filter_record_batch(&batch, &keep.into())
-                            .map_err(|e| sink_err(e.to_string()))?
-                    };
-                    report.stored += batch.num_rows() as u64;
-                    if batch.num_rows() > 0 {
-                        sink.write_batch(batch).map_err(sink_err)?;
-                    }
-                    progress(report.rows_read);
-                }
+                store.take(seq, mapped, &mut report, sink, progress)?;
             }
             Ok(())
         };

@@ -82,11 +82,6 @@ impl Pseudonymiser {
         key.copy_from_slice(&bytes[..16]);
         RecordKeys(key)
     }
-
-    /// The record key of one row (see [`Pseudonymiser::record_keys`]).
-    pub fn record_key(&self, file_sha256: &str, row: u64) -> u64 {
-        self.record_keys(file_sha256).of(row)
-    }
 }
 
 /// A pseudonym being made: see [`Pseudonymiser::start`].
@@ -156,10 +151,10 @@ mod tests {
         );
         assert_eq!(p.len(), 32);
         let keys = a.record_keys("f00d");
-        assert_eq!(keys.of(7), a.record_key("f00d", 7), "stable");
+        assert_eq!(keys.of(7), a.record_keys("f00d").of(7), "stable");
         assert_ne!(keys.of(7), keys.of(8));
-        assert_ne!(keys.of(7), a.record_key("beef", 7), "another file");
-        assert_ne!(keys.of(7), b.record_key("f00d", 7), "another secret");
+        assert_ne!(keys.of(7), a.record_keys("beef").of(7), "another file");
+        assert_ne!(keys.of(7), b.record_keys("f00d").of(7), "another secret");
         assert!(
             !format!("{a:?}").contains("secret-a"),
             "the key never shows"

@@ -511,25 +511,27 @@ impl TextBuilder {
 }
 
 impl TextRows {
-    fn fields(&self, i: usize) -> impl Iterator<Item = &str> {
-        let row = self.rows[i];
+    /// Row `i`'s field ends.
+    fn ends_of(&self, i: usize) -> &[u32] {
         let last = self
             .rows
             .get(i + 1)
             .map_or(self.ends.len(), |r| r.first_end as usize);
-        let mut from = row.start as usize;
-        self.ends[row.first_end as usize..last]
-            .iter()
-            .map(move |&e| {
-                let field = self.text.get(from..e as usize).unwrap_or("");
-                from = e as usize;
-                field
-            })
+        &self.ends[self.rows[i].first_end as usize..last]
+    }
+
+    fn fields(&self, i: usize) -> impl Iterator<Item = &str> {
+        let mut from = self.rows[i].start as usize;
+        self.ends_of(i).iter().map(move |&e| {
+            let field = self.text.get(from..e as usize).unwrap_or("");
+            from = e as usize;
+            field
+        })
     }
 
     fn row<'a>(&'a self, i: usize, cells: &mut Vec<Cell<'a>>) -> (u64, Option<RowProblem>) {
         cells.clear();
-        let found = self.field_count(i);
+        let found = self.ends_of(i).len();
         let number = self.rows[i].number;
         if found != self.expected {
             let problem = RowProblem::FieldCount {
@@ -546,14 +548,6 @@ impl TextRows {
             }
         }));
         (number, None)
-    }
-
-    fn field_count(&self, i: usize) -> usize {
-        let last = self
-            .rows
-            .get(i + 1)
-            .map_or(self.ends.len(), |r| r.first_end as usize);
-        last - self.rows[i].first_end as usize
     }
 }
 

@@ -40,8 +40,9 @@ impl Value {
     }
 }
 
-/// A hasher that only collects the bytes written to it, to hash them at
-/// once.
+/// A hasher that collects the bytes written to it and hashes them at once
+/// with XXH3 (deterministic, so the same file always finds the same
+/// repeats; a streaming hasher costs more per small write).
 pub struct HashBytes(pub Vec<u8>);
 
 impl std::hash::Hasher for HashBytes {
