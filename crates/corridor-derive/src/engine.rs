@@ -345,29 +345,157 @@ pub fn age_at(e: &Event, day: i32) -> i32 {
     -1
 }
 
-/// Walks one history's month ends, adding persons to the stock.
-pub fn add_stocks(
-    stocks: &mut HashMap<StockCell, StockCount>,
-    group: &[Event],
-    h: &History,
-    first_day: i32,
-    through: i32,
-) {
+/// A stock cell without its month: what stays the same while a person's
+/// state does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StockKey {
+    pub country: u16,
+    pub citizenship: u16,
+    pub sex: u16,
+    pub age_group: u8,
+    pub resident: bool,
+    pub present: bool,
+    pub visa: u16,
+    pub overstaying: bool,
+}
+
+impl StockKey {
+    fn at(self, month: i32) -> StockCell {
+        StockCell {
+            country: self.country,
+            month,
+            citizenship: self.citizenship,
+            sex: self.sex,
+            age_group: self.age_group,
+            resident: self.resident,
+            present: self.present,
+            visa: self.visa,
+            overstaying: self.overstaying,
+        }
+    }
+}
+
+/// Month-end stocks, built from runs: a person who stays in one cell from
+/// month `a` to month `b` adds one run (a +1 at `a` and a −1 after `b`
+/// in the cell's difference array), not `b − a + 1` counts. A history
+/// walks its months once and touches the map once per change of cell.
+#[derive(Debug, Default)]
+pub struct Stocks {
+    cells: HashMap<StockKey, Runs>,
+}
+
+/// One cell's changes by month: persons and record-key sums (wrapping, so
+/// that a removal undoes an addition exactly).
+#[derive(Debug, Default)]
+struct Runs {
+    first: i32,
+    deltas: Vec<(i64, u64)>,
+}
+
+impl Runs {
+    fn at(&mut self, month: i32) -> &mut (i64, u64) {
+        if self.deltas.is_empty() {
+            self.first = month;
+        }
+        if month < self.first {
+            let missing = (self.first - month) as usize;
+            self.deltas
+                .splice(0..0, std::iter::repeat_n((0, 0), missing));
+            self.first = month;
+        }
+        let i = (month - self.first) as usize;
+        if i >= self.deltas.len() {
+            self.deltas.resize(i + 1, (0, 0));
+        }
+        &mut self.deltas[i]
+    }
+
+    fn add(&mut self, from: i32, to: i32, persons: i64, key: u64) {
+        let a = self.at(from);
+        a.0 += persons;
+        a.1 = a.1.wrapping_add(key);
+        let b = self.at(to + 1);
+        b.0 -= persons;
+        b.1 = b.1.wrapping_sub(key);
+    }
+}
+
+impl Stocks {
+    /// One person in `key` at the ends of months `from..=to`.
+    pub fn add_run(&mut self, key: StockKey, from: i32, to: i32, cell_key: u64) {
+        self.cells
+            .entry(key)
+            .or_default()
+            .add(from, to, 1, cell_key);
+    }
+
+    pub fn merge(&mut self, other: Stocks) {
+        for (key, runs) in other.cells {
+            let mine = self.cells.entry(key).or_default();
+            for (i, &(persons, sum)) in runs.deltas.iter().enumerate() {
+                if persons != 0 || sum != 0 {
+                    let m = runs.first + i as i32;
+                    let d = mine.at(m);
+                    d.0 += persons;
+                    d.1 = d.1.wrapping_add(sum);
+                }
+            }
+        }
+    }
+
+    /// Every cell and month with at least one person, in cell order.
+    pub fn cells(&self) -> Vec<(StockCell, StockCount)> {
+        let mut out = Vec::new();
+        for (key, runs) in &self.cells {
+            let (mut persons, mut key_sum) = (0i64, 0u64);
+            for (i, &(p, k)) in runs.deltas.iter().enumerate() {
+                persons += p;
+                key_sum = key_sum.wrapping_add(k);
+                if persons > 0 {
+                    let count = StockCount {
+                        persons: persons as u64,
+                        key_sum,
+                    };
+                    out.push((key.at(runs.first + i as i32), count));
+                }
+            }
+        }
+        out.sort_unstable_by_key(|(cell, _)| *cell);
+        out
+    }
+}
+
+/// Walks one history's month ends, adding persons to the stock: for each
+/// stretch between two crossings, the months whose end falls in it, in
+/// runs of one cell (age group and overstaying can change within a
+/// stretch).
+pub fn add_stocks(stocks: &mut Stocks, group: &[Event], h: &History, first_day: i32, through: i32) {
     let Some(&first) = h.counted.first() else {
         return;
     };
-    let mut month = month_of(first_day);
-    if month_end(month) < first_day {
-        month += 1;
+    let mut first_month = month_of(first_day);
+    if month_end(first_month) < first_day {
+        first_month += 1;
     }
-    let mut k = 0; // crossings on or before the month end
-    loop {
-        let end = month_end(month);
-        if end > through {
-            break;
-        }
-        while k < h.counted.len() && h.days[k].0 <= end {
-            k += 1;
+    let mut last_month = month_of(through);
+    if month_end(last_month) > through {
+        last_month -= 1;
+    }
+    let n = h.counted.len();
+    // Stretch k: month ends after exactly k crossings.
+    for k in 0..=n {
+        let from = if k == 0 {
+            first_month
+        } else {
+            month_of(h.days[k - 1].0).max(first_month)
+        };
+        let to = if k == n {
+            last_month
+        } else {
+            (month_of(h.days[k].0) - 1).min(last_month)
+        };
+        if from > to {
+            continue;
         }
         // State after crossing k−1, or before the first.
         let (present, resident, last) = if k == 0 {
@@ -378,16 +506,21 @@ pub fn add_stocks(
             let migrated = c.outcome == Outcome::Migration;
             (e.entry, c.resident_before != migrated, e)
         };
-        if present || resident {
+        if !(present || resident) {
+            continue;
+        }
+        let cell_key = last.record_key >> 32;
+        let mut run: Option<(StockKey, i32)> = None;
+        for month in from..=to {
+            let end = month_end(month);
             let overstaying = present
                 && !resident
                 && k > 0
                 && last.entry
                 && last.permitted >= 0
                 && end - last.day > last.permitted;
-            let cell = StockCell {
+            let key = StockKey {
                 country: last.country,
-                month,
                 citizenship: last.citizenship,
                 sex: last.sex,
                 age_group: broad_age_index(age_at(last, end)),
@@ -396,11 +529,18 @@ pub fn add_stocks(
                 visa: if present && k > 0 { last.visa } else { NONE },
                 overstaying,
             };
-            let c = stocks.entry(cell).or_default();
-            c.persons += 1;
-            c.key_sum += last.record_key >> 32;
+            match run {
+                Some((same, _)) if same == key => {}
+                Some((before, start)) => {
+                    stocks.add_run(before, start, month - 1, cell_key);
+                    run = Some((key, month));
+                }
+                None => run = Some((key, month)),
+            }
         }
-        month += 1;
+        if let Some((key, start)) = run {
+            stocks.add_run(key, start, to, cell_key);
+        }
     }
 }
 
@@ -428,6 +568,68 @@ mod tests {
             record_key: key << 32,
             age: 30,
             ..Event::bare(person, day, ((key * 37) % 1440) as i16, entry, key)
+        }
+    }
+
+    /// The month-by-month walk that `add_stocks` replaced: one count per
+    /// person and month end. Kept as the oracle of the runs.
+    fn stocks_by_month(
+        stocks: &mut HashMap<StockCell, StockCount>,
+        group: &[Event],
+        h: &History,
+        first_day: i32,
+        through: i32,
+    ) {
+        let Some(&first) = h.counted.first() else {
+            return;
+        };
+        let mut month = month_of(first_day);
+        if month_end(month) < first_day {
+            month += 1;
+        }
+        let mut k = 0;
+        loop {
+            let end = month_end(month);
+            if end > through {
+                break;
+            }
+            while k < h.counted.len() && h.days[k].0 <= end {
+                k += 1;
+            }
+            let (present, resident, last) = if k == 0 {
+                (!group[first].entry, h.initially_resident, &group[first])
+            } else {
+                let c = &h.classes[k - 1];
+                let e = &group[h.counted[k - 1]];
+                (
+                    e.entry,
+                    c.resident_before != (c.outcome == Outcome::Migration),
+                    e,
+                )
+            };
+            if present || resident {
+                let overstaying = present
+                    && !resident
+                    && k > 0
+                    && last.entry
+                    && last.permitted >= 0
+                    && end - last.day > last.permitted;
+                let cell = StockCell {
+                    country: last.country,
+                    month,
+                    citizenship: last.citizenship,
+                    sex: last.sex,
+                    age_group: broad_age_index(age_at(last, end)),
+                    resident,
+                    present,
+                    visa: if present && k > 0 { last.visa } else { NONE },
+                    overstaying,
+                };
+                let c = stocks.entry(cell).or_default();
+                c.persons += 1;
+                c.key_sum += last.record_key >> 32;
+            }
+            month += 1;
         }
     }
 
@@ -459,7 +661,8 @@ mod tests {
         ) {
             let start = crate::day_of_civil(2023, 1, 1);
             let through = crate::day_of_civil(2025, 12, 31);
-            let mut stocks = HashMap::default();
+            let mut runs = Stocks::default();
+            let mut by_month = HashMap::default();
             let mut flows: HashMap<i32, i64> = HashMap::default();
             let mut key = 0;
             for (p, steps) in people.iter().enumerate() {
@@ -473,7 +676,17 @@ mod tests {
                 repair(&mut g, Repairs { repeat_minutes: 120, period: (start, through) });
                 let h = classify_group(&g, &KnownStatus::default(), through, Rule::default());
                 prop_assert_eq!(h.counted.len(), g.iter().filter(|e| counted(e)).count());
-                add_stocks(&mut stocks, &g, &h, start, through);
+                // Births, permitted stays and people who start abroad, so
+                // that runs break on age groups and overstaying.
+                for (i, e) in g.iter_mut().enumerate() {
+                    e.birth = start - 365 * 14 - 30 * (p as i32 + i as i32);
+                    e.permitted = 20 + 30 * (i as i32 % 3);
+                }
+                // Half of the people, split in two slices, merged.
+                let mut part = Stocks::default();
+                add_stocks(if p % 2 == 0 { &mut runs } else { &mut part }, &g, &h, start, through);
+                runs.merge(part);
+                stocks_by_month(&mut by_month, &g, &h, start, through);
                 for &i in &h.counted {
                     let e = &g[i];
                     let change = if e.entry {
@@ -484,6 +697,13 @@ mod tests {
                     *flows.entry(month_of(e.day)).or_default() += change;
                 }
             }
+            let stocks = runs.cells();
+            let mut expected: Vec<(StockCell, StockCount)> = by_month.into_iter().collect();
+            expected.sort_unstable_by_key(|(cell, _)| *cell);
+            prop_assert_eq!(
+                stocks.iter().map(|(c, n)| (*c, n.persons, n.key_sum)).collect::<Vec<_>>(),
+                expected.iter().map(|(c, n)| (*c, n.persons, n.key_sum)).collect::<Vec<_>>()
+            );
             let present = |m: i32| -> i64 {
                 stocks.iter().filter(|(k, _)| k.month == m && k.present).map(|(_, v)| v.persons as i64).sum()
             };

@@ -42,8 +42,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::engine::{
-    BROAD_AGE_CODES, History, KnownStatus, Prepared, StockCell, StockCount, TotalKey, add_stocks,
-    add_totals, age_at, classify_group, estimates, migration_p, month_label, month_of,
+    BROAD_AGE_CODES, History, KnownStatus, Prepared, StockCell, StockCount, Stocks, TotalKey,
+    add_stocks, add_totals, age_at, classify_group, estimates, migration_p, month_label, month_of,
 };
 use crate::events::{Event, NONE, person_text};
 use crate::output::{Batch, Dataset, schema};
@@ -362,7 +362,7 @@ const FLUSH_HISTORIES: usize = 1 << 16;
 /// What slices add up: stocks, provisional totals and the report's counts.
 #[derive(Default)]
 struct Sums {
-    stocks: HashMap<StockCell, StockCount>,
+    stocks: Stocks,
     totals: HashMap<TotalKey, Total>,
     report: DeriveReport,
     /// Crossings by outcome (`None`: not counted): see [`OUTCOMES`].
@@ -371,11 +371,7 @@ struct Sums {
 
 impl Sums {
     fn merge(&mut self, b: Sums) {
-        for (k, v) in b.stocks {
-            let c = self.stocks.entry(k).or_default();
-            c.persons += v.persons;
-            c.key_sum = c.key_sum.wrapping_add(v.key_sum);
-        }
+        self.stocks.merge(b.stocks);
         for (k, v) in &b.totals {
             self.totals.entry(*k).or_default().merge(v);
         }
@@ -643,7 +639,7 @@ pub fn derive(
             *report.outcomes.entry(code.to_string()).or_default() += n;
         }
     }
-    report.stock_cells = write_stocks(&staged, &prepared, &stocks)?;
+    report.stock_cells = write_stocks(&staged, &prepared, &stocks.cells())?;
     let run_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     for (&c, &(_, last)) in &prepared.period {
         let through = as_of.unwrap_or(last);
@@ -670,14 +666,12 @@ pub fn derive(
 fn write_stocks(
     dir: &Path,
     prepared: &Prepared,
-    stocks: &HashMap<StockCell, StockCount>,
+    cells: &[(StockCell, StockCount)],
 ) -> Result<u64, DeriveError> {
     let d = &prepared.dict;
     let code = |i: u16| if i == NONE { None } else { d.get(i) };
     let schema = stocks_schema();
     let mut out = Dataset::create(dir, "stocks", "part-0", &schema)?;
-    let mut cells: Vec<(&StockCell, &StockCount)> = stocks.iter().collect();
-    cells.sort_by_key(|(k, _)| **k);
     for slice in cells.chunks(1 << 16) {
         let mut b = Batch::new(&schema);
         for (k, v) in slice {

@@ -125,6 +125,15 @@ struct Counts {
     recent_m: u32,
 }
 
+impl Counts {
+    fn add(&mut self, o: Counts) {
+        self.n += o.n;
+        self.m += o.m;
+        self.recent_n += o.recent_n;
+        self.recent_m += o.recent_m;
+    }
+}
+
 /// A probability with the cell it came from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Estimate {
@@ -160,25 +169,41 @@ impl Training {
             if w.decided.is_some() {
                 break;
             }
-            let f = Features::of(e, &w, elapsed);
-            for level in 0..LEVELS {
-                let c = self.cells.entry((level, f.at(level))).or_default();
-                c.n += 1;
-                c.m += u32::from(migration);
-                c.recent_n += u32::from(recent);
-                c.recent_m += u32::from(recent && migration);
-            }
+            // The finest cell only: `finish` rolls the coarser levels up,
+            // once per cell instead of once per crossing and month.
+            let c = self
+                .cells
+                .entry((0, Features::of(e, &w, elapsed)))
+                .or_default();
+            c.add(Counts {
+                n: 1,
+                m: u32::from(migration),
+                recent_n: u32::from(recent),
+                recent_m: u32::from(recent && migration),
+            });
         }
     }
 
     pub fn merge(&mut self, other: Training) {
         self.crossings += other.crossings;
         for (k, o) in other.cells {
-            let c = self.cells.entry(k).or_default();
-            c.n += o.n;
-            c.m += o.m;
-            c.recent_n += o.recent_n;
-            c.recent_m += o.recent_m;
+            self.cells.entry(k).or_default().add(o);
+        }
+    }
+
+    /// Adds every finest cell's counts to its coarser cells (levels 1 to
+    /// `LEVELS` − 1), which `add` leaves out.
+    fn roll_up(&mut self) {
+        let finest: Vec<(Features, Counts)> = self
+            .cells
+            .iter()
+            .filter(|((level, _), _)| *level == 0)
+            .map(|(&(_, f), &c)| (f, c))
+            .collect();
+        for (f, c) in finest {
+            for level in 1..LEVELS {
+                self.cells.entry((level, f.at(level))).or_default().add(c);
+            }
         }
     }
 
@@ -190,7 +215,9 @@ impl Training {
     /// Beta posterior of a share cannot know; each estimate carries it, so a
     /// total's interval widens with the number of open crossings sharing a
     /// cell.
+    /// Call once, after the last `add` or `merge`.
     pub fn finish(&mut self, span_days: i32, window_days: i32) {
+        self.roll_up();
         let mut sums = [(0.0f64, 0u32); LEVELS as usize];
         for (&(level, _), c) in &self.cells {
             let (old_n, old_m) = (c.n - c.recent_n, c.m - c.recent_m);
