@@ -78,7 +78,7 @@ class Steps:
 
 
 def derive(con, events, out, as_of=None, stocks="delta", untested="final", after="all",
-           verbose=True):
+           verbose=True, person_level=False):
     """Runs every step on `con`; leaves the per-crossing table `cx` in it.
     Returns (as_of date, Steps)."""
     steps = Steps(verbose)
@@ -108,7 +108,7 @@ def derive(con, events, out, as_of=None, stocks="delta", untested="final", after
     #    digits) is sorted as a 128-bit integer: a bit faster than the string.
     steps.run("order", con, f"""
         CREATE OR REPLACE TEMP TABLE s1 AS
-        SELECT first_value(fr) OVER w AS pid, c, d, e,
+        SELECT first_value(fr) OVER w AS pid, c, d, e,{' rk,' if person_level else ''}
                row_number() OVER w AS rn,
                lead(d) OVER w AS nd,
                lead(e) OVER w AS ne,
@@ -136,10 +136,12 @@ def derive(con, events, out, as_of=None, stocks="delta", untested="final", after
     #    start in [d, d + 486]; its last one, k, is found by a max of
     #    (next day, rn, direction) packed in a BIGINT (all three grow with
     #    rn), and the part of spell k from E on is taken off.
+    keep = " rk, ne," if person_level else ""
+    keep3 = " s3.rk, s3.ne," if person_level else ""
     steps.run("window", con, f"""
         CREATE OR REPLACE TEMP TABLE s2 AS
         WITH f AS (
-            SELECT pid, c, d, e, rn, nd, fe,
+            SELECT pid, c, d, e, rn, nd, fe,{keep}
                    sum(CASE WHEN e THEN coalesce(nd, {a1}) - d ELSE 0 END) OVER r AS s,
                    max((coalesce(nd, {a1})::BIGINT << 41) | (rn << 1) | e::BIGINT) OVER r AS kk
             FROM s1
@@ -150,11 +152,11 @@ def derive(con, events, out, as_of=None, stocks="delta", untested="final", after
                    s - (kk & 1) * ((kk >> 41) - least(d + {WINDOW}, {a1})) AS entry_days
             FROM f
         ), h AS (
-            SELECT pid, c, d, e, rn, nd, fe, ee - d AS len,
+            SELECT pid, c, d, e, rn, nd, fe,{keep} ee - d AS len,
                    CASE WHEN e THEN entry_days ELSE (ee - d) - entry_days END AS new_days
             FROM g
         )
-        SELECT pid, c, d, e, rn, nd, fe,
+        SELECT pid, c, d, e, rn, nd, fe,{keep}
                new_days >= {THRESHOLD} AS would,
                d + {WINDOW} <= {a1} OR new_days >= {THRESHOLD}
                    OR len - new_days > {OLD_MAX} AS decided
@@ -180,7 +182,7 @@ def derive(con, events, out, as_of=None, stocks="delta", untested="final", after
             FROM s2
         ), p AS (SELECT pid, min(rn) AS fp, arg_min(rb, rn) AS rbp
                  FROM s3 WHERE {prov} GROUP BY pid)
-        SELECT s3.pid, s3.c, s3.d, s3.e, s3.nd, s3.rn,
+        SELECT s3.pid, s3.c, s3.d, s3.e, s3.nd, s3.rn,{keep3}
                (CASE WHEN s3.rn > p.fp THEN 2 WHEN rb THEN 1 ELSE 0 END)::UTINYINT AS sb,
                (CASE WHEN s3.rn > p.fp THEN {later}
                      WHEN s3.rn = p.fp THEN 2 WHEN rb <> e AND would THEN 1
@@ -261,7 +263,62 @@ def derive(con, events, out, as_of=None, stocks="delta", untested="final", after
             FROM run WHERE n > 0 ORDER BY ALL
         """
     steps.run("stocks", con, copy("stocks.csv", q))
+    if person_level:
+        person_level_datasets(con, steps, src, out, a1)
     return as_of, steps
+
+
+def person_level_datasets(con, steps, src, out, a1):
+    """What `corridor derive` writes beside the aggregates: one row per
+    crossing with its classification and the traveller's attributes, and one
+    row per stay (after an entry) or absence (after an exit), as zstd
+    Parquet. The attributes are joined back from the events by record key."""
+    def copy(name, query):
+        return (f"COPY ({query}) TO {sql_str(os.path.join(out, name))} "
+                f"(FORMAT parquet, COMPRESSION zstd)")
+    age = ("CASE WHEN b.date_of_birth IS NOT NULL "
+           "THEN date_sub('year', b.date_of_birth, b.event_date) ELSE b.age END")
+    steps.run("person_level", con, f"""
+        CREATE OR REPLACE TEMP TABLE cxb AS
+        SELECT cx.*, b.person_key, b.direction, b.event_date, b.citizenship, b.sex,
+               {age} AS age, b.travel_purpose, b.visa_type, b.permitted_stay_days,
+               b.transport_mode, b.counterpart_country, b.record_key, b.source_id,
+               b.source_row
+        FROM cx JOIN {src} b ON cx.rk = b.record_key
+    """, copy("crossings.parquet", f"""
+        SELECT person_key, c AS reporting_country, direction, event_date,
+               strftime(event_date, '%Y-%m') AS month, citizenship, sex, age,
+               CASE WHEN age < 15 THEN 'Y0T14' WHEN age < 25 THEN 'Y15T24'
+                    WHEN age < 65 THEN 'Y25T64' WHEN age >= 65 THEN 'Y_GE65' END AS age_group,
+               travel_purpose, visa_type, permitted_stay_days, transport_mode,
+               counterpart_country,
+               (['non_resident', 'resident', 'unknown'])[sb + 1] AS status_before,
+               (['not_migration', 'migration', 'provisional'])[oc + 1] AS outcome,
+               CASE oc WHEN 1 THEN 1.0 WHEN 2 THEN 0.5 ELSE 0.0 END AS p_migration,
+               true AS counted, d + {WINDOW} <= {a1} AS window_observed,
+               NULL::VARCHAR AS repairs, record_key, source_id, source_row
+        FROM cxb
+    """), copy("stays.parquet", f"""
+        SELECT person_key, c AS reporting_country,
+               CASE WHEN e THEN 'stay' ELSE 'absence' END AS kind,
+               event_date AS start_date,
+               CASE WHEN nd IS NOT NULL THEN DATE '1970-01-01' + nd END AS end_date,
+               strftime(event_date, '%Y-%m') AS month,
+               coalesce(nd, {a1}) - d AS length_days, nd IS NULL AS open,
+               (['non_resident', 'resident', 'unknown'])[sa + 1] AS residence_status,
+               citizenship, sex,
+               CASE WHEN age < 15 THEN 'Y0T14' WHEN age < 25 THEN 'Y15T24'
+                    WHEN age < 65 THEN 'Y25T64' WHEN age >= 65 THEN 'Y_GE65' END AS age_group,
+               visa_type, permitted_stay_days,
+               CASE WHEN e AND coalesce(nd, {a1}) - d > permitted_stay_days
+                    THEN coalesce(nd, {a1}) - d - permitted_stay_days END AS overstay_days,
+               coalesce(e AND coalesce(nd, {a1}) - d > permitted_stay_days, false) AS overstay,
+               CASE WHEN e AND coalesce(nd, {a1}) - d > permitted_stay_days
+                    THEN strftime(event_date + permitted_stay_days + 1, '%Y-%m') END
+                   AS overstay_month,
+               NULL::VARCHAR AS repairs, record_key
+        FROM cxb
+    """), "DROP TABLE cxb")
 
 
 def connect(out, threads=None, memory_limit="8GB"):
@@ -289,12 +346,16 @@ def main(argv=None):
     ap.add_argument("--untested-in-window", choices=["final", "provisional"],
                     default="final")
     ap.add_argument("--after-provisional", choices=["all", "tested"], default="all")
+    ap.add_argument("--person-level", action="store_true",
+                    help="also write the person-level datasets corridor derive writes: "
+                         "crossings.parquet (each crossing, classified, with the "
+                         "traveller's attributes) and stays.parquet")
     a = ap.parse_args(argv)
     os.makedirs(a.out, exist_ok=True)
     con = connect(a.out, a.threads, a.memory_limit)
     t = time.perf_counter()
     derive(con, a.events, a.out, a.as_of, a.stocks, a.untested_in_window,
-           a.after_provisional)
+           a.after_provisional, person_level=a.person_level)
     print(f"duckdb_seconds={time.perf_counter() - t:.3f}")
 
 
