@@ -510,8 +510,7 @@ pub fn add_stocks(stocks: &mut Stocks, group: &[Event], h: &History, first_day: 
             continue;
         }
         let cell_key = last.record_key >> 32;
-        let mut run: Option<(StockKey, i32)> = None;
-        for month in from..=to {
+        let key_at = |month: i32| {
             let end = month_end(month);
             let overstaying = present
                 && !resident
@@ -519,7 +518,7 @@ pub fn add_stocks(stocks: &mut Stocks, group: &[Event], h: &History, first_day: 
                 && last.entry
                 && last.permitted >= 0
                 && end - last.day > last.permitted;
-            let key = StockKey {
+            StockKey {
                 country: last.country,
                 citizenship: last.citizenship,
                 sex: last.sex,
@@ -528,7 +527,18 @@ pub fn add_stocks(stocks: &mut Stocks, group: &[Event], h: &History, first_day: 
                 present,
                 visa: if present && k > 0 { last.visa } else { NONE },
                 overstaying,
-            };
+            }
+        };
+        // Age group and overstaying only ever move one way, so a stretch
+        // that ends in the cell it starts in stays in it throughout.
+        let first_key = key_at(from);
+        if from == to || key_at(to) == first_key {
+            stocks.add_run(first_key, from, to, cell_key);
+            continue;
+        }
+        let mut run: Option<(StockKey, i32)> = None;
+        for month in from..=to {
+            let key = key_at(month);
             match run {
                 Some((same, _)) if same == key => {}
                 Some((before, start)) => {

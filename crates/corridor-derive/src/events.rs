@@ -42,6 +42,11 @@ impl Dict {
         Ok(i)
     }
 
+    /// Every value, in the order of their numbers.
+    pub fn values(&self) -> impl Iterator<Item = &str> {
+        self.values.iter().map(String::as_str)
+    }
+
     pub fn get(&self, i: u16) -> Option<&str> {
         self.values.get(i as usize).map(String::as_str)
     }

@@ -46,7 +46,7 @@ use crate::engine::{
     add_stocks, add_totals, age_at, classify_group, estimates, migration_p, month_label, month_of,
 };
 use crate::events::{Event, NONE, person_text};
-use crate::output::{Batch, Dataset, schema};
+use crate::output::{Batch, Dataset, Vocabulary, schema};
 use crate::provisional::{Total, Training};
 use crate::repair::Flag;
 use crate::residence::{Outcome, Rule};
@@ -335,6 +335,32 @@ const OUTCOMES: [Option<Outcome>; 5] = [
     Some(Outcome::Provisional),
 ];
 
+/// The vocabularies of the coded columns of `crossings` and `stays`.
+struct Vocabularies {
+    /// The events' codes ([`events::Dict`]): countries, sexes, visas…
+    dict: Vocabulary,
+    direction: Vocabulary,
+    kind: Vocabulary,
+    status: Vocabulary,
+    outcome: Vocabulary,
+    age_group: Vocabulary,
+    repairs: Vocabulary,
+}
+
+impl Vocabularies {
+    fn new(dict: &events::Dict) -> Vocabularies {
+        Vocabularies {
+            dict: Vocabulary::new(dict.values()),
+            direction: Vocabulary::new(["entry", "exit"]),
+            kind: Vocabulary::new(["stay", "absence"]),
+            status: Vocabulary::new([status_code(false), status_code(true)]),
+            outcome: Vocabulary::new(OUTCOMES.map(|o| o.map_or(NOT_COUNTED, Outcome::code))),
+            age_group: Vocabulary::new(BROAD_AGE_CODES),
+            repairs: Vocabulary::new((0..=u8::MAX).map(Flag::codes)),
+        }
+    }
+}
+
 /// What one slice of histories adds to the outputs.
 struct Part {
     crossings: Batch,
@@ -394,27 +420,46 @@ fn status_code(resident: bool) -> &'static str {
     if resident { "resident" } else { "non_resident" }
 }
 
-fn age_group_code(age: i32) -> Option<&'static str> {
-    BROAD_AGE_CODES
-        .get(engine::broad_age_index(age) as usize)
-        .copied()
-}
-
 impl Part {
-    fn new() -> Part {
+    fn new(v: &Vocabularies) -> Part {
+        let crossings = [
+            (1, &v.dict),
+            (2, &v.direction),
+            (5, &v.dict),
+            (6, &v.dict),
+            (8, &v.age_group),
+            (9, &v.dict),
+            (10, &v.dict),
+            (12, &v.dict),
+            (13, &v.dict),
+            (14, &v.status),
+            (15, &v.outcome),
+            (19, &v.repairs),
+            (21, &v.dict),
+        ];
+        let stays = [
+            (1, &v.dict),
+            (2, &v.kind),
+            (8, &v.status),
+            (9, &v.dict),
+            (10, &v.dict),
+            (11, &v.age_group),
+            (12, &v.dict),
+            (17, &v.repairs),
+        ];
         Part {
-            crossings: Batch::new(&crossings_schema()),
-            stays: Batch::new(&stays_schema()),
+            crossings: Batch::coded(&crossings_schema(), &crossings),
+            stays: Batch::coded(&stays_schema(), &stays),
             sums: Sums::default(),
         }
     }
 
     /// Opens the slice's files, `crossings/<file>.parquet` and
     /// `stays/<file>.parquet`.
-    fn open(dir: &Path, file: &str) -> Result<Files, DeriveError> {
+    fn open(&self, dir: &Path, file: &str) -> Result<Files, DeriveError> {
         Ok(Files {
-            crossings: Dataset::create(dir, "crossings", file, &crossings_schema())?,
-            stays: Dataset::create(dir, "stays", file, &stays_schema())?,
+            crossings: Dataset::create(dir, "crossings", file, &self.crossings.schema)?,
+            stays: Dataset::create(dir, "stays", file, &self.stays.schema)?,
         })
     }
 
@@ -427,13 +472,12 @@ impl Part {
     }
 
     fn add(&mut self, cx: &Context, group: &[Event]) {
-        let d = &cx.prepared.dict;
         let country = group[0].country;
         let through = engine::through(cx.prepared, country, cx.as_of);
         let h = classify_group(group, cx.known, through, cx.rule);
         let est = estimates(group, &h, cx.training, through);
         self.sums.report.histories += 1;
-        let code = |i: u16| if i == NONE { None } else { d.get(i) };
+        let code = |i: u16| Some(usize::from(i));
         let person = person_text(group[0].person);
         // Crossings.
         let mut k = 0;
@@ -447,12 +491,13 @@ impl Part {
                 let c = &h.classes[k];
                 let p = migration_p(c, est[k].as_ref());
                 k += 1;
-                (Some(status_code(c.resident_before)), Some(c.outcome), p)
+                (Some(usize::from(c.resident_before)), Some(c.outcome), p)
             } else {
                 (None, None, 0.0)
             };
-            self.sums.outcomes[outcome.map_or(0, |o| o as usize + 1)] += 1;
-            let outcome = outcome.map_or(NOT_COUNTED, Outcome::code);
+            // A place in OUTCOMES.
+            let outcome = outcome.map_or(0, |o| o as usize + 1);
+            self.sums.outcomes[outcome] += 1;
             if counted {
                 self.sums.report.crossings_counted += 1;
             } else {
@@ -460,46 +505,38 @@ impl Part {
             }
             self.sums.report.events += 1;
             b.text(0, Some(&person));
-            b.text(1, code(e.country));
-            b.text(2, Some(if e.entry { "entry" } else { "exit" }));
+            b.code(1, code(e.country));
+            b.code(2, Some(usize::from(!e.entry)));
             b.date(3, Some(e.day));
             b.text(4, Some(&month_label(month_of(e.day))));
-            b.text(5, code(e.citizenship));
-            b.text(6, code(e.sex));
+            b.code(5, code(e.citizenship));
+            b.code(6, code(e.sex));
             let age = age_at(e, e.day);
             b.int(7, (age >= 0).then_some(age));
-            b.text(8, age_group_code(age));
-            b.text(9, code(e.purpose));
-            b.text(10, code(e.visa));
+            b.code(8, Some(usize::from(engine::broad_age_index(age))));
+            b.code(9, code(e.purpose));
+            b.code(10, code(e.visa));
             b.int(11, (e.permitted >= 0).then_some(e.permitted));
-            b.text(12, code(e.mode));
-            b.text(13, code(e.counterpart));
-            b.text(14, status);
-            b.text(15, Some(outcome));
+            b.code(12, code(e.mode));
+            b.code(13, code(e.counterpart));
+            b.code(14, status);
+            b.code(15, Some(outcome));
             b.real(16, Some(p));
             b.flag(17, counted);
             b.flag(18, e.day + cx.rule.window_days <= through + 1);
-            b.text(19, Some(Flag::codes(e.flags)));
+            b.code(19, Some(usize::from(e.flags)));
             b.count(20, e.record_key);
-            b.text(21, code(e.source));
+            b.code(21, code(e.source));
             b.count(22, e.source_row);
         }
-        self.add_stays(cx, group, &h, through, &person);
+        self.add_stays(group, &h, through, &person);
         let first_day = cx.prepared.period.get(&country).map_or(0, |p| p.0);
         add_stocks(&mut self.sums.stocks, group, &h, first_day, through);
         add_totals(&mut self.sums.totals, group, &h, &est);
     }
 
-    fn add_stays(
-        &mut self,
-        cx: &Context,
-        group: &[Event],
-        h: &History,
-        through: i32,
-        person: &str,
-    ) {
-        let d = &cx.prepared.dict;
-        let code = |i: u16| if i == NONE { None } else { d.get(i) };
+    fn add_stays(&mut self, group: &[Event], h: &History, through: i32, person: &str) {
+        let code = |i: u16| Some(usize::from(i));
         for k in 0..h.counted.len() {
             let start = &group[h.counted[k]];
             let end = h.counted.get(k + 1).map(|&j| &group[j]);
@@ -513,18 +550,23 @@ impl Part {
                 .filter(|&o| o > 0);
             let b = &mut self.stays;
             b.text(0, Some(person));
-            b.text(1, code(start.country));
-            b.text(2, Some(if stay { "stay" } else { "absence" }));
+            b.code(1, code(start.country));
+            b.code(2, Some(usize::from(!stay)));
             b.date(3, Some(start.day));
             b.date(4, end.map(|e| e.day));
             b.text(5, Some(&month_label(month_of(start.day))));
             b.int(6, Some(length));
             b.flag(7, end.is_none());
-            b.text(8, Some(status_code(resident_after)));
-            b.text(9, code(start.citizenship));
-            b.text(10, code(start.sex));
-            b.text(11, age_group_code(age_at(start, start.day)));
-            b.text(12, code(start.visa));
+            b.code(8, Some(usize::from(resident_after)));
+            b.code(9, code(start.citizenship));
+            b.code(10, code(start.sex));
+            b.code(
+                11,
+                Some(usize::from(engine::broad_age_index(age_at(
+                    start, start.day,
+                )))),
+            );
+            b.code(12, code(start.visa));
             b.int(13, (start.permitted >= 0).then_some(start.permitted));
             b.int(14, overstay_days);
             b.flag(15, overstay_days.is_some());
@@ -534,7 +576,7 @@ impl Part {
                     .map(|_| month_label(month_of(start.day + start.permitted + 1)))
                     .as_deref(),
             );
-            b.text(17, end.map(|e| Flag::codes(e.flags)));
+            b.code(17, end.map(|e| usize::from(e.flags)));
             b.count(18, start.record_key);
             if stay {
                 self.sums.report.stays += 1;
@@ -592,6 +634,7 @@ pub fn derive(
     // the thread that derived it: files and rows do not depend on thread
     // timing, and encoding runs on every core.
     let groups = &prepared.groups;
+    let vocabularies = Vocabularies::new(&prepared.dict);
     let total = groups.len() as u64;
     // Sixteen slices (fewer for small runs), whatever the cores.
     let slice = (groups.len() / 16).max(1 << 14);
@@ -600,8 +643,8 @@ pub fn derive(
         .par_chunks(slice)
         .enumerate()
         .map(|(i, chunk)| -> Result<Sums, DeriveError> {
-            let mut part = Part::new();
-            let mut files = Part::open(&staged, &format!("part-{i:05}"))?;
+            let mut part = Part::new(&vocabularies);
+            let mut files = part.open(&staged, &format!("part-{i:05}"))?;
             for histories in chunk.chunks(FLUSH_HISTORIES) {
                 for g in histories {
                     part.add(&cx, &prepared.events[g.clone()]);
@@ -622,8 +665,9 @@ pub fn derive(
         });
     if groups.is_empty() {
         // An empty run still has its (empty) datasets.
-        let mut files = Part::open(&staged, "part-00000")?;
-        Part::new().flush(&mut files)?;
+        let mut part = Part::new(&vocabularies);
+        let mut files = part.open(&staged, "part-00000")?;
+        part.flush(&mut files)?;
         files.close()?;
     }
     let Sums {

@@ -6,20 +6,42 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, StringBuilder,
-    UInt64Builder,
+    ArrayRef, BooleanBuilder, Date32Builder, DictionaryArray, Float64Builder, Int32Builder,
+    StringArray, StringBuilder, UInt16Builder, UInt64Builder,
 };
+use arrow::datatypes::UInt16Type;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::{ArrowWriter, arrow_writer::ArrowWriterOptions};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::DeriveError;
 
+/// The values a coded column takes (a country, a direction, an outcome):
+/// its rows hold positions in this list, and Parquet gets a dictionary
+/// page without each row's text being copied first. Blank values are
+/// written as missing.
+#[derive(Clone)]
+pub struct Vocabulary {
+    values: ArrayRef,
+    blank: Arc<[bool]>,
+}
+
+impl Vocabulary {
+    pub fn new<'a>(values: impl IntoIterator<Item = &'a str>) -> Vocabulary {
+        let values: Vec<&str> = values.into_iter().collect();
+        Vocabulary {
+            blank: values.iter().map(|v| v.is_empty()).collect(),
+            values: Arc::new(StringArray::from(values)),
+        }
+    }
+}
+
 /// A column of a derived dataset.
 pub enum Col {
     Text(StringBuilder),
+    Code(UInt16Builder, Vocabulary),
     Date(Date32Builder),
     Int(Int32Builder),
     Count(UInt64Builder),
@@ -31,6 +53,10 @@ impl Col {
     fn finish(&mut self) -> ArrayRef {
         match self {
             Col::Text(b) => Arc::new(b.finish()),
+            Col::Code(keys, vocabulary) => Arc::new(DictionaryArray::<UInt16Type>::new(
+                keys.finish(),
+                vocabulary.values.clone(),
+            )),
             Col::Date(b) => Arc::new(b.finish()),
             Col::Int(b) => Arc::new(b.finish()),
             Col::Count(b) => Arc::new(b.finish()),
@@ -42,27 +68,53 @@ impl Col {
 
 /// Column builders for one batch of a dataset, addressed by position.
 pub struct Batch {
+    /// The batch's own schema: coded columns are Arrow dictionaries here,
+    /// text in the dataset's schema (and in the files, see [`Dataset`]).
     pub schema: SchemaRef,
     pub cols: Vec<Col>,
 }
 
 impl Batch {
     pub fn new(schema: &SchemaRef) -> Batch {
-        let cols = schema
-            .fields()
-            .iter()
-            .map(|f| match f.data_type() {
+        Batch::coded(schema, &[])
+    }
+
+    /// A batch whose columns at the given positions are coded.
+    pub fn coded(schema: &SchemaRef, vocabularies: &[(usize, &Vocabulary)]) -> Batch {
+        let coded = |i: usize| vocabularies.iter().find(|(c, _)| *c == i).map(|(_, v)| *v);
+        let mut fields = Vec::new();
+        let mut cols = Vec::new();
+        for (i, f) in schema.fields().iter().enumerate() {
+            if let Some(v) = coded(i) {
+                let t = DataType::Dictionary(Box::new(DataType::UInt16), Box::new(DataType::Utf8));
+                fields.push(Field::new(f.name(), t, f.is_nullable()));
+                cols.push(Col::Code(UInt16Builder::new(), v.clone()));
+                continue;
+            }
+            fields.push(f.as_ref().clone());
+            cols.push(match f.data_type() {
                 DataType::Date32 => Col::Date(Date32Builder::new()),
                 DataType::Int32 => Col::Int(Int32Builder::new()),
                 DataType::UInt64 => Col::Count(UInt64Builder::new()),
                 DataType::Float64 => Col::Real(Float64Builder::new()),
                 DataType::Boolean => Col::Flag(BooleanBuilder::new()),
                 _ => Col::Text(StringBuilder::new()),
-            })
-            .collect();
+            });
+        }
         Batch {
-            schema: schema.clone(),
+            schema: Arc::new(Schema::new(fields)),
             cols,
+        }
+    }
+
+    /// A coded value by its position in the column's vocabulary; `None`,
+    /// a position past its end or a blank value is missing.
+    pub fn code(&mut self, i: usize, v: Option<usize>) {
+        if let Col::Code(b, vocabulary) = &mut self.cols[i] {
+            match v {
+                Some(v) if vocabulary.blank.get(v) == Some(&false) => b.append_value(v as u16),
+                _ => b.append_null(),
+            }
         }
     }
 
@@ -148,12 +200,18 @@ impl Dataset {
             }
             // A slice's file holds every month and code, so min/max of
             // text prune nothing; dates and numbers keep theirs.
-            if UNIQUE_COLUMNS.contains(&name) || f.data_type() == &DataType::Utf8 {
+            let text = matches!(f.data_type(), DataType::Utf8 | DataType::Dictionary(..));
+            if UNIQUE_COLUMNS.contains(&name) || text {
                 props = props.set_column_statistics_enabled(name.into(), EnabledStatistics::None);
             }
         }
         let props = props.build();
-        let writer = ArrowWriter::try_new(f, schema.clone(), Some(props))
+        // Without the Arrow schema in the file, readers see coded columns
+        // as the text they are, whatever the batches were built as.
+        let options = ArrowWriterOptions::new()
+            .with_properties(props)
+            .with_skip_arrow_metadata(true);
+        let writer = ArrowWriter::try_new_with_options(f, schema.clone(), options)
             .map_err(|e| DeriveError::io(&path, std::io::Error::other(e)))?;
         Ok(Dataset {
             path,
