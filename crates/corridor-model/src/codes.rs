@@ -378,11 +378,20 @@ impl CodeList {
 
     /// The codes whose keys are most similar to `value`, best first.
     pub fn closest(&self, value: &str, n: usize) -> Vec<String> {
+        self.closest_where(value, n, true)
+    }
+
+    /// `closest`, skipping (when `bound`) the keys that cannot score 0.8:
+    /// a misspelt country is compared with every name of every country, in
+    /// three languages, so most of the work is on hopeless pairs.
+    fn closest_where(&self, value: &str, n: usize, bound: bool) -> Vec<String> {
         let folded = fold(value);
+        let shape = Shape::of(&folded);
         let mut scored: Vec<(f64, usize)> = self
             .index
             .iter()
             .chain(self.exact.iter())
+            .filter(|(key, _)| !bound || shape.may_reach(key, 0.8))
             .map(|(key, &i)| (strsim::jaro_winkler(&folded, key), i))
             .filter(|(score, _)| *score >= 0.8)
             .collect();
@@ -398,5 +407,87 @@ impl CodeList {
             }
         }
         out
+    }
+}
+
+/// Character counts of a folded value, for an upper bound of its
+/// Jaro–Winkler similarity with a key that costs no more than reading the
+/// key.
+struct Shape {
+    chars: usize,
+    ascii: [u16; 128],
+}
+
+impl Shape {
+    fn of(value: &str) -> Shape {
+        let mut ascii = [0u16; 128];
+        let mut chars = 0;
+        for c in value.chars() {
+            chars += 1;
+            if c.is_ascii() {
+                ascii[c as usize] = ascii[c as usize].saturating_add(1);
+            }
+        }
+        Shape { chars, ascii }
+    }
+
+    /// Whether `strsim::jaro_winkler(value, key)` can reach `min` (≥ 0.7).
+    /// The Winkler boost applies only when the Jaro similarity exceeds 0.7,
+    /// so the pair needs Jaro > 0.7 or Jaro ≥ `min`; and Jaro is at most
+    /// (m/|a| + m/|b| + 1)/3, where the matches m are at most the characters
+    /// the two share (a non-ASCII character of the key counts as shared).
+    fn may_reach(&self, key: &str, min: f64) -> bool {
+        let mut left = self.ascii;
+        let (mut shared, mut key_chars) = (0usize, 0usize);
+        for c in key.chars() {
+            key_chars += 1;
+            if !c.is_ascii() {
+                shared += 1;
+            } else if left[c as usize] > 0 {
+                left[c as usize] -= 1;
+                shared += 1;
+            }
+        }
+        let shared = shared.min(self.chars);
+        if self.chars == 0 || key_chars == 0 {
+            return self.chars == key_chars;
+        }
+        let m = shared as f64;
+        let jaro_max = (m / self.chars as f64 + m / key_chars as f64 + 1.0) / 3.0;
+        jaro_max > 0.7 - 1e-9 || jaro_max >= min - 1e-9
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Skipping the keys that cannot score never changes the answer:
+        /// misspellings of real names, and noise.
+        #[test]
+        fn the_bound_never_drops_a_candidate(
+            name in 0usize..249,
+            edits in prop::collection::vec((0usize..40, "[a-zñéü ]"), 0..4),
+            noise in "[A-Za-zÉñ' -]{0,14}",
+        ) {
+            let list = CodeListId::Country.list();
+            let code = &list.codes[name % list.codes.len()];
+            let label = if name % 2 == 0 { &code.label_es } else { &code.label_en };
+            let mut value: Vec<char> = label.chars().collect();
+            for (at, with) in &edits {
+                let at = at % (value.len() + 1);
+                if at < value.len() && with == " " {
+                    value.remove(at);
+                } else {
+                    value.insert(at, with.chars().next().unwrap_or('x'));
+                }
+            }
+            let value: String = value.into_iter().collect();
+            for v in [value.as_str(), noise.as_str()] {
+                prop_assert_eq!(list.closest_where(v, 3, true), list.closest_where(v, 3, false), "{}", v);
+            }
+        }
     }
 }
