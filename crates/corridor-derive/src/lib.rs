@@ -477,6 +477,10 @@ impl Part {
         let h = classify_group(group, cx.known, through, cx.rule);
         let est = estimates(group, &h, cx.training, through);
         self.sums.report.histories += 1;
+        // Coded columns take positions in their vocabularies (`Vocabularies`):
+        // an event's code number in the dictionary (NONE lies past its end,
+        // so it is written as missing), 0/1 for entry/exit and
+        // non_resident/resident, a place in OUTCOMES, the flags' bits.
         let code = |i: u16| Some(usize::from(i));
         let person = person_text(group[0].person);
         // Crossings.

@@ -111,9 +111,10 @@ impl Batch {
     /// a position past its end or a blank value is missing.
     pub fn code(&mut self, i: usize, v: Option<usize>) {
         if let Col::Code(b, vocabulary) = &mut self.cols[i] {
-            match v {
-                Some(v) if vocabulary.blank.get(v) == Some(&false) => b.append_value(v as u16),
-                _ => b.append_null(),
+            let known = v.filter(|&v| vocabulary.blank.get(v) == Some(&false));
+            match known.and_then(|v| u16::try_from(v).ok()) {
+                Some(v) => b.append_value(v),
+                None => b.append_null(),
             }
         }
     }
