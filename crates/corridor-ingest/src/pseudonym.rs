@@ -94,10 +94,19 @@ impl PseudonymMac {
     }
 
     pub fn finish(self) -> String {
+        let mut out = String::with_capacity(32);
+        self.finish_into(&mut out);
+        out
+    }
+
+    /// The pseudonym, written over `out` (whose buffer a caller reuses from
+    /// row to row).
+    pub fn finish_into(self, out: &mut String) {
         let mut hex = [0u8; 32];
-        // 16 bytes always fit 32 hex digits.
+        // 16 bytes always fit 32 hex digits, which are ASCII.
         let _ = hex::encode_to_slice(&self.0.finalize().into_bytes()[..16], &mut hex);
-        hex.iter().map(|&b| b as char).collect()
+        out.clear();
+        out.push_str(std::str::from_utf8(&hex).unwrap_or_default());
     }
 }
 

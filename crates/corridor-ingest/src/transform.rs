@@ -219,12 +219,26 @@ impl Program {
         values: &mut Vec<Value>,
     ) -> Result<(), RowError> {
         let get = |i: usize| raw.get(i).copied().unwrap_or(Cell::Empty);
-        values.clear();
+        // Every slot is written below; texts reuse the buffers of the row
+        // before (one allocation per text field per row otherwise).
         values.resize(self.fields.len(), Value::Null);
         // Plain fields first; pseudonyms and ages use them.
         for (i, f) in self.fields.iter().enumerate() {
             values[i] = match &f.source {
-                Source::Column(c) => self.convert(i, f, get(*c), scratch)?,
+                Source::Column(c) => {
+                    let cell = get(*c);
+                    if let (
+                        FieldType::Text | FieldType::Pseudonym | FieldType::Bytes,
+                        false,
+                        Value::Text(s),
+                    ) = (f.ty, cell.is_empty(), &mut values[i])
+                    {
+                        s.clear();
+                        s.push_str(recoded(f, &cell.text(), &mut scratch.upper));
+                        continue;
+                    }
+                    self.convert(i, f, cell, scratch)?
+                }
                 Source::Columns(cs, join) => {
                     let parts: Vec<String> = cs
                         .iter()
@@ -252,7 +266,9 @@ impl Program {
                     }
                     Value::Codes(codes)
                 }
-                Source::Pseudonymise { .. } | Source::AgeAt { .. } | Source::Unmapped => continue,
+                // Written in the second pass (or the row fails).
+                Source::Pseudonymise { .. } => continue,
+                Source::AgeAt { .. } | Source::Unmapped => Value::Null,
             };
         }
         for (i, f) in self.fields.iter().enumerate() {
@@ -278,7 +294,10 @@ impl Program {
                             other => mac.part(&format!("{other:?}")),
                         }
                     }
-                    values[i] = Value::Text(mac.finish());
+                    match &mut values[i] {
+                        Value::Text(s) => mac.finish_into(s),
+                        other => *other = Value::Text(mac.finish()),
+                    }
                 }
                 Source::AgeAt { on, birth } => {
                     if let (Value::Date(on), Value::Date(birth)) = (&values[*on], &values[*birth]) {
