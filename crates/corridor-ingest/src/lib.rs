@@ -81,7 +81,9 @@ pub trait RecordSink {
 #[derive(Debug, Clone)]
 pub struct Submission<'a> {
     pub file: &'a Path,
-    pub file_sha256: &'a str,
+    /// A digest of the file's bytes: the rows' record keys derive from it,
+    /// so the same file always gets the same keys.
+    pub file_digest: &'a str,
     pub source_id: &'a str,
     pub submission_id: &'a str,
 }
@@ -349,7 +351,7 @@ pub fn ingest(
         program: &program,
         headers: &headers,
         key,
-        record_keys: key.record_keys(submission.file_sha256),
+        record_keys: key.record_keys(submission.file_digest),
         rules: validate::Rules::new(t),
         source_id: submission.source_id,
         submission_id: submission.submission_id,
@@ -506,7 +508,7 @@ event_date = { column = "fecha" }
         .expect("mapping");
         let sub = Submission {
             file: &file,
-            file_sha256: "00",
+            file_digest: "00",
             source_id: "test",
             submission_id: "s1",
         };

@@ -73,10 +73,10 @@ impl Pseudonymiser {
     /// Record keys for the rows of one file: pseudo-random, unpredictable
     /// without the secret, and the same whenever the same row of the same
     /// file is ingested again.
-    pub fn record_keys(&self, file_sha256: &str) -> RecordKeys {
+    pub fn record_keys(&self, file_digest: &str) -> RecordKeys {
         let mut mac = self.mac();
         mac.update(b"record");
-        mac.update(file_sha256.as_bytes());
+        mac.update(file_digest.as_bytes());
         let bytes = mac.finalize().into_bytes();
         let mut key = [0u8; 16];
         key.copy_from_slice(&bytes[..16]);
@@ -112,7 +112,7 @@ impl PseudonymMac {
 
 /// The keyed function that gives a file's rows their record keys:
 /// SipHash-2-4, a pseudo-random function, under a 128-bit key drawn by
-/// HMAC from the workspace secret and the file's SHA-256. A second HMAC
+/// HMAC from the workspace secret and a digest of the file's bytes. A second HMAC
 /// per row would cost more than the rest of the row's keying.
 #[derive(Clone)]
 pub struct RecordKeys([u8; 16]);

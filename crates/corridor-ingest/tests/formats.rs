@@ -29,7 +29,7 @@ fn run(file: &std::path::Path, mapping: &str) -> (corridor_ingest::Report, Memor
     let mut sink = MemorySink::default();
     let sub = Submission {
         file,
-        file_sha256: "x",
+        file_digest: "x",
         source_id: "s",
         submission_id: "t",
     };

@@ -223,6 +223,38 @@ impl Workspace {
         Ok(())
     }
 
+    /// What a file's SHA-256 settles before anything is stored: the same
+    /// file with the same mapping is a no-op (`Some`); a file that would
+    /// supersede a current submission (same name or same content) needs
+    /// `replace`.
+    #[allow(clippy::too_many_arguments)]
+    fn settled(
+        &self,
+        catalog: &catalog::Catalog,
+        source: &str,
+        file: &Path,
+        file_name: &str,
+        file_sha: &str,
+        mapping_sha: &str,
+        replace: bool,
+    ) -> Result<Option<Outcome>, StoreError> {
+        if let Some(existing) = catalog.find(source, file_sha, mapping_sha)? {
+            return Ok(Some(Outcome::AlreadyIngested {
+                submission: existing,
+            }));
+        }
+        let superseded = catalog.current_for_file(source, file_name, file_sha)?;
+        if !superseded.is_empty() && !replace {
+            return Err(StoreError::Workspace(format!(
+                "{} was already submitted to source '{source}' (submission {}), with other content or another mapping; \
+                 use --replace to supersede it",
+                file.display(),
+                superseded.join(", ")
+            )));
+        }
+        Ok(None)
+    }
+
     /// Ingests `file` through the mapping at `mapping_path`.
     pub fn submit(
         &self,
@@ -244,27 +276,37 @@ impl Workspace {
                 "source name '{source}' may only use letters, digits, '-', '_' and '.'"
             )));
         }
-        let file_sha = sha256_file(file)?;
-        let _lock = self.lock()?;
-        let catalog = self.catalog()?;
-        self.recover(&catalog)?;
-        if let Some(existing) = catalog.find(&source, &file_sha, &mapping_sha)? {
-            return Ok(Outcome::AlreadyIngested {
-                submission: existing,
-            });
-        }
         let file_name = file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let superseded = catalog.current_for_file(&source, &file_name, &file_sha)?;
-        if !superseded.is_empty() && !replace {
-            return Err(StoreError::Workspace(format!(
-                "{} was already submitted to source '{source}' (submission {}), with other content or another mapping; \
-                 use --replace to supersede it",
-                file.display(),
-                superseded.join(", ")
-            )));
+        let _lock = self.lock()?;
+        let catalog = self.catalog()?;
+        self.recover(&catalog)?;
+        // A file named like a current submission is most likely that file
+        // again: its SHA-256 decides first whether there is anything to do.
+        // Any other file is hashed while it is being ingested (the SHA-256
+        // is a serial pass over the whole file), and checked before commit.
+        let named_before = !catalog
+            .current_for_file(&source, &file_name, "")?
+            .is_empty();
+        let early_sha = if named_before {
+            Some(sha256_file(file)?)
+        } else {
+            None
+        };
+        if let Some(sha) = &early_sha
+            && let Some(settled) = self.settled(
+                &catalog,
+                &source,
+                file,
+                &file_name,
+                sha,
+                &mapping_sha,
+                replace,
+            )?
+        {
+            return Ok(settled);
         }
         if let Some(t) = catalog.source_type(&source)?
             && t != record_type.name()
@@ -275,17 +317,55 @@ impl Workspace {
             )));
         }
         let id = new_submission_id();
-        let stage = staging::Staging::create(&self.root.join("staging").join(&id), record_type)?;
+        let stage_dir = self.root.join("staging").join(&id);
+        let stage = staging::Staging::create(&stage_dir, record_type)?;
         let key = self.pseudonymiser()?;
+        let digest = content_digest(file)?;
         let mut sink = stage.sink();
         let sub = corridor_ingest::Submission {
             file,
-            file_sha256: &file_sha,
+            file_digest: &digest,
             source_id: &source,
             submission_id: &id,
         };
-        let report = corridor_ingest::ingest(&mapping, &sub, &key, &mut sink, progress)?;
+        let (report, file_sha) = std::thread::scope(|scope| {
+            let late_sha = early_sha
+                .is_none()
+                .then(|| scope.spawn(|| sha256_file(file)));
+            let report = corridor_ingest::ingest(&mapping, &sub, &key, &mut sink, progress);
+            let sha = match (&early_sha, late_sha) {
+                (Some(sha), _) => Ok(sha.clone()),
+                (None, Some(thread)) => thread.join().unwrap_or_else(|_| {
+                    Err(StoreError::Workspace(format!(
+                        "{}: hashing the file failed",
+                        file.display()
+                    )))
+                }),
+                (None, None) => {
+                    unreachable!("a late hash is started whenever there is no early one")
+                }
+            };
+            (report, sha)
+        });
+        let report = report?;
+        let file_sha = file_sha?;
         sink.finish()?;
+        let superseded = catalog.current_for_file(&source, &file_name, &file_sha)?;
+        if early_sha.is_none()
+            && let Some(settled) = self.settled(
+                &catalog,
+                &source,
+                file,
+                &file_name,
+                &file_sha,
+                &mapping_sha,
+                replace,
+            )?
+        {
+            // The same content under another name: nothing to store.
+            let _ = fs::remove_dir_all(&stage_dir);
+            return Ok(settled);
+        }
         // Move into place (invisible until the catalog says so), then commit.
         let data_rel = PathBuf::from("data")
             .join(record_type.name())
@@ -321,7 +401,7 @@ impl Workspace {
             &superseded,
             &report_json,
         )?;
-        let _ = fs::remove_dir_all(self.root.join("staging").join(&id));
+        let _ = fs::remove_dir_all(&stage_dir);
         Ok(Outcome::Committed {
             submission: info,
             report,
@@ -413,6 +493,29 @@ fn write_secret(path: &Path, hex_key: &str) -> Result<(), StoreError> {
     let mut f = opts.open(path).map_err(io(path))?;
     f.write_all(hex_key.as_bytes()).map_err(io(path))?;
     f.sync_all().map_err(io(path))
+}
+
+/// A fast digest of a file's bytes (two seeded XXH3-64 hashes, 128 bits):
+/// the name the file's record keys derive from. It is not the catalog's
+/// SHA-256, which is computed beside the ingest; it only has to tell files
+/// apart, at memory speed.
+pub fn content_digest(path: &Path) -> Result<String, StoreError> {
+    use std::hash::Hasher;
+    let mut f = File::open(path).map_err(io(path))?;
+    let mut a = twox_hash::XxHash3_64::with_seed(0x636f_7272_6964_6f72);
+    let mut b = twox_hash::XxHash3_64::with_seed(0x7265_636f_7264_6b65);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut len = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(io(path))?;
+        if n == 0 {
+            break;
+        }
+        a.write(&buf[..n]);
+        b.write(&buf[..n]);
+        len += n as u64;
+    }
+    Ok(format!("{:016x}{:016x}-{len}", a.finish(), b.finish()))
 }
 
 /// SHA-256 of a file, streamed.

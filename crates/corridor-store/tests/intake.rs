@@ -310,6 +310,20 @@ fn the_same_file_twice_is_a_no_op_and_replace_supersedes() {
         other => panic!("expected a no-op, got {other:?}"),
     }
     assert_eq!(count(&ws), report.stored, "nothing counted twice");
+    // The same content under another name is found out too (its SHA-256 is
+    // computed while it is ingested), and nothing is left behind.
+    let renamed = root.join("returns-copy.csv");
+    std::fs::copy(&file, &renamed).expect("copy");
+    match ws
+        .submit(&mapping, &renamed, false, &mut |_| {})
+        .expect("renamed")
+    {
+        Outcome::AlreadyIngested { submission } => assert_eq!(submission.id, sub.id),
+        other => panic!("expected a no-op, got {other:?}"),
+    }
+    assert_eq!(count(&ws), report.stored, "the copy is not counted");
+    let staged = std::fs::read_dir(root.join("staging")).map_or(0, |d| d.count());
+    assert_eq!(staged, 0, "no staging left");
     // A corrected file under the same name: refused without --replace.
     let edited = root.join("returns.csv");
     let text = std::fs::read_to_string(&file).expect("returns");
