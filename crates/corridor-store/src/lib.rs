@@ -15,6 +15,7 @@ mod staging;
 use std::fs::{self, File, OpenOptions};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use corridor_ingest::{Mapping, Pseudonymiser, Report};
 use corridor_model::RecordType;
@@ -328,22 +329,25 @@ impl Workspace {
             source_id: &source,
             submission_id: &id,
         };
+        let stop = AtomicBool::new(false);
         let (report, file_sha) = std::thread::scope(|scope| {
             let late_sha = early_sha
                 .is_none()
-                .then(|| scope.spawn(|| sha256_file(file)));
+                .then(|| scope.spawn(|| sha256_file_unless(file, &stop)));
             let report = corridor_ingest::ingest(&mapping, &sub, &key, &mut sink, progress);
-            let sha = match (&early_sha, late_sha) {
-                (Some(sha), _) => Ok(sha.clone()),
-                (None, Some(thread)) => thread.join().unwrap_or_else(|_| {
+            // A file that failed needs no digest: do not make its error wait.
+            if report.is_err() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            // Exactly one of the two hashes exists.
+            let sha = match late_sha {
+                Some(thread) => thread.join().unwrap_or_else(|_| {
                     Err(StoreError::Workspace(format!(
                         "{}: hashing the file failed",
                         file.display()
                     )))
                 }),
-                (None, None) => {
-                    unreachable!("a late hash is started whenever there is no early one")
-                }
+                None => Ok(early_sha.clone().unwrap_or_default()),
             };
             (report, sha)
         });
@@ -520,10 +524,21 @@ pub fn content_digest(path: &Path) -> Result<String, StoreError> {
 
 /// SHA-256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> Result<String, StoreError> {
+    sha256_file_unless(path, &AtomicBool::new(false))
+}
+
+/// SHA-256 of a file, given up (with an error) once `stop` is set.
+fn sha256_file_unless(path: &Path, stop: &AtomicBool) -> Result<String, StoreError> {
     let mut f = File::open(path).map_err(io(path))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
+        if stop.load(Ordering::Relaxed) {
+            return Err(StoreError::Workspace(format!(
+                "{}: hashing stopped",
+                path.display()
+            )));
+        }
         let n = f.read(&mut buf).map_err(io(path))?;
         if n == 0 {
             break;
