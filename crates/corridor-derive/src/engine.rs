@@ -332,12 +332,7 @@ pub const BROAD_AGE_CODES: [&str; 4] = ["Y0T14", "Y15T24", "Y25T64", "Y_GE65"];
 /// `e` plus the whole years since.
 pub fn age_at(e: &Event, day: i32) -> i32 {
     if e.birth != i32::MIN {
-        // Completed years, as `corridor_model::age::age_on` counts them.
-        if day < e.birth {
-            return -1;
-        }
-        let ((by, bm, bd), (y, m, d)) = (crate::civil(e.birth), crate::civil(day));
-        return y - by - i32::from((m, d) < (bm, bd));
+        return corridor_model::calendar::age_on_days(e.birth, day).unwrap_or(-1);
     }
     if e.age >= 0 {
         return e.age as i32 + (day - e.day).max(0) / 365;

@@ -86,32 +86,9 @@ pub fn date_of(day: i32) -> Option<NaiveDate> {
     EPOCH.checked_add_signed(chrono::Duration::days(day as i64))
 }
 
-/// Year, month and day of a day number, by integer arithmetic (H. Hinnant's
-/// `civil_from_days`): month ends and ages are taken for every person and
-/// month, where chrono's checked conversions cost more than the rest.
-pub fn civil(day: i32) -> (i32, u32, u32) {
-    let z = i64::from(day) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y as i32, m as u32, d as u32)
-}
-
-/// The day number of a year, month (1–12) and day (`days_from_civil`).
-pub fn day_of_civil(y: i32, m: u32, d: u32) -> i32 {
-    let y = i64::from(y) - i64::from(m <= 2);
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    (era * 146_097 + doe - 719_468) as i32
-}
+/// The integer calendar (month ends and ages are taken for every person
+/// and month).
+pub use corridor_model::calendar::{civil, day_of_civil};
 
 /// Shorter than the standard library's: keys here are small and not chosen
 /// by an adversary, so SipHash's protection is not needed, and it cost a

@@ -301,10 +301,7 @@ impl Program {
                 }
                 Source::AgeAt { on, birth } => {
                     if let (Value::Date(on), Value::Date(birth)) = (&values[*on], &values[*birth]) {
-                        let age = corridor_model::age::age_on(
-                            value::date_of_days(*birth),
-                            value::date_of_days(*on),
-                        );
+                        let age = corridor_model::calendar::age_on_days(*birth, *on);
                         values[i] = age.map_or(Value::Null, |a| Value::Int(a as i64));
                     }
                 }

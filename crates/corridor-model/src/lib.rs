@@ -9,6 +9,7 @@
 //! live in the crates above it.
 
 pub mod age;
+pub mod calendar;
 pub mod codes;
 pub mod countries;
 pub mod docs;

@@ -1,0 +1,68 @@
+//! Day numbers (days since 1970-01-01) by integer arithmetic, for the places
+//! that take a date or an age for every record or person-month, where
+//! chrono's checked conversions cost more than the rest of the work.
+
+/// Year, month and day of a day number (H. Hinnant's `civil_from_days`).
+pub fn civil(day: i32) -> (i32, u32, u32) {
+    let z = i64::from(day) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y as i32, m as u32, d as u32)
+}
+
+/// The day number of a year, month (1–12) and day (`days_from_civil`).
+pub fn day_of_civil(y: i32, m: u32, d: u32) -> i32 {
+    let y = i64::from(y) - i64::from(m <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe - 719_468) as i32
+}
+
+/// Completed years from `birth` to `on` (day numbers), as
+/// [`crate::age::age_on`] counts them; `None` before birth.
+pub fn age_on_days(birth: i32, on: i32) -> Option<i32> {
+    if on < birth {
+        return None;
+    }
+    let ((by, bm, bd), (y, m, d)) = (civil(birth), civil(on));
+    Some(y - by - i32::from((m, d) < (bm, bd)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Datelike, NaiveDate};
+    use proptest::prelude::*;
+
+    fn date(day: i32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default() + chrono::Duration::days(day.into())
+    }
+
+    proptest! {
+        /// Dates and ages agree with chrono, 29 February birthdays included.
+        #[test]
+        fn the_calendar_agrees_with_chrono(day in -80_000i32..80_000, birth in -80_000i32..80_000) {
+            let d = date(day);
+            prop_assert_eq!(civil(day), (d.year(), d.month(), d.day()));
+            prop_assert_eq!(day_of_civil(d.year(), d.month(), d.day()), day);
+            prop_assert_eq!(age_on_days(birth, day), crate::age::age_on(date(birth), d));
+        }
+    }
+
+    #[test]
+    fn leap_day_birthdays_come_on_the_first_of_march() {
+        let birth = day_of_civil(2000, 2, 29);
+        assert_eq!(age_on_days(birth, day_of_civil(2001, 2, 28)), Some(0));
+        assert_eq!(age_on_days(birth, day_of_civil(2001, 3, 1)), Some(1));
+        assert_eq!(age_on_days(birth, birth - 1), None);
+    }
+}
