@@ -356,15 +356,19 @@ impl Workspace {
         sink.finish()?;
         let superseded = catalog.current_for_file(&source, &file_name, &file_sha)?;
         if early_sha.is_none()
-            && let Some(settled) = self.settled(
-                &catalog,
-                &source,
-                file,
-                &file_name,
-                &file_sha,
-                &mapping_sha,
-                replace,
-            )?
+            && let Some(settled) = self
+                .settled(
+                    &catalog,
+                    &source,
+                    file,
+                    &file_name,
+                    &file_sha,
+                    &mapping_sha,
+                    replace,
+                )
+                .inspect_err(|_| {
+                    let _ = fs::remove_dir_all(&stage_dir);
+                })?
         {
             // The same content under another name: nothing to store.
             let _ = fs::remove_dir_all(&stage_dir);

@@ -324,6 +324,18 @@ fn the_same_file_twice_is_a_no_op_and_replace_supersedes() {
     assert_eq!(count(&ws), report.stored, "the copy is not counted");
     let staged = std::fs::read_dir(root.join("staging")).map_or(0, |d| d.count());
     assert_eq!(staged, 0, "no staging left");
+    // The same content through another mapping would supersede the first
+    // submission: refused without --replace, also when found out late.
+    let remapped = root.join("returns-remapped.toml");
+    let mapping_text = std::fs::read_to_string(&mapping).expect("mapping");
+    std::fs::write(&remapped, mapping_text + "\n# edited\n").expect("write mapping");
+    let err = ws
+        .submit(&remapped, &renamed, false, &mut |_| {})
+        .expect_err("same content, another mapping");
+    assert!(err.to_string().contains("--replace"), "{err}");
+    let staged = std::fs::read_dir(root.join("staging")).map_or(0, |d| d.count());
+    assert_eq!(staged, 0, "no staging left after a refusal");
+    assert_eq!(count(&ws), report.stored);
     // A corrected file under the same name: refused without --replace.
     let edited = root.join("returns.csv");
     let text = std::fs::read_to_string(&file).expect("returns");
