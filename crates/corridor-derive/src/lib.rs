@@ -699,9 +699,10 @@ fn write_stocks(
     let mut out = Dataset::create(dir, "stocks", "part-0", &schema)?;
     for slice in cells.chunks(1 << 16) {
         let mut b = Batch::new(&schema);
-        for (k, v) in slice {
+        for (cell, v) in slice {
+            let k = &cell.key;
             b.text(0, code(k.country));
-            b.text(1, Some(&month_label(k.month)));
+            b.text(1, Some(&month_label(cell.month)));
             b.text(2, code(k.citizenship));
             b.text(3, code(k.sex));
             b.text(4, BROAD_AGE_CODES.get(k.age_group as usize).copied());

@@ -226,18 +226,8 @@ impl Program {
         for (i, f) in self.fields.iter().enumerate() {
             values[i] = match &f.source {
                 Source::Column(c) => {
-                    let cell = get(*c);
-                    if let (
-                        FieldType::Text | FieldType::Pseudonym | FieldType::Bytes,
-                        false,
-                        Value::Text(s),
-                    ) = (f.ty, cell.is_empty(), &mut values[i])
-                    {
-                        s.clear();
-                        s.push_str(recoded(f, &cell.text(), &mut scratch.upper));
-                        continue;
-                    }
-                    self.convert(i, f, cell, scratch)?
+                    self.convert_into(i, f, get(*c), scratch, &mut values[i])?;
+                    continue;
                 }
                 Source::Columns(cs, join) => {
                     let parts: Vec<String> = cs
@@ -360,6 +350,30 @@ impl Program {
             scratch.resolved[i].insert(text.into(), answer.clone());
         }
         answer
+    }
+
+    /// [`Program::convert`] into `slot`, whose text buffer (the row
+    /// before's value) is reused for a text value.
+    fn convert_into(
+        &self,
+        i: usize,
+        f: &Compiled,
+        raw: Cell<'_>,
+        scratch: &mut Scratch,
+        slot: &mut Value,
+    ) -> Result<(), RowError> {
+        let text_type = matches!(
+            f.ty,
+            FieldType::Text | FieldType::Pseudonym | FieldType::Bytes
+        );
+        match slot {
+            Value::Text(s) if text_type && !raw.is_empty() => {
+                s.clear();
+                s.push_str(recoded(f, &raw.text(), &mut scratch.upper));
+            }
+            _ => *slot = self.convert(i, f, raw, scratch)?,
+        }
+        Ok(())
     }
 
     fn convert(

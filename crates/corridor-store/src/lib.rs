@@ -224,38 +224,6 @@ impl Workspace {
         Ok(())
     }
 
-    /// What a file's SHA-256 settles before anything is stored: the same
-    /// file with the same mapping is a no-op (`Some`); a file that would
-    /// supersede a current submission (same name or same content) needs
-    /// `replace`.
-    #[allow(clippy::too_many_arguments)]
-    fn settled(
-        &self,
-        catalog: &catalog::Catalog,
-        source: &str,
-        file: &Path,
-        file_name: &str,
-        file_sha: &str,
-        mapping_sha: &str,
-        replace: bool,
-    ) -> Result<Option<Outcome>, StoreError> {
-        if let Some(existing) = catalog.find(source, file_sha, mapping_sha)? {
-            return Ok(Some(Outcome::AlreadyIngested {
-                submission: existing,
-            }));
-        }
-        let superseded = catalog.current_for_file(source, file_name, file_sha)?;
-        if !superseded.is_empty() && !replace {
-            return Err(StoreError::Workspace(format!(
-                "{} was already submitted to source '{source}' (submission {}), with other content or another mapping; \
-                 use --replace to supersede it",
-                file.display(),
-                superseded.join(", ")
-            )));
-        }
-        Ok(None)
-    }
-
     /// Ingests `file` through the mapping at `mapping_path`.
     pub fn submit(
         &self,
@@ -288,27 +256,30 @@ impl Workspace {
         // again: its SHA-256 decides first whether there is anything to do.
         // Any other file is hashed while it is being ingested (the SHA-256
         // is a serial pass over the whole file), and checked before commit.
+        let incoming = Incoming {
+            source: &source,
+            file,
+            file_name: &file_name,
+            mapping_sha: &mapping_sha,
+            replace,
+        };
         let named_before = !catalog
             .current_for_file(&source, &file_name, "")?
             .is_empty();
-        let early_sha = if named_before {
-            Some(sha256_file(file)?)
+        // The SHA-256 and what it settles, when known before ingesting.
+        let early = if named_before {
+            let sha = sha256_file(file)?;
+            match incoming.settle(&catalog, &sha)? {
+                Settled::Current(submission) => {
+                    return Ok(Outcome::AlreadyIngested {
+                        submission: *submission,
+                    });
+                }
+                Settled::Supersedes(superseded) => Some((sha, superseded)),
+            }
         } else {
             None
         };
-        if let Some(sha) = &early_sha
-            && let Some(settled) = self.settled(
-                &catalog,
-                &source,
-                file,
-                &file_name,
-                sha,
-                &mapping_sha,
-                replace,
-            )?
-        {
-            return Ok(settled);
-        }
         if let Some(t) = catalog.source_type(&source)?
             && t != record_type.name()
         {
@@ -330,8 +301,8 @@ impl Workspace {
             submission_id: &id,
         };
         let stop = AtomicBool::new(false);
-        let (report, file_sha) = std::thread::scope(|scope| {
-            let late_sha = early_sha
+        let (report, late_sha) = std::thread::scope(|scope| {
+            let late_sha = early
                 .is_none()
                 .then(|| scope.spawn(|| sha256_file_unless(file, &stop)));
             let report = corridor_ingest::ingest(&mapping, &sub, &key, &mut sink, progress);
@@ -339,41 +310,37 @@ impl Workspace {
             if report.is_err() {
                 stop.store(true, Ordering::Relaxed);
             }
-            // Exactly one of the two hashes exists.
-            let sha = match late_sha {
-                Some(thread) => thread.join().unwrap_or_else(|_| {
+            let late_sha = late_sha.map(|thread| {
+                thread.join().unwrap_or_else(|_| {
                     Err(StoreError::Workspace(format!(
                         "{}: hashing the file failed",
                         file.display()
                     )))
-                }),
-                None => Ok(early_sha.clone().unwrap_or_default()),
-            };
-            (report, sha)
+                })
+            });
+            (report, late_sha)
         });
         let report = report?;
-        let file_sha = file_sha?;
         sink.finish()?;
-        let superseded = catalog.current_for_file(&source, &file_name, &file_sha)?;
-        if early_sha.is_none()
-            && let Some(settled) = self
-                .settled(
-                    &catalog,
-                    &source,
-                    file,
-                    &file_name,
-                    &file_sha,
-                    &mapping_sha,
-                    replace,
-                )
-                .inspect_err(|_| {
+        let (file_sha, superseded) = match (early, late_sha) {
+            (Some(early), _) => early,
+            (None, late) => {
+                let sha = late.unwrap_or_else(|| sha256_file(file))?;
+                // Refused or nothing to do: what was staged goes.
+                match incoming.settle(&catalog, &sha).inspect_err(|_| {
                     let _ = fs::remove_dir_all(&stage_dir);
-                })?
-        {
-            // The same content under another name: nothing to store.
-            let _ = fs::remove_dir_all(&stage_dir);
-            return Ok(settled);
-        }
+                })? {
+                    Settled::Current(submission) => {
+                        // The same content under another name.
+                        let _ = fs::remove_dir_all(&stage_dir);
+                        return Ok(Outcome::AlreadyIngested {
+                            submission: *submission,
+                        });
+                    }
+                    Settled::Supersedes(superseded) => (sha, superseded),
+                }
+            }
+        };
         // Move into place (invisible until the catalog says so), then commit.
         let data_rel = PathBuf::from("data")
             .join(record_type.name())
@@ -501,6 +468,44 @@ fn write_secret(path: &Path, hex_key: &str) -> Result<(), StoreError> {
     let mut f = opts.open(path).map_err(io(path))?;
     f.write_all(hex_key.as_bytes()).map_err(io(path))?;
     f.sync_all().map_err(io(path))
+}
+
+/// A file on its way in, as far as the catalog is concerned.
+struct Incoming<'a> {
+    source: &'a str,
+    file: &'a Path,
+    file_name: &'a str,
+    mapping_sha: &'a str,
+    replace: bool,
+}
+
+/// What a file's SHA-256 settles.
+enum Settled {
+    /// The same file with the same mapping is current (this submission):
+    /// a no-op.
+    Current(Box<SubmissionInfo>),
+    /// Go on, superseding these submissions (same name or same content;
+    /// none unless `replace`).
+    Supersedes(Vec<String>),
+}
+
+impl Incoming<'_> {
+    fn settle(&self, catalog: &catalog::Catalog, file_sha: &str) -> Result<Settled, StoreError> {
+        let source = self.source;
+        if let Some(existing) = catalog.find(source, file_sha, self.mapping_sha)? {
+            return Ok(Settled::Current(Box::new(existing)));
+        }
+        let superseded = catalog.current_for_file(source, self.file_name, file_sha)?;
+        if !superseded.is_empty() && !self.replace {
+            return Err(StoreError::Workspace(format!(
+                "{} was already submitted to source '{source}' (submission {}), with other content or another mapping; \
+                 use --replace to supersede it",
+                self.file.display(),
+                superseded.join(", ")
+            )));
+        }
+        Ok(Settled::Supersedes(superseded))
+    }
 }
 
 /// A fast digest of a file's bytes (two seeded XXH3-64 hashes, 128 bits):
