@@ -192,8 +192,10 @@ impl Training {
     }
 
     /// Adds every finest cell's counts to its coarser cells (levels 1 to
-    /// `LEVELS` − 1), which `add` leaves out.
+    /// `LEVELS` − 1), which `add` leaves out; they are derived afresh each
+    /// time.
     fn roll_up(&mut self) {
+        self.cells.retain(|(level, _), _| *level == 0);
         let finest: Vec<(Features, Counts)> = self
             .cells
             .iter()
@@ -215,7 +217,7 @@ impl Training {
     /// Beta posterior of a share cannot know; each estimate carries it, so a
     /// total's interval widens with the number of open crossings sharing a
     /// cell.
-    /// Call once, after the last `add` or `merge`.
+    /// Call after the last `add` or `merge`.
     pub fn finish(&mut self, span_days: i32, window_days: i32) {
         self.roll_up();
         let mut sums = [(0.0f64, 0u32); LEVELS as usize];
@@ -383,6 +385,23 @@ mod tests {
             t.cells.insert((0, features(i as u16)), c);
         }
         t
+    }
+
+    /// A traveller unlike any finest cell is estimated from the coarser
+    /// cell that adds the finest ones up, however often `finish` runs.
+    #[test]
+    fn coarser_cells_add_up_the_finest_once() {
+        let mut t = table(&[(0.25, 0.25), (0.5, 0.5), (0.75, 0.75)]);
+        t.finish(540, 487);
+        let once = t.estimate(features(99));
+        t.finish(540, 487);
+        let twice = t.estimate(features(99));
+        assert_eq!(once, twice);
+        assert_eq!(once.cell.0, 2, "citizenship dropped");
+        // 1,200 migrations among 2,400 crossings, Jeffreys prior.
+        assert!((once.p - 1200.5 / 2401.0).abs() < 1e-12, "{}", once.p);
+        let c = t.cells[&once.cell];
+        assert_eq!((c.n, c.m, c.recent_n), (2400, 1200, 1200));
     }
 
     /// Shares that stay put give no drift; shares that move give drift,
