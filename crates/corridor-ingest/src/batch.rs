@@ -19,6 +19,8 @@ pub struct BatchBuilder {
     n_fields: usize,
     source_id: String,
     submission_id: String,
+    /// Records a batch is expected to hold.
+    rows: usize,
 }
 
 /// One column's builder, by the standard's type.
@@ -36,21 +38,34 @@ enum Column {
 }
 
 impl Column {
-    fn new(ty: &DataType) -> Column {
+    /// A builder with room for `rows` values and, for texts, `bytes` bytes:
+    /// builders that grow as they go copy their buffers over and over.
+    fn new(ty: &DataType, rows: usize, bytes: usize) -> Column {
         match ty {
-            DataType::Utf8 => Column::Text(StringBuilder::new()),
-            DataType::Date32 => Column::Date(Date32Builder::new()),
-            DataType::Time32(_) => Column::Time(Time32SecondBuilder::new()),
-            DataType::Int16 => Column::I16(Int16Builder::new()),
-            DataType::Int32 => Column::I32(Int32Builder::new()),
-            DataType::UInt64 => Column::U64(UInt64Builder::new()),
-            DataType::Float64 => Column::F64(Float64Builder::new()),
-            DataType::Boolean => Column::Bool(BooleanBuilder::new()),
-            DataType::Binary => Column::Bytes(BinaryBuilder::new()),
-            DataType::List(item) => {
-                Column::Codes(ListBuilder::new(StringBuilder::new()).with_field(item.clone()))
-            }
+            DataType::Utf8 => Column::Text(StringBuilder::with_capacity(rows, bytes)),
+            DataType::Date32 => Column::Date(Date32Builder::with_capacity(rows)),
+            DataType::Time32(_) => Column::Time(Time32SecondBuilder::with_capacity(rows)),
+            DataType::Int16 => Column::I16(Int16Builder::with_capacity(rows)),
+            DataType::Int32 => Column::I32(Int32Builder::with_capacity(rows)),
+            DataType::UInt64 => Column::U64(UInt64Builder::with_capacity(rows)),
+            DataType::Float64 => Column::F64(Float64Builder::with_capacity(rows)),
+            DataType::Boolean => Column::Bool(BooleanBuilder::with_capacity(rows)),
+            DataType::Binary => Column::Bytes(BinaryBuilder::with_capacity(rows, bytes)),
+            DataType::List(item) => Column::Codes(
+                ListBuilder::with_capacity(StringBuilder::with_capacity(rows, bytes), rows)
+                    .with_field(item.clone()),
+            ),
             other => unreachable!("the standard has no field of type {other}"),
+        }
+    }
+
+    /// Bytes of text held so far (0 for other types).
+    fn text_bytes(&self) -> usize {
+        match self {
+            Column::Text(b) => b.values_slice().len(),
+            Column::Bytes(b) => b.values_slice().len(),
+            Column::Codes(b) => b.values_ref().values_slice().len(),
+            _ => 0,
         }
     }
 
@@ -123,12 +138,13 @@ impl Column {
 }
 
 impl BatchBuilder {
-    pub fn new(t: RecordType, source_id: &str, submission_id: &str) -> BatchBuilder {
+    /// A builder for batches of about `rows` records.
+    pub fn new(t: RecordType, source_id: &str, submission_id: &str, rows: usize) -> BatchBuilder {
         let schema = Arc::new(t.stored_schema());
         let columns = schema
             .fields()
             .iter()
-            .map(|f| Column::new(f.data_type()))
+            .map(|f| Column::new(f.data_type(), rows, rows * 8))
             .collect();
         BatchBuilder {
             schema,
@@ -136,6 +152,7 @@ impl BatchBuilder {
             n_fields: t.fields().len(),
             source_id: source_id.into(),
             submission_id: submission_id.into(),
+            rows,
         }
     }
 
@@ -158,8 +175,16 @@ impl BatchBuilder {
         }
     }
 
+    /// The batch of the records pushed since the last `finish`; the builder
+    /// starts again with room for as many bytes as this batch took.
     pub fn finish(&mut self) -> Result<RecordBatch, arrow::error::ArrowError> {
-        let columns: Vec<ArrayRef> = self.columns.iter_mut().map(Column::finish).collect();
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
+        for (column, field) in self.columns.iter_mut().zip(self.schema.fields()) {
+            let bytes = column.text_bytes();
+            let mut next = Column::new(field.data_type(), self.rows, bytes + bytes / 8);
+            std::mem::swap(column, &mut next);
+            columns.push(next.finish());
+        }
         RecordBatch::try_new(self.schema.clone(), columns)
     }
 }

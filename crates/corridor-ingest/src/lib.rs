@@ -158,9 +158,8 @@ impl Mapper<'_> {
         &self,
         block: read::RowBlock,
         scratch: &mut transform::Scratch,
+        batch: &mut batch::BatchBuilder,
     ) -> Result<MappedBlock, arrow::error::ArrowError> {
-        let t = self.program.record_type;
-        let mut batch = batch::BatchBuilder::new(t, self.source_id, self.submission_id);
         let mut outcomes = Vec::with_capacity(block.len());
         let mut cells = Vec::new();
         let mut values = Vec::new();
@@ -387,6 +386,12 @@ pub fn ingest(
             let (mapper, block_rx) = (&mapper, block_rx.clone());
             scope.spawn(move || {
                 let mut scratch = mapper.program.scratch();
+                let mut batch = batch::BatchBuilder::new(
+                    mapper.program.record_type,
+                    mapper.source_id,
+                    mapper.submission_id,
+                    BLOCK_ROWS,
+                );
                 loop {
                     let next = match block_rx.lock() {
                         Ok(rx) => rx.recv(),
@@ -395,7 +400,7 @@ pub fn ingest(
                     let Ok((seq, block)) = next else { return };
                     let mapped = block.and_then(|b| {
                         mapper
-                            .map(b, &mut scratch)
+                            .map(b, &mut scratch, &mut batch)
                             .map_err(|e| sink_err(e.to_string()))
                     });
                     if mapped_tx.send((seq, mapped)).is_err() {
