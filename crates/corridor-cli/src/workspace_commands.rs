@@ -127,7 +127,6 @@ pub fn mapping_check(mapping_path: &Path, file: &Path, rows: usize) -> Result<()
     let mut sink = MemorySink::keeping(rows);
     let sub = corridor_ingest::Submission {
         file,
-        file_digest: "check",
         source_id: mapping.source_name(),
         submission_id: "check",
     };

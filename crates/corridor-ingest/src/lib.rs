@@ -81,9 +81,6 @@ pub trait RecordSink {
 #[derive(Debug, Clone)]
 pub struct Submission<'a> {
     pub file: &'a Path,
-    /// A digest of the file's bytes: the rows' record keys derive from it,
-    /// so the same file always gets the same keys.
-    pub file_digest: &'a str,
     pub source_id: &'a str,
     pub submission_id: &'a str,
 }
@@ -197,7 +194,8 @@ impl Mapper<'_> {
                         index: i,
                         number,
                     });
-                    batch.push(&values, self.record_keys.of(number), number);
+                    let key = self.record_keys.of(number, block.content(i));
+                    batch.push(&values, key, number);
                 }
                 Err(e) => outcomes.push(Outcome::Quarantined(QuarantinedRow {
                     row: number,
@@ -350,7 +348,7 @@ pub fn ingest(
         program: &program,
         headers: &headers,
         key,
-        record_keys: key.record_keys(submission.file_digest),
+        record_keys: key.record_keys(submission.source_id),
         rules: validate::Rules::new(t),
         source_id: submission.source_id,
         submission_id: submission.submission_id,
@@ -513,7 +511,6 @@ event_date = { column = "fecha" }
         .expect("mapping");
         let sub = Submission {
             file: &file,
-            file_digest: "00",
             source_id: "test",
             submission_id: "s1",
         };

@@ -70,13 +70,13 @@ impl Pseudonymiser {
         PseudonymMac(mac)
     }
 
-    /// Record keys for the rows of one file: pseudo-random, unpredictable
+    /// Record keys for the rows of one source: pseudo-random, unpredictable
     /// without the secret, and the same whenever the same row of the same
     /// file is ingested again.
-    pub fn record_keys(&self, file_digest: &str) -> RecordKeys {
+    pub fn record_keys(&self, source: &str) -> RecordKeys {
         let mut mac = self.mac();
         mac.update(b"record");
-        mac.update(file_digest.as_bytes());
+        mac.update(source.as_bytes());
         let bytes = mac.finalize().into_bytes();
         let mut key = [0u8; 16];
         key.copy_from_slice(&bytes[..16]);
@@ -110,10 +110,11 @@ impl PseudonymMac {
     }
 }
 
-/// The keyed function that gives a file's rows their record keys:
-/// SipHash-2-4, a pseudo-random function, under a 128-bit key drawn by
-/// HMAC from the workspace secret and a digest of the file's bytes. A second HMAC
-/// per row would cost more than the rest of the row's keying.
+/// The keyed function that gives a source's rows their record keys:
+/// SipHash-2-4, a pseudo-random function, of a row's number and content
+/// digest under a 128-bit key drawn by HMAC from the workspace secret and
+/// the source. A second HMAC per row would cost more than the rest of the
+/// row's keying.
 #[derive(Clone)]
 pub struct RecordKeys([u8; 16]);
 
@@ -124,10 +125,13 @@ impl std::fmt::Debug for RecordKeys {
 }
 
 impl RecordKeys {
-    pub fn of(&self, row: u64) -> u64 {
+    /// The key of row `row`, whose cells as read digest to `content`
+    /// ([`crate::read::RowBlock::content`]).
+    pub fn of(&self, row: u64, content: u64) -> u64 {
         use std::hash::Hasher;
         let mut h = siphasher::sip::SipHasher24::new_with_key(&self.0);
         h.write_u64(row);
+        h.write_u64(content);
         h.finish()
     }
 }
@@ -160,10 +164,11 @@ mod tests {
         );
         assert_eq!(p.len(), 32);
         let keys = a.record_keys("f00d");
-        assert_eq!(keys.of(7), a.record_keys("f00d").of(7), "stable");
-        assert_ne!(keys.of(7), keys.of(8));
-        assert_ne!(keys.of(7), a.record_keys("beef").of(7), "another file");
-        assert_ne!(keys.of(7), b.record_keys("f00d").of(7), "another secret");
+        assert_eq!(keys.of(7, 1), a.record_keys("f00d").of(7, 1), "stable");
+        assert_ne!(keys.of(7, 1), keys.of(7, 2), "another row content");
+        assert_ne!(keys.of(7, 1), keys.of(8, 1), "another row number");
+        assert_ne!(keys.of(7, 1), a.record_keys("beef").of(7, 1), "another source");
+        assert_ne!(keys.of(7, 1), b.record_keys("f00d").of(7, 1), "another secret");
         assert!(
             !format!("{a:?}").contains("secret-a"),
             "the key never shows"

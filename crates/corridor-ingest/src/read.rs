@@ -108,6 +108,43 @@ impl RowBlock {
         self.len() == 0
     }
 
+    /// A digest of row `i`'s cells as read: the same row of the same file
+    /// always gives the same digest, and rows that differ almost never do.
+    /// Record keys derive from it.
+    pub fn content(&self, i: usize) -> u64 {
+        match self {
+            RowBlock::Rows(rows) => {
+                use std::hash::Hasher;
+                let mut h = twox_hash::XxHash3_64::default();
+                for v in &rows[i].values {
+                    match v {
+                        RawValue::Empty => h.write_u8(0),
+                        RawValue::Text(s) => {
+                            h.write_u8(1);
+                            h.write_usize(s.len());
+                            h.write(s.as_bytes());
+                        }
+                        RawValue::Number(n) => {
+                            h.write_u8(2);
+                            h.write_u64(n.to_bits());
+                        }
+                        RawValue::DateTime(d) => {
+                            h.write_u8(3);
+                            h.write_i64(d.and_utc().timestamp());
+                            h.write_u32(d.and_utc().timestamp_subsec_nanos());
+                        }
+                        RawValue::Bool(b) => {
+                            h.write_u8(4);
+                            h.write_u8(u8::from(*b));
+                        }
+                    }
+                }
+                h.finish()
+            }
+            RowBlock::Text(t) => t.content(i),
+        }
+    }
+
     /// Row `i`'s cells (into `cells`, which is cleared first), its number
     /// and its problem, if any.
     pub fn row<'a>(&'a self, i: usize, cells: &mut Vec<Cell<'a>>) -> (u64, Option<RowProblem>) {
@@ -527,6 +564,19 @@ impl TextRows {
             from = e as usize;
             field
         })
+    }
+
+    /// See [`RowBlock::content`]: the row's text, then where its fields
+    /// end (so "AB","C" and "A","BC" differ).
+    fn content(&self, i: usize) -> u64 {
+        let start = self.rows[i].start;
+        let ends = self.ends_of(i);
+        let end = ends.last().map_or(start, |&e| e);
+        let text = self.text.as_bytes().get(start as usize..end as usize).unwrap_or(&[]);
+        let shape = ends.iter().fold(ends.len() as u64, |h, &e| {
+            h.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(u64::from(e - start))
+        });
+        twox_hash::XxHash3_64::oneshot_with_seed(shape, text)
     }
 
     fn row<'a>(&'a self, i: usize, cells: &mut Vec<Cell<'a>>) -> (u64, Option<RowProblem>) {

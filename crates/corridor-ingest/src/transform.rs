@@ -204,6 +204,14 @@ impl Program {
     pub fn scratch(&self) -> Scratch {
         Scratch {
             resolved: self.fields.iter().map(|_| Default::default()).collect(),
+            memo: self
+                .fields
+                .iter()
+                .map(|_| Memo {
+                    on: true,
+                    ..Default::default()
+                })
+                .collect(),
             cached: 0,
             upper: String::new(),
         }
@@ -243,7 +251,7 @@ impl Program {
                     };
                     self.convert(i, f, cell, scratch)?
                 }
-                Source::Constant(v) => self.convert(i, f, Cell::Text(v), scratch)?,
+                Source::Constant(v) => self.convert_remembered(i, f, v, scratch)?,
                 Source::Flags(flags) => {
                     let mut codes = Vec::new();
                     for (c, code) in flags {
@@ -366,14 +374,52 @@ impl Program {
             f.ty,
             FieldType::Text | FieldType::Pseudonym | FieldType::Bytes
         );
-        match slot {
-            Value::Text(s) if text_type && !raw.is_empty() => {
+        match (slot, raw) {
+            (Value::Text(s), raw) if text_type && !raw.is_empty() => {
                 s.clear();
                 s.push_str(recoded(f, &raw.text(), &mut scratch.upper));
             }
-            _ => *slot = self.convert(i, f, raw, scratch)?,
+            (slot, Cell::Text(text)) if !text_type => {
+                *slot = self.convert_remembered(i, f, text, scratch)?
+            }
+            (slot, raw) => *slot = self.convert(i, f, raw, scratch)?,
         }
         Ok(())
+    }
+
+    /// [`Program::convert`] of a text cell of a field that is not text,
+    /// looked up by the cell's text as the file has it when the same text
+    /// came before: exports repeat a few hundred spellings of a country or
+    /// a few thousand dates millions of times, and one lookup costs less
+    /// than trimming, recoding, parsing and resolving again.
+    fn convert_remembered(
+        &self,
+        i: usize,
+        f: &Compiled,
+        text: &str,
+        scratch: &mut Scratch,
+    ) -> Result<Value, RowError> {
+        let memo = &mut scratch.memo[i];
+        if !memo.on || matches!(f.ty, FieldType::CodeSet(_)) {
+            return self.convert(i, f, Cell::Text(text), scratch);
+        }
+        memo.lookups += 1;
+        if let Some(hit) = memo.seen.get(text) {
+            return hit.clone();
+        }
+        memo.misses += 1;
+        // A field whose texts rarely repeat (an amount, a free date) is
+        // converted afresh: remembering it would only fill memory.
+        if memo.lookups >= MEMO_TRIAL && memo.misses * 2 > memo.lookups {
+            memo.on = false;
+            memo.seen = Default::default();
+        }
+        let answer = self.convert(i, f, Cell::Text(text), scratch);
+        if scratch.cached < MAX_CACHED && scratch.memo[i].on {
+            scratch.cached += 1;
+            scratch.memo[i].seen.insert(text.into(), answer.clone());
+        }
+        answer
     }
 
     fn convert(
@@ -457,9 +503,26 @@ const MAX_CACHED: usize = 200_000;
 /// text, and a buffer.
 pub struct Scratch {
     resolved: Vec<HashMap<Box<str>, Result<&'static str, RowError>, foldhash::fast::RandomState>>,
+    /// Per field: conversions by the cell's text as in the file.
+    memo: Vec<Memo>,
+    /// Entries in `resolved` and `memo` together.
     cached: usize,
     upper: String,
 }
+
+/// A field's conversions remembered by the cell's text.
+#[derive(Default)]
+struct Memo {
+    seen: HashMap<Box<str>, Result<Value, RowError>, foldhash::fast::RandomState>,
+    /// Off once the field's texts turn out to rarely repeat.
+    on: bool,
+    lookups: u32,
+    misses: u32,
+}
+
+/// Lookups after which a field whose texts mostly differ stops being
+/// remembered.
+const MEMO_TRIAL: u32 = 8192;
 
 /// A value after the mapping's recoding table (matched trimmed and in
 /// capitals; `upper` is a reused buffer).

@@ -29,7 +29,6 @@ fn run(file: &std::path::Path, mapping: &str) -> (corridor_ingest::Report, Memor
     let mut sink = MemorySink::default();
     let sub = Submission {
         file,
-        file_digest: "x",
         source_id: "s",
         submission_id: "t",
     };

@@ -292,11 +292,9 @@ impl Workspace {
         let stage_dir = self.root.join("staging").join(&id);
         let stage = staging::Staging::create(&stage_dir, record_type)?;
         let key = self.pseudonymiser()?;
-        let digest = content_digest(file)?;
         let mut sink = stage.sink();
         let sub = corridor_ingest::Submission {
             file,
-            file_digest: &digest,
             source_id: &source,
             submission_id: &id,
         };
@@ -506,29 +504,6 @@ impl Incoming<'_> {
         }
         Ok(Settled::Supersedes(superseded))
     }
-}
-
-/// A fast digest of a file's bytes (two seeded XXH3-64 hashes, 128 bits):
-/// the name the file's record keys derive from. It is not the catalog's
-/// SHA-256, which is computed beside the ingest; it only has to tell files
-/// apart, at memory speed.
-pub fn content_digest(path: &Path) -> Result<String, StoreError> {
-    use std::hash::Hasher;
-    let mut f = File::open(path).map_err(io(path))?;
-    let mut a = twox_hash::XxHash3_64::with_seed(0x636f_7272_6964_6f72);
-    let mut b = twox_hash::XxHash3_64::with_seed(0x7265_636f_7264_6b65);
-    let mut buf = vec![0u8; 1 << 20];
-    let mut len = 0u64;
-    loop {
-        let n = f.read(&mut buf).map_err(io(path))?;
-        if n == 0 {
-            break;
-        }
-        a.write(&buf[..n]);
-        b.write(&buf[..n]);
-        len += n as u64;
-    }
-    Ok(format!("{:016x}{:016x}-{len}", a.finish(), b.finish()))
 }
 
 /// SHA-256 of a file, streamed.
