@@ -403,21 +403,13 @@ impl Program {
         if !memo.on || matches!(f.ty, FieldType::CodeSet(_)) {
             return self.convert(i, f, Cell::Text(text), scratch);
         }
-        memo.lookups += 1;
-        if let Some(hit) = memo.seen.get(text) {
+        if let Some(hit) = memo.get(text) {
             return hit.clone();
         }
-        memo.misses += 1;
-        // A field whose texts rarely repeat (an amount, a free date) is
-        // converted afresh: remembering it would only fill memory.
-        if memo.lookups >= MEMO_TRIAL && memo.misses * 2 > memo.lookups {
-            memo.on = false;
-            memo.seen = Default::default();
-        }
         let answer = self.convert(i, f, Cell::Text(text), scratch);
-        if scratch.cached < MAX_CACHED && scratch.memo[i].on {
+        if scratch.cached < MAX_CACHED {
             scratch.cached += 1;
-            scratch.memo[i].seen.insert(text.into(), answer.clone());
+            scratch.memo[i].insert(text, &answer);
         }
         answer
     }
@@ -510,19 +502,32 @@ pub struct Scratch {
     upper: String,
 }
 
-/// A field's conversions remembered by the cell's text.
+/// A field's conversions remembered by the cell's text. Only fields with
+/// few distinct texts are remembered: a lookup in a table that no longer
+/// fits the processor's caches costs more than parsing a date again.
 #[derive(Default)]
 struct Memo {
     seen: HashMap<Box<str>, Result<Value, RowError>, foldhash::fast::RandomState>,
-    /// Off once the field's texts turn out to rarely repeat.
+    /// Off once the field has too many distinct texts.
     on: bool,
-    lookups: u32,
-    misses: u32,
 }
 
-/// Lookups after which a field whose texts mostly differ stops being
-/// remembered.
-const MEMO_TRIAL: u32 = 8192;
+/// Distinct texts past which a field is no longer remembered.
+const MEMO_MAX: usize = 4096;
+
+impl Memo {
+    fn get(&self, text: &str) -> Option<&Result<Value, RowError>> {
+        self.seen.get(text)
+    }
+
+    fn insert(&mut self, text: &str, answer: &Result<Value, RowError>) {
+        if self.seen.len() >= MEMO_MAX {
+            *self = Memo::default();
+            return;
+        }
+        self.seen.insert(text.into(), answer.clone());
+    }
+}
 
 /// A value after the mapping's recoding table (matched trimmed and in
 /// capitals; `upper` is a reused buffer).

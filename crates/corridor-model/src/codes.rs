@@ -177,6 +177,9 @@ pub struct CodeList {
     exact: HashMap<String, usize>,
     /// Folded label or alias → index into `codes`.
     index: HashMap<String, usize>,
+    /// Every key of `index` and `exact`, with its index into `codes` and its
+    /// character counts: what misspelling suggestions compare with.
+    keys: Vec<(String, usize, KeyShape)>,
 }
 
 /// A value that is not in a code list.
@@ -334,12 +337,18 @@ impl CodeList {
             }
         }
         index.remove("");
+        let keys = index
+            .iter()
+            .chain(exact.iter())
+            .map(|(key, &i)| (key.clone(), i, KeyShape::of(key)))
+            .collect();
         Ok(CodeList {
             id,
             source_notes,
             codes,
             exact,
             index,
+            keys,
         })
     }
 
@@ -388,11 +397,10 @@ impl CodeList {
         let folded = fold(value);
         let shape = Shape::of(&folded);
         let mut scored: Vec<(f64, usize)> = self
-            .index
+            .keys
             .iter()
-            .chain(self.exact.iter())
-            .filter(|(key, _)| !bound || shape.may_reach(key, 0.8))
-            .map(|(key, &i)| (strsim::jaro_winkler(&folded, key), i))
+            .filter(|(_, _, key)| !bound || shape.may_reach(key, 0.8))
+            .map(|(key, i, _)| (strsim::jaro_winkler(&folded, key), *i))
             .filter(|(score, _)| *score >= 0.8)
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -407,6 +415,37 @@ impl CodeList {
             }
         }
         out
+    }
+}
+
+/// A code list key's characters, counted once when the list is read.
+#[derive(Debug, Clone)]
+struct KeyShape {
+    chars: usize,
+    non_ascii: usize,
+    /// Each ASCII character of the key and how often it occurs.
+    ascii: Vec<(u8, u16)>,
+}
+
+impl KeyShape {
+    fn of(key: &str) -> KeyShape {
+        let mut ascii: Vec<(u8, u16)> = Vec::new();
+        let (mut chars, mut non_ascii) = (0, 0);
+        for c in key.chars() {
+            chars += 1;
+            if !c.is_ascii() {
+                non_ascii += 1;
+            } else if let Some(seen) = ascii.iter_mut().find(|(a, _)| *a == c as u8) {
+                seen.1 = seen.1.saturating_add(1);
+            } else {
+                ascii.push((c as u8, 1));
+            }
+        }
+        KeyShape {
+            chars,
+            non_ascii,
+            ascii,
+        }
     }
 }
 
@@ -436,18 +475,14 @@ impl Shape {
     /// so the pair needs Jaro > 0.7 or Jaro ≥ `min`; and Jaro is at most
     /// (m/|a| + m/|b| + 1)/3, where the matches m are at most the characters
     /// the two share (a non-ASCII character of the key counts as shared).
-    fn may_reach(&self, key: &str, min: f64) -> bool {
-        let mut left = self.ascii;
-        let (mut shared, mut key_chars) = (0usize, 0usize);
-        for c in key.chars() {
-            key_chars += 1;
-            if !c.is_ascii() {
-                shared += 1;
-            } else if left[c as usize] > 0 {
-                left[c as usize] -= 1;
-                shared += 1;
-            }
-        }
+    fn may_reach(&self, key: &KeyShape, min: f64) -> bool {
+        let shared = key.non_ascii
+            + key
+                .ascii
+                .iter()
+                .map(|&(c, n)| usize::from(n.min(self.ascii[usize::from(c)])))
+                .sum::<usize>();
+        let key_chars = key.chars;
         let shared = shared.min(self.chars);
         if self.chars == 0 || key_chars == 0 {
             return self.chars == key_chars;
