@@ -269,6 +269,7 @@ impl Store<'_> {
         report.rows_read += block.len() as u64;
         let mut keep = Vec::with_capacity(batch.num_rows());
         let mut cells = Vec::new();
+        let mut detail = String::new();
         for outcome in outcomes {
             let quarantined = match outcome {
                 Outcome::Quarantined(row) => row,
@@ -292,29 +293,53 @@ impl Store<'_> {
                     }
                 }
             };
-            report.count_quarantined(&quarantined);
+            report.count_quarantined(&quarantined, &mut detail);
             sink.quarantine(quarantined).map_err(sink_err)?;
         }
-        let batch = if keep.iter().all(|k| *k) {
-            batch
-        } else {
-            arrow::compute::filter_record_batch(&batch, &keep.into())
-                .map_err(|e| sink_err(e.to_string()))?
-        };
-        report.stored += batch.num_rows() as u64;
-        if batch.num_rows() > 0 {
-            sink.write_batch(batch).map_err(sink_err)?;
+        // Repeats are rare: the rows around them go to the sink as slices of
+        // the batch, which copy nothing.
+        let mut from = 0;
+        while from < keep.len() {
+            let to = keep[from..]
+                .iter()
+                .position(|k| !*k)
+                .map_or(keep.len(), |n| from + n);
+            if to > from {
+                report.stored += (to - from) as u64;
+                sink.write_batch(batch.slice(from, to - from))
+                    .map_err(sink_err)?;
+            }
+            from = to + 1;
         }
         Ok(())
     }
 }
 
 impl Report {
-    fn count_quarantined(&mut self, row: &QuarantinedRow) {
+    /// Counts a quarantined row; `detail` is a reused buffer (a dirty file
+    /// quarantines hundreds of thousands of rows under a few reasons).
+    fn count_quarantined(&mut self, row: &QuarantinedRow, detail: &mut String) {
+        use std::fmt::Write;
         self.quarantined += 1;
-        *self.by_reason.entry(row.reason.to_string()).or_default() += 1;
-        let detail = format!("{} ({})", row.reason, row.field.as_deref().unwrap_or("row"));
-        *self.by_field.entry(detail).or_default() += 1;
+        match self.by_reason.get_mut(row.reason) {
+            Some(n) => *n += 1,
+            None => {
+                self.by_reason.insert(row.reason.to_string(), 1);
+            }
+        }
+        detail.clear();
+        let _ = write!(
+            detail,
+            "{} ({})",
+            row.reason,
+            row.field.as_deref().unwrap_or("row")
+        );
+        match self.by_field.get_mut(detail.as_str()) {
+            Some(n) => *n += 1,
+            None => {
+                self.by_field.insert(detail.clone(), 1);
+            }
+        }
     }
 }
 

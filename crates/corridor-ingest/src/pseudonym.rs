@@ -167,8 +167,16 @@ mod tests {
         assert_eq!(keys.of(7, 1), a.record_keys("f00d").of(7, 1), "stable");
         assert_ne!(keys.of(7, 1), keys.of(7, 2), "another row content");
         assert_ne!(keys.of(7, 1), keys.of(8, 1), "another row number");
-        assert_ne!(keys.of(7, 1), a.record_keys("beef").of(7, 1), "another source");
-        assert_ne!(keys.of(7, 1), b.record_keys("f00d").of(7, 1), "another secret");
+        assert_ne!(
+            keys.of(7, 1),
+            a.record_keys("beef").of(7, 1),
+            "another source"
+        );
+        assert_ne!(
+            keys.of(7, 1),
+            b.record_keys("f00d").of(7, 1),
+            "another secret"
+        );
         assert!(
             !format!("{a:?}").contains("secret-a"),
             "the key never shows"

@@ -572,9 +572,14 @@ impl TextRows {
         let start = self.rows[i].start;
         let ends = self.ends_of(i);
         let end = ends.last().map_or(start, |&e| e);
-        let text = self.text.as_bytes().get(start as usize..end as usize).unwrap_or(&[]);
+        let text = self
+            .text
+            .as_bytes()
+            .get(start as usize..end as usize)
+            .unwrap_or(&[]);
         let shape = ends.iter().fold(ends.len() as u64, |h, &e| {
-            h.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(u64::from(e - start))
+            h.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                .wrapping_add(u64::from(e - start))
         });
         twox_hash::XxHash3_64::oneshot_with_seed(shape, text)
     }

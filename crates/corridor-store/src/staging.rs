@@ -32,6 +32,8 @@ pub struct StagingSink {
     rows_in_part: usize,
     quarantine: BufWriter<File>,
     quarantine_path: PathBuf,
+    /// A quarantined row's original values as JSON (a reused buffer).
+    json: Vec<u8>,
     error: Option<String>,
 }
 
@@ -60,6 +62,7 @@ impl Staging {
             rows_in_part: 0,
             quarantine,
             quarantine_path,
+            json: Vec::new(),
             error,
         };
         if let Err(e) = writeln!(sink.quarantine, "row,field,reason,message,original") {
@@ -102,12 +105,19 @@ fn tempfile_fallback() -> File {
         .unwrap_or_else(|_| unreachable!("/dev/null opens"))
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
+/// Writes a CSV field, quoted when it holds a comma, quote or line break.
+fn write_csv_field(out: &mut impl Write, s: &str) -> std::io::Result<()> {
+    if !s.contains([',', '"', '\n', '\r']) {
+        return out.write_all(s.as_bytes());
     }
+    out.write_all(b"\"")?;
+    for (i, part) in s.split('"').enumerate() {
+        if i > 0 {
+            out.write_all(b"\"\"")?;
+        }
+        out.write_all(part.as_bytes())?;
+    }
+    out.write_all(b"\"")
 }
 
 impl StagingSink {
@@ -132,6 +142,18 @@ impl StagingSink {
             .chain(["record_key", "source_row"]);
         for name in unique {
             props = props.set_column_dictionary_enabled(name.into(), false);
+        }
+        // Text columns carry no min/max: a row group of a million records
+        // spans nearly every code, so the statistics would prune nothing,
+        // and comparing every value twice is a tenth of the storing
+        // thread's work. Dates and numbers keep theirs.
+        for f in self.schema.fields() {
+            if matches!(f.data_type(), arrow::datatypes::DataType::Utf8) {
+                props = props.set_column_statistics_enabled(
+                    f.name().as_str().into(),
+                    parquet::file::properties::EnabledStatistics::None,
+                );
+            }
         }
         let props = props.build();
         self.writer = Some(
@@ -184,22 +206,21 @@ impl RecordSink for StagingSink {
     }
 
     fn quarantine(&mut self, row: QuarantinedRow) -> Result<(), String> {
-        let original = serde_json::to_string(
-            &row.original
-                .iter()
-                .cloned()
-                .collect::<std::collections::BTreeMap<_, _>>(),
-        )
-        .unwrap_or_default();
-        writeln!(
-            self.quarantine,
-            "{},{},{},{},{}",
-            row.row,
-            csv_field(row.field.as_deref().unwrap_or("")),
-            row.reason,
-            csv_field(&row.message),
-            csv_field(&original)
-        )
-        .map_err(|e| e.to_string())
+        let original: std::collections::BTreeMap<&str, &str> = row
+            .original
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.json.clear();
+        serde_json::to_writer(&mut self.json, &original).map_err(|e| e.to_string())?;
+        let json = std::str::from_utf8(&self.json).map_err(|e| e.to_string())?;
+        let q = &mut self.quarantine;
+        write!(q, "{},", row.row).map_err(|e| e.to_string())?;
+        write_csv_field(q, row.field.as_deref().unwrap_or("")).map_err(|e| e.to_string())?;
+        write!(q, ",{},", row.reason).map_err(|e| e.to_string())?;
+        write_csv_field(q, &row.message).map_err(|e| e.to_string())?;
+        q.write_all(b",").map_err(|e| e.to_string())?;
+        write_csv_field(q, json).map_err(|e| e.to_string())?;
+        q.write_all(b"\n").map_err(|e| e.to_string())
     }
 }
