@@ -19,7 +19,6 @@ pub mod validate;
 pub mod value;
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 
 use arrow::record_batch::RecordBatch;
@@ -160,7 +159,7 @@ impl Mapper<'_> {
         let mut outcomes = Vec::with_capacity(block.len());
         let mut cells = Vec::new();
         let mut values = Vec::new();
-        let mut digest = value::HashBytes(Vec::new());
+        let mut record_bytes = Vec::new();
         for i in 0..block.len() {
             let (number, problem) = block.row(i, &mut cells);
             let outcome: Result<(), transform::RowError> = match &problem {
@@ -185,12 +184,8 @@ impl Mapper<'_> {
             };
             match outcome {
                 Ok(()) => {
-                    digest.0.clear();
-                    for v in &values {
-                        v.hash_into(&mut digest);
-                    }
                     outcomes.push(Outcome::Valid {
-                        digest: digest.finish(),
+                        digest: value::record_digest(&values, &mut record_bytes),
                         index: i,
                         number,
                     });

@@ -25,19 +25,30 @@ impl std::fmt::Debug for Pseudonymiser {
 /// Normalises an identifier as clerks type it differently: case, spaces,
 /// dashes, dots and slashes do not make another document.
 pub fn normalise_identifier(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    normalise_identifier_into(value, &mut out);
+    out
+}
+
+/// [`normalise_identifier`] written over `out` (a buffer reused row to row).
+pub fn normalise_identifier_into(value: &str, out: &mut String) {
+    out.clear();
+    let dropped = |c: char| c.is_whitespace() || matches!(c, '-' | '.' | '/' | '_');
     if value.is_ascii() {
-        let mut out: Vec<u8> = value
-            .bytes()
-            .filter(|&b| !(b as char).is_whitespace() && !matches!(b, b'-' | b'.' | b'/' | b'_'))
-            .collect();
-        out.make_ascii_uppercase();
-        return String::from_utf8(out).unwrap_or_default();
+        out.extend(
+            value
+                .chars()
+                .filter(|&c| !dropped(c))
+                .map(|c| c.to_ascii_uppercase()),
+        );
+    } else {
+        out.extend(
+            value
+                .chars()
+                .filter(|&c| !dropped(c))
+                .flat_map(char::to_uppercase),
+        );
     }
-    value
-        .chars()
-        .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '.' | '/' | '_'))
-        .flat_map(char::to_uppercase)
-        .collect()
 }
 
 impl Pseudonymiser {

@@ -7,7 +7,7 @@ use corridor_model::{CodeListId, Countries, FieldType, RecordType};
 
 use crate::IngestError;
 use crate::mapping::{FieldSpec, Mapping};
-use crate::pseudonym::{Pseudonymiser, normalise_identifier};
+use crate::pseudonym::{Pseudonymiser, normalise_identifier_into};
 use crate::read::Cell;
 use crate::value::{self, Value};
 
@@ -214,6 +214,7 @@ impl Program {
                 .collect(),
             cached: 0,
             upper: String::new(),
+            identifier: String::new(),
         }
     }
 
@@ -274,7 +275,8 @@ impl Program {
                 Source::Pseudonymise { columns, with } => {
                     let mut mac = key.start(f.name);
                     for c in columns {
-                        let v = normalise_identifier(&get(*c).text());
+                        normalise_identifier_into(&get(*c).text(), &mut scratch.identifier);
+                        let v = &scratch.identifier;
                         if v.is_empty() {
                             return Err(err(
                                 f.name,
@@ -282,7 +284,7 @@ impl Program {
                                 "an identifier column is empty, so no pseudonym can be made".into(),
                             ));
                         }
-                        mac.part(&v);
+                        mac.part(v);
                     }
                     for w in with {
                         match &values[*w] {
@@ -500,6 +502,8 @@ pub struct Scratch {
     /// Entries in `resolved` and `memo` together.
     cached: usize,
     upper: String,
+    /// An identifier being normalised.
+    identifier: String,
 }
 
 /// A field's conversions remembered by the cell's text. Only fields with

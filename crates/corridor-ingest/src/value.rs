@@ -22,37 +22,56 @@ pub enum Value {
 }
 
 impl Value {
-    /// Feeds the value to a hasher (floats by their bits), for spotting
-    /// repeated records.
-    pub fn hash_into(&self, h: &mut impl std::hash::Hasher) {
-        use std::hash::Hash;
-        std::mem::discriminant(self).hash(h);
+    /// Appends the value to a record's bytes (a tag, then floats by their
+    /// bits and texts after their length), for spotting repeated records.
+    pub fn digest_into(&self, out: &mut Vec<u8>) {
+        let text = |out: &mut Vec<u8>, tag: u8, s: &str| {
+            out.push(tag);
+            out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+        };
         match self {
-            Value::Null => {}
-            Value::Text(s) => s.hash(h),
-            Value::Code(s) => s.hash(h),
-            Value::Int(n) => n.hash(h),
-            Value::Float(f) => f.to_bits().hash(h),
-            Value::Bool(b) => b.hash(h),
-            Value::Date(d) | Value::Time(d) => d.hash(h),
-            Value::Codes(c) => c.hash(h),
+            Value::Null => out.push(0),
+            Value::Text(s) => text(out, 1, s),
+            Value::Code(s) => text(out, 2, s),
+            Value::Int(n) => {
+                out.push(3);
+                out.extend_from_slice(&n.to_le_bytes());
+            }
+            Value::Float(f) => {
+                out.push(4);
+                out.extend_from_slice(&f.to_bits().to_le_bytes());
+            }
+            Value::Bool(b) => out.extend_from_slice(&[5, u8::from(*b)]),
+            Value::Date(d) => {
+                out.push(6);
+                out.extend_from_slice(&d.to_le_bytes());
+            }
+            Value::Time(t) => {
+                out.push(7);
+                out.extend_from_slice(&t.to_le_bytes());
+            }
+            Value::Codes(codes) => {
+                out.push(8);
+                out.extend_from_slice(&(codes.len() as u32).to_le_bytes());
+                for c in codes {
+                    text(out, 9, c);
+                }
+            }
         }
     }
 }
 
-/// A hasher that collects the bytes written to it and hashes them at once
-/// with XXH3 (deterministic, so the same file always finds the same
-/// repeats; a streaming hasher costs more per small write).
-pub struct HashBytes(pub Vec<u8>);
-
-impl std::hash::Hasher for HashBytes {
-    fn write(&mut self, bytes: &[u8]) {
-        self.0.extend_from_slice(bytes);
+/// The digest of a record's values, for spotting repeats: XXH3 of their
+/// bytes ([`Value::digest_into`]), collected first because one hash of the
+/// whole costs less than a streaming hasher's many small writes, and
+/// deterministic, so the same file always finds the same repeats.
+pub fn record_digest(values: &[Value], bytes: &mut Vec<u8>) -> u64 {
+    bytes.clear();
+    for v in values {
+        v.digest_into(bytes);
     }
-
-    fn finish(&self) -> u64 {
-        twox_hash::XxHash3_64::oneshot(&self.0)
-    }
+    twox_hash::XxHash3_64::oneshot(bytes)
 }
 
 pub fn epoch_days(d: NaiveDate) -> i32 {
