@@ -14,11 +14,12 @@ pub mod draft;
 pub mod mapping;
 pub mod pseudonym;
 pub mod read;
+mod repeats;
 pub mod transform;
 pub mod validate;
 pub mod value;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use arrow::record_batch::RecordBatch;
@@ -220,7 +221,10 @@ struct Store<'a> {
     headers: &'a [String],
     file: &'a Path,
     /// Exact repeats of a record within one file: content hash → first row.
-    seen: HashMap<u64, u64, foldhash::fast::FixedState>,
+    seen: repeats::Repeats,
+    /// A block's valid rows (digest, row) and the first row of each.
+    records: Vec<(u64, u64)>,
+    first: Vec<u64>,
     /// Blocks mapped ahead of the next one to store, by number.
     waiting: BTreeMap<usize, Result<MappedBlock, IngestError>>,
     next: usize,
@@ -265,15 +269,20 @@ impl Store<'_> {
         let mut keep = Vec::with_capacity(batch.num_rows());
         let mut cells = Vec::new();
         let mut detail = String::new();
+        self.records.clear();
+        self.records
+            .extend(outcomes.iter().filter_map(|outcome| match outcome {
+                Outcome::Valid { digest, number, .. } => Some((*digest, *number)),
+                Outcome::Quarantined(_) => None,
+            }));
+        self.first.clear();
+        self.seen.first_rows(&self.records, &mut self.first);
+        let mut firsts = self.first.iter();
         for outcome in outcomes {
             let quarantined = match outcome {
                 Outcome::Quarantined(row) => row,
-                Outcome::Valid {
-                    digest,
-                    index,
-                    number,
-                } => {
-                    let first = *self.seen.entry(digest).or_insert(number);
+                Outcome::Valid { index, number, .. } => {
+                    let first = firsts.next().copied().unwrap_or(number);
                     keep.push(first == number);
                     if first == number {
                         continue;
@@ -436,7 +445,9 @@ pub fn ingest(
                 program: &program,
                 headers: &headers,
                 file,
-                seen: HashMap::default(),
+                seen: Default::default(),
+                records: Vec::new(),
+                first: Vec::new(),
                 waiting: BTreeMap::new(),
                 next: 0,
             };
