@@ -117,7 +117,8 @@ impl PseudonymMac {
         // 16 bytes always fit 32 hex digits, which are ASCII.
         let _ = hex::encode_to_slice(&self.0.finalize().into_bytes()[..16], &mut hex);
         out.clear();
-        out.push_str(std::str::from_utf8(&hex).unwrap_or_default());
+        // Hex digits are ASCII: pushed as they are, no UTF-8 check.
+        out.extend(hex.iter().map(|&b| char::from(b)));
     }
 }
 
