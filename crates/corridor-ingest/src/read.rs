@@ -1676,6 +1676,36 @@ mod tests {
         }
     }
 
+    /// A row's content digest (what its record key derives from) tells
+    /// apart rows whose texts differ only in where a field ends, or in a
+    /// value's type, and is the same for the same row.
+    #[test]
+    fn content_digests_tell_fields_apart() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, "a;b\nAB;C\nA;BC\nAB;C\n").expect("write");
+        let rows = all_rows(&path, true);
+        let digests: Vec<u64> = rows.iter().map(|r| r.3).collect();
+        assert_ne!(digests[0], digests[1], "AB;C is not A;BC");
+        assert_eq!(digests[0], digests[2], "the same text, the same digest");
+        let block = |values: Vec<RawValue>| {
+            RowBlock::Rows(vec![RawRow {
+                number: 2,
+                values,
+                problem: None,
+            }])
+        };
+        let text = block(vec![RawValue::Text("1".into()), RawValue::Empty]);
+        let number = block(vec![RawValue::Number(1.0), RawValue::Empty]);
+        let shifted = block(vec![RawValue::Empty, RawValue::Text("1".into())]);
+        assert_ne!(text.content(0), number.content(0));
+        assert_ne!(text.content(0), shifted.content(0));
+        assert_eq!(
+            text.content(0),
+            block(vec![RawValue::Text("1".into()), RawValue::Empty]).content(0)
+        );
+    }
+
     #[test]
     fn csv_rows_carry_their_line_numbers() {
         let dir = tempfile::tempdir().expect("dir");

@@ -456,7 +456,7 @@ pub const STORED_FIELDS: &[(&str, DataType, &str)] = &[
     (
         "record_key",
         DataType::UInt64,
-        "Permanent random key of the record, drawn at intake and never changed (the same row of the same file always gets the same key). The cell-key method of disclosure control sums these per cell.",
+        "Permanent random key of the record, drawn at intake and never changed (the same row of the same file always gets the same key, and so does a row a corrected re-export left unchanged in its place). The cell-key method of disclosure control sums these per cell.",
     ),
     (
         "source_id",
