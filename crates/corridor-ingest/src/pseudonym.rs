@@ -33,21 +33,15 @@ pub fn normalise_identifier(value: &str) -> String {
 /// [`normalise_identifier`] written over `out` (a buffer reused row to row).
 pub fn normalise_identifier_into(value: &str, out: &mut String) {
     out.clear();
-    let dropped = |c: char| c.is_whitespace() || matches!(c, '-' | '.' | '/' | '_');
-    if value.is_ascii() {
-        out.extend(
-            value
-                .chars()
-                .filter(|&c| !dropped(c))
-                .map(|c| c.to_ascii_uppercase()),
-        );
-    } else {
-        out.extend(
-            value
-                .chars()
-                .filter(|&c| !dropped(c))
-                .flat_map(char::to_uppercase),
-        );
+    for c in value.chars() {
+        if c.is_whitespace() || matches!(c, '-' | '.' | '/' | '_') {
+            continue;
+        }
+        if c.is_ascii() {
+            out.push(c.to_ascii_uppercase());
+        } else {
+            out.extend(c.to_uppercase());
+        }
     }
 }
 

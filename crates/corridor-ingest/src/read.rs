@@ -483,8 +483,9 @@ pub struct CsvRows {
     /// without it ([`CsvRows::read_plain_line`]).
     delimiter: u8,
     quote: u8,
-    /// Whether plain lines skip `csv_core` (off only to test that both
-    /// ways read the same rows).
+    /// Whether plain lines skip `csv_core`: not when the delimiter is a
+    /// line end or the quote (and off in a test that both ways read the
+    /// same rows).
     plain_lines: bool,
     buf: Vec<u8>,
     /// The unread part of `buf`.
@@ -650,7 +651,7 @@ impl CsvRows {
             core,
             delimiter,
             quote,
-            plain_lines: true,
+            plain_lines: !matches!(delimiter, b'\n' | b'\r') && delimiter != quote,
             buf: vec![0; CSV_READ],
             at: 0,
             filled: 0,
@@ -730,60 +731,15 @@ impl CsvRows {
     /// Reads one record into `out`; returns the line it ends on, or `None`
     /// at the end of the file. Blank lines are skipped.
     fn read_record(&mut self, out: &mut TextBuilder) -> Result<Option<u64>, IngestError> {
-        use csv_core::ReadRecordResult as R;
         loop {
             let start = out.used;
-            if let Some(nends) = self.read_plain_line(out) {
-                if nends == 1 && out.bytes[start..out.used].trim_ascii().is_empty() {
-                    out.used = start;
-                    continue; // a blank line
-                }
-                let first_end = out.ends.len() as u32;
-                out.ends
-                    .extend(self.ends[..nends].iter().map(|&e| (start + e) as u32));
-                out.rows.push(TextRow {
-                    number: self.newlines,
-                    first_end,
-                    start: start as u32,
-                });
-                return Ok(Some(self.newlines));
-            }
-            let mut nends = 0;
-            loop {
-                if self.at == self.filled && !self.eof {
-                    self.fill()?;
-                }
-                if out.bytes.len() - out.used < 4096 {
-                    let grow = out.bytes.len().max(1 << 16);
-                    out.bytes.resize(out.bytes.len() + grow, 0);
-                }
-                let input = &self.buf[self.at..self.filled];
-                let (res, nin, nout, nend) = self.core.read_record(
-                    input,
-                    &mut out.bytes[out.used..],
-                    &mut self.ends[nends..],
-                );
-                let consumed = &input[..nin];
-                self.newlines += consumed.iter().filter(|&&b| b == b'\n').count() as u64;
-                if let Some(&b) = consumed.last() {
-                    self.last_byte = b;
-                }
-                self.at += nin;
-                out.used += nout;
-                nends += nend;
-                match res {
-                    R::InputEmpty | R::OutputFull => {}
-                    R::OutputEndsFull => {
-                        let n = self.ends.len();
-                        self.ends.resize(n * 2, 0);
-                    }
-                    R::Record => break,
-                    R::End => {
-                        out.used = start;
-                        return Ok(None);
-                    }
-                }
-            }
+            let nends = match self.read_plain_line(out) {
+                Some(nends) => nends,
+                None => match self.read_csv_record(out)? {
+                    Some(nends) => nends,
+                    None => return Ok(None),
+                },
+            };
             let line = self.newlines + 1 - u64::from(self.last_byte == b'\n');
             let ends = &self.ends[..nends];
             if nends == 1 && out.bytes[start..start + ends[0]].trim_ascii().is_empty() {
@@ -801,6 +757,48 @@ impl CsvRows {
         }
     }
 
+    /// Reads one record into `out` with `csv_core`, its field ends into
+    /// `self.ends`; returns how many fields, or `None` at the end of the
+    /// file.
+    fn read_csv_record(&mut self, out: &mut TextBuilder) -> Result<Option<usize>, IngestError> {
+        use csv_core::ReadRecordResult as R;
+        let start = out.used;
+        let mut nends = 0;
+        loop {
+            if self.at == self.filled && !self.eof {
+                self.fill()?;
+            }
+            if out.bytes.len() - out.used < 4096 {
+                let grow = out.bytes.len().max(1 << 16);
+                out.bytes.resize(out.bytes.len() + grow, 0);
+            }
+            let input = &self.buf[self.at..self.filled];
+            let (res, nin, nout, nend) =
+                self.core
+                    .read_record(input, &mut out.bytes[out.used..], &mut self.ends[nends..]);
+            let consumed = &input[..nin];
+            self.newlines += consumed.iter().filter(|&&b| b == b'\n').count() as u64;
+            if let Some(&b) = consumed.last() {
+                self.last_byte = b;
+            }
+            self.at += nin;
+            out.used += nout;
+            nends += nend;
+            match res {
+                R::InputEmpty | R::OutputFull => {}
+                R::OutputEndsFull => {
+                    let n = self.ends.len();
+                    self.ends.resize(n * 2, 0);
+                }
+                R::Record => return Ok(Some(nends)),
+                R::End => {
+                    out.used = start;
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
     /// Splits the next line without `csv_core` when nothing in it needs a
     /// CSV parser: it ends with a `\n` already in the buffer and holds no
     /// quote and no other `\r`. Most lines of most exports are like this,
@@ -810,10 +808,7 @@ impl CsvRows {
     /// many fields, or `None` (nothing consumed) for `csv_core` to read the
     /// line.
     fn read_plain_line(&mut self, out: &mut TextBuilder) -> Option<usize> {
-        if !self.plain_lines
-            || matches!(self.delimiter, b'\n' | b'\r')
-            || self.delimiter == self.quote
-        {
+        if !self.plain_lines {
             return None;
         }
         let input = &self.buf[self.at..self.filled];

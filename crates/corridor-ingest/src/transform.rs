@@ -204,13 +204,11 @@ impl Program {
     pub fn scratch(&self) -> Scratch {
         Scratch {
             resolved: self.fields.iter().map(|_| Default::default()).collect(),
+            // A list of codes is split and resolved part by part instead.
             memo: self
                 .fields
                 .iter()
-                .map(|_| Memo {
-                    on: true,
-                    ..Default::default()
-                })
+                .map(|f| Memo((!matches!(f.ty, FieldType::CodeSet(_))).then(Default::default)))
                 .collect(),
             cached: 0,
             upper: String::new(),
@@ -401,11 +399,10 @@ impl Program {
         text: &str,
         scratch: &mut Scratch,
     ) -> Result<Value, RowError> {
-        let memo = &mut scratch.memo[i];
-        if !memo.on || matches!(f.ty, FieldType::CodeSet(_)) {
+        let Memo(Some(seen)) = &scratch.memo[i] else {
             return self.convert(i, f, Cell::Text(text), scratch);
-        }
-        if let Some(hit) = memo.get(text) {
+        };
+        if let Some(hit) = seen.get(text) {
             return hit.clone();
         }
         let answer = self.convert(i, f, Cell::Text(text), scratch);
@@ -506,30 +503,24 @@ pub struct Scratch {
     identifier: String,
 }
 
-/// A field's conversions remembered by the cell's text. Only fields with
-/// few distinct texts are remembered: a lookup in a table that no longer
-/// fits the processor's caches costs more than parsing a date again.
-#[derive(Default)]
-struct Memo {
-    seen: HashMap<Box<str>, Result<Value, RowError>, foldhash::fast::RandomState>,
-    /// Off once the field has too many distinct texts.
-    on: bool,
-}
+/// A field's conversions remembered by the cell's text; `None` once the
+/// field is not remembered. Only fields with few distinct texts are: a
+/// lookup in a table that no longer fits the processor's caches costs more
+/// than parsing a date again.
+struct Memo(Option<HashMap<Box<str>, Result<Value, RowError>, foldhash::fast::RandomState>>);
 
 /// Distinct texts past which a field is no longer remembered.
 const MEMO_MAX: usize = 4096;
 
 impl Memo {
-    fn get(&self, text: &str) -> Option<&Result<Value, RowError>> {
-        self.seen.get(text)
-    }
-
     fn insert(&mut self, text: &str, answer: &Result<Value, RowError>) {
-        if self.seen.len() >= MEMO_MAX {
-            *self = Memo::default();
-            return;
+        match &mut self.0 {
+            Some(seen) if seen.len() >= MEMO_MAX => self.0 = None,
+            Some(seen) => {
+                seen.insert(text.into(), answer.clone());
+            }
+            None => {}
         }
-        self.seen.insert(text.into(), answer.clone());
     }
 }
 
@@ -627,4 +618,97 @@ fn strsim_ratio(a: &str, b: &str) -> f64 {
     let (a, b) = (a.to_lowercase(), b.to_lowercase());
     let common = a.chars().filter(|c| b.contains(*c)).count() as f64;
     2.0 * common / (a.chars().count() + b.chars().count()).max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Conversions remembered across rows give exactly what converting each
+    /// row afresh gives, errors included: for fields whose texts repeat,
+    /// for texts that differ only in spaces or case, and for a field with
+    /// more distinct texts than are remembered.
+    #[test]
+    fn remembered_conversions_are_fresh_ones() {
+        let mapping: Mapping = toml::from_str(
+            r#"
+record_type = "border_events"
+source = "test"
+[reader]
+date_formats = ["%d/%m/%Y"]
+[fields]
+reporting_country = { constant = "GTM" }
+citizenship = { column = "pais" }
+counterpart_country = { column = "destino" }
+sex = { column = "sexo", recode = { "MASC" = "M" } }
+person_key = { pseudonymise = ["doc"] }
+direction = { column = "sentido", recode = { "E" = "entry", "S" = "exit" } }
+event_date = { column = "fecha" }
+date_of_birth = { column = "nacimiento" }
+"#,
+        )
+        .expect("mapping");
+        let headers: Vec<String> = [
+            "fecha",
+            "nacimiento",
+            "pais",
+            "destino",
+            "sexo",
+            "sentido",
+            "doc",
+        ]
+        .map(String::from)
+        .to_vec();
+        let program =
+            Program::compile(&mapping, &headers, std::path::Path::new("t.csv")).expect("compile");
+        let key = Pseudonymiser::new(vec![7; 32]);
+        let countries = ["GUATEMALA", " guatemala ", "Hondura", "XX", "MEX", ""];
+        let sexes = ["MASC", "masc", "F", "Q", " F"];
+        let mut kept = program.scratch();
+        let (mut remembered, mut fresh) = (Vec::new(), Vec::new());
+        let mut checked = (0, 0);
+        for row in 0..30_000usize {
+            // A date of birth per row: more than a field remembers.
+            let birth = format!(
+                "{:02}/{:02}/{}",
+                row % 28 + 1,
+                row / 28 % 12 + 1,
+                1900 + row / 336
+            );
+            let birth = if row % 997 == 0 {
+                "31/02/1980".to_string()
+            } else {
+                birth
+            };
+            let texts = [
+                format!("{:02}/01/2024", row % 31 + 1),
+                birth,
+                countries[row % 6].to_string(),
+                countries[(row / 6) % 6].to_string(),
+                sexes[row % 5].to_string(),
+                ["E", "s", "X"][row % 3].to_string(),
+                format!("D{row}"),
+            ];
+            let cells: Vec<Cell> = texts.iter().map(|t| Cell::Text(t)).collect();
+            let a = program.eval(&cells, &key, &mut kept, &mut remembered);
+            let b = program.eval(&cells, &key, &mut program.scratch(), &mut fresh);
+            assert_eq!(a, b, "row {row}");
+            if a.is_ok() {
+                assert_eq!(remembered, fresh, "row {row}");
+                checked.0 += 1;
+            } else {
+                checked.1 += 1;
+            }
+        }
+        assert!(checked.0 > 1000 && checked.1 > 1000, "{checked:?}");
+        let birth = program
+            .fields
+            .iter()
+            .position(|f| f.name == "date_of_birth");
+        assert!(
+            birth.is_some_and(|i| kept.memo[i].0.is_none()),
+            "dates of birth are no longer remembered"
+        );
+        assert!(kept.memo[0].0.is_some(), "the constant is");
+    }
 }

@@ -181,11 +181,13 @@ impl Catalog {
     }
 
     /// Current submissions of a source with the same file name or content.
+    /// Current submissions of `source` with the file's name or (when known)
+    /// its SHA-256.
     pub fn current_for_file(
         &self,
         source: &str,
         file_name: &str,
-        file_sha: &str,
+        file_sha: Option<&str>,
     ) -> Result<Vec<String>, StoreError> {
         let mut stmt = self
             .conn

@@ -264,7 +264,7 @@ impl Workspace {
             replace,
         };
         let named_before = !catalog
-            .current_for_file(&source, &file_name, "")?
+            .current_for_file(&source, &file_name, None)?
             .is_empty();
         // The SHA-256 and what it settles, when known before ingesting.
         let early = if named_before {
@@ -493,7 +493,7 @@ impl Incoming<'_> {
         if let Some(existing) = catalog.find(source, file_sha, self.mapping_sha)? {
             return Ok(Settled::Current(Box::new(existing)));
         }
-        let superseded = catalog.current_for_file(source, self.file_name, file_sha)?;
+        let superseded = catalog.current_for_file(source, self.file_name, Some(file_sha))?;
         if !superseded.is_empty() && !self.replace {
             return Err(StoreError::Workspace(format!(
                 "{} was already submitted to source '{source}' (submission {}), with other content or another mapping; \

@@ -302,28 +302,21 @@ fn the_same_file_twice_is_a_no_op_and_replace_supersedes() {
             .value(0) as u64
     };
     assert_eq!(count(&ws), report.stored);
-    match ws
-        .submit(&mapping, &file, false, &mut |_| {})
-        .expect("again")
-    {
-        Outcome::AlreadyIngested { submission } => assert_eq!(submission.id, sub.id),
+    // The submission a file turns out to be already, after a no-op.
+    let no_op = |file: &Path| match ws.submit(&mapping, file, false, &mut |_| {}) {
+        Ok(Outcome::AlreadyIngested { submission }) => submission.id,
         other => panic!("expected a no-op, got {other:?}"),
-    }
+    };
+    let staged = || std::fs::read_dir(root.join("staging")).map_or(0, |d| d.count());
+    assert_eq!(no_op(&file), sub.id);
     assert_eq!(count(&ws), report.stored, "nothing counted twice");
     // The same content under another name is found out too (its SHA-256 is
     // computed while it is ingested), and nothing is left behind.
     let renamed = root.join("returns-copy.csv");
     std::fs::copy(&file, &renamed).expect("copy");
-    match ws
-        .submit(&mapping, &renamed, false, &mut |_| {})
-        .expect("renamed")
-    {
-        Outcome::AlreadyIngested { submission } => assert_eq!(submission.id, sub.id),
-        other => panic!("expected a no-op, got {other:?}"),
-    }
+    assert_eq!(no_op(&renamed), sub.id);
     assert_eq!(count(&ws), report.stored, "the copy is not counted");
-    let staged = std::fs::read_dir(root.join("staging")).map_or(0, |d| d.count());
-    assert_eq!(staged, 0, "no staging left");
+    assert_eq!(staged(), 0, "no staging left");
     // The same content through another mapping would supersede the first
     // submission: refused without --replace, also when found out late.
     let remapped = root.join("returns-remapped.toml");
@@ -333,8 +326,7 @@ fn the_same_file_twice_is_a_no_op_and_replace_supersedes() {
         .submit(&remapped, &renamed, false, &mut |_| {})
         .expect_err("same content, another mapping");
     assert!(err.to_string().contains("--replace"), "{err}");
-    let staged = std::fs::read_dir(root.join("staging")).map_or(0, |d| d.count());
-    assert_eq!(staged, 0, "no staging left after a refusal");
+    assert_eq!(staged(), 0, "no staging left after a refusal");
     assert_eq!(count(&ws), report.stored);
     // A corrected file under the same name: refused without --replace.
     let edited = root.join("returns.csv");
