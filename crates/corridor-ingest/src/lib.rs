@@ -75,6 +75,14 @@ pub struct QuarantinedRow {
 pub trait RecordSink {
     fn write_batch(&mut self, batch: RecordBatch) -> Result<(), String>;
     fn quarantine(&mut self, row: QuarantinedRow) -> Result<(), String>;
+    /// Takes back records already written, by `source_row`, given in
+    /// increasing order; called at most once, after the last batch, for
+    /// the rare exact repeats found only at the end of a very long file.
+    /// Every row given must have been written.
+    fn withdraw(
+        &mut self,
+        rows: &mut dyn Iterator<Item = Result<u64, String>>,
+    ) -> Result<(), String>;
 }
 
 /// Identifies what is being ingested.
@@ -250,6 +258,68 @@ impl Store<'_> {
         Ok(())
     }
 
+    /// Quarantines the repeats that could only be found once the whole
+    /// file was seen (those of a file too long for the repeats table):
+    /// withdrawn from the sink, and read again from the file for their
+    /// original values.
+    fn settle_late_repeats(
+        self,
+        reopen: impl FnOnce() -> Result<Box<dyn read::RowReader>, IngestError>,
+        report: &mut Report,
+        sink: &mut dyn RecordSink,
+    ) -> Result<(), IngestError> {
+        let sink_err = |message: String| IngestError::Sink {
+            path: self.file.to_path_buf(),
+            message,
+        };
+        let spill_err = |e: std::io::Error| {
+            sink_err(format!(
+                "finding exact repeats in the temporary folder ({}): {e}",
+                std::env::temp_dir().display()
+            ))
+        };
+        let late = self.seen.late_repeats().map_err(spill_err)?;
+        if late.len() == 0 {
+            return Ok(());
+        }
+        let rows = late.rows().map_err(spill_err)?;
+        sink.withdraw(&mut rows.map(|r| r.map(|(row, _)| row).map_err(|e| e.to_string())))
+            .map_err(sink_err)?;
+        report.stored -= late.len();
+        let mut reader = reopen()?;
+        let mut wanted = late.rows().map_err(spill_err)?.peekable();
+        let mut detail = String::new();
+        while let Some(block) = reader.next_block(BLOCK_ROWS) {
+            let block = block?;
+            let mut cells = Vec::new();
+            for i in 0..block.len() {
+                let (number, _) = block.row(i, &mut cells);
+                while let Some((row, first)) = wanted
+                    .next_if(|r| r.as_ref().map_or(true, |(row, _)| *row == number))
+                    .transpose()
+                    .map_err(spill_err)?
+                {
+                    let quarantined = QuarantinedRow {
+                        row,
+                        field: None,
+                        reason: Reason::DuplicateRecord.code(),
+                        message: format!("the same record as row {first}"),
+                        original: original(self.program, self.headers, &cells),
+                    };
+                    report.count_quarantined(&quarantined, &mut detail);
+                    sink.quarantine(quarantined).map_err(sink_err)?;
+                }
+            }
+            if wanted.peek().is_none() {
+                return Ok(());
+            }
+        }
+        Err(sink_err(
+            "the file changed while it was being ingested: rows read the first time are gone"
+                .into(),
+        ))
+    }
+
     fn store(
         &mut self,
         mapped: MappedBlock,
@@ -276,7 +346,14 @@ impl Store<'_> {
                 Outcome::Quarantined(_) => None,
             }));
         self.first.clear();
-        self.seen.first_rows(&self.records, &mut self.first);
+        self.seen
+            .first_rows(&self.records, &mut self.first)
+            .map_err(|e| {
+                sink_err(format!(
+                    "spilling record digests to the temporary folder ({}): {e}",
+                    std::env::temp_dir().display()
+                ))
+            })?;
         let mut firsts = self.first.iter();
         for outcome in outcomes {
             let quarantined = match outcome {
@@ -361,6 +438,25 @@ pub fn ingest(
     sink: &mut dyn RecordSink,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Report, IngestError> {
+    ingest_with(
+        mapping,
+        submission,
+        key,
+        sink,
+        progress,
+        repeats::Repeats::default(),
+    )
+}
+
+/// [`ingest`] with a given repeats table (tests give it a small one).
+fn ingest_with(
+    mapping: &Mapping,
+    submission: &Submission,
+    key: &Pseudonymiser,
+    sink: &mut dyn RecordSink,
+    progress: &mut dyn FnMut(u64),
+    seen: repeats::Repeats,
+) -> Result<Report, IngestError> {
     let file = submission.file;
     let wanted = mapping.source_columns();
     let mut reader = read::open(file, &mapping.reader, &wanted)?;
@@ -440,26 +536,27 @@ pub fn ingest(
         drop(block_rx);
         // Stores blocks in file order. Returning early drops the receiver,
         // which stops the mapping threads and then the reader.
-        let mut store = || -> Result<(), IngestError> {
-            let mut store = Store {
-                program: &program,
-                headers: &headers,
-                file,
-                seen: Default::default(),
-                records: Vec::new(),
-                first: Vec::new(),
-                waiting: BTreeMap::new(),
-                next: 0,
-            };
-            for (seq, mapped) in mapped_rx.iter() {
-                store.take(seq, mapped, &mut report, sink, progress)?;
-            }
-            Ok(())
+        let mut store = Store {
+            program: &program,
+            headers: &headers,
+            file,
+            seen,
+            records: Vec::new(),
+            first: Vec::new(),
+            waiting: BTreeMap::new(),
+            next: 0,
         };
-        let stored = store();
+        let stored = mapped_rx
+            .iter()
+            .try_for_each(|(seq, mapped)| store.take(seq, mapped, &mut report, sink, progress));
         drop(mapped_rx);
-        stored
-    })?;
+        stored.map(|()| store)
+    })?
+    .settle_late_repeats(
+        || read::open(file, &mapping.reader, &wanted),
+        &mut report,
+        sink,
+    )?;
     progress(report.rows_read);
     Ok(report)
 }
@@ -496,11 +593,126 @@ impl RecordSink for MemorySink {
         self.quarantined.push(row);
         Ok(())
     }
+
+    fn withdraw(
+        &mut self,
+        rows: &mut dyn Iterator<Item = Result<u64, String>>,
+    ) -> Result<(), String> {
+        let rows = rows.collect::<Result<std::collections::HashSet<u64>, String>>()?;
+        for batch in &mut self.batches {
+            let numbers = batch
+                .column_by_name("source_row")
+                .and_then(|c| c.as_any().downcast_ref::<arrow::array::UInt64Array>())
+                .ok_or("a batch without source_row")?;
+            let keep: arrow::array::BooleanArray = numbers
+                .iter()
+                .map(|n| n.map(|n| !rows.contains(&n)))
+                .collect();
+            *batch =
+                arrow::compute::filter_record_batch(batch, &keep).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file whose repeats do not fit in the repeats table gives what it
+    /// gives with room for all: the same rows stored, in the same order
+    /// with the same keys, and the same rows quarantined for the same
+    /// reasons, those found at the end only coming last.
+    #[test]
+    fn a_full_repeats_table_loses_no_repeat() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("events.csv");
+        let mut text = String::from("fecha;doc;sentido\n");
+        let mut x: u64 = 7;
+        for i in 0..20_000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let r = x >> 33;
+            let day = if i % 997 == 0 {
+                "xx".to_string()
+            } else {
+                format!("{:02}", r % 3 + 1)
+            };
+            text.push_str(&format!(
+                "{day}/01/2024;D{};{}\n",
+                r % 400,
+                ["E", "S"][(r % 2) as usize]
+            ));
+        }
+        std::fs::write(&file, text).expect("write");
+        let mapping: Mapping = toml::from_str(
+            r#"
+record_type = "border_events"
+source = "test"
+[reader]
+delimiter = ";"
+date_formats = ["%d/%m/%Y"]
+[fields]
+reporting_country = { constant = "GTM" }
+citizenship = { constant = "GTM" }
+sex = { constant = "_U" }
+person_key = { pseudonymise = ["doc"] }
+direction = { column = "sentido", recode = { "E" = "entry", "S" = "exit" } }
+event_date = { column = "fecha" }
+"#,
+        )
+        .expect("mapping");
+        let sub = Submission {
+            file: &file,
+            source_id: "test",
+            submission_id: "s1",
+        };
+        let run = |seen| {
+            let mut sink = MemorySink::default();
+            let key = Pseudonymiser::new(vec![1; 32]);
+            let report =
+                ingest_with(&mapping, &sub, &key, &mut sink, &mut |_| {}, seen).expect("ingest");
+            let column = |name: &str| -> Vec<u64> {
+                sink.batches
+                    .iter()
+                    .flat_map(|b| {
+                        let c = b.column_by_name(name).expect("column");
+                        let c = c.as_any().downcast_ref::<arrow::array::UInt64Array>();
+                        c.expect("u64").values().to_vec()
+                    })
+                    .collect()
+            };
+            let stored = (column("source_row"), column("record_key"));
+            let mut quarantined: Vec<String> =
+                sink.quarantined.iter().map(|q| format!("{q:?}")).collect();
+            let in_order = sink.quarantined.windows(2).all(|w| w[0].row < w[1].row);
+            quarantined.sort();
+            (report, stored, quarantined, in_order)
+        };
+        let (all, stored, quarantined, in_order) = run(repeats::Repeats::default());
+        let (full, stored_full, quarantined_full, in_order_full) =
+            run(repeats::Repeats::bounded(2, 64, 300));
+        assert!(all.by_reason["duplicate_record"] > 10_000, "{all:?}");
+        assert!(all.by_reason["invalid_date"] > 10, "{all:?}");
+        assert_eq!(stored_full, stored);
+        assert_eq!(quarantined_full, quarantined);
+        assert_eq!(
+            (
+                full.rows_read,
+                full.stored,
+                full.quarantined,
+                &full.by_reason,
+                &full.by_field
+            ),
+            (
+                all.rows_read,
+                all.stored,
+                all.quarantined,
+                &all.by_reason,
+                &all.by_field
+            )
+        );
+        assert!(in_order && !in_order_full, "late repeats come last");
+    }
 
     /// A sink that fails: the submission stops with its error, and the
     /// reading and mapping threads stop with it instead of waiting for
@@ -513,6 +725,12 @@ mod tests {
                 Err("disk full".into())
             }
             fn quarantine(&mut self, _: QuarantinedRow) -> Result<(), String> {
+                Ok(())
+            }
+            fn withdraw(
+                &mut self,
+                _: &mut dyn Iterator<Item = Result<u64, String>>,
+            ) -> Result<(), String> {
                 Ok(())
             }
         }

@@ -30,6 +30,9 @@ pub struct StagingSink {
     writer: Option<ArrowWriter<File>>,
     part: usize,
     rows_in_part: usize,
+    rows_per_part: usize,
+    /// The last `source_row` of each part written (parts are in row order).
+    last_rows: Vec<u64>,
     quarantine: BufWriter<File>,
     quarantine_path: PathBuf,
     /// A quarantined row's original values as JSON (a reused buffer).
@@ -60,6 +63,8 @@ impl Staging {
             writer: None,
             part: 0,
             rows_in_part: 0,
+            rows_per_part: ROWS_PER_PART,
+            last_rows: Vec::new(),
             quarantine,
             quarantine_path,
             json: Vec::new(),
@@ -121,9 +126,24 @@ fn write_csv_field(out: &mut impl Write, s: &str) -> std::io::Result<()> {
 }
 
 impl StagingSink {
+    fn part_path(&self, part: usize) -> PathBuf {
+        self.data_dir.join(format!("part-{part:05}.parquet"))
+    }
+
     fn open_part(&mut self) -> Result<(), String> {
-        let path = self.data_dir.join(format!("part-{:05}.parquet", self.part));
+        let path = self.part_path(self.part);
         let file = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        self.writer = Some(
+            ArrowWriter::try_new(file, self.schema.clone(), Some(self.properties()?))
+                .map_err(|e| e.to_string())?,
+        );
+        self.part += 1;
+        self.last_rows.push(0);
+        self.rows_in_part = 0;
+        Ok(())
+    }
+
+    fn properties(&self) -> Result<WriterProperties, String> {
         // zstd level 1, as derive writes: on a 1M-row export, 5 % less time
         // than level 3 for 4 % more bytes.
         let mut props = WriterProperties::builder()
@@ -155,14 +175,47 @@ impl StagingSink {
                 );
             }
         }
-        let props = props.build();
-        self.writer = Some(
-            ArrowWriter::try_new(file, self.schema.clone(), Some(props))
-                .map_err(|e| e.to_string())?,
-        );
-        self.part += 1;
-        self.rows_in_part = 0;
-        Ok(())
+        Ok(props.build())
+    }
+
+    /// Rewrites `part` without the rows that `rows` gives in its range.
+    fn withdraw_from_part(
+        &self,
+        part: usize,
+        rows: &mut std::iter::Peekable<&mut dyn Iterator<Item = Result<u64, String>>>,
+    ) -> Result<(), String> {
+        let path = self.part_path(part);
+        let rewritten = path.with_extension("parquet.new");
+        let fail = |p: &Path, e: &dyn std::fmt::Display| format!("{}: {e}", p.display());
+        let input = File::open(&path).map_err(|e| fail(&path, &e))?;
+        let batches = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(input)
+            .and_then(|b| b.with_batch_size(8192).build())
+            .map_err(|e| fail(&path, &e))?;
+        let output = File::create(&rewritten).map_err(|e| fail(&rewritten, &e))?;
+        let mut writer =
+            ArrowWriter::try_new(output, self.schema.clone(), Some(self.properties()?))
+                .map_err(|e| fail(&rewritten, &e))?;
+        for batch in batches {
+            let batch = batch.map_err(|e| fail(&path, &e))?;
+            let numbers = source_rows(&batch)?;
+            let mut keep = Vec::with_capacity(numbers.len());
+            for &number in numbers.values() {
+                let mut withdrawn = false;
+                while let Some(row) = rows.next_if(|r| r.as_ref().map_or(true, |r| *r <= number)) {
+                    let row = row?;
+                    if row < number {
+                        return Err(never_stored(row));
+                    }
+                    withdrawn = true;
+                }
+                keep.push(!withdrawn);
+            }
+            let batch = arrow::compute::filter_record_batch(&batch, &keep.into())
+                .map_err(|e| e.to_string())?;
+            writer.write(&batch).map_err(|e| fail(&rewritten, &e))?;
+        }
+        writer.close().map_err(|e| fail(&rewritten, &e))?;
+        fs::rename(&rewritten, &path).map_err(|e| fail(&path, &e))
     }
 
     /// Flushes and syncs everything written.
@@ -170,7 +223,7 @@ impl StagingSink {
         if let Some(e) = &self.error {
             return Err(StoreError::Workspace(format!("staging failed: {e}")));
         }
-        if self.writer.is_none() {
+        if self.part == 0 {
             // An empty submission still gets an (empty) dataset file.
             self.open_part().map_err(StoreError::Workspace)?;
         }
@@ -191,13 +244,16 @@ impl StagingSink {
 
 impl RecordSink for StagingSink {
     fn write_batch(&mut self, batch: RecordBatch) -> Result<(), String> {
-        if self.writer.is_none() || self.rows_in_part >= ROWS_PER_PART {
+        if self.writer.is_none() || self.rows_in_part >= self.rows_per_part {
             if let Some(w) = self.writer.take() {
                 w.close().map_err(|e| e.to_string())?;
             }
             self.open_part()?;
         }
         self.rows_in_part += batch.num_rows();
+        if let Some(&last) = source_rows(&batch)?.values().last() {
+            *self.last_rows.last_mut().ok_or("no part")? = last;
+        }
         self.writer
             .as_mut()
             .ok_or("no writer")?
@@ -222,5 +278,125 @@ impl RecordSink for StagingSink {
         q.write_all(b",").map_err(|e| e.to_string())?;
         write_csv_field(q, json).map_err(|e| e.to_string())?;
         q.write_all(b"\n").map_err(|e| e.to_string())
+    }
+
+    fn withdraw(
+        &mut self,
+        rows: &mut dyn Iterator<Item = Result<u64, String>>,
+    ) -> Result<(), String> {
+        if let Some(w) = self.writer.take() {
+            w.close().map_err(|e| e.to_string())?;
+        }
+        let mut rows = rows.peekable();
+        for part in 0..self.part {
+            let last = self.last_rows[part];
+            match rows.peek() {
+                None => return Ok(()),
+                Some(Ok(row)) if *row > last => continue,
+                Some(_) => self.withdraw_from_part(part, &mut rows)?,
+            }
+        }
+        match rows.next() {
+            None => Ok(()),
+            Some(row) => Err(never_stored(row?)),
+        }
+    }
+}
+
+fn never_stored(row: u64) -> String {
+    format!("row {row} was never stored, so it cannot be withdrawn")
+}
+
+/// A stored batch's `source_row` column.
+fn source_rows(batch: &RecordBatch) -> Result<&arrow::array::UInt64Array, String> {
+    batch
+        .column_by_name("source_row")
+        .and_then(|c| c.as_any().downcast_ref())
+        .ok_or_else(|| "a batch without its source_row column".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use corridor_ingest::batch::BatchBuilder;
+    use corridor_ingest::value::Value;
+
+    fn stored_rows(dir: &Path) -> Vec<u64> {
+        let mut parts: Vec<PathBuf> = fs::read_dir(dir.join("data"))
+            .expect("data")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        parts.sort();
+        let mut rows = Vec::new();
+        for part in parts {
+            let file = File::open(&part).expect("part");
+            let batches =
+                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                    .and_then(|b| b.build())
+                    .expect("reader");
+            for batch in batches {
+                rows.extend(source_rows(&batch.expect("batch")).expect("rows").values());
+            }
+        }
+        rows
+    }
+
+    /// Withdrawn rows leave every part they were in, whichever part and
+    /// wherever in it; the others stay, in order, and a row never stored
+    /// cannot be withdrawn.
+    #[test]
+    fn withdrawn_rows_leave_their_parts() {
+        let dir = tempfile::tempdir().expect("dir");
+        let t = RecordType::BorderEvent;
+        let staging = Staging::create(dir.path(), t).expect("staging");
+        let mut sink = staging.sink();
+        sink.rows_per_part = 100;
+        // Any value of the right type: only the rows' numbers matter here.
+        let values: Vec<Value> = t
+            .fields()
+            .iter()
+            .map(|f| match f.ty {
+                corridor_model::FieldType::Date => Value::Date(19_000),
+                corridor_model::FieldType::Code(_) => Value::Code("X"),
+                _ if f.required => Value::Text("x".into()),
+                _ => Value::Null,
+            })
+            .collect();
+        let mut builder = BatchBuilder::new(t, "src", "sub", 50);
+        // Rows 2, 4, …, 1000: numbers need not be consecutive.
+        for batch in 0..10 {
+            for i in 0..50 {
+                let row = 2 * (batch * 50 + i + 1);
+                builder.push(&values, row, row);
+            }
+            sink.write_batch(builder.finish().expect("batch"))
+                .expect("write");
+        }
+        assert_eq!(sink.part, 5);
+        let withdrawn = [2, 198, 200, 202, 500, 1000];
+        sink.withdraw(&mut withdrawn.iter().map(|&r| Ok(r)))
+            .expect("withdraw");
+        sink.finish().expect("finish");
+        let expected: Vec<u64> = (1..=500)
+            .map(|i| 2 * i)
+            .filter(|r| !withdrawn.contains(r))
+            .collect();
+        assert_eq!(stored_rows(dir.path()), expected);
+
+        // Past the last row stored, and between two rows stored.
+        for (withdrawn, never) in [(vec![4, 5], 5), (vec![3], 3)] {
+            let dir = tempfile::tempdir().expect("dir");
+            let staging = Staging::create(dir.path(), t).expect("staging");
+            let mut sink = staging.sink();
+            for row in [2, 4] {
+                builder.push(&values, row, row);
+            }
+            sink.write_batch(builder.finish().expect("batch"))
+                .expect("write");
+            let err = sink
+                .withdraw(&mut withdrawn.into_iter().map(Ok))
+                .expect_err("a row never stored");
+            assert!(err.contains(&format!("row {never} ")), "{err}");
+        }
     }
 }
