@@ -107,6 +107,10 @@ pub struct Report {
     pub by_field: BTreeMap<String, u64>,
     /// What the reader worked out (encoding, delimiter, sheet).
     pub detected: BTreeMap<String, String>,
+    /// The file's SHA-256 (hex), when its reader took it while reading
+    /// ([`read::hashes_while_reading`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_sha256: Option<String>,
 }
 
 /// Rows read, mapped and stored together.
@@ -462,6 +466,7 @@ fn ingest_with(
     let mut reader = read::open(file, &mapping.reader, &wanted)?;
     let program = transform::Program::compile(mapping, reader.headers(), file)?;
     let headers: Vec<String> = reader.headers().to_vec();
+    let file_digest = reader.file_digest();
     let t = program.record_type;
     let mut report = Report {
         file: file.display().to_string(),
@@ -557,6 +562,7 @@ fn ingest_with(
         &mut report,
         sink,
     )?;
+    report.file_sha256 = file_digest.and_then(|d| d.get().map(hex::encode));
     progress(report.rows_read);
     Ok(report)
 }

@@ -201,6 +201,11 @@ pub trait RowReader: Send {
     fn detected(&self) -> Vec<(String, String)> {
         Vec::new()
     }
+    /// The file's SHA-256 as the reader takes it, for readers that read the
+    /// whole file from start to end.
+    fn file_digest(&self) -> Option<FileDigest> {
+        None
+    }
 }
 
 /// The file formats.
@@ -388,10 +393,45 @@ pub fn detect_encoding(
     }
 }
 
+/// A file's SHA-256, set by its reader once it has read the file to the
+/// end: the catalog needs it, and taking it from the bytes the reader reads
+/// anyway saves reading the file a second time.
+pub type FileDigest = std::sync::Arc<std::sync::OnceLock<[u8; 32]>>;
+
+/// Hashes what passes through it; the digest is set at the end of the file.
+struct Hashing<R> {
+    inner: R,
+    sha: Option<sha2::Sha256>,
+    digest: FileDigest,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.read(buf)?;
+        if n == 0 {
+            if let Some(sha) = self.sha.take() {
+                let _ = self.digest.set(sha.finalize().into());
+            }
+        } else if let Some(sha) = &mut self.sha {
+            sha.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
+/// Whether the reader of `path` hashes it as it reads it (see
+/// [`FileDigest`]), so that no one else need read it for its SHA-256.
+pub fn hashes_while_reading(path: &Path, opts: &ReaderOptions) -> bool {
+    matches!(format_of(path, opts), Ok(Format::Csv | Format::Ndjson))
+}
+
+/// A text file, decoded to UTF-8 (and hashed as it is read), its encoding
+/// and a decoded sample of its start.
 fn text_reader(
     path: &Path,
     declared: Option<&str>,
-) -> Result<(Box<dyn Read + Send>, TextEncoding, String), IngestError> {
+) -> Result<(Box<dyn Read + Send>, TextEncoding, String, FileDigest), IngestError> {
     let mut file = File::open(path).map_err(io_err(path))?;
     let mut sample = vec![0u8; SAMPLE];
     let mut n = 0;
@@ -406,7 +446,12 @@ fn text_reader(
     let enc = detect_encoding(path, declared, &sample)?;
     let (decoded_sample, _, _) = enc.encoding.decode(&sample);
     let decoded_sample = decoded_sample.into_owned();
-    let mut file = File::open(path).map_err(io_err(path))?;
+    let digest = FileDigest::default();
+    let mut file = Hashing {
+        inner: File::open(path).map_err(io_err(path))?,
+        sha: Some(sha2::Digest::new()),
+        digest: digest.clone(),
+    };
     if enc.encoding == encoding_rs::UTF_8 {
         // UTF-8 is read as it is and checked by the reader, which names the
         // line of a bad byte; the decoder would replace it silently.
@@ -414,7 +459,7 @@ fn text_reader(
             let mut bom = [0u8; 3];
             file.read_exact(&mut bom).map_err(io_err(path))?;
         }
-        return Ok((Box::new(file), enc, decoded_sample));
+        return Ok((Box::new(file), enc, decoded_sample, digest));
     }
     let reader = encoding_rs_io::DecodeReaderBytesBuilder::new()
         .encoding(Some(enc.encoding))
@@ -422,7 +467,7 @@ fn text_reader(
         .strip_bom(true)
         .bom_override(true)
         .build(file);
-    Ok((Box::new(reader), enc, decoded_sample))
+    Ok((Box::new(reader), enc, decoded_sample, digest))
 }
 
 // ---------------------------------------------------------------------- CSV
@@ -477,6 +522,7 @@ const CSV_BLOCK_BYTES: usize = 4 << 20;
 /// ends a CRLF record at the `\r`, so its own count is one short.
 pub struct CsvRows {
     path: PathBuf,
+    digest: FileDigest,
     input: Box<dyn Read + Send>,
     core: csv_core::Reader,
     /// The delimiter and quote `core` was built with, for lines read
@@ -616,7 +662,7 @@ impl TextRows {
 
 impl CsvRows {
     pub fn open(path: &Path, opts: &ReaderOptions) -> Result<CsvRows, IngestError> {
-        let (input, enc, sample) = text_reader(path, opts.encoding.as_deref())?;
+        let (input, enc, sample, digest) = text_reader(path, opts.encoding.as_deref())?;
         let mut detected = vec![(
             "encoding".to_string(),
             format!("{} ({})", enc.encoding.name(), enc.how),
@@ -647,6 +693,7 @@ impl CsvRows {
             .build();
         let mut rows = CsvRows {
             path: path.to_path_buf(),
+            digest,
             input,
             core,
             delimiter,
@@ -922,6 +969,10 @@ impl RowReader for CsvRows {
 
     fn detected(&self) -> Vec<(String, String)> {
         self.detected.clone()
+    }
+
+    fn file_digest(&self) -> Option<FileDigest> {
+        Some(self.digest.clone())
     }
 }
 
@@ -1272,6 +1323,7 @@ fn place(headers: &mut Vec<String>, flat: Vec<(String, RawValue)>) -> Vec<RawVal
 
 pub struct NdjsonRows {
     path: PathBuf,
+    digest: FileDigest,
     lines: std::io::Lines<BufReader<Box<dyn Read + Send>>>,
     line: u64,
     headers: Vec<String>,
@@ -1280,8 +1332,9 @@ pub struct NdjsonRows {
 
 impl NdjsonRows {
     pub fn open(path: &Path, wanted: &[&str]) -> Result<NdjsonRows, IngestError> {
-        let (input, _, _) = text_reader(path, Some("utf-8"))?;
+        let (input, _, _, digest) = text_reader(path, Some("utf-8"))?;
         let mut rows = NdjsonRows {
+            digest,
             path: path.to_path_buf(),
             lines: BufReader::with_capacity(1 << 20, input).lines(),
             line: 0,
@@ -1352,6 +1405,10 @@ impl RowReader for NdjsonRows {
         }
         self.read()
     }
+
+    fn file_digest(&self) -> Option<FileDigest> {
+        Some(self.digest.clone())
+    }
 }
 
 /// A top-level JSON array of objects, parsed element by element on a
@@ -1386,7 +1443,7 @@ impl<'de> serde::de::Visitor<'de> for ElementVisitor<'_> {
 
 impl JsonArrayRows {
     pub fn open(path: &Path, wanted: &[&str]) -> Result<JsonArrayRows, IngestError> {
-        let (input, _, _) = text_reader(path, Some("utf-8"))?;
+        let (input, _, _, _) = text_reader(path, Some("utf-8"))?;
         let (tx, rx) = std::sync::mpsc::sync_channel(1024);
         std::thread::spawn(move || {
             use serde::Deserializer;
@@ -1830,5 +1887,47 @@ mod tests {
             encoding_rs::UTF_16LE
         );
         assert!(detect_encoding(p, Some("klingon"), utf8).is_err());
+    }
+
+    /// A text reader's SHA-256 is the file's, whatever it decodes (the
+    /// BOM and the bytes before decoding count), and is set only once the
+    /// whole file has been read.
+    #[test]
+    fn text_readers_hash_the_file_as_it_is_on_disk() {
+        use sha2::Digest;
+        let dir = tempfile::tempdir().expect("dir");
+        let mut long = String::from("a;b\n");
+        // Longer than the reader's buffer, so the end is not read at once.
+        for i in 0..300_000 {
+            long.push_str(&format!("{i};x\n"));
+        }
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("a;b\n1;\u{e9}\n".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let files: [(&str, Vec<u8>); 5] = [
+            ("plain.csv", long.into_bytes()),
+            ("bom.csv", b"\xEF\xBB\xBFa;b\n1;2\n".to_vec()),
+            ("cp1252.csv", b"a;b\n1;N\xfamero\n".to_vec()),
+            ("utf16.csv", utf16),
+            ("rows.ndjson", b"{\"a\": 1}\n{\"a\": 2}\n".to_vec()),
+        ];
+        for (name, bytes) in files {
+            let path = dir.path().join(name);
+            std::fs::write(&path, &bytes).expect("write");
+            let opts = ReaderOptions::default();
+            assert!(hashes_while_reading(&path, &opts), "{name}");
+            let mut reader = open(&path, &opts, &["a", "b"]).expect(name);
+            let digest = reader.file_digest().expect("a text reader hashes");
+            let first = reader.next_block(100).expect("rows").expect("block");
+            assert_eq!(
+                digest.get().is_some(),
+                first.len() < 100,
+                "{name}: set only at the end"
+            );
+            while reader.next_block(100).is_some() {}
+            let expected: [u8; 32] = sha2::Sha256::digest(&bytes).into();
+            assert_eq!(digest.get(), Some(&expected), "{name}");
+        }
     }
 }

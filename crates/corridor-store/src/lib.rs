@@ -299,9 +299,11 @@ impl Workspace {
             submission_id: &id,
         };
         let stop = AtomicBool::new(false);
+        // A CSV or NDJSON reader hashes the file as it reads it; any other
+        // file is hashed by a thread of its own while it is ingested.
+        let hashed_by_reader = corridor_ingest::read::hashes_while_reading(file, &mapping.reader);
         let (report, late_sha) = std::thread::scope(|scope| {
-            let late_sha = early
-                .is_none()
+            let late_sha = (early.is_none() && !hashed_by_reader)
                 .then(|| scope.spawn(|| sha256_file_unless(file, &stop)));
             let report = corridor_ingest::ingest(&mapping, &sub, &key, &mut sink, progress);
             // A file that failed needs no digest: do not make its error wait.
@@ -323,7 +325,11 @@ impl Workspace {
         let (file_sha, superseded) = match (early, late_sha) {
             (Some(early), _) => early,
             (None, late) => {
-                let sha = late.unwrap_or_else(|| sha256_file(file))?;
+                let sha = match (late, &report.file_sha256) {
+                    (Some(late), _) => late?,
+                    (None, Some(sha)) => sha.clone(),
+                    (None, None) => sha256_file(file)?,
+                };
                 // Refused or nothing to do: what was staged goes.
                 match incoming.settle(&catalog, &sha).inspect_err(|_| {
                     let _ = fs::remove_dir_all(&stage_dir);
