@@ -126,6 +126,7 @@ pub fn mapping_check(mapping_path: &Path, file: &Path, rows: usize) -> Result<()
     let key = Pseudonymiser::new(b"mapping-check".to_vec());
     let mut sink = MemorySink::keeping(rows);
     let sub = corridor_ingest::Submission {
+        scratch: None,
         file,
         source_id: mapping.source_name(),
         submission_id: "check",

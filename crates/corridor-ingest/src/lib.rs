@@ -91,6 +91,10 @@ pub struct Submission<'a> {
     pub file: &'a Path,
     pub source_id: &'a str,
     pub submission_id: &'a str,
+    /// Where a file too long for memory spills (the workspace's staging
+    /// folder, on the disk that takes the data anyway); the system's
+    /// temporary folder when `None`, which may be memory (tmpfs).
+    pub scratch: Option<&'a Path>,
 }
 
 /// What happened to a file's rows.
@@ -276,12 +280,8 @@ impl Store<'_> {
             path: self.file.to_path_buf(),
             message,
         };
-        let spill_err = |e: std::io::Error| {
-            sink_err(format!(
-                "finding exact repeats in the temporary folder ({}): {e}",
-                std::env::temp_dir().display()
-            ))
-        };
+        let spill_err =
+            |e: std::io::Error| sink_err(format!("finding exact repeats in a temporary file: {e}"));
         let late = self.seen.late_repeats().map_err(spill_err)?;
         if late.len() == 0 {
             return Ok(());
@@ -352,12 +352,7 @@ impl Store<'_> {
         self.first.clear();
         self.seen
             .first_rows(&self.records, &mut self.first)
-            .map_err(|e| {
-                sink_err(format!(
-                    "spilling record digests to the temporary folder ({}): {e}",
-                    std::env::temp_dir().display()
-                ))
-            })?;
+            .map_err(|e| sink_err(format!("spilling record digests to a temporary file: {e}")))?;
         let mut firsts = self.first.iter();
         for outcome in outcomes {
             let quarantined = match outcome {
@@ -442,14 +437,8 @@ pub fn ingest(
     sink: &mut dyn RecordSink,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Report, IngestError> {
-    ingest_with(
-        mapping,
-        submission,
-        key,
-        sink,
-        progress,
-        repeats::Repeats::default(),
-    )
+    let seen = repeats::Repeats::spilling_to(submission.scratch);
+    ingest_with(mapping, submission, key, sink, progress, seen)
 }
 
 /// [`ingest`] with a given repeats table (tests give it a small one).
@@ -671,6 +660,7 @@ event_date = { column = "fecha" }
             file: &file,
             source_id: "test",
             submission_id: "s1",
+            scratch: None,
         };
         let run = |seen| {
             let mut sink = MemorySink::default();
@@ -694,9 +684,9 @@ event_date = { column = "fecha" }
             quarantined.sort();
             (report, stored, quarantined, in_order)
         };
-        let (all, stored, quarantined, in_order) = run(repeats::Repeats::default());
+        let (all, stored, quarantined, in_order) = run(repeats::Repeats::spilling_to(None));
         let (full, stored_full, quarantined_full, in_order_full) =
-            run(repeats::Repeats::bounded(2, 64, 300));
+            run(repeats::Repeats::bounded(2, 64, 300, Some(dir.path())));
         assert!(all.by_reason["duplicate_record"] > 10_000, "{all:?}");
         assert!(all.by_reason["invalid_date"] > 10, "{all:?}");
         assert_eq!(stored_full, stored);
@@ -768,6 +758,7 @@ event_date = { column = "fecha" }
             file: &file,
             source_id: "test",
             submission_id: "s1",
+            scratch: None,
         };
         let err = ingest(
             &mapping,

@@ -22,6 +22,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 
 /// Digest → first row, for every record stored so far.
 #[derive(Debug)]
@@ -34,6 +35,8 @@ pub struct Repeats {
     partition_rows: u64,
     /// Rows whose digest the full table could not take, in row order.
     spill: Option<Spill>,
+    /// Where spill files go (the system's temporary folder if `None`).
+    dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -59,7 +62,7 @@ const PARTITION_ROWS: u64 = 1 << 22;
 
 impl Default for Repeats {
     fn default() -> Repeats {
-        Repeats::bounded(1 << 16, MAX_SLOTS, PARTITION_ROWS)
+        Repeats::spilling_to(None)
     }
 }
 
@@ -71,9 +74,14 @@ struct Spill {
 }
 
 impl Spill {
-    fn new() -> io::Result<Spill> {
+    /// An unnamed file (gone when closed, even by a killed process).
+    fn new(dir: Option<&Path>) -> io::Result<Spill> {
+        let file = match dir {
+            Some(dir) => tempfile::tempfile_in(dir)?,
+            None => tempfile::tempfile()?,
+        };
         Ok(Spill {
-            out: BufWriter::with_capacity(1 << 16, tempfile::tempfile()?),
+            out: BufWriter::with_capacity(1 << 16, file),
             rows: 0,
         })
     }
@@ -114,19 +122,30 @@ fn pairs(file: &File) -> io::Result<impl Iterator<Item = io::Result<(u64, u64)>>
 impl Repeats {
     /// An empty table of `slots` slots to begin with, growing to
     /// `max_slots` (both rounded up to powers of two).
-    pub(crate) fn bounded(slots: usize, max_slots: usize, partition_rows: u64) -> Repeats {
+    pub(crate) fn bounded(
+        slots: usize,
+        max_slots: usize,
+        partition_rows: u64,
+        dir: Option<&Path>,
+    ) -> Repeats {
         Repeats {
             slots: vec![EMPTY; slots.next_power_of_two().max(2)],
             len: 0,
             max_slots: max_slots.next_power_of_two().max(2),
             partition_rows: partition_rows.max(1),
             spill: None,
+            dir: dir.map(Path::to_path_buf),
         }
+    }
+
+    /// The table intake uses, spilling to `dir` once full.
+    pub fn spilling_to(dir: Option<&Path>) -> Repeats {
+        Repeats::bounded(1 << 16, MAX_SLOTS, PARTITION_ROWS, dir)
     }
 
     /// A table that grows as far as it needs to.
     fn unbounded() -> Repeats {
-        Repeats::bounded(1 << 16, usize::MAX / 2, u64::MAX)
+        Repeats::bounded(1 << 16, usize::MAX / 2, u64::MAX, None)
     }
 
     /// For each `(digest, row)` in file order, the first row stored with
@@ -159,7 +178,7 @@ impl Repeats {
                     Err(_) => {
                         let spill = match &mut self.spill {
                             Some(spill) => spill,
-                            None => self.spill.insert(Spill::new()?),
+                            None => self.spill.insert(Spill::new(self.dir.as_deref())?),
                         };
                         spill.push(digest, row)?;
                         row
@@ -212,8 +231,10 @@ impl Repeats {
             slots,
             partition_rows,
             spill,
+            dir,
             ..
         } = self;
+        let dir = dir.as_deref();
         drop(slots);
         let Some(spill) = spill else {
             return Ok(LateRepeats::default());
@@ -229,7 +250,7 @@ impl Repeats {
             vec![file]
         } else {
             let mut outs = (0..parts)
-                .map(|_| Spill::new())
+                .map(|_| Spill::new(dir))
                 .collect::<io::Result<Vec<_>>>()?;
             for pair in pairs(&file)? {
                 let (digest, row) = pair?;
@@ -245,7 +266,7 @@ impl Repeats {
         let mut first = Vec::with_capacity(8192);
         for partition in partitions {
             let mut table = Repeats::unbounded();
-            let mut run = Spill::new()?;
+            let mut run = Spill::new(dir)?;
             let mut pairs = pairs(&partition)?.peekable();
             while pairs.peek().is_some() {
                 chunk.clear();
@@ -354,7 +375,7 @@ mod tests {
             blocks in prop::collection::vec(prop::collection::vec(0u64..5_000, 0..300), 0..40),
             spread in any::<bool>(),
         ) {
-            let mut repeats = Repeats::bounded(8, usize::MAX / 2, 1);
+            let mut repeats = Repeats::bounded(8, usize::MAX / 2, 1, None);
             let mut map: HashMap<u64, u64> = HashMap::new();
             for records in blocks_of_digests(&blocks, spread) {
                 let mut first = Vec::new();
@@ -378,7 +399,7 @@ mod tests {
             max_slots in 2usize..64,
             partition_rows in 1u64..400,
         ) {
-            let mut repeats = Repeats::bounded(2, max_slots, partition_rows);
+            let mut repeats = Repeats::bounded(2, max_slots, partition_rows, None);
             let mut map: HashMap<u64, u64> = HashMap::new();
             let mut settled = BTreeMap::new();
             let mut expected = BTreeMap::new();

@@ -28,6 +28,7 @@ fn run(file: &std::path::Path, mapping: &str) -> (corridor_ingest::Report, Memor
     let key = Pseudonymiser::new(vec![1; 32]);
     let mut sink = MemorySink::default();
     let sub = Submission {
+        scratch: None,
         file,
         source_id: "s",
         submission_id: "t",

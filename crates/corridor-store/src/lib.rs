@@ -294,6 +294,7 @@ impl Workspace {
         let key = self.pseudonymiser()?;
         let mut sink = stage.sink();
         let sub = corridor_ingest::Submission {
+            scratch: Some(&stage_dir),
             file,
             source_id: &source,
             submission_id: &id,
