@@ -266,12 +266,23 @@ impl Store<'_> {
         Ok(())
     }
 
+    /// Row `row`, whose cells are `cells`, as a repeat of row `first`.
+    fn repeat(&self, row: u64, first: u64, cells: &[read::Cell]) -> QuarantinedRow {
+        QuarantinedRow {
+            row,
+            field: None,
+            reason: Reason::DuplicateRecord.code(),
+            message: format!("the same record as row {first}"),
+            original: original(self.program, self.headers, cells),
+        }
+    }
+
     /// Quarantines the repeats that could only be found once the whole
     /// file was seen (those of a file too long for the repeats table):
     /// withdrawn from the sink, and read again from the file for their
     /// original values.
     fn settle_late_repeats(
-        self,
+        mut self,
         reopen: impl FnOnce() -> Result<Box<dyn read::RowReader>, IngestError>,
         report: &mut Report,
         sink: &mut dyn RecordSink,
@@ -303,13 +314,7 @@ impl Store<'_> {
                     .transpose()
                     .map_err(spill_err)?
                 {
-                    let quarantined = QuarantinedRow {
-                        row,
-                        field: None,
-                        reason: Reason::DuplicateRecord.code(),
-                        message: format!("the same record as row {first}"),
-                        original: original(self.program, self.headers, &cells),
-                    };
+                    let quarantined = self.repeat(row, first, &cells);
                     report.count_quarantined(&quarantined, &mut detail);
                     sink.quarantine(quarantined).map_err(sink_err)?;
                 }
@@ -364,13 +369,7 @@ impl Store<'_> {
                         continue;
                     }
                     block.row(index, &mut cells);
-                    QuarantinedRow {
-                        row: number,
-                        field: None,
-                        reason: Reason::DuplicateRecord.code(),
-                        message: format!("the same record as row {first}"),
-                        original: original(self.program, self.headers, &cells),
-                    }
+                    self.repeat(number, first, &cells)
                 }
             };
             report.count_quarantined(&quarantined, &mut detail);

@@ -225,18 +225,12 @@ impl Repeats {
 
     /// The repeats among the rows that [`Repeats::first_rows`] could not
     /// settle, once the whole file has been seen. The table's memory is
-    /// given back first.
-    pub fn late_repeats(self) -> io::Result<LateRepeats> {
-        let Repeats {
-            slots,
-            partition_rows,
-            spill,
-            dir,
-            ..
-        } = self;
-        let dir = dir.as_deref();
-        drop(slots);
-        let Some(spill) = spill else {
+    /// given back first: it takes no more rows after this.
+    pub fn late_repeats(&mut self) -> io::Result<LateRepeats> {
+        self.slots = Vec::new();
+        let partition_rows = self.partition_rows;
+        let dir = self.dir.as_deref();
+        let Some(spill) = self.spill.take() else {
             return Ok(LateRepeats::default());
         };
         let rows = spill.rows;
