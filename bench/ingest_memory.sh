@@ -63,9 +63,7 @@ for n in "${sizes[@]}"; do
   read -r secs kb < "$work/time"
   read -r stored repeats < <(python3 -c "
 import json, sys
-r = json.load(open('$work/report.json'))
-r = r[0] if isinstance(r, list) else r
-r = r.get('report', r)
+r = json.load(open('$work/report.json'))[0]['report']
 print(r['stored'], r['by_reason'].get('duplicate_record', 0))")
   printf '%-12s %10s %10s %12s %14s\n' "$n" "$secs" "$((kb / 1024))" "$stored" "$repeats"
 done

@@ -12,6 +12,15 @@ use corridor_model::RecordType;
 
 use crate::value::Value;
 
+/// A stored batch's `source_row` column: the row of the file each record
+/// came from, which is how stored records are found again.
+pub fn source_rows(batch: &RecordBatch) -> Result<&arrow::array::UInt64Array, String> {
+    batch
+        .column_by_name("source_row")
+        .and_then(|c| c.as_any().downcast_ref())
+        .ok_or_else(|| "a batch without its source_row column".to_string())
+}
+
 /// Accumulates mapped records into an Arrow batch of the stored schema.
 pub struct BatchBuilder {
     schema: Arc<Schema>,

@@ -594,11 +594,7 @@ impl RecordSink for MemorySink {
     ) -> Result<(), String> {
         let rows = rows.collect::<Result<std::collections::HashSet<u64>, String>>()?;
         for batch in &mut self.batches {
-            let numbers = batch
-                .column_by_name("source_row")
-                .and_then(|c| c.as_any().downcast_ref::<arrow::array::UInt64Array>())
-                .ok_or("a batch without source_row")?;
-            let keep: arrow::array::BooleanArray = numbers
+            let keep: arrow::array::BooleanArray = batch::source_rows(batch)?
                 .iter()
                 .map(|n| n.map(|n| !rows.contains(&n)))
                 .collect();
@@ -613,32 +609,17 @@ impl RecordSink for MemorySink {
 mod tests {
     use super::*;
 
-    /// A file whose repeats do not fit in the repeats table gives what it
-    /// gives with room for all: the same rows stored, in the same order
-    /// with the same keys, and the same rows quarantined for the same
-    /// reasons, those found at the end only coming last.
-    #[test]
-    fn a_full_repeats_table_loses_no_repeat() {
-        let dir = tempfile::tempdir().expect("dir");
-        let file = dir.path().join("events.csv");
+    /// A border-events file of `fecha;doc;sentido` rows in `dir`, and its
+    /// mapping.
+    fn events_file(dir: &Path, rows: impl Iterator<Item = String>) -> (PathBuf, Mapping) {
+        let file = dir.join("events.csv");
         let mut text = String::from("fecha;doc;sentido\n");
-        let mut x: u64 = 7;
-        for i in 0..20_000 {
-            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-            let r = x >> 33;
-            let day = if i % 997 == 0 {
-                "xx".to_string()
-            } else {
-                format!("{:02}", r % 3 + 1)
-            };
-            text.push_str(&format!(
-                "{day}/01/2024;D{};{}\n",
-                r % 400,
-                ["E", "S"][(r % 2) as usize]
-            ));
+        for row in rows {
+            text.push_str(&row);
+            text.push('\n');
         }
         std::fs::write(&file, text).expect("write");
-        let mapping: Mapping = toml::from_str(
+        let mapping = toml::from_str(
             r#"
 record_type = "border_events"
 source = "test"
@@ -655,12 +636,42 @@ event_date = { column = "fecha" }
 "#,
         )
         .expect("mapping");
-        let sub = Submission {
-            file: &file,
+        (file, mapping)
+    }
+
+    fn submission(file: &Path) -> Submission<'_> {
+        Submission {
+            file,
             source_id: "test",
             submission_id: "s1",
             scratch: None,
-        };
+        }
+    }
+
+    /// A file whose repeats do not fit in the repeats table gives what it
+    /// gives with room for all: the same rows stored, in the same order
+    /// with the same keys, and the same rows quarantined for the same
+    /// reasons, those found at the end only coming last.
+    #[test]
+    fn a_full_repeats_table_loses_no_repeat() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut x: u64 = 7;
+        let rows = (0..20_000).map(|i| {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let r = x >> 33;
+            let day = if i % 997 == 0 {
+                "xx".to_string()
+            } else {
+                format!("{:02}", r % 3 + 1)
+            };
+            format!(
+                "{day}/01/2024;D{};{}",
+                r % 400,
+                ["E", "S"][(r % 2) as usize]
+            )
+        });
+        let (file, mapping) = events_file(dir.path(), rows);
+        let sub = submission(&file);
         let run = |seen| {
             let mut sink = MemorySink::default();
             let key = Pseudonymiser::new(vec![1; 32]);
@@ -730,35 +741,9 @@ event_date = { column = "fecha" }
             }
         }
         let dir = tempfile::tempdir().expect("dir");
-        let file = dir.path().join("events.csv");
-        let mut text = String::from("fecha;doc;sentido\n");
-        for i in 0..200_000 {
-            text.push_str(&format!("{:02}/01/2024;D{i};E\n", i % 28 + 1));
-        }
-        std::fs::write(&file, text).expect("write");
-        let mapping: Mapping = toml::from_str(
-            r#"
-record_type = "border_events"
-source = "test"
-[reader]
-delimiter = ";"
-date_formats = ["%d/%m/%Y"]
-[fields]
-reporting_country = { constant = "GTM" }
-citizenship = { constant = "GTM" }
-sex = { constant = "_U" }
-person_key = { pseudonymise = ["doc"] }
-direction = { column = "sentido", recode = { "E" = "entry" } }
-event_date = { column = "fecha" }
-"#,
-        )
-        .expect("mapping");
-        let sub = Submission {
-            file: &file,
-            source_id: "test",
-            submission_id: "s1",
-            scratch: None,
-        };
+        let rows = (0..200_000).map(|i| format!("{:02}/01/2024;D{i};E", i % 28 + 1));
+        let (file, mapping) = events_file(dir.path(), rows);
+        let sub = submission(&file);
         let err = ingest(
             &mapping,
             &sub,

@@ -60,12 +60,6 @@ const MAX_SLOTS: usize = 1 << 24;
 /// Spilled rows per partition: a partition's table stays under 128 MiB.
 const PARTITION_ROWS: u64 = 1 << 22;
 
-impl Default for Repeats {
-    fn default() -> Repeats {
-        Repeats::spilling_to(None)
-    }
-}
-
 /// A temporary file of (digest, row) pairs, 16 bytes each.
 #[derive(Debug)]
 struct Spill {
@@ -92,22 +86,29 @@ impl Spill {
         self.out.write_all(&b.to_le_bytes())
     }
 
-    /// The file, flushed and rewound.
+    /// The file, flushed.
     fn into_file(self) -> io::Result<File> {
-        let mut file = self.out.into_inner().map_err(|e| e.into_error())?;
-        file.seek(SeekFrom::Start(0))?;
-        Ok(file)
+        self.out.into_inner().map_err(|e| e.into_error())
     }
 }
 
-/// Reads the pairs a [`Spill`] wrote, in order.
-fn pairs(file: &File) -> io::Result<impl Iterator<Item = io::Result<(u64, u64)>> + use<>> {
-    let mut file = file.try_clone()?;
-    file.seek(SeekFrom::Start(0))?;
-    let mut input = BufReader::with_capacity(1 << 16, file);
-    Ok(std::iter::from_fn(move || {
+/// The pairs a [`Spill`] wrote, read from the start of its file.
+struct Pairs(BufReader<File>);
+
+impl Pairs {
+    fn of(file: &File) -> io::Result<Pairs> {
+        let mut file = file.try_clone()?;
+        file.seek(SeekFrom::Start(0))?;
+        Ok(Pairs(BufReader::with_capacity(1 << 16, file)))
+    }
+}
+
+impl Iterator for Pairs {
+    type Item = io::Result<(u64, u64)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
         let mut pair = [0u8; 16];
-        match input.read_exact(&mut pair) {
+        match self.0.read_exact(&mut pair) {
             Ok(()) => {
                 let (a, b) = pair.split_at(8);
                 let word = |w: &[u8]| u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
@@ -116,7 +117,7 @@ fn pairs(file: &File) -> io::Result<impl Iterator<Item = io::Result<(u64, u64)>>
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => None,
             Err(e) => Some(Err(e)),
         }
-    }))
+    }
 }
 
 impl Repeats {
@@ -246,7 +247,7 @@ impl Repeats {
             let mut outs = (0..parts)
                 .map(|_| Spill::new(dir))
                 .collect::<io::Result<Vec<_>>>()?;
-            for pair in pairs(&file)? {
+            for pair in Pairs::of(&file)? {
                 let (digest, row) = pair?;
                 outs[((digest >> 32) % parts) as usize].push(digest, row)?;
             }
@@ -261,7 +262,7 @@ impl Repeats {
         for partition in partitions {
             let mut table = Repeats::unbounded();
             let mut run = Spill::new(dir)?;
-            let mut pairs = pairs(&partition)?.peekable();
+            let mut pairs = Pairs::of(&partition)?.peekable();
             while pairs.peek().is_some() {
                 chunk.clear();
                 for pair in pairs.by_ref().take(8192) {
@@ -299,33 +300,49 @@ impl LateRepeats {
 
     /// Every late repeat as (row, first row), in row order. Each call reads
     /// the runs afresh; two at once would share the files' positions.
-    pub fn rows(&self) -> io::Result<impl Iterator<Item = io::Result<(u64, u64)>> + use<>> {
-        let mut runs = self
-            .runs
-            .iter()
-            .map(pairs)
-            .collect::<io::Result<Vec<_>>>()?;
-        let mut heads = BinaryHeap::new();
-        let mut failed = None;
-        for (i, run) in runs.iter_mut().enumerate() {
-            match run.next() {
-                Some(Ok((row, first))) => heads.push(Reverse((row, first, i))),
-                Some(Err(e)) => failed = Some(e),
-                None => {}
-            }
+    pub fn rows(&self) -> io::Result<Merged> {
+        let runs = self.runs.iter().map(Pairs::of).collect::<io::Result<_>>()?;
+        let mut merged = Merged {
+            runs,
+            heads: BinaryHeap::new(),
+            failed: None,
+        };
+        for i in 0..merged.runs.len() {
+            merged.advance(i);
         }
-        Ok(std::iter::from_fn(move || {
-            if let Some(e) = failed.take() {
-                return Some(Err(e));
-            }
-            let Reverse((row, first, i)) = heads.pop()?;
-            match runs[i].next() {
-                Some(Ok((r, f))) => heads.push(Reverse((r, f, i))),
-                Some(Err(e)) => failed = Some(e),
-                None => {}
-            }
-            Some(Ok((row, first)))
-        }))
+        Ok(merged)
+    }
+}
+
+/// Runs merged by row: the smallest head of any run comes next.
+pub struct Merged {
+    runs: Vec<Pairs>,
+    heads: BinaryHeap<Reverse<(u64, u64, usize)>>,
+    /// A read that failed, given out before anything else.
+    failed: Option<io::Error>,
+}
+
+impl Merged {
+    /// Puts run `i`'s next pair among the heads.
+    fn advance(&mut self, i: usize) {
+        match self.runs[i].next() {
+            Some(Ok((row, first))) => self.heads.push(Reverse((row, first, i))),
+            Some(Err(e)) => self.failed = Some(e),
+            None => {}
+        }
+    }
+}
+
+impl Iterator for Merged {
+    type Item = io::Result<(u64, u64)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(e) = self.failed.take() {
+            return Some(Err(e));
+        }
+        let Reverse((row, first, i)) = self.heads.pop()?;
+        self.advance(i);
+        Some(Ok((row, first)))
     }
 }
 
@@ -423,7 +440,7 @@ mod tests {
 
     #[test]
     fn a_digest_of_zero_is_a_digest_like_any_other() {
-        let mut repeats = Repeats::default();
+        let mut repeats = Repeats::spilling_to(None);
         let mut first = Vec::new();
         repeats
             .first_rows(&[(0, 2), (0, 3), (1, 4)], &mut first)

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
+use corridor_ingest::batch::source_rows;
 use corridor_ingest::{QuarantinedRow, RecordSink};
 use corridor_model::RecordType;
 use parquet::arrow::ArrowWriter;
@@ -305,14 +306,6 @@ impl RecordSink for StagingSink {
 
 fn never_stored(row: u64) -> String {
     format!("row {row} was never stored, so it cannot be withdrawn")
-}
-
-/// A stored batch's `source_row` column.
-fn source_rows(batch: &RecordBatch) -> Result<&arrow::array::UInt64Array, String> {
-    batch
-        .column_by_name("source_row")
-        .and_then(|c| c.as_any().downcast_ref())
-        .ok_or_else(|| "a batch without its source_row column".to_string())
 }
 
 #[cfg(test)]
