@@ -11,7 +11,7 @@ use corridor_ingest::batch::source_rows;
 use corridor_ingest::{QuarantinedRow, RecordSink};
 use corridor_model::RecordType;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use crate::{StoreError, io};
@@ -164,6 +164,12 @@ impl StagingSink {
         for name in unique {
             props = props.set_column_dictionary_enabled(name.into(), false);
         }
+        // Record keys are random: zstd only spends time finding that it
+        // cannot shrink them. Row numbers climb by one: stored as deltas,
+        // they take next to nothing before zstd sees them.
+        props = props
+            .set_column_compression("record_key".into(), Compression::UNCOMPRESSED)
+            .set_column_encoding("source_row".into(), Encoding::DELTA_BINARY_PACKED);
         // Text columns carry no min/max: a row group of a million records
         // spans nearly every code, so the statistics would prune nothing,
         // and comparing every value twice is a tenth of the storing
