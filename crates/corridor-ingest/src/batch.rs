@@ -170,30 +170,53 @@ impl BatchBuilder {
         for (column, v) in self.columns[..n].iter_mut().zip(values) {
             column.push(v);
         }
-        if let [
-            Column::U64(key),
-            Column::Text(source),
-            Column::Text(submission),
-            Column::U64(number),
-        ] = &mut self.columns[n..]
-        {
+        // `source_id` and `submission_id` are the same on every row: they
+        // are filled in once per batch, by `finish`.
+        if let [Column::U64(key), _, _, Column::U64(number)] = &mut self.columns[n..] {
             key.append_value(record_key);
-            source.append_value(&self.source_id);
-            submission.append_value(&self.submission_id);
             number.append_value(row);
         }
+    }
+
+    /// A column holding `value` on each of `rows` rows, built at once.
+    fn repeated(value: &str, rows: usize) -> Result<ArrayRef, arrow::error::ArrowError> {
+        if i32::try_from(value.len().saturating_mul(rows)).is_err() {
+            return Err(arrow::error::ArrowError::InvalidArgumentError(format!(
+                "'{value}' on {rows} rows is more text than a batch holds"
+            )));
+        }
+        let offsets = (0..=rows).map(|i| (i * value.len()) as i32);
+        Ok(Arc::new(arrow::array::StringArray::new(
+            arrow::buffer::OffsetBuffer::new(offsets.collect()),
+            value.repeat(rows).into_bytes().into(),
+            None,
+        )))
     }
 
     /// The batch of the records pushed since the last `finish`; the builder
     /// starts again with room for as many bytes as this batch took.
     pub fn finish(&mut self) -> Result<RecordBatch, arrow::error::ArrowError> {
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
-        for (column, field) in self.columns.iter_mut().zip(self.schema.fields()) {
+        let mut rows = 0;
+        for (i, (column, field)) in self
+            .columns
+            .iter_mut()
+            .zip(self.schema.fields())
+            .enumerate()
+        {
+            if i == self.n_fields + 1 || i == self.n_fields + 2 {
+                continue; // source_id and submission_id: below.
+            }
             let bytes = column.text_bytes();
             let mut next = Column::new(field.data_type(), self.rows, bytes + bytes / 8);
             std::mem::swap(column, &mut next);
-            columns.push(next.finish());
+            let array = next.finish();
+            rows = array.len();
+            columns.push(array);
         }
+        let at = self.n_fields + 1;
+        columns.insert(at, Self::repeated(&self.source_id, rows)?);
+        columns.insert(at + 1, Self::repeated(&self.submission_id, rows)?);
         RecordBatch::try_new(self.schema.clone(), columns)
     }
 }

@@ -550,6 +550,9 @@ pub struct CsvRows {
     /// A block being handed out row by row by `next_row`.
     current: Option<(TextRows, usize)>,
     done: bool,
+    /// Text bytes of the block before: the next block's buffer starts
+    /// that big instead of doubling its way there.
+    block_bytes: usize,
 }
 
 /// Rows of a text file: one buffer, the end of every field in it, and per
@@ -603,7 +606,8 @@ impl TextBuilder {
             rows: self.rows,
             expected,
         })
-    }}
+    }
+}
 
 impl TextRows {
     /// Row `i`'s field ends.
@@ -714,6 +718,7 @@ impl CsvRows {
             detected,
             current: None,
             done: false,
+            block_bytes: 0,
         };
         let header_row = opts.header_row.unwrap_or(1).max(1);
         let mut headers = None;
@@ -903,7 +908,10 @@ impl CsvRows {
         if self.done {
             return Ok(None);
         }
-        let mut block = TextBuilder::default();
+        let mut block = TextBuilder {
+            bytes: vec![0; self.block_bytes + self.block_bytes / 8],
+            ..Default::default()
+        };
         while block.rows.len() < max_rows && block.used < CSV_BLOCK_BYTES {
             if self.read_record(&mut block)?.is_none() {
                 self.done = true;
@@ -913,6 +921,7 @@ impl CsvRows {
         if block.rows.is_empty() {
             return Ok(None);
         }
+        self.block_bytes = block.used;
         block.finish(self.headers.len()).map(Some).map_err(|line| IngestError::Encoding {
             path: self.path.clone(),
             line,
