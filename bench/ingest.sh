@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Intake speed: Corridor's ingest (map, validate, pseudonymise, write Parquet)
 # against DuckDB's and Polars' plain CSV → Parquet conversion of the same
-# file, in one run. Usage: bench/ingest.sh [PERSONS]  (default 3200000 persons,
-# about 10 million rows in the Guatemalan border-events CSV).
+# file, in one run. Usage: [RUNS=N] bench/ingest.sh [PERSONS]  (default 3200000
+# persons, about 10 million rows in the Guatemalan border-events CSV).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 persons="${1:-3200000}"
@@ -25,6 +25,10 @@ measure() { # name, command...: prints seconds and peak MiB
   echo "$name $secs $((kb / 1024))"
 }
 
+# RUNS=N alternates the three tools N times on the same file (this shared
+# machine's timings drift by 5-10 % from minute to minute).
+for run in $(seq "${RUNS:-1}"); do
+rm -rf "$work/ws"
 "$bin" init "$work/ws" >/dev/null
 c=$(measure corridor "$bin" ingest --workspace "$work/ws" --mapping "$mapping" "$csv")
 d=$(measure duckdb python3 -c "
@@ -36,6 +40,7 @@ import polars as pl
 pl.scan_csv('$csv', separator=';', encoding='utf8-lossy', infer_schema=False, truncate_ragged_lines=True, ignore_errors=True).sink_parquet('$work/polars.parquet', compression='zstd')
 ")
 echo
+echo "run $run"
 printf '%-10s %10s %12s %12s\n' tool seconds rows/s peak_MiB
 for line in "$c" "$d" "$p"; do
   read -r name secs mib <<< "$line"
@@ -43,3 +48,4 @@ for line in "$c" "$d" "$p"; do
 done
 read -r _ cs _ <<< "$c"; read -r _ ds _ <<< "$d"; read -r _ ps _ <<< "$p"
 printf '\nCorridor speed ratio (peer time / Corridor time): vs DuckDB %.2f, vs Polars %.2f\n' "$(echo "$ds / $cs" | bc -l)" "$(echo "$ps / $cs" | bc -l)"
+done

@@ -220,3 +220,37 @@ impl BatchBuilder {
         RecordBatch::try_new(self.schema.clone(), columns)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, StringArray};
+
+    /// The columns filled in once per batch hold the source and submission
+    /// on every row, in the stored schema's places, for batches of any
+    /// size, the empty one included.
+    #[test]
+    fn every_row_names_its_source_and_submission() {
+        let t = RecordType::BorderEvent;
+        let mut builder = BatchBuilder::new(t, "gtm-igm-border", "sub-1", 4);
+        let values = vec![Value::Null; t.fields().len()];
+        for rows in [3, 0, 9] {
+            for row in 0..rows {
+                builder.push(&values, 100 + row, row);
+            }
+            let batch = builder.finish().expect("a batch");
+            assert_eq!(batch.num_rows() as u64, rows);
+            for (name, expected) in [("source_id", "gtm-igm-border"), ("submission_id", "sub-1")] {
+                let column = batch
+                    .column_by_name(name)
+                    .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+                    .expect("a text column");
+                assert_eq!(column.len() as u64, rows);
+                assert_eq!(column.null_count(), 0);
+                assert!(column.iter().all(|v| v == Some(expected)), "{name}");
+            }
+            let numbers = source_rows(&batch).expect("source rows");
+            assert_eq!(numbers.values().to_vec(), (0..rows).collect::<Vec<_>>());
+        }
+    }
+}

@@ -402,14 +402,13 @@ impl Program {
         let Memo(Some(seen)) = &scratch.memo[i] else {
             return self.convert(i, f, Cell::Text(text), scratch);
         };
-        let hash = Memo::hash(text);
-        if let Some(hit) = Memo::get(seen, hash, text) {
+        if let Some(hit) = seen.get(text) {
             return hit.clone();
         }
         let answer = self.convert(i, f, Cell::Text(text), scratch);
         if scratch.cached < MAX_CACHED {
             scratch.cached += 1;
-            scratch.memo[i].insert(hash, text, &answer);
+            scratch.memo[i].insert(text, &answer);
         }
         answer
     }
@@ -507,74 +506,21 @@ pub struct Scratch {
 /// A field's conversions remembered by the cell's text; `None` once the
 /// field is not remembered. Only fields with few distinct texts are: a
 /// lookup in a table that no longer fits the processor's caches costs more
-/// than parsing a date again. Entries are found by the text's hash and
-/// then compared byte by byte in line ([`same_text`]): the texts are a few
-/// bytes long, and a call to `memcmp` per lookup cost more than the
-/// comparison (a tenth of a mapping thread's time).
-struct Memo(Option<HashMap<u64, (Box<str>, Result<Value, RowError>), Prehashed>>);
+/// than parsing a date again.
+struct Memo(Option<HashMap<Box<str>, Result<Value, RowError>, foldhash::fast::RandomState>>);
 
 /// Distinct texts past which a field is no longer remembered.
 const MEMO_MAX: usize = 4096;
 
 impl Memo {
-    fn hash(text: &str) -> u64 {
-        use std::hash::BuildHasher;
-        foldhash::fast::FixedState::default().hash_one(text)
-    }
-
-    fn get<'a>(
-        seen: &'a HashMap<u64, (Box<str>, Result<Value, RowError>), Prehashed>,
-        hash: u64,
-        text: &str,
-    ) -> Option<&'a Result<Value, RowError>> {
-        seen.get(&hash)
-            .filter(|(known, _)| same_text(known.as_bytes(), text.as_bytes()))
-            .map(|(_, answer)| answer)
-    }
-
-    /// Remembers `answer` for `text`; a text whose hash another text took
-    /// first is simply not remembered.
-    fn insert(&mut self, hash: u64, text: &str, answer: &Result<Value, RowError>) {
+    fn insert(&mut self, text: &str, answer: &Result<Value, RowError>) {
         match &mut self.0 {
             Some(seen) if seen.len() >= MEMO_MAX => self.0 = None,
             Some(seen) => {
-                seen.entry(hash)
-                    .or_insert_with(|| (text.into(), answer.clone()));
+                seen.insert(text.into(), answer.clone());
             }
             None => {}
         }
-    }
-}
-
-/// Whether two short texts are the same, compared in line (see [`Memo`]).
-fn same_text(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
-}
-
-/// Hashes a [`Memo`] key, which is already a hash.
-#[derive(Clone, Copy, Default)]
-struct Prehashed;
-
-impl std::hash::BuildHasher for Prehashed {
-    type Hasher = PrehashedHasher;
-    fn build_hasher(&self) -> PrehashedHasher {
-        PrehashedHasher(0)
-    }
-}
-
-struct PrehashedHasher(u64);
-
-impl std::hash::Hasher for PrehashedHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
     }
 }
 
@@ -764,29 +710,5 @@ date_of_birth = { column = "nacimiento" }
             "dates of birth are no longer remembered"
         );
         assert!(kept.memo[0].0.is_some(), "the constant is");
-    }
-
-    /// Two texts that share a hash never take each other's conversion: the
-    /// second is converted afresh, every time.
-    #[test]
-    fn a_shared_hash_is_not_a_shared_text() {
-        let mut memo = Memo(Some(Default::default()));
-        let code = Ok(Value::Code("GTM"));
-        memo.insert(7, "Guatemala", &code);
-        memo.insert(7, "Honduras", &Ok(Value::Code("HND")));
-        let Memo(Some(seen)) = &memo else {
-            panic!("the memo is on")
-        };
-        assert_eq!(Memo::get(seen, 7, "Guatemala"), Some(&code));
-        assert_eq!(Memo::get(seen, 7, "Honduras"), None);
-        assert_eq!(Memo::get(seen, 8, "Guatemala"), None);
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn same_text_is_equality(a in ".{0,20}", b in ".{0,20}", copy in proptest::bool::ANY) {
-            let b = if copy { a.clone() } else { b };
-            proptest::prop_assert_eq!(same_text(a.as_bytes(), b.as_bytes()), a == b);
-        }
     }
 }
