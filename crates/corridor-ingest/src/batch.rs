@@ -233,7 +233,20 @@ mod tests {
     fn every_row_names_its_source_and_submission() {
         let t = RecordType::BorderEvent;
         let mut builder = BatchBuilder::new(t, "gtm-igm-border", "sub-1", 4);
-        let values = vec![Value::Null; t.fields().len()];
+        use corridor_model::FieldType as F;
+        let values: Vec<Value> = t
+            .fields()
+            .iter()
+            .map(|f| match f.ty {
+                F::Date => Value::Date(19_000),
+                F::Time => Value::Time(3_600),
+                F::Integer | F::Count | F::Year => Value::Int(7),
+                F::Number => Value::Float(1.5),
+                F::Boolean => Value::Bool(true),
+                F::CodeSet(_) => Value::Codes(Vec::new()),
+                _ => Value::Text("x".into()),
+            })
+            .collect();
         for rows in [3, 0, 9] {
             for row in 0..rows {
                 builder.push(&values, 100 + row, row);
