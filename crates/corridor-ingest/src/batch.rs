@@ -24,8 +24,11 @@ pub fn source_rows(batch: &RecordBatch) -> Result<&arrow::array::UInt64Array, St
 /// Accumulates mapped records into an Arrow batch of the stored schema.
 pub struct BatchBuilder {
     schema: Arc<Schema>,
-    columns: Vec<Column>,
-    n_fields: usize,
+    /// One builder per field of the record type, in its order.
+    fields: Vec<Column>,
+    record_keys: UInt64Builder,
+    source_rows: UInt64Builder,
+    /// Written whole on every row by `finish` (the same on every row).
     source_id: String,
     submission_id: String,
     /// Records a batch is expected to hold.
@@ -150,15 +153,15 @@ impl BatchBuilder {
     /// A builder for batches of about `rows` records.
     pub fn new(t: RecordType, source_id: &str, submission_id: &str, rows: usize) -> BatchBuilder {
         let schema = Arc::new(t.stored_schema());
-        let columns = schema
-            .fields()
+        let fields = schema.fields()[..t.fields().len()]
             .iter()
             .map(|f| Column::new(f.data_type(), rows, rows * 8))
             .collect();
         BatchBuilder {
             schema,
-            columns,
-            n_fields: t.fields().len(),
+            fields,
+            record_keys: UInt64Builder::with_capacity(rows),
+            source_rows: UInt64Builder::with_capacity(rows),
             source_id: source_id.into(),
             submission_id: submission_id.into(),
             rows,
@@ -166,59 +169,48 @@ impl BatchBuilder {
     }
 
     pub fn push(&mut self, values: &[Value], record_key: u64, row: u64) {
-        let n = self.n_fields;
-        for (column, v) in self.columns[..n].iter_mut().zip(values) {
+        for (column, v) in self.fields.iter_mut().zip(values) {
             column.push(v);
         }
-        // `source_id` and `submission_id` are the same on every row: they
-        // are filled in once per batch, by `finish`.
-        if let [Column::U64(key), _, _, Column::U64(number)] = &mut self.columns[n..] {
-            key.append_value(record_key);
-            number.append_value(row);
-        }
-    }
-
-    /// A column holding `value` on each of `rows` rows, built at once.
-    fn repeated(value: &str, rows: usize) -> Result<ArrayRef, arrow::error::ArrowError> {
-        if i32::try_from(value.len().saturating_mul(rows)).is_err() {
-            return Err(arrow::error::ArrowError::InvalidArgumentError(format!(
-                "'{value}' on {rows} rows is more text than a batch holds"
-            )));
-        }
-        let offsets = (0..=rows).map(|i| (i * value.len()) as i32);
-        Ok(Arc::new(arrow::array::StringArray::new(
-            arrow::buffer::OffsetBuffer::new(offsets.collect()),
-            value.repeat(rows).into_bytes().into(),
-            None,
-        )))
+        self.record_keys.append_value(record_key);
+        self.source_rows.append_value(row);
     }
 
     /// The batch of the records pushed since the last `finish`; the builder
     /// starts again with room for as many bytes as this batch took.
     pub fn finish(&mut self) -> Result<RecordBatch, arrow::error::ArrowError> {
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
-        let mut rows = 0;
-        for (i, (column, field)) in self
-            .columns
-            .iter_mut()
-            .zip(self.schema.fields())
-            .enumerate()
-        {
-            if i == self.n_fields + 1 || i == self.n_fields + 2 {
-                continue; // source_id and submission_id: below.
-            }
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
+        for (column, field) in self.fields.iter_mut().zip(self.schema.fields()) {
             let bytes = column.text_bytes();
             let mut next = Column::new(field.data_type(), self.rows, bytes + bytes / 8);
             std::mem::swap(column, &mut next);
-            let array = next.finish();
-            rows = array.len();
-            columns.push(array);
+            columns.push(next.finish());
         }
-        let at = self.n_fields + 1;
-        columns.insert(at, Self::repeated(&self.source_id, rows)?);
-        columns.insert(at + 1, Self::repeated(&self.submission_id, rows)?);
+        // In the order of `corridor_model::STORED_FIELDS` (`try_new`
+        // refuses a batch whose columns' types are out of place).
+        let fresh = || UInt64Builder::with_capacity(self.rows);
+        let keys = std::mem::replace(&mut self.record_keys, fresh()).finish();
+        let numbers = std::mem::replace(&mut self.source_rows, fresh()).finish();
+        let rows = arrow::array::Array::len(&numbers);
+        columns.push(Arc::new(keys));
+        columns.push(repeated(&self.source_id, rows)?);
+        columns.push(repeated(&self.submission_id, rows)?);
+        columns.push(Arc::new(numbers));
         RecordBatch::try_new(self.schema.clone(), columns)
     }
+}
+
+/// A text column holding `value` on each of `rows` rows; an error, where
+/// arrow would panic, when the batch's text would pass 2 GiB.
+fn repeated(value: &str, rows: usize) -> Result<ArrayRef, arrow::error::ArrowError> {
+    if i32::try_from(value.len().saturating_mul(rows)).is_err() {
+        return Err(arrow::error::ArrowError::InvalidArgumentError(format!(
+            "'{value}' on {rows} rows is more text than a batch holds"
+        )));
+    }
+    Ok(Arc::new(arrow::array::StringArray::new_repeated(
+        value, rows,
+    )))
 }
 
 #[cfg(test)]
