@@ -507,7 +507,73 @@ pub struct Scratch {
 /// field is not remembered. Only fields with few distinct texts are: a
 /// lookup in a table that no longer fits the processor's caches costs more
 /// than parsing a date again.
-struct Memo(Option<HashMap<Box<str>, Result<Value, RowError>, foldhash::fast::RandomState>>);
+struct Memo(Option<Remembered>);
+
+type Answers<K> = HashMap<K, Result<Value, RowError>, foldhash::fast::RandomState>;
+
+/// Conversions by text. Most cells are short (a date, a code, a country
+/// name): those are looked up by their bytes packed into integers, which
+/// hashes two words and compares them in registers instead of hashing and
+/// comparing a byte string.
+#[derive(Default)]
+struct Remembered {
+    short: Answers<ShortText>,
+    long: Answers<Box<str>>,
+}
+
+impl Remembered {
+    fn get(&self, text: &str) -> Option<&Result<Value, RowError>> {
+        match ShortText::of(text.as_bytes()) {
+            Some(key) => self.short.get(&key),
+            None => self.long.get(text),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.short.len() + self.long.len()
+    }
+
+    fn insert(&mut self, text: &str, answer: Result<Value, RowError>) {
+        match ShortText::of(text.as_bytes()) {
+            Some(key) => self.short.insert(key, answer),
+            None => self.long.insert(text.into(), answer),
+        };
+    }
+}
+
+/// A text of at most 16 bytes as two words and its length. From 8 bytes
+/// on, the words are its first and last eight bytes (overlapping below
+/// 16), from 4 bytes its first and last four, below that its bytes: with
+/// the length, each text has one key and each key one text.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct ShortText {
+    head: u64,
+    tail: u64,
+    len: u8,
+}
+
+impl ShortText {
+    fn of(t: &[u8]) -> Option<ShortText> {
+        let n = t.len();
+        let eight = |b: &[u8]| <[u8; 8]>::try_from(b).map(u64::from_le_bytes).ok();
+        let four = |b: &[u8]| {
+            <[u8; 4]>::try_from(b)
+                .map(|w| u64::from(u32::from_le_bytes(w)))
+                .ok()
+        };
+        let (head, tail) = match n {
+            8..=16 => (eight(&t[..8])?, eight(&t[n - 8..])?),
+            4..=7 => (four(&t[..4])?, four(&t[n - 4..])?),
+            0..=3 => (t.iter().rev().fold(0, |w, &b| w << 8 | u64::from(b)), 0),
+            _ => return None,
+        };
+        Some(ShortText {
+            head,
+            tail,
+            len: n as u8,
+        })
+    }
+}
 
 /// Distinct texts past which a field is no longer remembered.
 const MEMO_MAX: usize = 4096;
@@ -516,9 +582,7 @@ impl Memo {
     fn insert(&mut self, text: &str, answer: &Result<Value, RowError>) {
         match &mut self.0 {
             Some(seen) if seen.len() >= MEMO_MAX => self.0 = None,
-            Some(seen) => {
-                seen.insert(text.into(), answer.clone());
-            }
+            Some(seen) => seen.insert(text, answer.clone()),
             None => {}
         }
     }
@@ -710,5 +774,47 @@ date_of_birth = { column = "nacimiento" }
             "dates of birth are no longer remembered"
         );
         assert!(kept.memo[0].0.is_some(), "the constant is");
+    }
+}
+
+#[cfg(test)]
+mod short_text {
+    use super::ShortText;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Two texts share a key exactly when they are the same text: bytes
+        /// from a three-letter alphabet (with NUL) make near misses common.
+        #[test]
+        fn one_key_per_text(
+            a in prop::collection::vec(prop::sample::select(vec![0u8, 1, b'a']), 0..18),
+            b in prop::collection::vec(prop::sample::select(vec![0u8, 1, b'a']), 0..18),
+        ) {
+            let (ka, kb) = (ShortText::of(&a), ShortText::of(&b));
+            prop_assert_eq!(ka.is_some(), a.len() <= 16);
+            if let (Some(ka), Some(kb)) = (ka, kb) {
+                prop_assert_eq!(ka == kb, a == b);
+            }
+        }
+    }
+
+    #[test]
+    fn texts_of_every_length_up_to_sixteen_differ() {
+        // Every text of a run of 'a's, and each with one byte changed:
+        // all distinct, so all keys must be.
+        let mut texts = Vec::new();
+        for n in 0..=16 {
+            let base = vec![b'a'; n];
+            texts.push(base.clone());
+            for i in 0..n {
+                let mut t = base.clone();
+                t[i] = 0;
+                texts.push(t);
+            }
+        }
+        let keys: std::collections::HashSet<_> =
+            texts.iter().filter_map(|t| ShortText::of(t)).collect();
+        assert_eq!(keys.len(), texts.len());
+        assert!(ShortText::of(&[b'a'; 17]).is_none());
     }
 }
