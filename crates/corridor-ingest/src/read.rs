@@ -550,9 +550,9 @@ pub struct CsvRows {
     /// A block being handed out row by row by `next_row`.
     current: Option<(TextRows, usize)>,
     done: bool,
-    /// Text bytes of the block before: the next block's buffer starts
-    /// that big instead of doubling its way there.
-    block_bytes: usize,
+    /// Text bytes, fields and rows of the block before: the next block's
+    /// buffers start that big instead of doubling their way there.
+    block_size: (usize, usize, usize),
 }
 
 /// Rows of a text file: one buffer, the end of every field in it, and per
@@ -718,7 +718,7 @@ impl CsvRows {
             detected,
             current: None,
             done: false,
-            block_bytes: 0,
+            block_size: (0, 0, 0),
         };
         let header_row = opts.header_row.unwrap_or(1).max(1);
         let mut headers = None;
@@ -908,9 +908,13 @@ impl CsvRows {
         if self.done {
             return Ok(None);
         }
+        // Sized like the block before: growing copies them over and over.
+        let (bytes, fields, rows) = self.block_size;
         let mut block = TextBuilder {
-            bytes: vec![0; self.block_bytes + self.block_bytes / 8],
-            ..Default::default()
+            bytes: vec![0; bytes + bytes / 8],
+            used: 0,
+            ends: Vec::with_capacity(fields + fields / 8),
+            rows: Vec::with_capacity(rows + rows / 8),
         };
         while block.rows.len() < max_rows && block.used < CSV_BLOCK_BYTES {
             if self.read_record(&mut block)?.is_none() {
@@ -921,7 +925,7 @@ impl CsvRows {
         if block.rows.is_empty() {
             return Ok(None);
         }
-        self.block_bytes = block.used;
+        self.block_size = (block.used, block.ends.len(), block.rows.len());
         block.finish(self.headers.len()).map(Some).map_err(|line| IngestError::Encoding {
             path: self.path.clone(),
             line,

@@ -170,6 +170,23 @@ impl StagingSink {
         props = props
             .set_column_compression("record_key".into(), Compression::UNCOMPRESSED)
             .set_column_encoding("source_row".into(), Encoding::DELTA_BINARY_PACKED);
+        // Dates, times and whole numbers go as deltas, not through a
+        // dictionary: interning every value cost more than a tenth of the
+        // storing thread, and deltas of dates in file order take next to
+        // nothing (on a 1M-row export: 5 % less CPU for 4 % more bytes).
+        // Only integer columns can be delta-encoded.
+        for f in self.schema.fields() {
+            use arrow::datatypes::DataType as D;
+            let integer = matches!(
+                f.data_type(),
+                D::Date32 | D::Time32(_) | D::Int16 | D::Int32 | D::Int64
+            );
+            if integer {
+                props = props
+                    .set_column_dictionary_enabled(f.name().as_str().into(), false)
+                    .set_column_encoding(f.name().as_str().into(), Encoding::DELTA_BINARY_PACKED);
+            }
+        }
         // Text columns carry no min/max: a row group of a million records
         // spans nearly every code, so the statistics would prune nothing,
         // and comparing every value twice is a tenth of the storing
