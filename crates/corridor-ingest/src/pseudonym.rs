@@ -33,6 +33,22 @@ pub fn normalise_identifier(value: &str) -> String {
 /// [`normalise_identifier`] written over `out` (a buffer reused row to row).
 pub fn normalise_identifier_into(value: &str, out: &mut String) {
     out.clear();
+    // Most document numbers are ASCII: byte by byte, without decoding
+    // characters or encoding them again.
+    if value.is_ascii() {
+        let mut bytes = std::mem::take(out).into_bytes();
+        bytes.extend(
+            value
+                .bytes()
+                .filter(|&b| {
+                    !char::from(b).is_whitespace() && !matches!(b, b'-' | b'.' | b'/' | b'_')
+                })
+                .map(|b| b.to_ascii_uppercase()),
+        );
+        // ASCII in, ASCII out: the check cannot fail.
+        *out = String::from_utf8(bytes).unwrap_or_default();
+        return;
+    }
     for c in value.chars() {
         if c.is_whitespace() || matches!(c, '-' | '.' | '/' | '_') {
             continue;
@@ -111,8 +127,8 @@ impl PseudonymMac {
         // 16 bytes always fit 32 hex digits, which are ASCII.
         let _ = hex::encode_to_slice(&self.0.finalize().into_bytes()[..16], &mut hex);
         out.clear();
-        // Hex digits are ASCII: pushed as they are, no UTF-8 check.
-        out.extend(hex.iter().map(|&b| char::from(b)));
+        // Hex digits are ASCII: one copy of 32 bytes, not 32 pushes.
+        out.push_str(std::str::from_utf8(&hex).unwrap_or_default());
     }
 }
 
