@@ -79,7 +79,7 @@ const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid");
 
 /// Days since 1970-01-01 (Arrow's Date32).
 pub fn day_of(d: NaiveDate) -> i32 {
-    (d - EPOCH).num_days() as i32
+    corridor_model::calendar::day_of_date(d)
 }
 
 pub fn date_of(day: i32) -> Option<NaiveDate> {

@@ -1,10 +1,10 @@
 //! Plausibility and cross-field rules, applied after a row is mapped.
 
-use chrono::Datelike;
 use corridor_model::{FieldType, RecordType};
 
 use crate::transform::{Reason, RowError};
-use crate::value::{Value, date_of_days, epoch_days};
+use crate::value::{Value, date_of_days};
+use corridor_model::calendar::day_of_date;
 
 /// The date a record is about, by record type: the one a date of birth must
 /// precede and an age is counted at.
@@ -156,8 +156,7 @@ impl Rules {
 
 /// Today, as days since 1970, for the "not in the future" rule.
 pub fn today() -> i32 {
-    let now = chrono::Utc::now().date_naive();
-    epoch_days(chrono::NaiveDate::from_ymd_opt(now.year(), now.month(), now.day()).unwrap_or(now))
+    day_of_date(chrono::Utc::now().date_naive())
 }
 
 #[cfg(test)]
@@ -165,6 +164,6 @@ mod tests {
     #[test]
     fn earliest_is_1900() {
         let d = chrono::NaiveDate::parse_from_str(super::EARLIEST, "%Y-%m-%d").unwrap();
-        assert_eq!(crate::value::epoch_days(d), super::EARLIEST_DAYS);
+        assert_eq!(super::day_of_date(d), super::EARLIEST_DAYS);
     }
 }

@@ -3,6 +3,7 @@
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 
 use crate::read::Cell;
+use corridor_model::calendar::day_of_date;
 
 /// A typed value of one standard field.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,13 +73,6 @@ pub fn record_digest(values: &[Value], bytes: &mut Vec<u8>) -> u64 {
         v.digest_into(bytes);
     }
     twox_hash::XxHash3_64::oneshot(bytes)
-}
-
-/// Days since 1970-01-01, by integer arithmetic (a date of birth is
-/// converted on every row; chrono's subtraction costs several times more).
-pub fn epoch_days(d: NaiveDate) -> i32 {
-    use chrono::Datelike;
-    corridor_model::calendar::day_of_civil(d.year(), d.month(), d.day())
 }
 
 pub fn date_of_days(days: i32) -> NaiveDate {
@@ -241,7 +235,7 @@ pub fn to_date(raw: Cell<'_>, formats: &[String]) -> Result<i32, String> {
         }
         _ => None,
     };
-    dt.map(|d| epoch_days(d.date())).ok_or_else(|| {
+    dt.map(|d| day_of_date(d.date())).ok_or_else(|| {
         let shown = if formats.is_empty() {
             "%Y-%m-%d".to_string()
         } else {
@@ -386,18 +380,6 @@ mod tests {
         assert_eq!(to_int(t(" 90 ")), Ok(90));
         assert!(to_int(t("9O")).is_err());
         assert_eq!(to_bool(t("Sí")), Ok(true));
-    }
-
-    proptest! {
-        /// Days since 1970 by integer arithmetic are chrono's, over
-        /// thousands of years either side.
-        #[test]
-        fn epoch_days_are_chronos(days in -2_000_000i32..2_000_000) {
-            let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-            let d = epoch + chrono::Duration::days(days.into());
-            prop_assert_eq!(epoch_days(d), days);
-            prop_assert_eq!(date_of_days(days), d);
-        }
     }
 
     proptest! {

@@ -27,6 +27,13 @@ pub fn day_of_civil(y: i32, m: u32, d: u32) -> i32 {
     (era * 146_097 + doe - 719_468) as i32
 }
 
+/// The day number of a date (Arrow's `Date32`): what chrono's subtraction
+/// from 1970-01-01 gives, for a fraction of its cost.
+pub fn day_of_date(d: chrono::NaiveDate) -> i32 {
+    use chrono::Datelike;
+    day_of_civil(d.year(), d.month(), d.day())
+}
+
 /// Completed years from `birth` to `on` (day numbers), as
 /// [`crate::age::age_on`] counts them; `None` before birth.
 pub fn age_on_days(birth: i32, on: i32) -> Option<i32> {
@@ -55,6 +62,15 @@ mod tests {
             prop_assert_eq!(civil(day), (d.year(), d.month(), d.day()));
             prop_assert_eq!(day_of_civil(d.year(), d.month(), d.day()), day);
             prop_assert_eq!(age_on_days(birth, day), crate::age::age_on(date(birth), d));
+        }
+    }
+
+    proptest! {
+        /// A date's day number is chrono's, thousands of years either side
+        /// of 1970.
+        #[test]
+        fn day_numbers_of_dates_are_chronos(day in -2_000_000i32..2_000_000) {
+            prop_assert_eq!(day_of_date(date(day)), day);
         }
     }
 

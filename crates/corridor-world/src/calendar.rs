@@ -9,7 +9,7 @@ pub type Day = i32;
 pub const MINUTES_PER_DAY: i64 = 1440;
 
 pub fn day_of(date: NaiveDate) -> Day {
-    (date - epoch()).num_days() as Day
+    corridor_model::calendar::day_of_date(date)
 }
 
 pub fn date_of(day: Day) -> NaiveDate {
