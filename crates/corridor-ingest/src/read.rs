@@ -553,6 +553,35 @@ pub struct CsvRows {
     /// Text bytes, fields and rows of the block before: the next block's
     /// buffers start that big instead of doubling their way there.
     block_size: (usize, usize, usize),
+    /// Buffers of blocks already used, to be filled again.
+    spare: Spare,
+}
+
+/// The buffers of blocks that are done with, handed back (by `TextRows`'s
+/// `Drop`, on whichever thread lets a block go) for the reader to fill
+/// again: a new block's buffers would be fresh memory that the kernel
+/// zeroes page by page, and the reader once more.
+#[derive(Debug, Clone, Default)]
+struct Spare(std::sync::Arc<std::sync::Mutex<Vec<SpareBuffers>>>);
+
+type SpareBuffers = (Vec<u8>, Vec<u32>, Vec<TextRow>);
+
+/// Blocks' buffers kept for reuse: as many as are in flight between the
+/// reader and the storing thread, about.
+const SPARE_BLOCKS: usize = 16;
+
+impl Spare {
+    fn take(&self) -> Option<SpareBuffers> {
+        self.0.lock().ok()?.pop()
+    }
+
+    fn give(&self, buffers: SpareBuffers) {
+        if let Ok(mut spare) = self.0.lock()
+            && spare.len() < SPARE_BLOCKS
+        {
+            spare.push(buffers);
+        }
+    }
 }
 
 /// Rows of a text file: one buffer, the end of every field in it, and per
@@ -564,6 +593,20 @@ pub struct TextRows {
     rows: Vec<TextRow>,
     /// Fields the header has.
     expected: usize,
+    /// Where the buffers go when the block is dropped.
+    spare: Option<Spare>,
+}
+
+impl Drop for TextRows {
+    fn drop(&mut self) {
+        if let Some(spare) = self.spare.take() {
+            let mut ends = std::mem::take(&mut self.ends);
+            let mut rows = std::mem::take(&mut self.rows);
+            ends.clear();
+            rows.clear();
+            spare.give((std::mem::take(&mut self.text).into_bytes(), ends, rows));
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -585,7 +628,7 @@ struct TextBuilder {
 
 impl TextBuilder {
     /// The finished block, or the line of the first byte that is not UTF-8.
-    fn finish(mut self, expected: usize) -> Result<TextRows, u64> {
+    fn finish(mut self, expected: usize, spare: Spare) -> Result<TextRows, u64> {
         self.bytes.truncate(self.used);
         // Every byte of a file passes here: simdutf8 checks a block several
         // times faster than `String::from_utf8`, which would check it again.
@@ -605,6 +648,7 @@ impl TextBuilder {
             ends: self.ends,
             rows: self.rows,
             expected,
+            spare: Some(spare),
         })
     }
 }
@@ -719,6 +763,7 @@ impl CsvRows {
             current: None,
             done: false,
             block_size: (0, 0, 0),
+            spare: Spare::default(),
         };
         let header_row = opts.header_row.unwrap_or(1).max(1);
         let mut headers = None;
@@ -728,7 +773,7 @@ impl CsvRows {
                 break;
             };
             if line >= header_row {
-                let head = head.finish(0).map_err(|line| IngestError::Encoding {
+                let head = head.finish(0, Spare::default()).map_err(|line| IngestError::Encoding {
                     path: path.to_path_buf(),
                     line,
                     message: "invalid UTF-8 in the header: set reader.encoding (e.g. \"windows-1252\") or \"auto\"".into(),
@@ -909,12 +954,21 @@ impl CsvRows {
             return Ok(None);
         }
         // Sized like the block before: growing copies them over and over.
+        // A block already stored lends its buffers: what they hold is
+        // written over (only what lies past `used` must be initialised).
         let (bytes, fields, rows) = self.block_size;
+        let (mut text, mut ends, mut numbered) = self.spare.take().unwrap_or_default();
+        let want = bytes + bytes / 8;
+        if text.len() < want {
+            text.resize(want, 0);
+        }
+        ends.reserve(fields + fields / 8);
+        numbered.reserve(rows + rows / 8);
         let mut block = TextBuilder {
-            bytes: vec![0; bytes + bytes / 8],
+            bytes: text,
             used: 0,
-            ends: Vec::with_capacity(fields + fields / 8),
-            rows: Vec::with_capacity(rows + rows / 8),
+            ends,
+            rows: numbered,
         };
         while block.rows.len() < max_rows && block.used < CSV_BLOCK_BYTES {
             if self.read_record(&mut block)?.is_none() {
@@ -926,7 +980,7 @@ impl CsvRows {
             return Ok(None);
         }
         self.block_size = (block.used, block.ends.len(), block.rows.len());
-        block.finish(self.headers.len()).map(Some).map_err(|line| IngestError::Encoding {
+        block.finish(self.headers.len(), self.spare.clone()).map(Some).map_err(|line| IngestError::Encoding {
             path: self.path.clone(),
             line,
             message: "invalid UTF-8: the file is in another encoding; set reader.encoding (e.g. \"windows-1252\") or \"auto\"".into(),
