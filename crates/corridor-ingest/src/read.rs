@@ -954,8 +954,9 @@ impl CsvRows {
             return Ok(None);
         }
         // Sized like the block before: growing copies them over and over.
-        // A block already stored lends its buffers: what they hold is
-        // written over (only what lies past `used` must be initialised).
+        // A block already dropped lends its buffers: the reader writes
+        // over their old bytes from the start, and needs them only to be
+        // initialised up to the length it writes into.
         let (bytes, fields, rows) = self.block_size;
         let (mut text, mut ends, mut numbered) = self.spare.take().unwrap_or_default();
         let want = bytes + bytes / 8;
@@ -1750,6 +1751,16 @@ mod tests {
         path: &Path,
         plain_lines: bool,
     ) -> Vec<(u64, Option<RowProblem>, Vec<String>, u64)> {
+        rows_of_blocks(path, plain_lines, false)
+    }
+
+    /// Every row of `path` read 7 at a time; with `keep_blocks`, no block
+    /// is dropped (so none lends its buffers to the next) until the end.
+    fn rows_of_blocks(
+        path: &Path,
+        plain_lines: bool,
+        keep_blocks: bool,
+    ) -> Vec<(u64, Option<RowProblem>, Vec<String>, u64)> {
         let opts = ReaderOptions {
             delimiter: Some(";".into()),
             encoding: Some("utf-8".into()),
@@ -1758,6 +1769,7 @@ mod tests {
         let mut r = CsvRows::open(path, &opts).expect("open");
         r.plain_lines = plain_lines;
         let mut all = Vec::new();
+        let mut kept = Vec::new();
         while let Some(block) = r.next_block(7) {
             let block = block.expect("block");
             let mut cells = Vec::new();
@@ -1765,6 +1777,9 @@ mod tests {
                 let (number, problem) = block.row(i, &mut cells);
                 let texts = cells.iter().map(|c| c.text().into_owned()).collect();
                 all.push((number, problem, texts, block.content(i)));
+            }
+            if keep_blocks {
+                kept.push(block);
             }
         }
         all
@@ -1796,6 +1811,31 @@ mod tests {
             let path = dir.path().join("t.csv");
             std::fs::write(&path, &text).expect("write");
             prop_assert_eq!(all_rows(&path, true), all_rows(&path, false));
+        }
+
+        /// Blocks filled in the buffers of blocks already dropped (which
+        /// still hold those blocks' text) read as blocks in fresh memory:
+        /// long rows first, so that short ones land on stale bytes.
+        #[test]
+        fn reused_block_buffers_read_as_fresh_ones(
+            lines in prop::collection::vec(prop::collection::vec("[a ;\"é\r\n]{0,6}", 1..4), 0..60),
+            plain_lines: bool,
+        ) {
+            let dir = tempfile::tempdir().expect("dir");
+            let mut text = String::from("a;b;c\n");
+            for i in 0..30 {
+                text.push_str(&format!("{i};{};\"z\"\"\n\"\n", "y".repeat(200)));
+            }
+            for fields in &lines {
+                text.push_str(&fields.join(";"));
+                text.push('\n');
+            }
+            let path = dir.path().join("t.csv");
+            std::fs::write(&path, &text).expect("write");
+            prop_assert_eq!(
+                rows_of_blocks(&path, plain_lines, false),
+                rows_of_blocks(&path, plain_lines, true)
+            );
         }
     }
 

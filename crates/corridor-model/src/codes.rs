@@ -177,9 +177,10 @@ pub struct CodeList {
     exact: HashMap<String, usize>,
     /// Folded label or alias → index into `codes`.
     index: HashMap<String, usize>,
-    /// Every key of `index` and `exact`, with its index into `codes` and its
-    /// character counts: what misspelling suggestions compare with.
-    keys: Vec<(String, usize, KeyShape)>,
+    /// Every key of `index` and `exact`, as its characters and their
+    /// counts, with its index into `codes`: what misspelling suggestions
+    /// compare with.
+    keys: Vec<(KeyShape, usize)>,
 }
 
 /// A value that is not in a code list.
@@ -340,7 +341,7 @@ impl CodeList {
         let keys = index
             .iter()
             .chain(exact.iter())
-            .map(|(key, &i)| (key.clone(), i, KeyShape::of(key)))
+            .map(|(key, &i)| (KeyShape::of(key), i))
             .collect();
         Ok(CodeList {
             id,
@@ -394,16 +395,14 @@ impl CodeList {
     /// a misspelt country is compared with every name of every country, in
     /// three languages, so most of the work is on hopeless pairs.
     fn closest_where(&self, value: &str, n: usize, bound: bool) -> Vec<String> {
-        let folded = fold(value);
-        let shape = Shape::of(&folded);
+        let shape = Shape::of(&fold(value));
         // Compared as characters decoded once: `strsim::jaro_winkler` on
         // two `&str` decodes the key again for every character of the value.
-        let chars: Vec<char> = folded.chars().collect();
         let mut scored: Vec<(f64, usize)> = self
             .keys
             .iter()
-            .filter(|(_, _, key)| !bound || shape.may_reach(key, 0.8))
-            .map(|(_, i, key)| (strsim::generic_jaro_winkler(&chars, &key.text), *i))
+            .filter(|(key, _)| !bound || shape.may_reach(key, 0.8))
+            .map(|(key, i)| (strsim::generic_jaro_winkler(&shape.text, &key.text), *i))
             .filter(|(score, _)| *score >= 0.8)
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -426,7 +425,6 @@ impl CodeList {
 struct KeyShape {
     /// The key's characters.
     text: Vec<char>,
-    chars: usize,
     non_ascii: usize,
     /// Each ASCII character of the key and how often it occurs.
     ascii: Vec<(u8, u16)>,
@@ -435,9 +433,8 @@ struct KeyShape {
 impl KeyShape {
     fn of(key: &str) -> KeyShape {
         let mut ascii: Vec<(u8, u16)> = Vec::new();
-        let (mut chars, mut non_ascii) = (0, 0);
+        let mut non_ascii = 0;
         for c in key.chars() {
-            chars += 1;
             if !c.is_ascii() {
                 non_ascii += 1;
             } else if let Some(seen) = ascii.iter_mut().find(|(a, _)| *a == c as u8) {
@@ -448,7 +445,6 @@ impl KeyShape {
         }
         KeyShape {
             text: key.chars().collect(),
-            chars,
             non_ascii,
             ascii,
         }
@@ -459,27 +455,19 @@ impl KeyShape {
 /// Jaro–Winkler similarity with a key that costs no more than reading the
 /// key.
 struct Shape {
-    chars: usize,
+    /// The value's characters.
+    text: Vec<char>,
     ascii: [u16; 128],
-    /// The value's first four characters (the Winkler prefix).
-    head: Vec<char>,
 }
 
 impl Shape {
     fn of(value: &str) -> Shape {
+        let text: Vec<char> = value.chars().collect();
         let mut ascii = [0u16; 128];
-        let mut chars = 0;
-        for c in value.chars() {
-            chars += 1;
-            if c.is_ascii() {
-                ascii[c as usize] = ascii[c as usize].saturating_add(1);
-            }
+        for &c in text.iter().filter(|c| c.is_ascii()) {
+            ascii[c as usize] = ascii[c as usize].saturating_add(1);
         }
-        Shape {
-            chars,
-            ascii,
-            head: value.chars().take(4).collect(),
-        }
+        Shape { text, ascii }
     }
 
     /// Whether `strsim::jaro_winkler(value, key)` can reach `min` (≥ 0.7).
@@ -491,34 +479,27 @@ impl Shape {
     /// characters) × (1 − Jaro). Most keys share no first character with
     /// a misspelling, so they need Jaro ≥ `min` itself.
     fn may_reach(&self, key: &KeyShape, min: f64) -> bool {
-        let key_chars = key.chars;
-        if self.chars == 0 || key_chars == 0 {
-            return self.chars == key_chars;
+        let (chars, key_chars) = (self.text.len(), key.text.len());
+        if chars == 0 || key_chars == 0 {
+            return chars == key_chars;
         }
+        let shared = key.non_ascii
+            + key
+                .ascii
+                .iter()
+                .map(|&(c, n)| usize::from(n.min(self.ascii[usize::from(c)])))
+                .sum::<usize>();
+        let m = shared.min(chars) as f64;
+        let jaro_max = (m / chars as f64 + m / key_chars as f64 + 1.0) / 3.0;
         let prefix = self
-            .head
+            .text
             .iter()
             .zip(&key.text)
+            .take(4)
             .take_while(|(a, b)| a == b)
             .count() as f64;
-        let reaches = |shared: usize| {
-            let m = shared.min(self.chars).min(key_chars) as f64;
-            let jaro_max = (m / self.chars as f64 + m / key_chars as f64 + 1.0) / 3.0;
-            let boosted_max = jaro_max + 0.1 * prefix * (1.0 - jaro_max);
-            jaro_max > 0.7 - 1e-9 && boosted_max >= min - 1e-9
-        };
-        // The lengths alone rule out most keys, before counting characters.
-        if !reaches(usize::MAX) {
-            return false;
-        }
-        reaches(
-            key.non_ascii
-                + key
-                    .ascii
-                    .iter()
-                    .map(|&(c, n)| usize::from(n.min(self.ascii[usize::from(c)])))
-                    .sum::<usize>(),
-        )
+        let boosted_max = jaro_max + 0.1 * prefix * (1.0 - jaro_max);
+        jaro_max > 0.7 - 1e-9 && boosted_max >= min - 1e-9
     }
 }
 
@@ -559,11 +540,11 @@ mod tests {
         #[test]
         fn characters_score_as_strings_do(key in 0usize..2000, value in "[A-Za-zÉñü' -]{0,16}") {
             let list = CodeListId::Country.list();
-            let (text, _, shape) = &list.keys[key % list.keys.len()];
+            let (shape, _) = &list.keys[key % list.keys.len()];
+            let text: String = shape.text.iter().collect();
             let folded = fold(&value);
-            let chars: Vec<char> = folded.chars().collect();
-            let by_chars = strsim::generic_jaro_winkler(&chars, &shape.text);
-            prop_assert_eq!(by_chars.to_bits(), strsim::jaro_winkler(&folded, text).to_bits());
+            let by_chars = strsim::generic_jaro_winkler(&Shape::of(&folded).text, &shape.text);
+            prop_assert_eq!(by_chars.to_bits(), strsim::jaro_winkler(&folded, &text).to_bits());
         }
     }
 }
