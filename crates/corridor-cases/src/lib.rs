@@ -1,18 +1,22 @@
 //! The trafficking cases of a workspace, as the other layers need them:
 //! the linkage pool (encodings and harmonised attributes), the categorical
 //! table synthesis works on (one record per person once a linkage has
-//! run), and the population behind SDG 16.2.2 rates. The CLI and, later,
+//! run) with the public domain of each of its columns (from the code
+//! lists, never from the cases), the population behind SDG 16.2.2 rates,
+//! and where a synthesis's internal review goes. The CLI and, later,
 //! the release builder call these; `corridor-link` and `corridor-synth`
 //! know nothing about workspaces.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray};
 use corridor_link::Pool;
 use corridor_link::schema::{BlockingOptions, CompareMethod, CompareRule, LinkageSchema};
+use corridor_model::CodeListId;
 use corridor_store::{StoreError, Workspace};
-use corridor_synth::Table;
 use corridor_synth::report::Population;
+use corridor_synth::{Domain, Table};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CasesError {
@@ -96,6 +100,36 @@ pub const CASE_AGE_GROUPS: [(&str, i32, Option<i32>); 6] = [
     ("Y_GE50", 50, None),
 ];
 
+/// The columns of [`workspace_cases`]' table, in order.
+pub const CASE_COLUMNS: [&str; 13] = [
+    "sex",
+    "age_group",
+    "citizenship",
+    "country_of_exploitation",
+    "exploitation",
+    "labour_industry",
+    "recruiter_relationship",
+    "registration_year",
+    "threats",
+    "psychological_abuse",
+    "false_promises",
+    "physical_abuse",
+    "restricts_movement",
+];
+
+/// The means of control [`workspace_cases`] turns into yes/no columns.
+const CONTROL_FLAGS: [&str; 5] = [
+    "threats",
+    "psychological_abuse",
+    "false_promises",
+    "physical_abuse",
+    "restricts_movement",
+];
+
+/// First year of the default domain of `registration_year`; the last is
+/// the current year. A publisher's `--domain` file narrows or widens it.
+pub const FIRST_REGISTRATION_YEAR: i32 = 2000;
+
 pub fn age_group(age: i64) -> &'static str {
     CASE_AGE_GROUPS
         .iter()
@@ -130,21 +164,7 @@ pub fn workspace_cases(ws: &Workspace) -> Result<(Table, usize), CasesError> {
     } else {
         HashMap::new()
     };
-    let columns = [
-        "sex",
-        "age_group",
-        "citizenship",
-        "country_of_exploitation",
-        "exploitation",
-        "labour_industry",
-        "recruiter_relationship",
-        "registration_year",
-        "threats",
-        "psychological_abuse",
-        "false_promises",
-        "physical_abuse",
-        "restricts_movement",
-    ];
+    let columns = CASE_COLUMNS;
     let mut seen = std::collections::HashSet::new();
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut records = 0;
@@ -192,6 +212,8 @@ pub fn workspace_cases(ws: &Workspace) -> Result<(Table, usize), CasesError> {
                                 .parse::<i64>()
                                 .map(|a| age_group(a).to_string())
                                 .unwrap_or_default()
+                        } else if *name == "exploitation" {
+                            canonical_exploitation(&named[c][r])
                         } else {
                             named[c][r].clone()
                         }
@@ -205,6 +227,138 @@ pub fn workspace_cases(ws: &Workspace) -> Result<(Table, usize), CasesError> {
         rows.iter().map(|r| r.iter().map(String::as_str).collect()),
     );
     Ok((table, records))
+}
+
+/// A set of forms of exploitation as one value: its codes in code-list
+/// order, joined by `+`, so that the same set is always the same value
+/// (organisations list them in any order). Codes the list lacks come last,
+/// in the order given.
+pub fn canonical_exploitation(joined: &str) -> String {
+    let list = CodeListId::ExploitationType.list();
+    let mut parts: Vec<&str> = joined
+        .split('+')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    parts.sort_by_key(|p| {
+        list.codes
+            .iter()
+            .position(|c| c.code == *p)
+            .unwrap_or(usize::MAX)
+    });
+    let mut seen = std::collections::HashSet::new();
+    parts.retain(|p| seen.insert(*p));
+    parts.join("+")
+}
+
+fn source_of(id: CodeListId) -> String {
+    let (file, _) = id.source_file();
+    let notes = &id.list().source_notes;
+    match notes.first() {
+        Some(note) => format!("code list {} ({file}: {note})", id.name()),
+        None => format!("code list {} ({file})", id.name()),
+    }
+}
+
+/// Codes of a list that a victim's record can hold: not the total `_T`,
+/// and not unknown `_U` or not applicable `_Z` (no value).
+fn codes_of(id: CodeListId) -> Vec<String> {
+    id.list()
+        .codes
+        .iter()
+        .map(|c| c.code.clone())
+        .filter(|c| !matches!(c.as_str(), "_T" | "_U" | "_Z"))
+        .collect()
+}
+
+/// The current calendar year, by the system clock.
+fn this_year() -> i32 {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400);
+    corridor_model::calendar::civil(i32::try_from(days).unwrap_or(i32::MAX)).0
+}
+
+/// The public domain of every column of [`workspace_cases`]' table, from
+/// the code lists and the standard's groupings, never from the cases:
+/// whether a rare category appears at all must not depend on whether some
+/// victim has it.
+pub fn workspace_domain() -> Domain {
+    let mut d = Domain::default();
+    d.set("sex", codes_of(CodeListId::Sex), source_of(CodeListId::Sex));
+    d.set(
+        "age_group",
+        CASE_AGE_GROUPS.iter().map(|g| g.0.to_string()).collect(),
+        "the cases' age groups (corridor-cases CASE_AGE_GROUPS), from the age at registration"
+            .into(),
+    );
+    for column in ["citizenship", "country_of_exploitation"] {
+        d.set(
+            column,
+            codes_of(CodeListId::Country),
+            source_of(CodeListId::Country),
+        );
+    }
+    // Every non-empty set of forms, as canonical_exploitation writes it.
+    let forms = codes_of(CodeListId::ExploitationType);
+    let sets: Vec<String> = (1u32..1 << forms.len())
+        .map(|mask| {
+            forms
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, f)| f.as_str())
+                .collect::<Vec<_>>()
+                .join("+")
+        })
+        .collect();
+    d.set(
+        "exploitation",
+        sets,
+        format!(
+            "every set of one or more forms of the {}, joined by + in list order",
+            source_of(CodeListId::ExploitationType)
+        ),
+    );
+    d.set(
+        "labour_industry",
+        codes_of(CodeListId::LabourIndustry),
+        source_of(CodeListId::LabourIndustry),
+    );
+    d.set(
+        "recruiter_relationship",
+        codes_of(CodeListId::RecruiterRelationship),
+        source_of(CodeListId::RecruiterRelationship),
+    );
+    let last = this_year().max(FIRST_REGISTRATION_YEAR);
+    d.set(
+        "registration_year",
+        (FIRST_REGISTRATION_YEAR..=last)
+            .map(|y| y.to_string())
+            .collect(),
+        format!("the years {FIRST_REGISTRATION_YEAR} to {last} (the current year)"),
+    );
+    for flag in CONTROL_FLAGS {
+        d.set(
+            flag,
+            vec!["yes".into(), "no".into()],
+            format!(
+                "yes/no: whether means_of_control holds {flag} ({})",
+                source_of(CodeListId::MeansOfControl)
+            ),
+        );
+    }
+    d
+}
+
+/// Where the internal review of a synthesis written to `publish` goes:
+/// inside the workspace, `WS/synth-review/<name of publish>/`, so that
+/// it never travels with the synthetic-data folder.
+pub fn review_folder(ws: &Workspace, publish: &Path) -> PathBuf {
+    let name = publish
+        .file_name()
+        .map_or_else(|| "synthetic".into(), |n| n.to_os_string());
+    ws.root().join("synth-review").join(name)
 }
 
 /// Population of the latest year in the workspace, summed over its
@@ -255,4 +409,42 @@ pub fn workspace_population(ws: &Workspace) -> Option<Population> {
             "the workspace's population table, {year}, all its countries, by sex and age group (five-year groups split evenly across the cases' age groups)"
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_domain_covers_every_column_from_the_code_lists() {
+        let d = workspace_domain();
+        for column in CASE_COLUMNS {
+            let a = d
+                .get(column)
+                .unwrap_or_else(|| panic!("{column} has no domain"));
+            assert!(!a.values.is_empty() && !a.source.is_empty(), "{column}");
+        }
+        assert_eq!(d.get("sex").unwrap().values, ["F", "M", "_O"]);
+        let countries = &d.get("citizenship").unwrap().values;
+        assert!(countries.len() > 240 && countries.iter().any(|c| c == "ISL"));
+        let forms = &d.get("exploitation").unwrap().values;
+        assert_eq!(forms.len(), (1 << 10) - 1);
+        assert!(forms.iter().any(|f| f == "sexual+forced_labour"));
+        assert!(!forms.iter().any(|f| f == "forced_labour+sexual"));
+        let years = &d.get("registration_year").unwrap().values;
+        assert_eq!(years[0], "2000");
+        assert_eq!(years.last().unwrap(), &this_year().to_string());
+        assert!(d.get("sex").unwrap().source.contains("CL_SEX"));
+    }
+
+    #[test]
+    fn a_set_of_forms_is_one_value_whatever_its_order() {
+        assert_eq!(
+            canonical_exploitation("forced_labour+sexual"),
+            "sexual+forced_labour"
+        );
+        assert_eq!(canonical_exploitation("sexual+sexual"), "sexual");
+        assert_eq!(canonical_exploitation("zz+begging"), "begging+zz");
+        assert_eq!(canonical_exploitation(""), "");
+    }
 }

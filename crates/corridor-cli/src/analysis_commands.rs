@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use corridor_derive::residence::Rule;
+use corridor_derive::status::InitialStatus;
 use corridor_derive::{DeriveReport, Options};
 use corridor_stats::{STANDARD_TABLES, TableSpec};
 use corridor_store::Workspace;
@@ -16,7 +17,7 @@ pub struct DeriveArgs {
     /// The workspace folder
     #[arg(long)]
     pub workspace: PathBuf,
-    /// Treat the data as ending on this day (YYYY-MM-DD); default: each country's last event
+    /// Treat the data as ending on this day (YYYY-MM-DD), itself observed; default: each country's last event. migrbc run on date R counts as --as-of R−1
     #[arg(long)]
     pub as_of: Option<String>,
     /// Days in the new state that make a long-term migration
@@ -28,9 +29,15 @@ pub struct DeriveArgs {
     /// Records of the same direction this many minutes apart are one crossing keyed twice
     #[arg(long, default_value_t = 120)]
     pub repeat_minutes: i32,
-    /// CSV of known residence statuses at the start (person_key,reporting_country,resident)
+    /// File of supplied residence statuses (any format intake reads): the identifier columns, reporting_country, resident, status_date (see docs/indicators.md)
     #[arg(long)]
     pub initial_status: Option<PathBuf>,
+    /// Columns of --initial-status holding the identifier parts, as the border events' mapping lists them in `person_key = { pseudonymise = [...] }`
+    #[arg(long, value_delimiter = ',', default_value = "document_number")]
+    pub status_identifiers: Vec<String>,
+    /// Standard fields the mapping mixes into person_key (`with = [...]`), each a column of --initial-status; "" for none
+    #[arg(long, value_delimiter = ',', default_value = "citizenship")]
+    pub status_with: Vec<String>,
     /// Instead of deriving, back-test the provisional model at these cut-off dates (comma-separated YYYY-MM-DD)
     #[arg(long, value_delimiter = ',')]
     pub backtest: Option<Vec<String>>,
@@ -56,6 +63,15 @@ fn date(s: &str, what: &str) -> Result<NaiveDate> {
         .with_context(|| format!("{what} `{s}` is not a date like 2025-06-30"))
 }
 
+/// A comma-separated list's names, without the empty one `""` gives.
+fn nonempty(names: Vec<String>) -> Vec<String> {
+    names
+        .into_iter()
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
 pub fn derive(args: DeriveArgs) -> Result<()> {
     let workspace = args.workspace.as_path();
     let ws = Workspace::open(workspace)?;
@@ -77,7 +93,11 @@ pub fn derive(args: DeriveArgs) -> Result<()> {
             .map(|s| date(s, "--as-of"))
             .transpose()?,
         repeat_minutes: args.repeat_minutes,
-        initial_status: args.initial_status,
+        initial_status: args.initial_status.map(|path| InitialStatus {
+            identifiers: nonempty(args.status_identifiers),
+            with: nonempty(args.status_with),
+            ..InitialStatus::new(path)
+        }),
     };
     if let Some(cutoffs) = args.backtest {
         let cutoffs: Vec<NaiveDate> = cutoffs
@@ -274,25 +294,7 @@ pub fn mirror(workspace: &Path, by: &str, format: &str, out: Option<&Path>) -> R
     let text = match format {
         "csv" => corridor_stats::mirror::to_csv(&rows),
         "json" => serde_json::to_string_pretty(&rows)? + "\n",
-        "table" => {
-            let mut s = format!(
-                "{:<8} {:<12} {:<8} {:>12} {:>15} {:>10}\n",
-                "from", "to", by, "origin says", "destination says", "asymmetry"
-            );
-            for r in &rows {
-                s.push_str(&format!(
-                    "{:<8} {:<12} {:<8} {:>12} {:>15} {:>10}\n",
-                    r.origin,
-                    r.destination,
-                    r.period,
-                    r.reported_by_origin,
-                    r.reported_by_destination,
-                    r.asymmetry.map(|a| format!("{a:+.3}")).unwrap_or_default()
-                ));
-            }
-            s.push_str("asymmetry = (origin − destination) / mean of the two; 0 when they agree\n");
-            s
-        }
+        "table" => corridor_stats::mirror::to_text(&rows, by),
         other => bail!("--format is table, csv or json, not `{other}`"),
     };
     write_out(&text, out)

@@ -9,8 +9,9 @@ use corridor_model::{CodeListId, Countries, RecordType};
 use corridor_world::WorldConfig;
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// Corridor collects, harmonises, links, analyses and safely publishes
-/// administrative data on human mobility and human trafficking.
+/// Corridor collects, harmonises, links and analyses administrative data on
+/// human mobility and human trafficking, and makes synthetic case data for
+/// publishers to review (protected tables and releases are not built yet).
 #[derive(Parser)]
 #[command(name = "corridor", version, about, long_about = None, arg_required_else_help = true)]
 struct Cli {
@@ -23,8 +24,11 @@ enum Command {
     /// Build a realistic multi-country demo world and run everything that exists on it
     Demo {
         /// Folder to build the demo in
-        #[arg(long, default_value = "corridor-demo")]
+        #[arg(long, alias = "out", default_value = "corridor-demo")]
         dir: PathBuf,
+        /// Replace DIR/workspace even if the demo did not make it
+        #[arg(long)]
+        force: bool,
         /// Simulated persons (more is slower and more realistic)
         #[arg(long, default_value_t = 20_000)]
         persons: u64,
@@ -84,7 +88,7 @@ enum Command {
         #[command(subcommand)]
         command: MappingCommand,
     },
-    /// Run SQL over a workspace (one table per record type)
+    /// Run read-only SQL over a workspace: one table per record type and derived dataset (`SHOW TABLES` lists them)
     Sql {
         /// The workspace folder
         #[arg(long)]
@@ -97,6 +101,9 @@ enum Command {
         /// Write to this file instead of standard output (required for parquet)
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Memory the query may use, e.g. 512M or 4G (beyond it, sorts and joins spill to disk or the query fails) [default: half the machine's memory]
+        #[arg(long)]
+        memory_limit: Option<String>,
     },
     /// List a workspace's sources, submissions and row counts
     Status {
@@ -182,7 +189,12 @@ mod workspace_commands;
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Demo { dir, persons, seed } => demo(dir, persons, seed),
+        Command::Demo {
+            dir,
+            persons,
+            seed,
+            force,
+        } => demo(dir, persons, seed, force),
         Command::Generate {
             out,
             seed,
@@ -232,7 +244,14 @@ fn main() -> Result<()> {
             query,
             format,
             out,
-        } => workspace_commands::sql(&workspace, &query, &format, out.as_deref()),
+            memory_limit,
+        } => workspace_commands::sql(
+            &workspace,
+            &query,
+            &format,
+            out.as_deref(),
+            memory_limit.as_deref(),
+        ),
         Command::Status { workspace, json } => workspace_commands::status(&workspace, json),
         Command::Derive(args) => analysis_commands::derive(args),
         Command::Encode(args) => trafficking_commands::encode(args),
@@ -290,7 +309,7 @@ fn generate(cfg: &WorldConfig, out: &std::path::Path) -> Result<corridor_world::
     Ok(summary)
 }
 
-fn demo(dir: PathBuf, persons: u64, seed: u64) -> Result<()> {
+fn demo(dir: PathBuf, persons: u64, seed: u64, force: bool) -> Result<()> {
     println!(
         "Corridor demo: a region of three reporting countries (Guatemala, Honduras, El Salvador)"
     );
@@ -301,10 +320,13 @@ fn demo(dir: PathBuf, persons: u64, seed: u64) -> Result<()> {
         persons,
         ..WorldConfig::default()
     };
+    // Settled before anything is written: a workspace the demo did not
+    // make is never replaced without --force.
+    let workspace = dir.join("workspace");
+    let ws = corridor_store::Workspace::init_demo(&workspace, force)?;
     generate(&cfg, &world)?;
     println!();
-    let workspace = dir.join("workspace");
-    workspace_commands::demo_ingest(&world, &workspace)?;
+    workspace_commands::demo_ingest(&world, &ws)?;
     println!();
     analysis_commands::demo_analysis(&workspace)?;
     println!();

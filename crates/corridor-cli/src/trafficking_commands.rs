@@ -7,12 +7,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use corridor_cases::{workspace_cases, workspace_pool, workspace_population, workspace_schema};
+use corridor_cases::{
+    review_folder, workspace_cases, workspace_domain, workspace_pool, workspace_population,
+    workspace_schema,
+};
 use corridor_link::schema::LinkageSchema;
 use corridor_link::{Encoder, LinkOptions, Pool};
 use corridor_store::Workspace;
 use corridor_synth::report::Population as SynthPopulation;
-use corridor_synth::{Context as SynthContext, KOptions, Table};
+use corridor_synth::{Context as SynthContext, Domain, DpOptions, Folders, KOptions, Table};
 
 use crate::workspace_commands::spinner;
 
@@ -24,41 +27,52 @@ pub struct EncodeArgs {
     /// File holding the secret shared by the partner organisations (never by the platform)
     #[arg(long)]
     pub secret_file: PathBuf,
+    /// Write a new random secret to --secret-file (which must not exist) and stop; share it with the partners
+    #[arg(long)]
+    pub new_secret: bool,
     /// The organisation's export (CSV, Excel, JSON, Parquet)
-    pub input: PathBuf,
+    #[arg(required_unless_present = "new_secret")]
+    pub input: Option<PathBuf>,
     /// The encoded CSV to share
-    pub output: PathBuf,
+    #[arg(required_unless_present = "new_secret")]
+    pub output: Option<PathBuf>,
 }
 
+/// The partners' key as `corridor encode` keys with: the file's text,
+/// once it has passed the one rule every secret is held to.
 fn read_secret(path: &Path) -> Result<Vec<u8>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the secret file {}", path.display()))?;
-    let text = text.trim();
-    if text.len() < 16 {
-        bail!(
-            "{}: the secret is too short ({} characters); use at least 32 random hex digits",
-            path.display(),
-            text.len()
-        );
-    }
-    Ok(text.as_bytes().to_vec())
+    let secret =
+        corridor_ingest::secret::read(path, corridor_ingest::secret::SecretKind::Partners)?;
+    Ok(secret.text.into_bytes())
 }
 
 pub fn encode(args: EncodeArgs) -> Result<()> {
-    let schema = LinkageSchema::load(&args.schema)?;
+    if args.new_secret {
+        corridor_ingest::secret::create(&args.secret_file)?;
+        println!(
+            "Wrote a new partners' secret to {} (mode 0600). Give it to each partner organisation \
+             by a safe channel, never to the platform; every partner encodes with the same file.",
+            args.secret_file.display()
+        );
+        return Ok(());
+    }
+    let (Some(input), Some(output)) = (&args.input, &args.output) else {
+        bail!("corridor encode needs the export to encode and the file to write")
+    };
+    // The secret first: a weak one is refused whatever else is wrong.
     let secret = read_secret(&args.secret_file)?;
-    let bar = spinner(&args.input.display().to_string());
-    let report = corridor_link::encode_file(&schema, &secret, &args.input, &args.output, |n| {
-        bar.set_position(n)
-    })
-    .with_context(|| format!("encoding {}", args.input.display()))?;
+    let schema = LinkageSchema::load(&args.schema)?;
+    let bar = spinner(&input.display().to_string());
+    let report =
+        corridor_link::encode_file(&schema, &secret, input, output, |n| bar.set_position(n))
+            .with_context(|| format!("encoding {}", input.display()))?;
     bar.finish_and_clear();
     println!(
         "Encoded {} of {} rows of {} into {} ({} bits, hardening: {}).",
         report.rows_written,
         report.rows_read,
-        args.input.display(),
-        args.output.display(),
+        input.display(),
+        output.display(),
         report.bits,
         report.hardening.join(", ")
     );
@@ -72,7 +86,7 @@ pub fn encode(args: EncodeArgs) -> Result<()> {
         println!(
             "  {} rows could not be split into fields: listed by row number in {}",
             report.rows_rejected,
-            args.output.with_extension("rejected.csv").display()
+            output.with_extension("rejected.csv").display()
         );
     }
     println!(
@@ -414,16 +428,38 @@ pub struct SynthArgs {
     /// Population for SDG 16.2.2 rates per 100,000 [default in a workspace: its population table]
     #[arg(long)]
     pub population: Option<f64>,
-    /// Output folder
+    /// Public domain of DP synthesis: CSV `attribute,value`, one allowed value per row [default in a
+    /// workspace: the code lists; the file's columns replace theirs]. Never taken from the data
+    #[arg(long)]
+    pub domain: Option<PathBuf>,
+    /// Synthetic-data folder (protected figures only)
     #[arg(long)]
     pub out: PathBuf,
+    /// Folder of the internal review report, which holds sensitive counts and is never handed out
+    /// [default: WORKSPACE/synth-review/<name of --out>, or <--out>.internal-review beside --out]
+    #[arg(long)]
+    pub review_dir: Option<PathBuf>,
     /// Seed of the synthesis (not of the privacy noise, which is always fresh)
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 }
 
 pub fn synth(args: SynthArgs) -> Result<()> {
-    let (table, ctx, ws) = match (&args.workspace, &args.input) {
+    let given = args
+        .domain
+        .as_deref()
+        .map(Domain::from_csv)
+        .transpose()
+        .context("reading --domain")?;
+    let dp = matches!(args.method, SynthMethod::Dp | SynthMethod::Both);
+    if dp && args.workspace.is_none() && given.is_none() {
+        bail!(
+            "DP synthesis needs the public domain of every column: give --domain FILE (CSV with the \
+             columns attribute,value, one allowed value per row). It is never taken from the data: \
+             whether a rare category appears at all would reveal the record that holds it."
+        );
+    }
+    let (table, ctx, ws, domain) = match (&args.workspace, &args.input) {
         (Some(dir), None) => {
             let ws = Workspace::open(dir)?;
             let (table, records) = workspace_cases(&ws)?;
@@ -441,7 +477,11 @@ pub fn synth(args: SynthArgs) -> Result<()> {
                     .or_else(|| workspace_population(&ws)),
                 source: format!("the trafficking cases of workspace {}", dir.display()),
             };
-            (table, ctx, Some(ws))
+            let domain = match given {
+                Some(file) => workspace_domain().overridden_by(file),
+                None => workspace_domain(),
+            };
+            (table, ctx, Some(ws), domain)
         }
         (None, Some(input)) => {
             let table = Table::from_csv(input, args.columns.as_deref())?;
@@ -450,20 +490,28 @@ pub fn synth(args: SynthArgs) -> Result<()> {
                 population: args.population.map(SynthPopulation::total),
                 source: format!("{}", input.display()),
             };
-            (table, ctx, None)
+            (table, ctx, None, given.unwrap_or_default())
         }
         _ => bail!("give either --workspace or --input"),
     };
     if table.rows() == 0 {
         bail!("no records to synthesise");
     }
+    let review_root = match (&args.review_dir, &ws) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(ws)) => review_folder(ws, &args.out),
+        (None, None) => corridor_synth::review_beside(&args.out),
+    };
     let both = args.method == SynthMethod::Both;
-    if matches!(args.method, SynthMethod::KSynthetic | SynthMethod::Both) {
-        let dir = if both {
-            args.out.join("k-synthetic")
+    let folders = |method: &str| {
+        if both {
+            (args.out.join(method), review_root.join(method))
         } else {
-            args.out.clone()
-        };
+            (args.out.clone(), review_root.clone())
+        }
+    };
+    if matches!(args.method, SynthMethod::KSynthetic | SynthMethod::Both) {
+        let (dir, review) = folders("k-synthetic");
         let t = std::time::Instant::now();
         let opts = KOptions {
             k: args.k,
@@ -471,22 +519,62 @@ pub fn synth(args: SynthArgs) -> Result<()> {
             resolution: args.resolution,
             seed: args.seed,
         };
-        let (_, report) = corridor_synth::write_ksynthetic(&table, &opts, &ctx, &dir)?;
-        print_synth_summary(&report, &dir, t.elapsed().as_secs_f64());
+        let (_, report) = corridor_synth::write_ksynthetic(
+            &table,
+            &opts,
+            &ctx,
+            Folders {
+                publish: &dir,
+                review: &review,
+            },
+        )?;
+        print_synth_summary(&report, &dir, &review, t.elapsed().as_secs_f64());
     }
-    if matches!(args.method, SynthMethod::Dp | SynthMethod::Both) {
-        let dir = if both {
-            args.out.join("dp")
-        } else {
-            args.out.clone()
-        };
+    if dp {
+        let (dir, review) = folders("dp");
         let rho = args
             .rho
             .unwrap_or_else(|| corridor_synth::dp::rho_of(args.epsilon, args.delta));
         let t = std::time::Instant::now();
-        let (out, report) =
-            corridor_synth::write_dp(&table, rho, args.delta, &ctx, &dir, args.seed)?;
-        print_synth_summary(&report, &dir, t.elapsed().as_secs_f64());
+        let (out, input, report) = corridor_synth::write_dp(
+            &table,
+            &domain,
+            &DpOptions {
+                rho,
+                delta: args.delta,
+                seed: args.seed,
+            },
+            &ctx,
+            Folders {
+                publish: &dir,
+                review: &review,
+            },
+        )
+        .with_context(|| format!("DP synthesis into {}", dir.display()))?;
+        print_synth_summary(&report, &dir, &review, t.elapsed().as_secs_f64());
+        println!(
+            "  domain: {}",
+            input
+                .notes()
+                .iter()
+                .map(|n| format!("{} ({} values)", n.column, n.values))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        for o in input.outside() {
+            let values: Vec<String> = o.values.iter().map(|(v, n)| format!("{v} ({n})")).collect();
+            println!(
+                "  {} {} a {} outside the domain, synthesised as no value: {}",
+                o.records,
+                if o.records == 1 {
+                    "record has"
+                } else {
+                    "records have"
+                },
+                o.column,
+                values.join(", ")
+            );
+        }
         println!(
             "  privacy loss ρ = {:.4} (ε = {:.3} at δ = {:e}) over {} measurements",
             out.privacy.rho,
@@ -510,7 +598,7 @@ pub fn synth(args: SynthArgs) -> Result<()> {
     Ok(())
 }
 
-fn print_synth_summary(report: &corridor_synth::Report, dir: &Path, seconds: f64) {
+fn print_synth_summary(report: &corridor_synth::Report, dir: &Path, review: &Path, seconds: f64) {
     println!(
         "{}: {} synthetic records from {} in {:.2} s → {}",
         report.method,
@@ -536,14 +624,15 @@ fn print_synth_summary(report: &corridor_synth::Report, dir: &Path, seconds: f64
         report.tvd[1],
         report.tvd[2],
         report.records_unique_on_a_published_combination,
-        match (
-            report.attacker_check_passed,
-            report.attacker_check_note.starts_with("DP")
-        ) {
-            (_, true) => "informational: DP protects by its privacy loss",
-            (true, false) => "check passed",
-            (false, false) => "CHECK FAILED: do not publish",
+        if report.k_guarantee {
+            "check passed"
+        } else {
+            "informational: DP protects by its privacy loss"
         }
+    );
+    println!(
+        "  internal review with sensitive counts (keep it inside, never hand it out): {}",
+        review.display()
     );
 }
 
@@ -618,7 +707,9 @@ pub fn demo_trafficking(world: &Path, workspace: &Path, out: &Path) -> Result<()
         delta: 1e-6,
         rho: None,
         population: None,
+        domain: None,
         out: out.to_path_buf(),
+        review_dir: None,
         seed: 1,
     })?;
     Ok(())

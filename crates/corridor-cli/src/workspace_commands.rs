@@ -49,7 +49,7 @@ fn print_report(report: &Report) {
                 report
                     .detected
                     .iter()
-                    .map(|(k, v)| format!("{k}: {v}"))
+                    .map(|(k, v)| format!("{k}: {}", shown(v)))
                     .collect::<Vec<_>>()
                     .join("; ")
             )
@@ -58,6 +58,40 @@ fn print_report(report: &Report) {
     for (reason, n) in &report.by_field {
         println!("    {n:>7}  {reason}");
     }
+    // Escaped by intake already; once more here, as they reach a terminal.
+    for w in &report.warnings {
+        println!("  warning: {}", shown(w));
+    }
+}
+
+/// Text from a file (or a message quoting one) as the terminal gets it:
+/// control characters escaped, long lines cut.
+fn shown(text: &str) -> corridor_model::ForDisplay<'_> {
+    corridor_model::for_display(text, 2_000)
+        .bare()
+        .keep_newlines()
+}
+
+/// `batch` with its text values escaped and cut for the terminal: stored
+/// text is the file's, escape sequences included.
+fn escaped(batch: &arrow::record_batch::RecordBatch) -> Result<arrow::record_batch::RecordBatch> {
+    use arrow::array::{Array, ArrayRef, StringArray};
+    let columns: Vec<ArrayRef> = batch
+        .columns()
+        .iter()
+        .map(|c| match c.as_any().downcast_ref::<StringArray>() {
+            Some(text) => std::sync::Arc::new(
+                text.iter()
+                    .map(|v| v.map(|v| corridor_model::for_display(v, 60).bare().to_string()))
+                    .collect::<StringArray>(),
+            ) as ArrayRef,
+            None => c.clone(),
+        })
+        .collect();
+    Ok(arrow::record_batch::RecordBatch::try_new(
+        batch.schema(),
+        columns,
+    )?)
 }
 
 pub fn ingest(
@@ -122,8 +156,11 @@ pub fn ingest(
 
 pub fn mapping_check(mapping_path: &Path, file: &Path, rows: usize) -> Result<()> {
     let (mapping, _) = Mapping::load(mapping_path)?;
-    // A throwaway key: pseudonyms shown here are not the workspace's.
-    let key = Pseudonymiser::new(b"mapping-check".to_vec());
+    // A throwaway random key: pseudonyms shown here are not the
+    // workspace's, and cannot be recomputed from a known key.
+    let mut throwaway = vec![0u8; corridor_ingest::secret::MIN_KEY_BYTES];
+    getrandom::fill(&mut throwaway).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let key = Pseudonymiser::new(throwaway);
     let mut sink = MemorySink::keeping(rows);
     let sub = corridor_ingest::Submission {
         scratch: None,
@@ -144,9 +181,12 @@ pub fn mapping_check(mapping_path: &Path, file: &Path, rows: usize) -> Result<()
     );
     print_report(&report);
     if let Some(first) = sink.batches.first() {
-        let shown = first.slice(0, rows.min(first.num_rows()));
+        let first_rows = escaped(&first.slice(0, rows.min(first.num_rows())))?;
         println!("First rows as stored (pseudonyms made with a throwaway key):");
-        println!("{}", arrow::util::pretty::pretty_format_batches(&[shown])?);
+        println!(
+            "{}",
+            arrow::util::pretty::pretty_format_batches(&[first_rows])?
+        );
     }
     for q in sink.quarantined.iter().take(rows) {
         println!(
@@ -154,7 +194,7 @@ pub fn mapping_check(mapping_path: &Path, file: &Path, rows: usize) -> Result<()
             q.row,
             q.reason,
             q.field.as_deref().unwrap_or(""),
-            q.message
+            shown(&q.message)
         );
     }
     Ok(())
@@ -190,71 +230,43 @@ pub fn mapping_draft(file: &Path, record_type: &str, out: Option<&Path>) -> Resu
     Ok(())
 }
 
-pub fn sql(workspace: &Path, query: &str, format: &str, out: Option<&Path>) -> Result<()> {
-    let format = match format {
-        "table" => OutputFormat::Table,
-        "csv" => OutputFormat::Csv,
-        "json" => OutputFormat::Json,
-        "parquet" => OutputFormat::Parquet,
-        other => bail!("--format {other}: use table, csv, json or parquet"),
+pub fn sql(
+    workspace: &Path,
+    query: &str,
+    format: &str,
+    out: Option<&Path>,
+    memory_limit: Option<&str>,
+) -> Result<()> {
+    let Some(format) = OutputFormat::from_name(format) else {
+        bail!(
+            "--format {format}: use one of {}",
+            OutputFormat::NAMES.join(", ")
+        );
     };
+    if format.needs_file() && out.is_none() {
+        bail!("--format parquet needs --out FILE");
+    }
+    let mut limits = corridor_store::QueryLimits::default();
+    if let Some(text) = memory_limit {
+        limits.memory_bytes = corridor_store::parse_size(text).with_context(|| {
+            format!("--memory-limit {text}: give a size such as 512M, 2G or 8GiB")
+        })?;
+    }
     let ws = Workspace::open(workspace)?;
-    let batches = ws.sql(query)?;
-    let mut buf: Vec<u8> = Vec::new();
-    match format {
-        OutputFormat::Table => {
-            buf.extend(
-                arrow::util::pretty::pretty_format_batches(&batches)?
-                    .to_string()
-                    .bytes(),
-            );
-            buf.push(b'\n');
-        }
-        OutputFormat::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut buf);
-            for b in &batches {
-                w.write(b)?;
-            }
-        }
-        OutputFormat::Json => {
-            let mut w = arrow::json::ArrayWriter::new(&mut buf);
-            for b in &batches {
-                w.write(b)?;
-            }
-            w.finish()?;
-            buf.push(b'\n');
-        }
-        OutputFormat::Parquet => {
-            let Some(path) = out else {
-                bail!("--format parquet needs --out FILE")
-            };
-            let schema = batches
-                .first()
-                .map(|b| b.schema())
-                .unwrap_or_else(|| std::sync::Arc::new(arrow::datatypes::Schema::empty()));
-            let file = std::fs::File::create(path)
-                .with_context(|| format!("creating {}", path.display()))?;
-            let mut w = parquet::arrow::ArrowWriter::try_new(file, schema, None)?;
-            for b in &batches {
-                w.write(b)?;
-            }
-            w.close()?;
+    let batches = ws.sql_with(query, &limits)?;
+    match out {
+        Some(path) => {
+            corridor_store::write_results_file(&batches, format, path)?;
             println!(
                 "Wrote {} rows to {}.",
                 batches.iter().map(|b| b.num_rows()).sum::<usize>(),
                 path.display()
             );
-            return Ok(());
-        }
-    }
-    match out {
-        Some(path) => {
-            std::fs::write(path, &buf).with_context(|| format!("writing {}", path.display()))?
         }
         None => {
             use std::io::Write;
+            let mut buf: Vec<u8> = Vec::new();
+            corridor_store::write_results(&batches, format, &mut buf)?;
             std::io::stdout().write_all(&buf)?;
         }
     }
@@ -298,13 +310,8 @@ pub fn status(workspace: &Path, json: bool) -> Result<()> {
 }
 
 /// The demo's intake: a fresh workspace, and every demo source through its mapping.
-pub fn demo_ingest(world: &Path, workspace: &Path) -> Result<()> {
-    if workspace.join("corridor.toml").is_file() {
-        // The demo's own workspace from an earlier run: start afresh.
-        std::fs::remove_dir_all(workspace)
-            .with_context(|| format!("removing the old demo workspace {}", workspace.display()))?;
-    }
-    let ws = Workspace::init(workspace)?;
+pub fn demo_ingest(world: &Path, ws: &Workspace) -> Result<()> {
+    let workspace = ws.root();
     println!("Ingesting every source into {}:", workspace.display());
     let (mut read, mut stored, mut quarantined) = (0, 0, 0);
     for (mapping, file) in corridor_world::mappings::SUBMISSIONS {

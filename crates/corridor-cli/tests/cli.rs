@@ -143,8 +143,16 @@ fn demo_builds_the_world_and_says_what_next() {
             .is_file()
     );
     assert!(demo.join("trafficking/dp/privacy.json").is_file());
+    // Sensitive rates are only in the internal review, inside the
+    // workspace; the publishable folder has none.
+    let published =
+        std::fs::read_to_string(demo.join("trafficking/k-synthetic/report.json")).unwrap();
+    assert!(!published.contains("sensitive_rate"), "{published}");
     let report: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(demo.join("trafficking/k-synthetic/report.json")).unwrap(),
+        &std::fs::read_to_string(
+            demo.join("workspace/synth-review/trafficking/k-synthetic/report.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     assert_eq!(report["records_unique_on_a_published_combination"], 0);
@@ -205,6 +213,13 @@ fn synth_works_on_any_categorical_csv() {
         text.push_str(&format!("{sex},{age},{form},{country}\n"));
     }
     std::fs::write(&input, text).unwrap();
+    // The publisher's domain: Iceland is not in it.
+    let domain = dir.path().join("domain.csv");
+    std::fs::write(
+        &domain,
+        "attribute,value\nsex,F\nsex,M\nage,child\nage,adult\nform,sexual\nform,labour\nform,other\ncountry,GTM\ncountry,HND\ncountry,SLV\n",
+    )
+    .unwrap();
     let out = dir.path().join("out");
     let o = corridor(&[
         "synth",
@@ -218,6 +233,8 @@ fn synth_works_on_any_categorical_csv() {
         "both",
         "--epsilon",
         "2",
+        "--domain",
+        domain.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
     ]);
@@ -379,4 +396,99 @@ fn workspace_commands_end_to_end() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("nonsense"));
     let o = corridor(&["status", "--workspace", &s(&ws)]);
     assert!(stdout(&o).contains("gtm-igm-border"));
+}
+
+#[test]
+fn the_demo_refuses_a_workspace_it_did_not_make() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ws = dir.path().join("workspace");
+    let o = corridor(&["init", ws.to_str().expect("utf-8")]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = corridor(&[
+        "demo",
+        "--dir",
+        dir.path().to_str().expect("utf-8"),
+        "--persons",
+        "300",
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--force") && err.contains("did not make"),
+        "{err}"
+    );
+    assert!(ws.join("catalog.sqlite").is_file());
+    // Refused before anything was written.
+    assert!(!dir.path().join("world").exists());
+}
+
+#[test]
+fn sql_refuses_to_write_and_encode_makes_a_strong_secret() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ws = dir.path().join("ws");
+    assert!(
+        corridor(&["init", ws.to_str().expect("utf-8")])
+            .status
+            .success()
+    );
+    let target = dir.path().join("out.csv");
+    let q = format!("COPY (SELECT 1 AS x) TO '{}'", target.display());
+    let o = corridor(&["sql", "--workspace", ws.to_str().expect("utf-8"), &q]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("only reads"));
+    assert!(!target.exists());
+    let o = corridor(&[
+        "sql",
+        "--workspace",
+        ws.to_str().expect("utf-8"),
+        "--memory-limit",
+        "lots",
+        "SELECT 1",
+    ]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--memory-limit lots"));
+
+    let key = dir.path().join("partners.key");
+    let o = corridor(&[
+        "encode",
+        "--new-secret",
+        "--secret-file",
+        key.to_str().expect("utf-8"),
+        "--schema",
+        "unused.toml",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_to_string(&key).expect("key").trim().len(), 64);
+    // Never over an existing key.
+    let o = corridor(&[
+        "encode",
+        "--new-secret",
+        "--secret-file",
+        key.to_str().expect("utf-8"),
+        "--schema",
+        "unused.toml",
+    ]);
+    assert!(!o.status.success());
+    // A weak one is refused when encoding.
+    let weak = dir.path().join("weak.key");
+    std::fs::write(&weak, "password-password-password-password").expect("w");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&weak, std::fs::Permissions::from_mode(0o600)).expect("mode");
+    }
+    let o = corridor(&[
+        "encode",
+        "--secret-file",
+        weak.to_str().expect("utf-8"),
+        "--schema",
+        "s.toml",
+        "in.csv",
+        "out.csv",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("weak"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

@@ -10,7 +10,7 @@ use crate::provisional::{
     Estimate, Features, TRAINING_BURN_IN_DAYS, TRAINING_MONTHS, Total, Training,
 };
 use crate::repair::{self, Flag, Repairs, counted};
-use crate::residence::{Classified, Outcome, Rule, classify, initial_status};
+use crate::residence::{Classified, Known, Outcome, Rule, classify, status_at_start};
 
 /// Events sorted and repaired, with each person-country history's range.
 #[derive(Debug)]
@@ -26,8 +26,9 @@ pub struct Prepared {
     pub unusable: usize,
 }
 
-/// Sorts events into histories and repairs each.
-pub fn prepare(mut all: Events, repeat_minutes: i32) -> Prepared {
+/// Sorts events into histories and repairs each; `known` statuses order a
+/// history's first same-day crossings (see [`repair`]).
+pub fn prepare(mut all: Events, repeat_minutes: i32, known: &KnownStatus) -> Prepared {
     let events = &mut all.events;
     events.par_sort_unstable_by_key(Event::sort_key);
     let mut period: HashMap<u16, (i32, i32)> = HashMap::default();
@@ -81,7 +82,8 @@ pub fn prepare(mut all: Events, repeat_minutes: i32) -> Prepared {
                     .copied()
                     .unwrap_or((i32::MIN, i32::MAX)),
             };
-            repair::repair_with(g, rules, &confirmed);
+            let status = known.get(&(g[0].person, country)).copied();
+            repair::repair_with(g, rules, status, &confirmed);
             rest = tail;
         }
     });
@@ -95,9 +97,9 @@ pub fn prepare(mut all: Events, repeat_minutes: i32) -> Prepared {
     }
 }
 
-/// Known residence statuses at the start of the data, by person and
-/// country (a population register, or an earlier run's result).
-pub type KnownStatus = HashMap<(u128, u16), bool>;
+/// Supplied residence statuses with their dates, by person and country (a
+/// population register, or an earlier run's result).
+pub type KnownStatus = HashMap<(u128, u16), Known>;
 
 /// One history, classified: the counted crossings' positions in the group
 /// and their classification.
@@ -116,11 +118,9 @@ pub fn classify_group(group: &[Event], known: &KnownStatus, through: i32, rule: 
         .iter()
         .map(|&i| (group[i].day, group[i].entry))
         .collect();
-    let initially_resident = known
-        .get(&(group[0].person, group[0].country))
-        .copied()
-        .unwrap_or_else(|| days.first().is_some_and(|d| initial_status(d.1)));
-    let classes = classify(&days, initially_resident, through, rule);
+    let known = known.get(&(group[0].person, group[0].country)).copied();
+    let initially_resident = days.first().is_some_and(|&d| status_at_start(d, known));
+    let classes = classify(&days, known, through, rule);
     History {
         counted,
         days,

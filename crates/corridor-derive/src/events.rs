@@ -85,6 +85,9 @@ pub struct Event {
     pub purpose: u16,
     pub mode: u16,
     pub source: u16,
+    /// The submission (file) the record came from: `source_row` counts
+    /// rows within it.
+    pub submission: u16,
     pub entry: bool,
     /// Repair flags (see `repair::Flag`).
     pub flags: u8,
@@ -126,6 +129,7 @@ impl Event {
             purpose: NONE,
             mode: NONE,
             source: 0,
+            submission: 0,
             entry,
             flags: 0,
         }
@@ -162,6 +166,7 @@ const COLUMNS: &[&str] = &[
     "transport_mode",
     "record_key",
     "source_id",
+    "submission_id",
     "source_row",
 ];
 
@@ -214,6 +219,7 @@ pub fn load(files: &[PathBuf]) -> Result<Events, DeriveError> {
                 e.purpose = map(e.purpose);
                 e.mode = map(e.mode);
                 e.source = map(e.source);
+                e.submission = map(e.submission);
             }
         });
     // Close the gaps left by records that could not be placed.
@@ -291,6 +297,7 @@ const CODED: &[&str] = &[
     "visa_type",
     "transport_mode",
     "source_id",
+    "submission_id",
 ];
 
 /// A coded column of one batch: its keys and their interned codes.
@@ -409,6 +416,7 @@ fn load_row_group(path: &Path, row_group: usize, out: &mut [Event]) -> Result<Lo
         let visa = coded("visa_type")?;
         let mode = coded("transport_mode")?;
         let source = coded("source_id")?;
+        let submission = coded("submission_id")?;
         let entry = dict.lookup("entry");
         let code = |c: &Option<Coded>, i: usize| c.as_ref().map_or(NONE, |c| c.get(i));
         for i in 0..batch.num_rows() {
@@ -445,6 +453,7 @@ fn load_row_group(path: &Path, row_group: usize, out: &mut [Event]) -> Result<Lo
                 purpose: code(&purpose, i),
                 mode: code(&mode, i),
                 source: code(&source, i),
+                submission: code(&submission, i),
                 entry: Some(direction) == entry,
                 flags: 0,
             };

@@ -27,6 +27,7 @@ pub mod output;
 pub mod provisional;
 pub mod repair;
 pub mod residence;
+pub mod status;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -62,6 +63,21 @@ pub enum DeriveError {
     Read { path: PathBuf, message: String },
     #[error("{0}")]
     Data(String),
+    /// A supplied-status file's problem, with where it is.
+    #[error(
+        "{}{}{}: {message}",
+        path.display(),
+        row.map(|r| format!(", row {r}")).unwrap_or_default(),
+        field.as_ref().map(|f| format!(", field `{f}`")).unwrap_or_default()
+    )]
+    Status {
+        path: PathBuf,
+        row: Option<u64>,
+        field: Option<String>,
+        message: String,
+    },
+    #[error(transparent)]
+    Ingest(#[from] corridor_ingest::IngestError),
     #[error(transparent)]
     Store(#[from] corridor_store::StoreError),
 }
@@ -91,8 +107,8 @@ pub fn date_of(day: i32) -> Option<NaiveDate> {
 pub use corridor_model::calendar::{civil, day_of_civil};
 
 /// Shorter than the standard library's: keys here are small and not chosen
-/// by an adversary, so SipHash's protection is not needed, and it cost a
-/// quarter of the run.
+/// by an adversary, so SipHash's protection is not needed, and hashing
+/// stock and model cells with it was a large share of the run.
 pub type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 
 /// How `derive` runs.
@@ -104,10 +120,10 @@ pub struct Options {
     pub as_of: Option<NaiveDate>,
     /// Same-direction records this close are one crossing keyed twice.
     pub repeat_minutes: i32,
-    /// A CSV of known residence statuses at the start of the data
-    /// (`person_key,reporting_country,resident`), e.g. from a population
-    /// register; overrides `migrbc`'s guess from the first crossing.
-    pub initial_status: Option<PathBuf>,
+    /// Supplied residence statuses with their dates (a population
+    /// register, an earlier run's result), taken as `migrbc` takes them:
+    /// see [`residence::classify`].
+    pub initial_status: Option<status::InitialStatus>,
 }
 
 impl Default for Options {
@@ -155,43 +171,13 @@ pub struct DeriveReport {
 pub fn load(ws: &Workspace, opts: &Options) -> Result<(Prepared, KnownStatus), DeriveError> {
     let files = ws.data_files(RecordType::BorderEvent)?;
     let events = events::load(&files)?;
-    let prepared = engine::prepare(events, opts.repeat_minutes);
+    // Before the repairs: the same-day order of a first day uses them.
     let known = match &opts.initial_status {
-        Some(p) => load_known(p, &prepared)?,
+        Some(spec) => status::load(ws, spec, &events.dict)?,
         None => KnownStatus::default(),
     };
+    let prepared = engine::prepare(events, opts.repeat_minutes, &known);
     Ok((prepared, known))
-}
-
-fn load_known(path: &Path, prepared: &Prepared) -> Result<KnownStatus, DeriveError> {
-    let text = std::fs::read_to_string(path).map_err(|e| DeriveError::io(path, e))?;
-    let mut out = KnownStatus::default();
-    for (n, line) in text.lines().enumerate().skip(1) {
-        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-        let [key, country, resident] = cells[..] else {
-            return Err(DeriveError::Data(format!(
-                "{} line {}: expected person_key,reporting_country,resident",
-                path.display(),
-                n + 1
-            )));
-        };
-        let resident = match resident.to_ascii_lowercase().as_str() {
-            "true" | "1" | "resident" | "yes" => true,
-            "false" | "0" | "non_resident" | "no" => false,
-            other => {
-                return Err(DeriveError::Data(format!(
-                    "{} line {}: resident is `{other}`; write true or false",
-                    path.display(),
-                    n + 1
-                )));
-            }
-        };
-        // A country no border event mentions cannot matter.
-        if let Some(c) = prepared.dict.lookup(country) {
-            out.insert((events::person_number(key).0, c), resident);
-        }
-    }
-    Ok(out)
 }
 
 fn crossings_schema() -> arrow::datatypes::SchemaRef {

@@ -31,13 +31,10 @@ pub const TRAINING_MONTHS: i32 = 36;
 /// Days at the start of each country's data that the model does not learn
 /// from. The residence status before a person's first recorded crossing is
 /// migrbc's initial guess, and most first crossings fall in the data's
-/// first weeks; trained on them, the model over-estimated migrations. On
-/// the 20,000-person demo's back-test (6 cut-offs, 337 figures) leaving
-/// out 30, 60, 90, 120 or 180 days moved interval coverage from 81.6 % to
-/// 84.9, 84.9, 85.2, 84.0 and 83.7 %, and the mean signed revision from
-/// −9.0 % to about −5.5 %; a year (81.0 %) leaves too little to learn from.
-/// Leaving out every person's first crossing instead over-corrected
-/// (+11.7 %).
+/// first weeks; trained on them, the model over-estimated migrations.
+/// Ninety days did best on the demo's back-test among the spans tried; a
+/// year leaves too little to learn from, and leaving out every person's
+/// first crossing instead over-corrected (bench/RESULTS.md has the figures).
 pub const TRAINING_BURN_IN_DAYS: i32 = 90;
 
 /// What the model knows about one open crossing.

@@ -38,8 +38,11 @@ struct World {
     ws: Workspace,
     /// person_id → person_key
     keys: HashMap<String, String>,
+    /// person_id → (document number, citizenship): what keys them.
+    ids: HashMap<String, (String, String)>,
     /// The truth crossings, in each person's order.
     crossings: Vec<HashMap<String, String>>,
+    first_day: chrono::NaiveDate,
     last_day: chrono::NaiveDate,
 }
 
@@ -70,46 +73,69 @@ fn build(name: &str, dirty: f64) -> World {
     // The test stands inside the trust boundary: it may key documents.
     let secret = std::fs::read_to_string(ws.root().join("secret.key")).expect("secret");
     let p = Pseudonymiser::new(hex::decode(secret.trim()).expect("hex"));
-    let keys = read_csv(&world.join("truth/persons.csv"))
-        .into_iter()
+    let persons = read_csv(&world.join("truth/persons.csv"));
+    let keys = persons
+        .iter()
         .map(|r| {
             let doc = normalise_identifier(&r["document_number"]);
             let key = p.pseudonym("person_key", &[&doc, &r["citizenship"]]);
             (r["person_id"].clone(), key)
         })
         .collect();
+    let ids = persons
+        .iter()
+        .map(|r| {
+            let id = (r["document_number"].clone(), r["citizenship"].clone());
+            (r["person_id"].clone(), id)
+        })
+        .collect();
     let crossings = read_csv(&world.join("truth/crossings.csv"));
     let last_day =
         chrono::NaiveDate::from_ymd_opt(cfg.start_year + cfg.years - 1, 12, 31).expect("date");
+    let first_day = chrono::NaiveDate::from_ymd_opt(cfg.start_year, 1, 1).expect("date");
     World {
         root,
         world,
         ws,
         keys,
+        ids,
+        first_day,
         crossings,
         last_day,
     }
 }
 
 /// The status each traveller had at each border when the data start: the
-/// truth's status before their first crossing there (a population
-/// register would know it).
-fn write_initial_status(w: &World) -> PathBuf {
+/// truth's status before their first crossing there, as a population
+/// register would list it (by document and citizenship, dated the first
+/// day of the data).
+fn write_initial_status(w: &World) -> corridor_derive::status::InitialStatus {
+    let path = w.root.join("initial_status.csv");
+    let mut out = csv::Writer::from_path(&path).expect("create");
+    out.write_record([
+        "document_number",
+        "citizenship",
+        "reporting_country",
+        "resident",
+        "status_date",
+    ])
+    .expect("write");
     let mut seen = HashSet::new();
-    let mut out = String::from("person_key,reporting_country,resident\n");
     for c in &w.crossings {
         if seen.insert((c["person_id"].clone(), c["country"].clone())) {
-            out.push_str(&format!(
-                "{},{},{}\n",
-                w.keys[&c["person_id"]],
-                c["country"],
-                c["status_before"] == "resident"
-            ));
+            let (doc, citizenship) = &w.ids[&c["person_id"]];
+            out.write_record([
+                doc.as_str(),
+                citizenship,
+                &c["country"],
+                &c["status_before"],
+                &w.first_day.to_string(),
+            ])
+            .expect("write");
         }
     }
-    let path = w.root.join("initial_status.csv");
-    std::fs::write(&path, out).expect("write");
-    path
+    out.flush().expect("flush");
+    corridor_derive::status::InitialStatus::new(path)
 }
 
 /// One derived crossing, from `crossings`.

@@ -1,7 +1,7 @@
 //! `corridor mapping draft`: a first mapping from a file's headers, by
 //! matching them to standard fields in English, Spanish and French.
 
-use corridor_model::{FieldType, RecordType};
+use corridor_model::{FieldType, RecordType, for_display};
 
 use crate::IngestError;
 use crate::mapping::ReaderOptions;
@@ -279,7 +279,7 @@ pub fn draft(file: &std::path::Path, record_type: RecordType) -> Result<String, 
                 };
                 out.push_str(&format!("delimiter = \"{shown}\"\n"));
             }
-            "sheet" => out.push_str(&format!("sheet = \"{v}\"\n")),
+            "sheet" => out.push_str(&format!("sheet = {}\n", toml_string(v))),
             _ => {}
         }
     }
@@ -292,7 +292,7 @@ pub fn draft(file: &std::path::Path, record_type: RecordType) -> Result<String, 
             .map(|h| (score(f.name, h), h))
             .filter(|(s, _)| *s > 0)
             .max_by_key(|(s, _)| *s);
-        let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+        let quote = toml_string;
         match (best, f.ty) {
             (Some((_, h)), FieldType::Pseudonym) => {
                 used.push(h.clone());
@@ -330,11 +330,39 @@ pub fn draft(file: &std::path::Path, record_type: RecordType) -> Result<String, 
         out.push_str(
             "\n# Columns not mapped (names and other personal details should stay unmapped):\n",
         );
-        for h in unused {
-            out.push_str(&format!("#   {h}\n"));
+        // Escaped: a line break in a header would end the comment and
+        // write TOML of the file's choosing.
+        for h in unused.iter().take(UNUSED_LISTED) {
+            out.push_str(&format!("#   {}\n", for_display(h, 80).bare()));
+        }
+        if unused.len() > UNUSED_LISTED {
+            out.push_str(&format!(
+                "#   …and {} more columns\n",
+                crate::transform::thousands((unused.len() - UNUSED_LISTED) as u64)
+            ));
         }
     }
     Ok(out)
+}
+
+/// Unmapped columns the draft lists at most.
+const UNUSED_LISTED: usize = 200;
+
+/// A TOML basic string: quotes, backslashes and control characters
+/// escaped, so that any header makes one valid string (and nothing else).
+fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]
@@ -349,5 +377,38 @@ mod tests {
         assert_eq!(score("date_of_birth", "Fecha de Nacimiento"), 3);
         assert_eq!(score("person_key", "Número de Documento"), 3);
         assert!(score("event_date", "Nombres") == 0);
+    }
+
+    /// Headers with line breaks, quotes and escape sequences make a draft
+    /// that is valid TOML, reads those very columns, and holds no control
+    /// character a terminal would act on.
+    #[test]
+    fn hostile_headers_make_a_safe_draft() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("x.csv");
+        std::fs::write(
+            &file,
+            "\"Fecha\x1b[2J\",\"Nacionalidad \"\"x\"\"\",\"notes\n[fields]\nperson_key = 1\",other\x07\n01/02/2024,M,n,o\n",
+        )
+        .expect("write");
+        let text = draft(&file, RecordType::BorderEvent).expect("draft");
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text}");
+        let value: toml::Value = toml::from_str(&text).expect("valid TOML");
+        let fields = value.get("fields").expect("fields");
+        assert_eq!(
+            fields
+                .get("citizenship")
+                .and_then(|s| s.get("column"))
+                .and_then(|c| c.as_str()),
+            Some("Nacionalidad \"x\"")
+        );
+        assert_eq!(
+            fields
+                .get("event_date")
+                .and_then(|s| s.get("column"))
+                .and_then(|c| c.as_str()),
+            Some("Fecha\x1b[2J")
+        );
+        assert!(fields.get("person_key").is_none(), "{text}");
     }
 }

@@ -10,11 +10,13 @@
 //! quarantined. Only this crate parses source files.
 
 pub mod batch;
+mod dates;
 pub mod draft;
 pub mod mapping;
 pub mod pseudonym;
 pub mod read;
 mod repeats;
+pub mod secret;
 pub mod transform;
 pub mod validate;
 pub mod value;
@@ -23,6 +25,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use arrow::record_batch::RecordBatch;
+use corridor_model::{ForDisplay, for_display};
 use serde::Serialize;
 
 pub use mapping::Mapping;
@@ -31,32 +34,64 @@ pub use transform::Reason;
 
 /// A file that cannot be ingested at all. A bad row is never an `IngestError`:
 /// it is quarantined.
+///
+/// Values from the file are escaped and cut where messages are made; the
+/// messages are escaped once more when shown (line by line), so that text
+/// a library quotes from a file (a workbook's XML, a JSON parser's
+/// excerpt) cannot reach a terminal raw either.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {source}", shown_path(path))]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("mapping {}:\n{message}", path.display())]
+    #[error("mapping {}:\n{}", shown_path(path), shown(message))]
     Mapping { path: PathBuf, message: String },
-    #[error("{}: the mapping reads column(s) '{column}', which the file does not have.\n  The file's columns: {available}\n  {closest}\n  Fix the column names in the mapping (or reader.header_row / reader.sheet / reader.delimiter if the header was not found).", path.display())]
+    #[error(
+        "{}: the mapping reads column(s) {}, which the file does not have.\n  The file's columns: {}\n  {}\n  Fix the column names in the mapping (or reader.header_row / reader.sheet / reader.delimiter if the header was not found).",
+        shown_path(path),
+        shown(column),
+        shown(available),
+        shown(closest)
+    )]
     MissingColumn {
         path: PathBuf,
         column: String,
         available: String,
         closest: String,
     },
-    #[error("{}{}: {message}", path.display(), if *line > 0 { format!(", line {line}") } else { String::new() })]
+    #[error("{}{}: {}", shown_path(path), if *line > 0 { format!(", line {line}") } else { String::new() }, shown(message))]
     Encoding {
         path: PathBuf,
         line: u64,
         message: String,
     },
-    #[error("{}: {message}", path.display())]
+    #[error("{}: {}", shown_path(path), shown(message))]
     Unreadable { path: PathBuf, message: String },
-    #[error("{}: could not store the submission: {message}", path.display())]
+    #[error(
+        "{}: could not store the submission: {}",
+        shown_path(path),
+        shown(message)
+    )]
     Sink { path: PathBuf, message: String },
+}
+
+/// Characters of one line of an error message shown at most.
+const MESSAGE_LINE_CHARS: usize = 2_000;
+
+fn shown(message: &str) -> ForDisplay<'_> {
+    for_display(message, MESSAGE_LINE_CHARS)
+        .bare()
+        .keep_newlines()
+}
+
+/// A path as shown in a message: a file name can hold control characters
+/// too.
+fn shown_path(path: &Path) -> String {
+    for_display(&path.display().to_string(), MESSAGE_LINE_CHARS)
+        .bare()
+        .to_string()
 }
 
 /// A row that was not stored, with why. Identifier columns' values are
@@ -115,6 +150,11 @@ pub struct Report {
     /// ([`read::hashes_while_reading`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file_sha256: Option<String>,
+    /// What looks wrong but did not stop the file: a mapping that may not
+    /// mean what it says, a header naming a column twice, dates two
+    /// formats read differently. Values from the file are escaped and cut.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Rows read, mapped and stored together.
@@ -126,6 +166,8 @@ struct MappedBlock {
     /// The block's valid rows, in order.
     batch: RecordBatch,
     outcomes: Vec<Outcome>,
+    /// (field, row) of valid rows whose date two formats read differently.
+    ambiguous: Vec<(usize, u64)>,
 }
 
 enum Outcome {
@@ -139,6 +181,18 @@ enum Outcome {
     Quarantined(QuarantinedRow),
 }
 
+/// Characters of a value (or a column's name) the quarantine keeps as the
+/// file has it; a longer one is kept cut, escaped, with its length.
+const ORIGINAL_CHARS: usize = 1_000;
+
+fn kept(text: &str) -> String {
+    if text.len() > ORIGINAL_CHARS && text.chars().nth(ORIGINAL_CHARS).is_some() {
+        for_display(text, ORIGINAL_CHARS).bare().to_string()
+    } else {
+        text.to_string()
+    }
+}
+
 /// The mapped columns of a row as the file has them, for the quarantine.
 fn original(
     program: &transform::Program,
@@ -148,7 +202,7 @@ fn original(
     program
         .shown_columns
         .iter()
-        .filter_map(|&i| Some((headers.get(i)?.clone(), cells.get(i)?.text().into_owned())))
+        .filter_map(|&i| Some((kept(headers.get(i)?), kept(&cells.get(i)?.text()))))
         .collect()
 }
 
@@ -169,10 +223,12 @@ impl Mapper<'_> {
     /// in file order.
     fn map(
         &self,
-        block: read::RowBlock,
+        (block, orders): (read::RowBlock, dates::Orders),
         scratch: &mut transform::Scratch,
         batch: &mut batch::BatchBuilder,
     ) -> Result<MappedBlock, arrow::error::ArrowError> {
+        self.program.set_orders(scratch, &orders);
+        let mut ambiguous = Vec::new();
         let mut outcomes = Vec::with_capacity(block.len());
         let mut cells = Vec::new();
         let mut values = Vec::new();
@@ -192,7 +248,10 @@ impl Mapper<'_> {
                 Some(read::RowProblem::InvalidJson(m)) => Err(transform::RowError {
                     field: None,
                     reason: Reason::InvalidJson,
-                    message: format!("not valid JSON: {m}"),
+                    message: format!(
+                        "not valid JSON: {}",
+                        for_display(m, value::SHOWN_CHARS * 4).bare()
+                    ),
                 }),
                 None => self
                     .program
@@ -201,6 +260,7 @@ impl Mapper<'_> {
             };
             match outcome {
                 Ok(()) => {
+                    ambiguous.extend(scratch.ambiguous().iter().map(|&f| (f, number)));
                     outcomes.push(Outcome::Valid {
                         digest: value::record_digest(&values, &mut record_bytes),
                         index: i,
@@ -226,6 +286,7 @@ impl Mapper<'_> {
             batch: batch.finish()?,
             block,
             outcomes,
+            ambiguous,
         })
     }
 }
@@ -244,7 +305,13 @@ struct Store<'a> {
     /// Blocks mapped ahead of the next one to store, by number.
     waiting: BTreeMap<usize, Result<MappedBlock, IngestError>>,
     next: usize,
+    /// Per contested date field: stored rows whose date two formats read
+    /// differently, and the first of them.
+    ambiguous: BTreeMap<usize, (u64, Vec<u64>)>,
 }
+
+/// Rows named in a warning at most.
+const LISTED_ROWS: usize = 5;
 
 impl Store<'_> {
     /// Takes block `seq` as it comes back from mapping and stores every
@@ -343,6 +410,7 @@ impl Store<'_> {
             block,
             batch,
             outcomes,
+            ambiguous,
         } = mapped;
         report.rows_read += block.len() as u64;
         let mut keep = Vec::with_capacity(batch.num_rows());
@@ -359,6 +427,7 @@ impl Store<'_> {
             .first_rows(&self.records, &mut self.first)
             .map_err(|e| sink_err(format!("spilling record digests to a temporary file: {e}")))?;
         let mut firsts = self.first.iter();
+        let mut repeated = Vec::new();
         for outcome in outcomes {
             let quarantined = match outcome {
                 Outcome::Quarantined(row) => row,
@@ -368,12 +437,25 @@ impl Store<'_> {
                     if first == number {
                         continue;
                     }
+                    if !ambiguous.is_empty() {
+                        repeated.push(number);
+                    }
                     block.row(index, &mut cells);
                     self.repeat(number, first, &cells)
                 }
             };
             report.count_quarantined(&quarantined, &mut detail);
             sink.quarantine(quarantined).map_err(sink_err)?;
+        }
+        for (field, row) in ambiguous {
+            if repeated.contains(&row) {
+                continue;
+            }
+            let (n, rows) = self.ambiguous.entry(field).or_default();
+            *n += 1;
+            if rows.len() < LISTED_ROWS {
+                rows.push(row);
+            }
         }
         // Repeats are rare: the rows around them go to the sink as slices of
         // the batch, which copy nothing.
@@ -459,9 +541,17 @@ fn ingest_with(
     let mut report = Report {
         file: file.display().to_string(),
         record_type: t.name().to_string(),
-        detected: reader.detected().into_iter().collect(),
+        // A sheet's name is the file's text.
+        detected: reader
+            .detected()
+            .into_iter()
+            .map(|(k, v)| (k, for_display(&v, 200).bare().to_string()))
+            .collect(),
+        warnings: mapping.warnings(),
         ..Default::default()
     };
+    report.warnings.extend(program.warnings.iter().cloned());
+    let date_order = dates::DateOrder::new(&program);
     let mapper = Mapper {
         program: &program,
         headers: &headers,
@@ -479,23 +569,58 @@ fn ingest_with(
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     type Numbered<T> = (usize, Result<T, IngestError>);
     let (block_tx, block_rx) =
-        std::sync::mpsc::sync_channel::<Numbered<read::RowBlock>>(2 * workers);
+        std::sync::mpsc::sync_channel::<Numbered<(read::RowBlock, dates::Orders)>>(2 * workers);
     // Held only by the mapping threads: when they stop, the reader's next
     // send fails and it stops too (nothing may wait for a reader that no
     // one reads from).
     let block_rx = std::sync::Arc::new(std::sync::Mutex::new(block_rx));
     let (mapped_tx, mapped_rx) =
         std::sync::mpsc::sync_channel::<Numbered<MappedBlock>>(2 * workers);
-    std::thread::scope(|scope| {
-        scope.spawn(move || {
+    let program_ref = &program;
+    let (stored, date_order) = std::thread::scope(|scope| {
+        // Reads in file order, so it also decides the format of dates that
+        // two formats read differently (see `dates`), holding a few blocks
+        // back while a column is undecided.
+        let reading = scope.spawn(move || {
+            let mut order = date_order;
+            let mut held: Vec<read::RowBlock> = Vec::new();
             let mut seq = 0;
+            let send =
+                |seq: &mut usize, held: &mut Vec<read::RowBlock>, orders: &dates::Orders| -> bool {
+                    for block in held.drain(..) {
+                        if block_tx.send((*seq, Ok((block, orders.clone())))).is_err() {
+                            return false;
+                        }
+                        *seq += 1;
+                    }
+                    true
+                };
             while let Some(block) = reader.next_block(BLOCK_ROWS) {
-                let failed = block.is_err();
-                if block_tx.send((seq, block)).is_err() || failed {
-                    break;
+                let block = match block {
+                    Ok(block) => block,
+                    Err(e) => {
+                        let orders = order.orders();
+                        if send(&mut seq, &mut held, &orders) {
+                            let _ = block_tx.send((seq, Err(e)));
+                        }
+                        return order;
+                    }
+                };
+                if !order.settled() {
+                    order.scan(program_ref, &block);
                 }
-                seq += 1;
+                held.push(block);
+                if order.hold() && held.len() < dates::HOLD_BLOCKS {
+                    continue;
+                }
+                let orders = order.orders();
+                if !send(&mut seq, &mut held, &orders) {
+                    return order;
+                }
             }
+            let orders = order.orders();
+            send(&mut seq, &mut held, &orders);
+            order
         });
         for _ in 0..workers {
             let mapped_tx = mapped_tx.clone();
@@ -538,14 +663,29 @@ fn ingest_with(
             first: Vec::new(),
             waiting: BTreeMap::new(),
             next: 0,
+            ambiguous: BTreeMap::new(),
         };
         let stored = mapped_rx
             .iter()
             .try_for_each(|(seq, mapped)| store.take(seq, mapped, &mut report, sink, progress));
         drop(mapped_rx);
-        stored.map(|()| store)
-    })?
-    .settle_late_repeats(
+        let order = match reading.join() {
+            Ok(order) => order,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        (stored.map(|()| store), order)
+    });
+    let mut store = stored?;
+    for (field, how) in date_order.decided() {
+        report.detected.insert(field, how);
+    }
+    let ambiguous = std::mem::take(&mut store.ambiguous);
+    for (field, (n, rows)) in ambiguous {
+        report
+            .warnings
+            .push(ambiguous_warning(&program, &date_order, field, n, &rows));
+    }
+    store.settle_late_repeats(
         || read::open(file, &mapping.reader, &wanted),
         &mut report,
         sink,
@@ -553,6 +693,44 @@ fn ingest_with(
     report.file_sha256 = file_digest.and_then(|d| d.get().map(hex::encode));
     progress(report.rows_read);
     Ok(report)
+}
+
+/// The report's warning about the `n` stored rows (the first `rows`) whose
+/// date in `field` two of its formats read differently.
+fn ambiguous_warning(
+    program: &transform::Program,
+    order: &dates::DateOrder,
+    field: usize,
+    n: u64,
+    rows: &[u64],
+) -> String {
+    let (name, formats) = program
+        .contested_dates()
+        .find(|c| c.0 == field)
+        .map_or(("date", &[][..]), |c| (c.1, c.2));
+    let mut listed: Vec<String> = rows.iter().map(u64::to_string).collect();
+    if n > rows.len() as u64 {
+        listed.push("…".into());
+    }
+    let all = dates::names(formats, u64::MAX, ", ");
+    let settled = order.last(field).and_then(|o| {
+        Some((
+            o.decisions.last()?.row,
+            dates::names(formats, o.active, " or "),
+        ))
+    });
+    match settled {
+        Some((row, kept)) => format!(
+            "{name}: {} dates (rows {}) that the formats {all} read differently were read with the first of them that reads them, before row {row} showed that this column's dates are {kept}: check them",
+            transform::thousands(n),
+            listed.join(", ")
+        ),
+        None => format!(
+            "{name}: {} dates (rows {}) read differently with the formats {all}, and no date in the file decided which one the column uses; they were read with the first that reads them. Check them, and list only the format the export uses",
+            transform::thousands(n),
+            listed.join(", ")
+        ),
+    }
 }
 
 /// A sink that keeps everything in memory: for `mapping check` and tests.
@@ -637,6 +815,31 @@ event_date = { column = "fecha" }
         )
         .expect("mapping");
         (file, mapping)
+    }
+
+    /// Whatever a message quotes (a workbook's XML, a JSON parser's
+    /// excerpt, a file's name), the error as shown holds no control
+    /// character but its line breaks.
+    #[test]
+    fn errors_are_shown_escaped() {
+        let err = IngestError::Unreadable {
+            path: PathBuf::from("in\x1b[2Jbox.xlsx"),
+            message: format!(
+                "bad <t>\x1b]0;x\x07</t>\nsecond line {}",
+                "y".repeat(10_000)
+            ),
+        };
+        let shown = err.to_string();
+        assert!(
+            shown.starts_with("in\\u{1b}[2Jbox.xlsx: bad <t>\\u{1b}]0;x\\u{7}</t>\nsecond"),
+            "{shown}"
+        );
+        assert!(!shown.chars().any(|c| c.is_control() && c != '\n'));
+        assert!(
+            shown.ends_with("… (10,012 bytes)"),
+            "{}",
+            &shown[shown.len() - 40..]
+        );
     }
 
     fn submission(file: &Path) -> Submission<'_> {

@@ -7,11 +7,17 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use corridor_model::{FieldType, RecordType};
+use corridor_model::{FieldType, RecordType, for_display};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::IngestError;
+use crate::transform::{max_chars, recode_key, thousands};
+use crate::value::format_is_valid;
+
+/// Characters of a mapping's text (a column name, a key) quoted in a
+/// message.
+const QUOTED: usize = 80;
 
 /// A parsed, checked mapping file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,7 +158,14 @@ impl Mapping {
     /// Parses and checks mapping text; the error says what is wrong and
     /// where, in words a data officer can act on.
     pub fn parse(text: &str) -> Result<Mapping, String> {
-        let mapping: Mapping = toml::from_str(text).map_err(|e| e.to_string())?;
+        // TOML's errors quote the line at fault: escaped and cut like any
+        // text from a file.
+        let mapping: Mapping = toml::from_str(text).map_err(|e| {
+            for_display(&e.to_string(), 300)
+                .bare()
+                .keep_newlines()
+                .to_string()
+        })?;
         mapping.check()?;
         Ok(mapping)
     }
@@ -224,9 +237,88 @@ impl Mapping {
                 }
             }
             for w in spec.with.iter().flatten() {
-                if !self.fields.contains_key(w) {
+                let shown = for_display(w, QUOTED);
+                if w == name {
                     problems.push(format!(
-                        "fields.{name}: with names '{w}', which is not mapped"
+                        "fields.{name}: with names {name} itself: a key cannot be mixed with itself (it would take the row before's key); name fields read from the file, such as citizenship"
+                    ));
+                } else if !self.fields.contains_key(w) {
+                    problems.push(format!(
+                        "fields.{name}: with names {shown}, which is not mapped"
+                    ));
+                } else if t.field(w).is_some_and(|f| f.ty == FieldType::Pseudonym)
+                    || self.fields.get(w).is_some_and(|s| s.age_at.is_some())
+                {
+                    problems.push(format!(
+                        "fields.{name}: with names {shown}, which is itself computed (a pseudonym or a derived age), not read from the file; name fields read from the file, such as citizenship"
+                    ));
+                }
+            }
+            if let Some(recode) = &spec.recode {
+                let recodable = matches!(
+                    field.ty,
+                    FieldType::Text | FieldType::Code(_) | FieldType::CodeSet(_) | FieldType::Bytes
+                ) && (spec.column.is_some()
+                    || spec.columns.is_some()
+                    || spec.constant.is_some());
+                if !recodable {
+                    let what = if spec.pseudonymise.is_some() {
+                        "a pseudonym".to_string()
+                    } else if spec.flags.is_some() {
+                        "flags".to_string()
+                    } else if spec.age_at.is_some() {
+                        "a derived age".to_string()
+                    } else {
+                        format!("a {} field", field.ty.describe())
+                    };
+                    problems.push(format!(
+                        "fields.{name}: recode does not apply to {what} (it turns values into codes or text){}",
+                        match field.ty {
+                            FieldType::Date | FieldType::Time | FieldType::Year => {
+                                "; say how the values are written with formats = [...]"
+                            }
+                            _ => "; remove it",
+                        }
+                    ));
+                }
+                let mut folded: BTreeMap<String, &String> = BTreeMap::new();
+                for key in recode.keys() {
+                    if let Some(other) = folded.insert(recode_key(key), key) {
+                        problems.push(format!(
+                            "fields.{name}: recode keys {} and {} are the same key (matching ignores case and surrounding spaces); keep one",
+                            for_display(other, QUOTED),
+                            for_display(key, QUOTED)
+                        ));
+                    }
+                }
+            }
+            for f in spec.formats.iter().flatten() {
+                if !format_is_valid(f) {
+                    problems.push(format!(
+                        "fields.{name}: formats has {}, which is not a valid format (chrono strftime syntax: %d/%m/%Y, %Y-%m-%d %H:%M…)",
+                        for_display(f, QUOTED)
+                    ));
+                }
+            }
+            if let Some(c) = &spec.constant {
+                let max = max_chars(field.ty);
+                if c.chars().count() > max {
+                    problems.push(format!(
+                        "fields.{name}: the constant has {} characters, more than the {max} a {name} value may have",
+                        thousands(c.chars().count() as u64)
+                    ));
+                }
+            }
+        }
+        for (what, formats) in [
+            ("reader.date_formats", &self.reader.date_formats),
+            ("reader.time_formats", &self.reader.time_formats),
+        ] {
+            for f in formats.iter().flatten() {
+                if !format_is_valid(f) {
+                    problems.push(format!(
+                        "{what}: {} is not a valid format (chrono strftime syntax: %d/%m/%Y, %Y-%m-%d %H:%M…)",
+                        for_display(f, QUOTED)
                     ));
                 }
             }
@@ -272,6 +364,43 @@ impl Mapping {
         out
     }
 
+    /// What the mapping says that it may not mean; not errors, as the
+    /// mapping can be right. Reported by `mapping check` and `ingest`.
+    pub fn warnings(&self) -> Vec<String> {
+        let Ok(t) = self.record_type() else {
+            return Vec::new();
+        };
+        let mut warnings = Vec::new();
+        let mut shared_dates = false;
+        for (name, spec) in &self.fields {
+            let Some(field) = t.field(name) else { continue };
+            if field.ty == FieldType::Text {
+                for column in spec.column.iter().chain(spec.columns.iter().flatten()) {
+                    if identifier_like(column) {
+                        warnings.push(format!(
+                            "fields.{name}: column {} looks like it holds document numbers or names, and {name} is free text: it would be stored in clear. Leave the column unmapped, or if it identifies people, pseudonymise it into a key field",
+                            for_display(column, QUOTED)
+                        ));
+                    }
+                }
+            }
+            let read = spec.column.is_some() || spec.columns.is_some() || spec.constant.is_some();
+            if field.ty == FieldType::Date && read {
+                match &spec.formats {
+                    Some(formats) => warnings.extend(crate::dates::warning(
+                        &format!("fields.{name}.formats"),
+                        formats,
+                    )),
+                    None => shared_dates = true,
+                }
+            }
+        }
+        if shared_dates && let Some(formats) = &self.reader.date_formats {
+            warnings.extend(crate::dates::warning("reader.date_formats", formats));
+        }
+        warnings
+    }
+
     /// Columns whose raw values are identifiers: never written anywhere.
     pub fn identifier_columns(&self) -> Vec<&str> {
         self.fields
@@ -280,6 +409,114 @@ impl Mapping {
             .map(String::as_str)
             .collect()
     }
+}
+
+/// Whether a column's name says it holds identifiers or names: a word
+/// such as document, passport, name or surname (in English, Spanish or
+/// French), unless another word makes it a place's or an organisation's
+/// ("Nombre del puesto", "Agency name").
+fn identifier_like(column: &str) -> bool {
+    const PERSONAL: &[&str] = &[
+        "doc",
+        "document",
+        "documento",
+        "documentos",
+        "passport",
+        "pasaporte",
+        "passeport",
+        "cedula",
+        "dni",
+        "dpi",
+        "dui",
+        "curp",
+        "ssn",
+        "nin",
+        "identidad",
+        "identity",
+        "identite",
+        "name",
+        "names",
+        "nombre",
+        "nombres",
+        "nom",
+        "prenom",
+        "apellido",
+        "apellidos",
+        "surname",
+        "surnames",
+        "firstname",
+        "lastname",
+        "fullname",
+    ];
+    const NOT_A_PERSON: &[&str] = &[
+        "post",
+        "puesto",
+        "port",
+        "border",
+        "frontera",
+        "fronterizo",
+        "office",
+        "oficina",
+        "agency",
+        "agencia",
+        "organisation",
+        "organization",
+        "organizacion",
+        "org",
+        "institution",
+        "institucion",
+        "delegacion",
+        "source",
+        "fuente",
+        "provider",
+        "proveedor",
+        "country",
+        "pais",
+        "pays",
+        "city",
+        "ciudad",
+        "municipio",
+        "place",
+        "lugar",
+        "site",
+        "station",
+        "estacion",
+        "airport",
+        "aeropuerto",
+        "checkpoint",
+        "punto",
+        "type",
+        "tipo",
+    ];
+    let mut words: Vec<String> = Vec::new();
+    let mut word = String::new();
+    let mut last_lower = false;
+    for c in column.chars() {
+        let c = match c {
+            'á' | 'à' | 'ä' | 'â' | 'Á' => 'a',
+            'é' | 'è' | 'ë' | 'ê' | 'É' => 'e',
+            'í' | 'ï' | 'î' | 'Í' => 'i',
+            'ó' | 'ö' | 'ô' | 'Ó' => 'o',
+            'ú' | 'ü' | 'û' | 'Ú' => 'u',
+            'ñ' | 'Ñ' => 'n',
+            'ç' => 'c',
+            c => c,
+        };
+        // A word ends at anything but a letter or digit, and where a
+        // lower-case letter meets a capital (documentNumber).
+        if (!c.is_alphanumeric() || (c.is_uppercase() && last_lower)) && !word.is_empty() {
+            words.push(std::mem::take(&mut word));
+        }
+        if c.is_alphanumeric() {
+            word.extend(c.to_lowercase());
+        }
+        last_lower = c.is_lowercase();
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words.iter().any(|w| PERSONAL.contains(&w.as_str()))
+        && !words.iter().any(|w| NOT_A_PERSON.contains(&w.as_str()))
 }
 
 #[cfg(test)]
@@ -344,5 +581,155 @@ age = { age_at = "event_date" }
                 .contains("is not one of")
         );
         assert!(Mapping::parse("record_type = ").is_err());
+    }
+
+    /// A key mixed with itself would take the row before's key (the slot
+    /// still holds it when `with` is read), so two runs of the same file
+    /// on different threads could key a traveller differently.
+    #[test]
+    fn a_key_salted_with_itself_is_refused() {
+        let bad = GOOD.replace("with = [\"citizenship\"]", "with = [\"person_key\"]");
+        let err = Mapping::parse(&bad).expect_err("self-salted");
+        assert!(
+            err.contains("fields.person_key: with names person_key itself"),
+            "{err}"
+        );
+        let bad = GOOD.replace("with = [\"citizenship\"]", "with = [\"age\"]");
+        let err = Mapping::parse(&bad).expect_err("salted with a derived age");
+        assert!(err.contains("itself computed"), "{err}");
+    }
+
+    #[test]
+    fn recode_keys_that_match_the_same_values_are_refused() {
+        let bad = GOOD.replace(
+            "recode = { E = \"entry\", S = \"exit\" }",
+            "recode = { E = \"entry\", \" e\" = \"exit\", S = \"exit\" }",
+        );
+        let err = Mapping::parse(&bad).expect_err("colliding keys");
+        assert!(
+            err.contains("fields.direction: recode keys ' e' and 'E' are the same key"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_recode_on_a_date_is_refused() {
+        let bad = GOOD.replace(
+            "event_date = { column = \"Date\" }",
+            "event_date = { column = \"Date\", recode = { \"hoy\" = \"2024-01-01\" } }",
+        );
+        let err = Mapping::parse(&bad).expect_err("recode on a date");
+        assert!(
+            err.contains("fields.event_date: recode does not apply to a date field"),
+            "{err}"
+        );
+        let bad = GOOD.replace(
+            "{ pseudonymise = [\"Doc\"], with = [\"citizenship\"] }",
+            "{ pseudonymise = [\"Doc\"], recode = { \"X\" = \"Y\" } }",
+        );
+        let err = Mapping::parse(&bad).expect_err("recode on a pseudonym");
+        assert!(
+            err.contains("recode does not apply to a pseudonym"),
+            "{err}"
+        );
+    }
+
+    /// A format chrono cannot use is the mapping's mistake, found when it
+    /// is loaded, not a date error on every row.
+    #[test]
+    fn an_invalid_date_format_is_a_mapping_error() {
+        let bad = GOOD.replace(
+            "date_formats = [\"%d/%m/%Y\"]",
+            "date_formats = [\"%d/%Q/%Y\"]",
+        );
+        let err = Mapping::parse(&bad).expect_err("%Q");
+        assert!(
+            err.contains("reader.date_formats: '%d/%Q/%Y' is not a valid format"),
+            "{err}"
+        );
+        let bad = GOOD.replace(
+            "event_date = { column = \"Date\" }",
+            "event_date = { column = \"Date\", formats = [\"%Y-%m-%\"] }",
+        );
+        let err = Mapping::parse(&bad).expect_err("a lone %");
+        assert!(
+            err.contains("fields.event_date: formats has '%Y-%m-%'"),
+            "{err}"
+        );
+        let bad = GOOD.replace("[reader]", "[reader]\ntime_formats = [\"%H:%Q\"]");
+        assert!(Mapping::parse(&bad).is_err());
+    }
+
+    /// Document numbers or names mapped to a free-text field would be
+    /// stored as they are: a warning names the column; places and
+    /// organisations' names are not flagged.
+    #[test]
+    fn identifier_columns_in_free_text_fields_are_warned_about() {
+        let with = |column: &str| {
+            let text = GOOD.replace(
+                "age = { age_at",
+                &format!("border_post = {{ column = \"{column}\" }}\nage = {{ age_at"),
+            );
+            Mapping::parse(&text)
+                .expect("a warning, not an error")
+                .warnings()
+        };
+        for column in [
+            "Número de Documento",
+            "passportNumber",
+            "NOMBRE COMPLETO",
+            "Apellidos",
+            "traveller.documento.numero",
+            "Full name",
+        ] {
+            let w = with(column);
+            assert!(
+                w.iter()
+                    .any(|w| w.contains("fields.border_post: column")
+                        && w.contains("stored in clear")),
+                "{column}: {w:?}"
+            );
+        }
+        for column in [
+            "Puesto Fronterizo",
+            "Nombre del Puesto",
+            "Border post name",
+            "DELEGACION",
+        ] {
+            assert_eq!(with(column), Vec::<String>::new(), "{column}");
+        }
+        assert!(Mapping::parse(GOOD).expect("good").warnings().is_empty());
+    }
+
+    #[test]
+    fn date_formats_that_read_dates_two_ways_are_warned_about() {
+        let two = GOOD.replace(
+            "date_formats = [\"%d/%m/%Y\"]",
+            "date_formats = [\"%m/%d/%Y\", \"%d/%m/%Y\"]",
+        );
+        let w = Mapping::parse(&two).expect("parses").warnings();
+        assert!(
+            w.iter().any(|w| w.starts_with(
+                "reader.date_formats: '%m/%d/%Y' and '%d/%m/%Y' read some dates differently"
+            )),
+            "{w:?}"
+        );
+        let fine = GOOD.replace(
+            "date_formats = [\"%d/%m/%Y\"]",
+            "date_formats = [\"%d/%m/%Y\", \"%Y-%m-%d\"]",
+        );
+        assert!(Mapping::parse(&fine).expect("parses").warnings().is_empty());
+    }
+
+    /// TOML's error quotes the line at fault: escaped, and cut.
+    #[test]
+    fn toml_errors_do_not_echo_control_characters() {
+        let text = format!(
+            "record_type = \"border_events\"\n\x1b[31m{} = \n",
+            "x".repeat(100_000)
+        );
+        let err = Mapping::parse(&text).expect_err("bad TOML");
+        assert!(!err.contains('\x1b'), "{err}");
+        assert!(err.len() < 5_000, "{} bytes", err.len());
     }
 }

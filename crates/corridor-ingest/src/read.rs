@@ -10,6 +10,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDateTime;
+use corridor_model::{for_display, list_for_display};
 
 use crate::IngestError;
 use crate::mapping::ReaderOptions;
@@ -1126,19 +1127,13 @@ impl ExcelRows {
             path: path.to_path_buf(),
             message,
         };
-        let mut book = calamine::open_workbook_auto(path).map_err(|e| {
-            unreadable(format!(
-                "not a readable Excel or OpenDocument workbook: {e}"
-            ))
-        })?;
+        let mut book =
+            calamine::open_workbook_auto(path).map_err(|e| unreadable(not_a_workbook(path, &e)))?;
         let names = book.sheet_names();
         let sheet = match &opts.sheet {
             Some(s) => {
                 if !names.contains(s) {
-                    return Err(unreadable(format!(
-                        "the workbook has no sheet '{s}'; its sheets are: {}",
-                        names.join(", ")
-                    )));
+                    return Err(unreadable(no_such_sheet(s, &names)));
                 }
                 s.clone()
             }
@@ -1147,9 +1142,12 @@ impl ExcelRows {
                 .cloned()
                 .ok_or_else(|| unreadable("the workbook has no sheets".into()))?,
         };
-        let range = book
-            .worksheet_range(&sheet)
-            .map_err(|e| unreadable(format!("sheet '{sheet}' cannot be read: {e}")))?;
+        let range = book.worksheet_range(&sheet).map_err(|e| {
+            unreadable(format!(
+                "sheet {} cannot be read: {e}",
+                for_display(&sheet, SHEET_CHARS)
+            ))
+        })?;
         let first_row = range.start().map_or(0, |(r, _)| r as u64) + 1;
         let first_col = range.start().map_or(0, |(_, c)| c as usize);
         let header_row = opts.header_row.unwrap_or(1).max(1);
@@ -1180,7 +1178,8 @@ impl ExcelRows {
         }
         if headers.is_empty() {
             return Err(unreadable(format!(
-                "sheet '{sheet}' has no header at row {header_row}"
+                "sheet {} has no header at row {header_row}",
+                for_display(&sheet, SHEET_CHARS)
             )));
         }
         Ok(ExcelRows {
@@ -1206,19 +1205,14 @@ fn stream_xlsx(
     let mut book: calamine::Xlsx<_> = match calamine::open_workbook(path) {
         Ok(b) => b,
         Err(e) => {
-            let _ = head.send(Err(format!(
-                "not a readable Excel or OpenDocument workbook: {e}"
-            )));
+            let _ = head.send(Err(not_a_workbook(path, &e)));
             return;
         }
     };
     let names = book.sheet_names();
     let sheet = match sheet {
         Some(s) if !names.contains(&s) => {
-            let _ = head.send(Err(format!(
-                "the workbook has no sheet '{s}'; its sheets are: {}",
-                names.join(", ")
-            )));
+            let _ = head.send(Err(no_such_sheet(&s, &names)));
             return;
         }
         Some(s) => s,
@@ -1230,10 +1224,11 @@ fn stream_xlsx(
             }
         },
     };
+    let shown = for_display(&sheet, SHEET_CHARS).to_string();
     let mut cells = match book.worksheet_cells_reader(&sheet) {
         Ok(c) => c,
         Err(e) => {
-            let _ = head.send(Err(format!("sheet '{sheet}' cannot be read: {e}")));
+            let _ = head.send(Err(format!("sheet {shown} cannot be read: {e}")));
             return;
         }
     };
@@ -1274,7 +1269,7 @@ fn stream_xlsx(
             Ok(Some(cell)) => cell,
             Ok(None) => break,
             Err(e) => {
-                let message = format!("sheet '{sheet}' cannot be read: {e}");
+                let message = format!("sheet {shown} cannot be read: {e}");
                 if head_sent {
                     let _ = rows.send(Err(message));
                 } else {
@@ -1313,9 +1308,81 @@ fn stream_xlsx(
     if !head_sent {
         let _ = head.send(match headers {
             Some(h) => Ok((h, sheet)),
-            None => Err(format!("sheet '{sheet}' has no header at row {header_row}")),
+            None => Err(format!("sheet {shown} has no header at row {header_row}")),
         });
     }
+}
+
+/// Characters of a sheet's name shown in a message.
+const SHEET_CHARS: usize = 64;
+
+fn no_such_sheet(sheet: &str, names: &[String]) -> String {
+    format!(
+        "the workbook has no sheet {}; its sheets are: {}",
+        for_display(sheet, SHEET_CHARS),
+        list_for_display(names.iter().map(String::as_str), 40, SHEET_CHARS)
+    )
+}
+
+/// Why a file calamine cannot open is not a workbook, and what to do,
+/// from its first bytes: a CSV renamed .xlsx and an .xlsx cut short both
+/// fail with the same "Zip error … EOCD".
+fn not_a_workbook(path: &Path, error: &dyn std::fmt::Display) -> String {
+    let error = for_display(&error.to_string(), 300).bare().to_string();
+    let mut head = Vec::with_capacity(4096);
+    if File::open(path)
+        .and_then(|f| f.take(4096).read_to_end(&mut head))
+        .is_err()
+    {
+        return format!("not a readable Excel or OpenDocument workbook: {error}");
+    }
+    if head.is_empty() {
+        return "the file is empty: export it again".into();
+    }
+    // Every zip archive (xlsx, xlsm, ods) starts with a local file header.
+    if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
+        return format!(
+            "the workbook is damaged or incomplete: it starts as an Excel workbook (a zip archive) but cannot be read ({error}). It was probably cut short while it was copied, downloaded or written: copy or export it again"
+        );
+    }
+    // The compound-file signature of .xls (and of encrypted workbooks).
+    if head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
+        return format!(
+            "the file is an old-format (.xls) or password-protected workbook that cannot be read as it is ({error}): name it .xls if it is one, or open it in Excel and save it as .xlsx without a password"
+        );
+    }
+    let (text, utf16) = match head.as_slice() {
+        [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] => (Vec::new(), true),
+        bytes => (
+            bytes
+                .strip_prefix(b"\xEF\xBB\xBF")
+                .unwrap_or(bytes)
+                .to_vec(),
+            false,
+        ),
+    };
+    let is_text = utf16
+        || !text
+            .iter()
+            .any(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0C));
+    if !is_text {
+        return format!("not a readable Excel or OpenDocument workbook: {error}");
+    }
+    if text.trim_ascii_start().starts_with(b"<") {
+        return "not an Excel file: it is an HTML or XML page (some systems save web tables with an Excel name). Open it in Excel and save it as .xlsx, or export the data as CSV".into();
+    }
+    let first_line = if utf16 {
+        String::new()
+    } else {
+        let line = text.split(|&b| b == b'\n').next().unwrap_or(&[]);
+        format!(
+            " (its first line: {})",
+            for_display(String::from_utf8_lossy(line).trim_end(), 80)
+        )
+    };
+    format!(
+        "not an Excel file: it is text, and looks like CSV{first_line}. Set reader.format = \"csv\" in the mapping, or rename the file to .csv"
+    )
 }
 
 impl RowReader for ExcelRows {

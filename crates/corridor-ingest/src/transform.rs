@@ -1,15 +1,17 @@
 //! A mapping compiled against a file's header: evaluates one row into the
 //! standard's typed values, or says which field is wrong and why.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
-use corridor_model::{CodeListId, Countries, FieldType, RecordType};
+use corridor_model::{CodeListId, Countries, FieldType, RecordType, for_display};
 
 use crate::IngestError;
+use crate::dates::{self, Orders};
 use crate::mapping::{FieldSpec, Mapping};
 use crate::pseudonym::{Pseudonymiser, normalise_identifier_into};
 use crate::read::Cell;
-use crate::value::{self, Value};
+use crate::value::{self, SHOWN_CHARS, Value};
 
 /// Why a row was not stored. The codes are stable: reports and tests use them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -31,6 +33,54 @@ pub enum Reason {
     InconsistentDates,
     /// The same record as an earlier row of the same file.
     DuplicateRecord,
+    /// A value longer than its field may be ([`max_chars`]): never stored.
+    TooLong,
+}
+
+/// The longest value, in characters, a cell may hold for a field of this
+/// type (for a pseudonym, each identifier column). Anything longer is not
+/// data but a broken export (a lost quote that swallowed the rest of the
+/// file) or an attack, and is quarantined as `too_long` before any work
+/// is done on it: resolving a 20 MB "country" would compare it with every
+/// label of the list.
+pub fn max_chars(ty: FieldType) -> usize {
+    match ty {
+        FieldType::Code(_) | FieldType::Pseudonym => 256,
+        // A list of codes in one cell.
+        FieldType::CodeSet(_) => 2_000,
+        // Names of posts, agencies, sources: free text, but short.
+        FieldType::Text => 1_000,
+        // A linkage encoding: a few hundred characters of base64 today.
+        FieldType::Bytes => 65_536,
+        // Dates, times, numbers, yes/no, as an export writes them.
+        FieldType::Date
+        | FieldType::Time
+        | FieldType::Year
+        | FieldType::Integer
+        | FieldType::Count
+        | FieldType::Number
+        | FieldType::Boolean => 64,
+    }
+}
+
+/// Whether `text` has more than `max` characters; counts them only when
+/// its bytes are more (a length check on almost every cell).
+#[inline]
+fn longer_than(text: &str, max: usize) -> bool {
+    text.len() > max && text.chars().nth(max).is_some()
+}
+
+/// Thousands separated, for messages: 20,971,520.
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
 }
 
 impl Reason {
@@ -47,6 +97,7 @@ impl Reason {
             Reason::OutOfRange => "out_of_range",
             Reason::InconsistentDates => "inconsistent_dates",
             Reason::DuplicateRecord => "duplicate_record",
+            Reason::TooLong => "too_long",
         }
     }
 }
@@ -84,6 +135,67 @@ struct Compiled {
     formats: Vec<String>,
     split: String,
     default: Option<String>,
+    /// [`max_chars`] of the field's type.
+    max_chars: usize,
+    /// For a date field whose formats read some dates differently, which
+    /// formats conflict with each ([`dates::conflicts`]); empty otherwise.
+    conflicts: Vec<u64>,
+}
+
+impl Compiled {
+    /// A cell too long for the field, quarantined without being shown
+    /// whole.
+    #[inline]
+    fn check_length(&self, cell: Cell<'_>) -> Result<(), RowError> {
+        match cell {
+            Cell::Text(t) if longer_than(t, self.max_chars) => Err(too_long(self, t)),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn flag_too_long(f: &Compiled, text: &str) -> RowError {
+    err(
+        f.name,
+        Reason::TooLong,
+        format!(
+            "a flag column holds {}, not yes or no",
+            for_display(text, SHOWN_CHARS)
+        ),
+    )
+}
+
+/// Identifiers are never shown, not even cut.
+#[cold]
+#[inline(never)]
+fn identifier_too_long(f: &Compiled, text: &str) -> RowError {
+    err(
+        f.name,
+        Reason::TooLong,
+        format!(
+            "an identifier column holds {} bytes, more than the {} characters an identifier may have (not shown: identifiers never are)",
+            thousands(text.len() as u64),
+            f.max_chars
+        ),
+    )
+}
+
+#[cold]
+#[inline(never)]
+fn too_long(f: &Compiled, text: &str) -> RowError {
+    err(
+        f.name,
+        Reason::TooLong,
+        format!(
+            "{} characters, more than the {} a {} value may have: {}",
+            thousands(text.chars().count() as u64),
+            thousands(f.max_chars as u64),
+            f.name,
+            for_display(text, SHOWN_CHARS)
+        ),
+    )
 }
 
 /// A mapping bound to a file's columns.
@@ -96,6 +208,21 @@ pub struct Program {
     /// Values of coded fields that resolve to nothing, by field and text,
     /// with their error: shared by all threads.
     failures: std::sync::Mutex<HashMap<(usize, Box<str>), RowError>>,
+    /// What is odd about the file's header for this mapping (a mapped
+    /// column named twice), for the report.
+    pub warnings: Vec<String>,
+}
+
+/// Every column `name` may mean: the headers equal to it, or if none,
+/// those equal ignoring case and surrounding spaces. The first is read.
+fn matching_columns(headers: &[String], name: &str) -> Vec<usize> {
+    let exact: Vec<usize> = (0..headers.len()).filter(|&i| headers[i] == name).collect();
+    if !exact.is_empty() {
+        return exact;
+    }
+    (0..headers.len())
+        .filter(|&i| headers[i].trim().eq_ignore_ascii_case(name.trim()))
+        .collect()
 }
 
 fn find_column(headers: &[String], name: &str) -> Option<usize> {
@@ -105,6 +232,27 @@ fn find_column(headers: &[String], name: &str) -> Option<usize> {
             .position(|h| h.trim().eq_ignore_ascii_case(name.trim()))
     })
 }
+
+/// The file's columns for a message, as the header names them (escaped,
+/// cut), the first [`LISTED_COLUMNS`] of them.
+fn columns_listed(headers: &[String]) -> String {
+    let mut listed: Vec<String> = headers
+        .iter()
+        .take(LISTED_COLUMNS)
+        .map(|h| for_display(h, COLUMN_CHARS).bare().to_string())
+        .collect();
+    if headers.len() > LISTED_COLUMNS {
+        listed.push(format!(
+            "…and {} more columns",
+            thousands((headers.len() - LISTED_COLUMNS) as u64)
+        ));
+    }
+    listed.join(", ")
+}
+
+/// Columns listed in a message at most, and characters of each name.
+const LISTED_COLUMNS: usize = 40;
+const COLUMN_CHARS: usize = 64;
 
 impl Program {
     pub fn compile(
@@ -136,6 +284,22 @@ impl Program {
         for f in t.fields() {
             let spec = mapping.fields.get(f.name).cloned().unwrap_or_default();
             let source = compile_source(&spec, &mut col, &position);
+            let formats = spec
+                .formats
+                .clone()
+                .or_else(|| match f.ty {
+                    FieldType::Date | FieldType::Year => mapping.reader.date_formats.clone(),
+                    FieldType::Time => mapping.reader.time_formats.clone(),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            let conflicts = match (f.ty, &source) {
+                (
+                    FieldType::Date,
+                    Source::Column(_) | Source::Columns(..) | Source::Constant(_),
+                ) => dates::conflicts(&formats).unwrap_or_default(),
+                _ => Vec::new(),
+            };
             fields.push(Compiled {
                 name: f.name,
                 ty: f.ty,
@@ -146,43 +310,59 @@ impl Program {
                     .clone()
                     .unwrap_or_default()
                     .into_iter()
-                    .map(|(k, v)| (k.trim().to_uppercase(), v))
+                    .map(|(k, v)| (recode_key(&k), v))
                     .collect(),
-                formats: spec
-                    .formats
-                    .clone()
-                    .or_else(|| match f.ty {
-                        FieldType::Date | FieldType::Year => mapping.reader.date_formats.clone(),
-                        FieldType::Time => mapping.reader.time_formats.clone(),
-                        _ => None,
-                    })
-                    .unwrap_or_default(),
+                formats,
                 split: spec.split.clone().unwrap_or_else(|| ";".into()),
                 default: spec.default.clone(),
+                max_chars: max_chars(f.ty),
+                conflicts,
             });
         }
         if !missing.is_empty() {
             missing.sort();
             missing.dedup();
-            let column = missing.join("', '");
+            let mut quoted: Vec<String> = missing
+                .iter()
+                .take(LISTED_COLUMNS)
+                .map(|m| for_display(m, COLUMN_CHARS).to_string())
+                .collect();
+            if missing.len() > LISTED_COLUMNS {
+                quoted.push(format!(
+                    "…and {} more",
+                    thousands((missing.len() - LISTED_COLUMNS) as u64)
+                ));
+            }
+            let column = quoted.join(", ");
             let closest: Vec<String> = missing
                 .iter()
                 .filter_map(|m| {
                     headers
                         .iter()
+                        // A header longer than any name is nobody's typo
+                        // (and comparing with it costs its length).
+                        .filter(|h| h.len() <= 4 * COLUMN_CHARS)
                         .map(|h| (strsim_ratio(m, h), h))
                         .filter(|(s, _)| *s > 0.6)
                         .max_by(|a, b| a.0.total_cmp(&b.0))
-                        .map(|(_, h)| format!("'{m}' → '{h}'?"))
+                        .map(|(_, h)| {
+                            format!(
+                                "{} → {}?",
+                                for_display(m, COLUMN_CHARS),
+                                for_display(h, COLUMN_CHARS)
+                            )
+                        })
                 })
+                .take(LISTED_COLUMNS)
                 .collect();
             return Err(IngestError::MissingColumn {
                 path: file.to_path_buf(),
                 column,
-                available: headers.join(", "),
+                available: columns_listed(headers),
                 closest: closest.join(" "),
             });
         }
+        let warnings = repeated_columns(mapping, headers);
         let identifiers: Vec<&str> = mapping.identifier_columns();
         let mut shown: Vec<usize> = mapping
             .source_columns()
@@ -197,7 +377,72 @@ impl Program {
             fields,
             shown_columns: shown,
             failures: Default::default(),
+            warnings,
         })
+    }
+
+    /// The date fields whose formats read some dates differently: (place,
+    /// name, formats, conflicts).
+    pub(crate) fn contested_dates(
+        &self,
+    ) -> impl Iterator<Item = (usize, &'static str, &[String], &[u64])> {
+        self.fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| !f.conflicts.is_empty())
+            .map(|(i, f)| (i, f.name, f.formats.as_slice(), f.conflicts.as_slice()))
+    }
+
+    /// The text field `i` would convert in a row, when it is text.
+    pub(crate) fn field_text<'a>(&'a self, i: usize, cells: &[Cell<'a>]) -> Option<Cow<'a, str>> {
+        let f = self.fields.get(i)?;
+        let text = match &f.source {
+            Source::Column(c) => match cells.get(*c).copied().unwrap_or(Cell::Empty) {
+                Cell::Text(t) => Cow::Borrowed(t),
+                Cell::Empty => Cow::Borrowed(""),
+                // Typed cells are dates already, or serial numbers.
+                _ => return None,
+            },
+            Source::Columns(cs, join) => {
+                let parts: Vec<&str> = cs
+                    .iter()
+                    .filter_map(|c| match cells.get(*c) {
+                        Some(Cell::Text(t)) if !t.trim().is_empty() => Some(t.trim()),
+                        _ => None,
+                    })
+                    .collect();
+                Cow::Owned(parts.join(join))
+            }
+            Source::Constant(v) => Cow::Borrowed(v.as_str()),
+            _ => return None,
+        };
+        if text.trim().is_empty() {
+            return f.default.as_deref().map(Cow::Borrowed);
+        }
+        Some(text)
+    }
+
+    /// Sets the formats this thread reads contested dates with to those
+    /// of the block about to be mapped; conversions remembered under other
+    /// formats are forgotten.
+    pub(crate) fn set_orders(&self, scratch: &mut Scratch, orders: &Orders) {
+        for order in orders.iter() {
+            let Some(f) = self.fields.get(order.field) else {
+                continue;
+            };
+            let Some(state) = scratch.dates.get_mut(order.field).and_then(Option::as_mut) else {
+                continue;
+            };
+            if state.order.active == order.active {
+                continue;
+            }
+            state.order = order.clone();
+            state.formats = dates::bits(order.active)
+                .filter_map(|j| f.formats.get(j).cloned())
+                .collect();
+            state.open = dates::open(order.active, &f.conflicts);
+            scratch.memo[order.field] = Memo(Some(Default::default()));
+        }
     }
 
     /// Working memory for evaluating rows on one thread.
@@ -213,6 +458,22 @@ impl Program {
             cached: 0,
             upper: String::new(),
             identifier: String::new(),
+            dates: self
+                .fields
+                .iter()
+                .map(|f| {
+                    (!f.conflicts.is_empty()).then(|| DateState {
+                        order: dates::FieldOrder {
+                            field: usize::MAX,
+                            active: u64::MAX,
+                            decisions: Vec::new(),
+                        },
+                        formats: f.formats.clone(),
+                        open: true,
+                    })
+                })
+                .collect(),
+            ambiguous: Vec::new(),
         }
     }
 
@@ -226,6 +487,7 @@ impl Program {
         values: &mut Vec<Value>,
     ) -> Result<(), RowError> {
         let get = |i: usize| raw.get(i).copied().unwrap_or(Cell::Empty);
+        scratch.ambiguous.clear();
         // Every slot is written below; texts reuse the buffers of the row
         // before (one allocation per text field per row otherwise).
         values.resize(self.fields.len(), Value::Null);
@@ -237,12 +499,16 @@ impl Program {
                     continue;
                 }
                 Source::Columns(cs, join) => {
+                    for c in cs {
+                        f.check_length(get(*c))?;
+                    }
                     let parts: Vec<String> = cs
                         .iter()
                         .map(|c| get(*c).text().trim().to_string())
                         .filter(|s| !s.is_empty())
                         .collect();
                     let joined = parts.join(join);
+                    f.check_length(Cell::Text(&joined))?;
                     let cell = if parts.is_empty() {
                         Cell::Empty
                     } else {
@@ -254,7 +520,13 @@ impl Program {
                 Source::Flags(flags) => {
                     let mut codes = Vec::new();
                     for (c, code) in flags {
-                        let on = value::to_bool(get(*c)).map_err(|m| {
+                        let cell = get(*c);
+                        if let Cell::Text(t) = cell
+                            && longer_than(t, max_chars(FieldType::Boolean))
+                        {
+                            return Err(flag_too_long(f, t));
+                        }
+                        let on = value::to_bool(cell).map_err(|m| {
                             err(f.name, Reason::InvalidNumber, format!("flag column: {m}"))
                         })?;
                         if on && !codes.contains(code) {
@@ -273,7 +545,13 @@ impl Program {
                 Source::Pseudonymise { columns, with } => {
                     let mut mac = key.start(f.name);
                     for c in columns {
-                        normalise_identifier_into(&get(*c).text(), &mut scratch.identifier);
+                        let cell = get(*c);
+                        if let Cell::Text(t) = cell
+                            && longer_than(t, f.max_chars)
+                        {
+                            return Err(identifier_too_long(f, t));
+                        }
+                        normalise_identifier_into(&cell.text(), &mut scratch.identifier);
                         let v = &scratch.identifier;
                         if v.is_empty() {
                             return Err(err(
@@ -376,6 +654,7 @@ impl Program {
         );
         match (slot, raw) {
             (Value::Text(s), raw) if text_type && !raw.is_empty() => {
+                f.check_length(raw)?;
                 s.clear();
                 s.push_str(recoded(f, &raw.text(), &mut scratch.upper));
             }
@@ -399,9 +678,20 @@ impl Program {
         text: &str,
         scratch: &mut Scratch,
     ) -> Result<Value, RowError> {
+        // Before the lookup: a long text would be hashed, then kept.
+        if longer_than(text, f.max_chars) {
+            return Err(too_long(f, text));
+        }
+        // A date two formats still read differently is looked at afresh,
+        // to be counted.
+        let open_date =
+            !f.conflicts.is_empty() && scratch.dates[i].as_ref().is_some_and(|d| d.open);
         let Memo(Some(seen)) = &scratch.memo[i] else {
             return self.convert(i, f, Cell::Text(text), scratch);
         };
+        if open_date {
+            return self.convert(i, f, Cell::Text(text), scratch);
+        }
         if let Some(hit) = seen.get(text) {
             return hit.clone();
         }
@@ -413,6 +703,65 @@ impl Program {
         answer
     }
 
+    /// A date of a field whose formats read some dates differently, with
+    /// the formats of the block ([`Program::set_orders`]): while they are
+    /// open, a value two of them read differently is read with the first
+    /// and counted; once decided, a value only a ruled-out format reads is
+    /// an error that says why.
+    #[cold]
+    fn contested_date(
+        &self,
+        i: usize,
+        f: &Compiled,
+        raw: Cell<'_>,
+        scratch: &mut Scratch,
+    ) -> Result<Value, RowError> {
+        let Some(state) = scratch.dates.get(i).and_then(Option::as_ref) else {
+            return value::to_date(raw, &f.formats)
+                .map(Value::Date)
+                .map_err(|m| err(f.name, Reason::InvalidDate, m));
+        };
+        if let (true, Cell::Text(t)) = (state.open, raw) {
+            let (mut first, mut differ) = (None, false);
+            for format in &state.formats {
+                if let Some(day) = value::date_in_format(t, format) {
+                    differ |= first.is_some_and(|d| d != day);
+                    first = first.or(Some(day));
+                }
+            }
+            if let Some(day) = first {
+                if differ {
+                    scratch.ambiguous.push(i);
+                }
+                return Ok(Value::Date(day));
+            }
+        }
+        value::to_date(raw, &state.formats).map(Value::Date).map_err(|m| {
+            let Cell::Text(t) = raw else {
+                return err(f.name, Reason::InvalidDate, m);
+            };
+            let ruled_out = state.order.decisions.iter().find(|d| {
+                dates::bits(d.dropped)
+                    .any(|j| f.formats.get(j).is_some_and(|g| value::date_in_format(t, g).is_some()))
+            });
+            match ruled_out {
+                Some(d) => err(
+                    f.name,
+                    Reason::InvalidDate,
+                    format!(
+                        "{} reads only as {}, but this column's dates are {}: row {} ({}) reads only that way. The column mixes formats: correct these rows, or send them as a file of their own",
+                        for_display(t, SHOWN_CHARS),
+                        dates::names(&f.formats, d.dropped, " or "),
+                        dates::names(&f.formats, state.order.active, " or "),
+                        d.row,
+                        d.value
+                    ),
+                ),
+                None => err(f.name, Reason::InvalidDate, m),
+            }
+        })
+    }
+
     fn convert(
         &self,
         i: usize,
@@ -420,6 +769,9 @@ impl Program {
         raw: Cell<'_>,
         scratch: &mut Scratch,
     ) -> Result<Value, RowError> {
+        // Every path of a cell's text to a value passes here or through
+        // the two checks above it (the text fast path, the lookup).
+        f.check_length(raw)?;
         let raw = if raw.is_empty() {
             match &f.default {
                 Some(d) => Cell::Text(d),
@@ -453,6 +805,9 @@ impl Program {
                     }
                 }
                 Value::Codes(codes)
+            }
+            FieldType::Date if !f.conflicts.is_empty() => {
+                self.contested_date(i, f, raw, scratch)?
             }
             FieldType::Date => Value::Date(
                 value::to_date(raw, &f.formats).map_err(|m| err(f.name, Reason::InvalidDate, m))?,
@@ -501,6 +856,29 @@ pub struct Scratch {
     upper: String,
     /// An identifier being normalised.
     identifier: String,
+    /// Per field, for dates whose formats conflict: the formats of the
+    /// block being mapped.
+    dates: Vec<Option<DateState>>,
+    /// Fields of the row just mapped whose date two formats read
+    /// differently.
+    ambiguous: Vec<usize>,
+}
+
+impl Scratch {
+    /// Fields of the last row evaluated whose dates were ambiguous (empty
+    /// unless the mapping has formats that conflict).
+    pub fn ambiguous(&self) -> &[usize] {
+        &self.ambiguous
+    }
+}
+
+/// A contested date field as one thread reads it now.
+struct DateState {
+    order: dates::FieldOrder,
+    /// The formats in use, in the mapping's order.
+    formats: Vec<String>,
+    /// Whether two of them still conflict.
+    open: bool,
 }
 
 /// A field's conversions remembered by the cell's text; `None` once the
@@ -605,6 +983,39 @@ fn recoded<'a>(f: &'a Compiled, text: &'a str, upper: &mut String) -> &'a str {
     f.recode.get(upper.as_str()).map_or(text, String::as_str)
 }
 
+/// How recode keys and the values looked up in them are matched: without
+/// surrounding spaces, in capitals.
+pub(crate) fn recode_key(key: &str) -> String {
+    key.trim().to_uppercase()
+}
+
+/// Warnings for mapped columns the header names more than once: only the
+/// first is read.
+fn repeated_columns(mapping: &Mapping, headers: &[String]) -> Vec<String> {
+    mapping
+        .source_columns()
+        .into_iter()
+        .filter_map(|name| {
+            let at = matching_columns(headers, name);
+            (at.len() > 1).then(|| {
+                let mut places: Vec<String> =
+                    at.iter().take(10).map(|i| (i + 1).to_string()).collect();
+                if at.len() > 10 {
+                    places.push(format!("…and {} more", thousands(at.len() as u64 - 10)));
+                }
+                format!(
+                    "the header names column {} {} times (columns {}): column {} is read, the others are ignored; rename them in the export, or check which one the mapping means",
+                    for_display(name, COLUMN_CHARS),
+                    at.len(),
+                    places.join(", "),
+                    at[0] + 1
+                )
+            })
+        })
+        .take(LISTED_COLUMNS)
+        .collect()
+}
+
 fn compile_source(
     spec: &FieldSpec,
     col: &mut impl FnMut(&str) -> usize,
@@ -672,7 +1083,10 @@ fn resolve(field: &str, list: CodeListId, value: &str) -> Result<&'static str, R
         err(
             field,
             reason,
-            format!("'{value}' is not {what}{hint}; add it to recode in the mapping"),
+            format!(
+                "{} is not {what}{hint}; add it to recode in the mapping",
+                for_display(value, SHOWN_CHARS)
+            ),
         )
     })
 }

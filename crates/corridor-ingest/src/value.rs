@@ -4,6 +4,11 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 
 use crate::read::Cell;
 use corridor_model::calendar::day_of_date;
+use corridor_model::for_display;
+
+/// Characters of a cell shown in a message about it: enough to find the
+/// value, never a whole 50 MB one.
+pub const SHOWN_CHARS: usize = 64;
 
 /// A typed value of one standard field.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,36 +103,56 @@ fn excel_serial(n: f64) -> Option<NaiveDateTime> {
     Some(base + chrono::Duration::milliseconds((n * 86_400_000.0).round() as i64))
 }
 
+/// chrono reads "23" as the year 23 for %Y; in an export that is a
+/// two-digit year, which the declared format does not allow.
+fn plausible(dt: NaiveDateTime, f: &str) -> bool {
+    use chrono::Datelike;
+    !f.contains("%Y") || dt.year() >= 1000
+}
+
+/// A date-time read with chrono in exactly one format (a format with only a
+/// date part gives midnight).
+fn chrono_datetime(text: &str, f: &str) -> Option<NaiveDateTime> {
+    if let Ok(dt) = NaiveDateTime::parse_from_str(text, f)
+        && plausible(dt, f)
+    {
+        return Some(dt);
+    }
+    NaiveDate::parse_from_str(text, f)
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .filter(|dt| plausible(*dt, f))
+}
+
 /// Parses a date-time from text with the given formats; a format with only
 /// a date part gives midnight.
 pub fn parse_datetime(text: &str, formats: &[String]) -> Option<NaiveDateTime> {
-    use chrono::Datelike;
     let text = text.trim();
-    // chrono reads "23" as the year 23 for %Y; in an export that is a
-    // two-digit year, which the declared format does not allow.
-    let plausible = |dt: NaiveDateTime, f: &str| !f.contains("%Y") || dt.year() >= 1000;
-    for f in formats {
-        if let Ok(dt) = NaiveDateTime::parse_from_str(text, f)
-            && plausible(dt, f)
-        {
-            return Some(dt);
-        }
-        if let Some(dt) = NaiveDate::parse_from_str(text, f)
-            .ok()
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            && plausible(dt, f)
-        {
-            return Some(dt);
-        }
-    }
-    for f in DATETIME_FORMATS {
-        if let Ok(dt) = NaiveDateTime::parse_from_str(text, f)
-            && plausible(dt, f)
-        {
-            return Some(dt);
-        }
-    }
-    None
+    formats
+        .iter()
+        .find_map(|f| chrono_datetime(text, f))
+        .or_else(|| {
+            DATETIME_FORMATS.iter().find_map(|f| {
+                NaiveDateTime::parse_from_str(text, f)
+                    .ok()
+                    .filter(|dt| plausible(*dt, f))
+            })
+        })
+}
+
+/// The date `text` is in exactly the format `format` (no ISO fallback), as
+/// a day number: for telling which of several formats read a value.
+pub fn date_in_format(text: &str, format: &str) -> Option<i32> {
+    let text = text.trim();
+    fast_datetime(text, format)
+        .or_else(|| chrono_datetime(text, format))
+        .map(|dt| day_of_date(dt.date()))
+}
+
+/// Whether a chrono format string is one chrono can use: `%Q` is not.
+pub fn format_is_valid(format: &str) -> bool {
+    !chrono::format::StrftimeItems::new(format)
+        .any(|item| matches!(item, chrono::format::Item::Error))
 }
 
 /// The declared formats a clerk's dates come in, read without chrono when
@@ -241,7 +266,10 @@ pub fn to_date(raw: Cell<'_>, formats: &[String]) -> Result<i32, String> {
         } else {
             formats.join(", ")
         };
-        format!("'{}' is not a date in the format {shown}", raw.text())
+        format!(
+            "{} is not a date in the format {shown}",
+            for_display(&raw.text(), SHOWN_CHARS)
+        )
     })
 }
 
@@ -282,11 +310,15 @@ pub fn to_time(raw: Cell<'_>, formats: &[String]) -> Result<i32, String> {
                 }
             }
             Err(format!(
-                "'{t}' is not a time in the format {}",
+                "{} is not a time in the format {}",
+                for_display(t, SHOWN_CHARS),
                 fmts.join(", ")
             ))
         }
-        _ => Err(format!("'{}' is not a time", raw.text())),
+        _ => Err(format!(
+            "{} is not a time",
+            for_display(&raw.text(), SHOWN_CHARS)
+        )),
     }
 }
 
@@ -309,10 +341,13 @@ pub fn to_int(raw: Cell<'_>) -> Result<i64, String> {
                         }
                     })
                 })
-                .map_err(|_| format!("'{t}' is not a whole number"))
+                .map_err(|_| format!("{} is not a whole number", for_display(&t, SHOWN_CHARS)))
         }
         Cell::Bool(b) => Ok(i64::from(b)),
-        other => Err(format!("'{}' is not a whole number", other.text())),
+        other => Err(format!(
+            "{} is not a whole number",
+            for_display(&other.text(), SHOWN_CHARS)
+        )),
     }
 }
 
@@ -322,8 +357,11 @@ pub fn to_float(raw: Cell<'_>) -> Result<f64, String> {
         Cell::Text(t) => t
             .trim()
             .parse::<f64>()
-            .map_err(|_| format!("'{t}' is not a number")),
-        other => Err(format!("'{}' is not a number", other.text())),
+            .map_err(|_| format!("{} is not a number", for_display(t, SHOWN_CHARS))),
+        other => Err(format!(
+            "{} is not a number",
+            for_display(&other.text(), SHOWN_CHARS)
+        )),
     }
 }
 
@@ -334,9 +372,15 @@ pub fn to_bool(raw: Cell<'_>) -> Result<bool, String> {
         Cell::Text(t) => match t.trim().to_lowercase().as_str() {
             "true" | "yes" | "y" | "si" | "sí" | "s" | "oui" | "1" | "x" => Ok(true),
             "false" | "no" | "n" | "non" | "0" => Ok(false),
-            other => Err(format!("'{other}' is not yes or no")),
+            other => Err(format!(
+                "{} is not yes or no",
+                for_display(other, SHOWN_CHARS)
+            )),
         },
-        other => Err(format!("'{}' is not yes or no", other.text())),
+        other => Err(format!(
+            "{} is not yes or no",
+            for_display(&other.text(), SHOWN_CHARS)
+        )),
     }
 }
 

@@ -205,8 +205,7 @@ pub fn count_patterns(
 /// Σ P(match | pair), over all possible pairs, iterated to a fixed point on
 /// a uniform sample of up to 2 million candidates. The sessions' own
 /// estimate is the start; on large files with many look-alikes it runs
-/// high (11× on a million records), since EM inside big blocks finds
-/// look-alikes as well as matches.
+/// high, since EM inside big blocks finds look-alikes as well as matches.
 fn prior_from_candidates(
     model: &Model,
     comparator: &model::Comparator,

@@ -175,17 +175,14 @@ pub struct BlockingOptions {
     pub band_bits: usize,
     /// Buckets larger than this are skipped in their band: they hold
     /// look-alikes by the hundred (common names, records with few details),
-    /// and true pairs among them meet in other bands. On 100k records 50
-    /// instead of 500 left F1 unchanged with 27 % fewer candidates; on a
-    /// million it bounds the work.
+    /// and true pairs among them meet in other bands. Skipping them costs
+    /// little F1 and bounds the work on large files.
     #[serde(default = "default_max_bucket")]
     pub max_bucket: usize,
     /// Beyond 100,000 records, one more bit per band for every doubling of
     /// the pool (rounded), so that look-alike pairs per record stay about
-    /// the same as files grow. On a million case records the rule gives 35
-    /// bits for the default 32: 90M candidate pairs instead of 137M, 58 s
-    /// instead of 82 s, F1 0.477 instead of 0.459 (36 bits: 77M, 49 s,
-    /// 0.482).
+    /// the same as files grow: fewer candidates to score on large files, at
+    /// no cost in F1 (bench/RESULTS.md has the measurement).
     #[serde(default = "default_grow_with_size")]
     pub grow_with_size: bool,
 }

@@ -28,11 +28,9 @@ use crate::pool::Pool;
 
 /// A detail whose exact blocks hold more pairs than this per record is too
 /// common to train on: its blocks are mostly look-alikes, and EM there
-/// learns them rather than matches. Measured on the generator's case
-/// records (place of birth: 64 pairs per record salted by year at 330k,
-/// 770 unsalted in plaintext at 100k): leaving such sessions out raised F1
-/// from 0.659 to 0.746 at 330k and from 0.818 to 0.834 in plaintext at
-/// 100k, left 20k and 100k encoded unchanged, and cost 0.02 at 1M.
+/// learns them rather than matches (a place of birth, say). Leaving such
+/// sessions out raises F1 on the generator's case records; the figures are
+/// in bench/RESULTS.md.
 pub const MAX_BLOCK_PAIRS_PER_RECORD: f64 = 50.0;
 
 /// One training session, as reported.
@@ -141,8 +139,8 @@ pub fn train(
     // Matches the pool holds, by each session: matches found in its blocks
     // over the share of matches whose blocking detail agrees exactly. (A
     // deterministic rule, as Splink counts it, was tried: pairs agreeing on
-    // two details are not all matches in a world of common names, and it
-    // over-counted 5–10× on 330k records.)
+    // two details are not all matches in a world of common names, so it
+    // over-counts matches.)
     let mut implied: Vec<f64> = Vec::new();
     for (c, lambda, total, session) in &trained {
         let agree = m[*c][0].max(1e-3);

@@ -34,6 +34,13 @@ pub fn day_of_date(d: chrono::NaiveDate) -> i32 {
     day_of_civil(d.year(), d.month(), d.day())
 }
 
+/// The date of a day number: [`civil`] as a chrono date, for the places
+/// that print or format one. `None` only outside chrono's range.
+pub fn date_of_day(day: i32) -> Option<chrono::NaiveDate> {
+    let (y, m, d) = civil(day);
+    chrono::NaiveDate::from_ymd_opt(y, m, d)
+}
+
 /// Completed years from `birth` to `on` (day numbers), as
 /// [`crate::age::age_on`] counts them; `None` before birth.
 pub fn age_on_days(birth: i32, on: i32) -> Option<i32> {
@@ -71,6 +78,7 @@ mod tests {
         #[test]
         fn day_numbers_of_dates_are_chronos(day in -2_000_000i32..2_000_000) {
             prop_assert_eq!(day_of_date(date(day)), day);
+            prop_assert_eq!(date_of_day(day), Some(date(day)));
         }
     }
 

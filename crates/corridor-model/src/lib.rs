@@ -20,3 +20,4 @@ mod text;
 pub use codes::{Code, CodeList, CodeListId, UnknownCode};
 pub use countries::{Countries, Country, CountryNotFound};
 pub use standard::{Field, FieldType, RecordType};
+pub use text::{ForDisplay, for_display, list_for_display};

@@ -88,7 +88,7 @@ impl Source {
     fn dimensions(self) -> Vec<(&'static str, String)> {
         let col = |n: &'static str| (n, format!("t.{n}"));
         let month_of = |c: &str| format!("to_char(t.{c}, '%Y-%m')");
-        let age_case = "CASE WHEN t.age IS NULL THEN NULL WHEN t.age < 15 THEN 'Y0T14' WHEN t.age < 25 THEN 'Y15T24' WHEN t.age < 65 THEN 'Y25T64' ELSE 'Y_GE65' END".to_string();
+        let age_case = broad_age_group_sql("t.age");
         let region = ("citizenship_region", "c.m49_subregion".to_string());
         let mut d = match self {
             Source::Crossings => vec![
@@ -627,6 +627,24 @@ pub fn standard_table(name: &str) -> Result<&'static StandardTable, StatsError> 
 }
 
 /// A value as tables print it: whole numbers without decimals.
+/// The broad age group (IAEG-SDG) of an age column, as a SQL `CASE` built
+/// from the `age_group` code list, so that the groups are defined once.
+fn broad_age_group_sql(age: &str) -> String {
+    use corridor_model::age::{AgeGrouping, age_range};
+    let mut s = format!("CASE WHEN {age} IS NULL THEN NULL");
+    for code in AgeGrouping::Broad.codes() {
+        match age_range(code) {
+            Some((from, Some(to))) => s.push_str(&format!(
+                " WHEN {age} BETWEEN {from} AND {to} THEN '{code}'"
+            )),
+            Some((from, None)) => s.push_str(&format!(" WHEN {age} >= {from} THEN '{code}'")),
+            None => {}
+        }
+    }
+    s.push_str(" ELSE '_U' END");
+    s
+}
+
 pub fn format_value(v: f64) -> String {
     if (v - v.round()).abs() < 1e-9 {
         format!("{}", v.round() as i64)
@@ -639,26 +657,21 @@ impl Table {
     /// CSV with one column per dimension, then value, records, cell_key
     /// and provisional.
     pub fn to_csv(&self) -> String {
-        let mut out = String::new();
-        let mut header: Vec<String> = self.dims.clone();
-        header.extend([
-            self.measure.clone(),
-            "records".into(),
-            "cell_key".into(),
-            "provisional".into(),
-        ]);
-        out.push_str(&header.join(","));
-        out.push('\n');
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let mut header: Vec<&str> = self.dims.iter().map(String::as_str).collect();
+        header.extend([self.measure.as_str(), "records", "cell_key", "provisional"]);
+        // Writing to memory cannot fail; the csv crate quotes as RFC 4180
+        // says (delimiter, quote, CR or LF in a field).
+        let _ = w.write_record(&header);
         for c in &self.cells {
-            let mut row: Vec<String> = c.coords.iter().map(|s| csv_field(s)).collect();
+            let mut row: Vec<String> = c.coords.clone();
             row.push(format_value(c.value));
             row.push(c.records.to_string());
             row.push(c.cell_key.to_string());
             row.push(c.provisional.to_string());
-            out.push_str(&row.join(","));
-            out.push('\n');
+            let _ = w.write_record(&row);
         }
-        out
+        String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
     }
 
     /// An aligned text table (without the cell keys).
@@ -729,10 +742,41 @@ impl Table {
     }
 }
 
-pub(crate) fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
+#[cfg(test)]
+mod csv_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn broad_age_groups_come_from_the_code_list() {
+        let sql = broad_age_group_sql("t.age");
+        assert_eq!(
+            sql,
+            "CASE WHEN t.age IS NULL THEN NULL WHEN t.age BETWEEN 0 AND 14 THEN 'Y0T14' \
+             WHEN t.age BETWEEN 15 AND 24 THEN 'Y15T24' WHEN t.age BETWEEN 25 AND 64 THEN 'Y25T64' \
+             WHEN t.age >= 65 THEN 'Y_GE65' ELSE '_U' END"
+        );
+    }
+
+    proptest! {
+        /// Whatever a code holds (commas, quotes, CR, LF), the CSV reads
+        /// back to the same cells.
+        #[test]
+        fn table_csv_reads_back(coords in proptest::collection::vec("[a-z,\"\r\n ]{0,6}", 2)) {
+            let t = Table {
+                measure: "arrivals".into(),
+                dims: vec!["a".into(), "b".into()],
+                filter: None,
+                cells: vec![Cell { coords: coords.clone(), value: 3.0, records: 3, cell_key: 7, provisional: false }],
+                notes: vec![],
+            };
+            let text = t.to_csv();
+            let mut r = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+            let rows: Vec<csv::StringRecord> = r.records().collect::<Result<_, _>>().expect("csv");
+            prop_assert_eq!(rows.len(), 1);
+            prop_assert_eq!(&rows[0][0], coords[0].as_str());
+            prop_assert_eq!(&rows[0][1], coords[1].as_str());
+            prop_assert_eq!(&rows[0][2], "3");
+        }
     }
 }

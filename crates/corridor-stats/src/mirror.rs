@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use corridor_store::Workspace;
 use serde::Serialize;
 
-use crate::{StatsError, TOTAL, count, csv_field, text};
+use crate::{StatsError, TOTAL, count, text};
 
 /// One pair and period.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -113,26 +113,73 @@ pub fn asymmetry(a: u64, b: u64) -> Option<f64> {
 }
 
 pub fn to_csv(rows: &[MirrorRow]) -> String {
-    let mut out = String::from(
-        "origin,destination,period,reported_by_origin,reported_by_destination,asymmetry\n",
+    let mut w = csv::Writer::from_writer(Vec::new());
+    // Writing to memory cannot fail.
+    let _ = w.write_record([
+        "origin",
+        "destination",
+        "period",
+        "reported_by_origin",
+        "reported_by_destination",
+        "asymmetry",
+    ]);
+    for r in rows {
+        let _ = w.write_record([
+            r.origin.clone(),
+            r.destination.clone(),
+            r.period.clone(),
+            r.reported_by_origin.to_string(),
+            r.reported_by_destination.to_string(),
+            r.asymmetry.map(|a| format!("{a:.4}")).unwrap_or_default(),
+        ]);
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// The mirror table as text columns, with the asymmetry explained;
+/// `period` names the period column (`month` or `year`).
+pub fn to_text(rows: &[MirrorRow], period: &str) -> String {
+    let mut s = format!(
+        "{:<8} {:<12} {:<8} {:>12} {:>15} {:>10}\n",
+        "from", "to", period, "origin says", "destination says", "asymmetry"
     );
     for r in rows {
-        out.push_str(&format!(
-            "{},{},{},{},{},{}\n",
-            csv_field(&r.origin),
-            csv_field(&r.destination),
+        s.push_str(&format!(
+            "{:<8} {:<12} {:<8} {:>12} {:>15} {:>10}\n",
+            r.origin,
+            r.destination,
             r.period,
             r.reported_by_origin,
             r.reported_by_destination,
-            r.asymmetry.map(|a| format!("{a:.4}")).unwrap_or_default()
+            r.asymmetry.map(|a| format!("{a:+.3}")).unwrap_or_default()
         ));
     }
-    out
+    s.push_str("asymmetry = (origin − destination) / mean of the two; 0 when they agree\n");
+    s
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_text_table_has_a_row_per_pair_and_the_note() {
+        let rows = vec![MirrorRow {
+            origin: "GTM".into(),
+            destination: "MEX".into(),
+            period: "2024".into(),
+            reported_by_origin: 110,
+            reported_by_destination: 90,
+            asymmetry: asymmetry(110, 90),
+        }];
+        let text = to_text(&rows, "year");
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(
+            text.lines().next().is_some_and(|l| l.contains("year")),
+            "{text}"
+        );
+        assert!(text.contains("+0.200"), "{text}");
+    }
 
     #[test]
     fn asymmetry_is_bounded_and_signed() {

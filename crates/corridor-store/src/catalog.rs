@@ -87,19 +87,53 @@ CREATE TABLE IF NOT EXISTS privacy_loss (
 
 impl Catalog {
     pub fn create(path: &Path) -> Result<Catalog, StoreError> {
-        let c = Catalog::open(path)?;
-        c.conn.execute_batch(SCHEMA).map_err(|e| c.err(e))?;
-        Ok(c)
-    }
-
-    pub fn open(path: &Path) -> Result<Catalog, StoreError> {
         let conn = Connection::open(path).map_err(|source| StoreError::Catalog {
             path: path.to_path_buf(),
             source,
         })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(crate::io(path))?;
+        }
+        conn.execute_batch(SCHEMA)
+            .map_err(|source| StoreError::Catalog {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        drop(conn);
+        Catalog::open(path)
+    }
+
+    /// Opens the catalog of an existing workspace. A missing or damaged
+    /// catalog is refused, never recreated empty: an empty one would make
+    /// every stored submission invisible and the next ingest would remove
+    /// their files as leftovers.
+    pub fn open(path: &Path) -> Result<Catalog, StoreError> {
+        use rusqlite::OpenFlags;
+        let damaged = |why: String| StoreError::CatalogDamaged {
+            path: path.to_path_buf(),
+            why,
+        };
+        if !path.is_file() {
+            return Err(damaged("it is missing".into()));
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| damaged(e.to_string()))?;
         // Full synchronisation: a committed submission survives a power cut.
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
-            .map_err(|source| StoreError::Catalog { path: path.to_path_buf(), source })?;
+            .map_err(|e| damaged(e.to_string()))?;
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('sources', 'submissions')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| damaged(e.to_string()))?;
+        if tables != 2 {
+            return Err(damaged("it has no sources or submissions table".into()));
+        }
         Ok(Catalog {
             conn,
             path: path.to_path_buf(),

@@ -9,6 +9,8 @@
 //! current submissions with Apache DataFusion.
 
 mod catalog;
+mod output;
+mod private;
 mod query;
 mod staging;
 
@@ -22,7 +24,8 @@ use corridor_model::RecordType;
 use sha2::{Digest, Sha256};
 
 pub use catalog::{SourceStatus, SubmissionInfo};
-pub use query::OutputFormat;
+pub use output::{OutputFormat, write_results, write_results_file};
+pub use query::{QueryLimits, default_memory_limit, parse_size};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -42,6 +45,19 @@ pub enum StoreError {
     Ingest(#[from] corridor_ingest::IngestError),
     #[error("SQL: {0}")]
     Sql(String),
+    #[error(
+        "SQL: `corridor sql` only reads: {0}. Queries may not create, change or write anything \
+         (no CREATE, INSERT, COPY, SET…); to save results, use --format and --out"
+    )]
+    ReadOnly(String),
+    #[error(
+        "catalog {}: {why}. Corridor will not recreate it: an empty catalog would hide every stored \
+         submission. Restore catalog.sqlite from a backup, as docs/recovery.md describes.",
+        path.display()
+    )]
+    CatalogDamaged { path: PathBuf, why: String },
+    #[error(transparent)]
+    Secret(#[from] corridor_ingest::secret::SecretError),
 }
 
 pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
@@ -58,6 +74,8 @@ pub struct Workspace {
 }
 
 /// What a submission did.
+// One per submission: the size of the report does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Outcome {
     /// Stored: the new submission and its report.
@@ -74,6 +92,8 @@ const CONFIG: &str = "corridor.toml";
 const SECRET: &str = "secret.key";
 const DERIVED: &str = "derived";
 const CATALOG: &str = "catalog.sqlite";
+/// Marks a workspace `corridor demo` made, and so may replace.
+const DEMO_MARKER: &str = ".corridor-demo";
 
 impl Workspace {
     /// Creates a workspace in `dir` (which may exist but must not hold one).
@@ -84,14 +104,18 @@ impl Workspace {
                 dir.display()
             )));
         }
-        for sub in ["data", "quarantine", "reports", "staging"] {
-            fs::create_dir_all(dir.join(sub)).map_err(io(dir))?;
+        // The workspace's own folder is private too: derived datasets and
+        // linkage results written below it hold record-level data.
+        private::create_dir_all(dir).map_err(io(dir))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
         }
-        let mut secret = [0u8; 32];
-        getrandom::fill(&mut secret).map_err(|e| {
-            StoreError::Workspace(format!("no randomness for the workspace secret: {e}"))
-        })?;
-        write_secret(&dir.join(SECRET), &hex::encode(secret))?;
+        for sub in ["data", "quarantine", "reports", "staging"] {
+            private::create_dir_all(&dir.join(sub)).map_err(io(dir))?;
+        }
+        corridor_ingest::secret::create(&dir.join(SECRET))?;
         catalog::Catalog::create(&dir.join(CATALOG))?;
         let config = format!(
             "# Corridor workspace. The secret in {SECRET} keys every pseudonym: keep it, back it up\n\
@@ -103,6 +127,32 @@ impl Workspace {
         Ok(Workspace {
             root: dir.to_path_buf(),
         })
+    }
+
+    /// Creates the demo's workspace in `dir`, replacing one only if the
+    /// demo made it (its marker file is there) or `force` is set: a real
+    /// workspace that happens to sit where the demo writes is never
+    /// deleted by accident.
+    pub fn init_demo(dir: &Path, force: bool) -> Result<Workspace, StoreError> {
+        if dir.join(CONFIG).exists() {
+            if !dir.join(DEMO_MARKER).is_file() && !force {
+                return Err(StoreError::Workspace(format!(
+                    "{} holds a Corridor workspace the demo did not make; not replacing it. \
+                     Build the demo elsewhere (`corridor demo --dir ANOTHER_DIR`) or, if that \
+                     workspace may go, pass --force",
+                    dir.display()
+                )));
+            }
+            fs::remove_dir_all(dir).map_err(io(dir))?;
+        }
+        let ws = Workspace::init(dir)?;
+        let marker = dir.join(DEMO_MARKER);
+        fs::write(
+            &marker,
+            "Made by `corridor demo`, which may delete and rebuild this workspace.\n",
+        )
+        .map_err(io(&marker))?;
+        Ok(ws)
     }
 
     /// Opens an existing workspace.
@@ -125,11 +175,9 @@ impl Workspace {
 
     fn pseudonymiser(&self) -> Result<Pseudonymiser, StoreError> {
         let path = self.root.join(SECRET);
-        let text = fs::read_to_string(&path).map_err(io(&path))?;
-        let key = hex::decode(text.trim()).map_err(|_| {
-            StoreError::Workspace(format!("{} is damaged (not hex)", path.display()))
-        })?;
-        Ok(Pseudonymiser::new(key))
+        let secret =
+            corridor_ingest::secret::read(&path, corridor_ingest::secret::SecretKind::Workspace)?;
+        Ok(Pseudonymiser::new(secret.material))
     }
 
     /// The pseudonym ingest gives an identifier of `field` (e.g. `case_key`
@@ -290,6 +338,11 @@ impl Workspace {
         }
         let id = new_submission_id();
         let stage_dir = self.root.join("staging").join(&id);
+        // Whatever this submission wrote goes again unless it commits: no
+        // stray parts, quarantine or report are left for the next ingest.
+        let mut leftovers = Leftovers {
+            paths: vec![stage_dir.clone()],
+        };
         let stage = staging::Staging::create(&stage_dir, record_type)?;
         let key = self.pseudonymiser()?;
         let mut sink = stage.sink();
@@ -321,8 +374,10 @@ impl Workspace {
             });
             (report, late_sha)
         });
-        let report = report?;
-        sink.finish()?;
+        let report = report
+            .map_err(StoreError::from)
+            .and_then(|r| sink.finish().map(|()| r))
+            .map_err(|e| disk_full(e, &stage_dir, file))?;
         let (file_sha, superseded) = match (early, late_sha) {
             (Some(early), _) => early,
             (None, late) => {
@@ -331,13 +386,10 @@ impl Workspace {
                     (None, Some(sha)) => sha.clone(),
                     (None, None) => sha256_file(file)?,
                 };
-                // Refused or nothing to do: what was staged goes.
-                match incoming.settle(&catalog, &sha).inspect_err(|_| {
-                    let _ = fs::remove_dir_all(&stage_dir);
-                })? {
+                // Refused or nothing to do: what was staged goes (`leftovers`).
+                match incoming.settle(&catalog, &sha)? {
                     Settled::Current(submission) => {
                         // The same content under another name.
-                        let _ = fs::remove_dir_all(&stage_dir);
                         return Ok(Outcome::AlreadyIngested {
                             submission: *submission,
                         });
@@ -355,10 +407,13 @@ impl Workspace {
             .join(&source)
             .join(format!("{id}.csv"));
         let report_rel = PathBuf::from("reports").join(format!("{id}.json"));
+        leftovers.paths.push(self.root.join(&data_rel));
+        leftovers.paths.push(self.root.join(&quarantine_rel));
         stage.place(&self.root, &data_rel, &quarantine_rel)?;
         let report_json = serde_json::to_string_pretty(&report).unwrap_or_default();
         let report_path = self.root.join(&report_rel);
-        fs::write(&report_path, &report_json).map_err(io(&report_path))?;
+        leftovers.paths.push(report_path.clone());
+        private::write(&report_path, report_json.as_bytes()).map_err(io(&report_path))?;
         let info = SubmissionInfo {
             id: id.clone(),
             seq: 0,
@@ -381,7 +436,9 @@ impl Workspace {
             &superseded,
             &report_json,
         )?;
-        let _ = fs::remove_dir_all(&stage_dir);
+        // Committed: the placed files are the submission's now.
+        leftovers.paths.truncate(1);
+        drop(leftovers);
         Ok(Outcome::Committed {
             submission: info,
             report,
@@ -399,8 +456,18 @@ impl Workspace {
     /// one per derived dataset, and `countries` (ISO 3166-1 with M49
     /// regions).
     pub fn sql(&self, query: &str) -> Result<Vec<arrow::record_batch::RecordBatch>, StoreError> {
+        self.sql_with(query, &QueryLimits::default())
+    }
+
+    /// [`Workspace::sql`] under explicit limits. Only queries run: DDL,
+    /// DML, `COPY` and statements are refused before anything executes.
+    pub fn sql_with(
+        &self,
+        query: &str,
+        limits: &QueryLimits,
+    ) -> Result<Vec<arrow::record_batch::RecordBatch>, StoreError> {
         let catalog = self.catalog()?;
-        query::run(&self.root, &catalog, query)
+        query::run(&self.root, &catalog, query, limits)
     }
 
     /// The Parquet files of every current submission of a record type.
@@ -427,7 +494,7 @@ impl Workspace {
         if dir.exists() {
             fs::remove_dir_all(&dir).map_err(io(&dir))?;
         }
-        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        private::create_dir_all(&dir).map_err(io(&dir))?;
         Ok(dir)
     }
 
@@ -461,18 +528,64 @@ impl Workspace {
     }
 }
 
-fn write_secret(path: &Path, hex_key: &str) -> Result<(), StoreError> {
-    use std::io::Write;
-    let mut opts = OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
+/// Paths a submission in progress has written, removed when it is
+/// dropped: on every way out but a commit, which keeps only the staging
+/// folder in the list.
+struct Leftovers {
+    paths: Vec<PathBuf>,
+}
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        for p in &self.paths {
+            let _ = if p.is_dir() {
+                fs::remove_dir_all(p)
+            } else {
+                fs::remove_file(p)
+            };
+        }
     }
-    let mut f = opts.open(path).map_err(io(path))?;
-    f.write_all(hex_key.as_bytes()).map_err(io(path))?;
-    f.sync_all().map_err(io(path))
+}
+
+/// Says what a full disk means for a submission: which folder filled up,
+/// how much it had written, and what to free. Other errors pass unchanged.
+fn disk_full(e: StoreError, stage_dir: &Path, file: &Path) -> StoreError {
+    let text = e.to_string();
+    if !text.contains("No space left on device") && !text.contains("os error 28") {
+        return e;
+    }
+    let written = folder_bytes(stage_dir);
+    let input = fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    StoreError::Workspace(format!(
+        "the disk holding {} is full: the submission had written {} when it stopped, for an input of {}. \
+         What it wrote has been removed. Free at least {} there (stored data is usually smaller than the \
+         input, but allow for its size) or move the workspace to a larger disk, then submit again. ({text})",
+        stage_dir.parent().unwrap_or(stage_dir).display(),
+        human_bytes(written),
+        human_bytes(input),
+        human_bytes(input.max(written)),
+    ))
+}
+
+fn folder_bytes(dir: &Path) -> u64 {
+    fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => folder_bytes(&e.path()),
+            _ => e.metadata().map(|m| m.len()).unwrap_or(0),
+        })
+        .sum()
+}
+
+fn human_bytes(n: u64) -> String {
+    const MIB: f64 = 1024.0 * 1024.0;
+    if n >= 1 << 30 {
+        format!("{:.1} GiB", n as f64 / (MIB * 1024.0))
+    } else {
+        format!("{:.1} MiB", n as f64 / MIB)
+    }
 }
 
 /// A file on its way in, as far as the catalog is concerned.
@@ -551,4 +664,36 @@ fn new_submission_id() -> String {
 
 pub(crate) fn now() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_names_the_folder_and_the_space_written() {
+        let dir = tempfile::tempdir().expect("dir");
+        let stage = dir.path().join("staging").join("sub-1");
+        fs::create_dir_all(&stage).expect("stage");
+        fs::write(stage.join("part-00000.parquet"), vec![0u8; 3 << 20]).expect("part");
+        let input = dir.path().join("export.csv");
+        fs::write(&input, vec![b'x'; 5 << 20]).expect("input");
+        let full = StoreError::Io {
+            path: stage.join("part-00001.parquet"),
+            source: std::io::Error::from_raw_os_error(28),
+        };
+        let text = disk_full(full, &stage, &input).to_string();
+        assert!(
+            text.contains(&dir.path().join("staging").display().to_string()),
+            "{text}"
+        );
+        assert!(
+            text.contains("3.0 MiB") && text.contains("5.0 MiB"),
+            "{text}"
+        );
+        assert!(text.contains("Free at least"), "{text}");
+        // Any other error passes unchanged.
+        let other = StoreError::Workspace("no".into());
+        assert_eq!(disk_full(other, &stage, &input).to_string(), "no");
+    }
 }

@@ -43,7 +43,7 @@ pub struct StagingSink {
 
 impl Staging {
     pub fn create(dir: &Path, record_type: RecordType) -> Result<Staging, StoreError> {
-        fs::create_dir_all(dir.join("data")).map_err(io(dir))?;
+        crate::private::create_dir_all(&dir.join("data")).map_err(io(dir))?;
         Ok(Staging {
             dir: dir.to_path_buf(),
             record_type,
@@ -52,7 +52,7 @@ impl Staging {
 
     pub fn sink(&self) -> StagingSink {
         let quarantine_path = self.dir.join("quarantine.csv");
-        let file = File::create(&quarantine_path);
+        let file = crate::private::create_file(&quarantine_path);
         let (quarantine, error) = match file {
             Ok(f) => (BufWriter::new(f), None),
             Err(e) => (BufWriter::new(tempfile_fallback()), Some(e.to_string())),
@@ -88,7 +88,7 @@ impl Staging {
         let quarantine = root.join(quarantine_rel);
         for p in [&data, &quarantine] {
             if let Some(parent) = p.parent() {
-                fs::create_dir_all(parent).map_err(io(parent))?;
+                crate::private::create_dir_all(parent).map_err(io(parent))?;
             }
         }
         fs::rename(self.dir.join("data"), &data).map_err(io(&data))?;
@@ -133,7 +133,8 @@ impl StagingSink {
 
     fn open_part(&mut self) -> Result<(), String> {
         let path = self.part_path(self.part);
-        let file = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let file =
+            crate::private::create_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         self.writer = Some(
             ArrowWriter::try_new(file, self.schema.clone(), Some(self.properties()?))
                 .map_err(|e| e.to_string())?,
@@ -145,8 +146,8 @@ impl StagingSink {
     }
 
     fn properties(&self) -> Result<WriterProperties, String> {
-        // zstd level 1, as derive writes: on a 1M-row export, 5 % less time
-        // than level 3 for 4 % more bytes.
+        // zstd level 1, as derive writes: faster than level 3 for a few
+        // more bytes.
         let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(
                 ZstdLevel::try_new(1).map_err(|e| e.to_string())?,
@@ -171,9 +172,9 @@ impl StagingSink {
             .set_column_compression("record_key".into(), Compression::UNCOMPRESSED)
             .set_column_encoding("source_row".into(), Encoding::DELTA_BINARY_PACKED);
         // Dates, times and whole numbers go as deltas, not through a
-        // dictionary: interning every value cost more than a tenth of the
-        // storing thread, and deltas of dates in file order take next to
-        // nothing (on a 1M-row export: 5 % less CPU for 4 % more bytes).
+        // dictionary: interning every value is costly on the storing
+        // thread, and deltas of dates in file order take next to nothing
+        // (less CPU for a few more bytes).
         // Only integer columns can be delta-encoded.
         for f in self.schema.fields() {
             use arrow::datatypes::DataType as D;
@@ -189,8 +190,8 @@ impl StagingSink {
         }
         // Text columns carry no min/max: a row group of a million records
         // spans nearly every code, so the statistics would prune nothing,
-        // and comparing every value twice is a tenth of the storing
-        // thread's work. Dates and numbers keep theirs.
+        // and comparing every value twice is a noticeable share of the
+        // storing thread's work. Dates and numbers keep theirs.
         for f in self.schema.fields() {
             if matches!(f.data_type(), arrow::datatypes::DataType::Utf8) {
                 props = props.set_column_statistics_enabled(
@@ -215,7 +216,7 @@ impl StagingSink {
         let batches = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(input)
             .and_then(|b| b.with_batch_size(8192).build())
             .map_err(|e| fail(&path, &e))?;
-        let output = File::create(&rewritten).map_err(|e| fail(&rewritten, &e))?;
+        let output = crate::private::create_file(&rewritten).map_err(|e| fail(&rewritten, &e))?;
         let mut writer =
             ArrowWriter::try_new(output, self.schema.clone(), Some(self.properties()?))
                 .map_err(|e| fail(&rewritten, &e))?;

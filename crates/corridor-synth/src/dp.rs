@@ -3,16 +3,33 @@
 //! tree of pairwise dependence, a tree-shaped model fitted to the noisy
 //! marginals, records sampled from it.
 //!
+//! **The domain is public.** Every column's values come from a
+//! [`Domain`](crate::domain::Domain) (code lists, or the publisher's file),
+//! never from the data: [`synthesize`] only takes an [`InDomain`] table, whose
+//! dictionaries are the domain's. Two neighbouring inputs therefore give
+//! marginals of the same shape and synthetic data over the same values.
+//! Each column has one more cell, "no value", which also takes the values
+//! outside its domain.
+//!
 //! All noise comes from OpenDP's `make_gaussian` (the discrete Gaussian of
 //! Canonne–Kamath–Steinke on integer counts), accounted in zero-concentrated
 //! DP: each marginal is one measurement of L2 sensitivity 1 (one victim
 //! added or removed changes one cell by one), and the ρ of the measurements
-//! add up. The budget ρ is split: 10 % for all one-way marginals, 30 % for
-//! all two-way marginals (used to choose the tree), 60 % to measure the
-//! tree's edges again. Everything after the measurements — choosing the
-//! tree, combining the two measurements of an edge, clipping, making the
-//! tables agree with each other, sampling — is post-processing and costs no
-//! privacy.
+//! add up. The budget ρ is split: 10 % for the one-way marginals over the
+//! whole domain, 5 % for the one-way marginals again after compression, 25 %
+//! for all two-way marginals (used to choose the tree), 60 % to measure the
+//! tree's edges again.
+//!
+//! **Compression**, as MST does it: a value whose noisy whole-domain count
+//! is below three times its noise scale shares one cell with the column's
+//! other rare values in every later measurement, so that a code list of 250
+//! countries does not spread the noise of 250 cells over each two-way
+//! table. Which values are rare is decided on noisy counts only; a sampled
+//! rare cell becomes one of its values in proportion to their (clipped)
+//! noisy counts. Everything after the measurements — compressing, choosing
+//! the tree, combining the two measurements of an edge, clipping, making
+//! the tables agree with each other, sampling — is post-processing and
+//! costs no privacy.
 
 use opendp::domains::{AtomDomain, VectorDomain};
 use opendp::measurements::make_gaussian;
@@ -24,6 +41,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::SynthError;
+use crate::domain::InDomain;
 use crate::table::{EMPTY, Table};
 
 /// ρ of zero-concentrated DP as ε of (ε, δ)-DP (Bun & Steinke 2016).
@@ -41,6 +59,9 @@ pub fn rho_of(epsilon: f64, delta: f64) -> f64 {
 #[derive(Debug, Clone, Serialize)]
 pub struct Measurement {
     pub what: String,
+    /// Cells of the measured marginal (fixed by the public domain and by
+    /// the compression, itself chosen on noisy counts).
+    pub cells: usize,
     /// Standard deviation of the discrete Gaussian noise.
     pub scale: f64,
     /// Privacy loss of this measurement, as OpenDP's privacy map gives it.
@@ -66,6 +87,9 @@ pub struct DpSynthetic {
     pub tree: Vec<(usize, usize)>,
     /// The noisy estimate of the number of records.
     pub estimated_rows: usize,
+    /// Per column, how many of its domain's values kept a cell of their
+    /// own after compression (chosen on noisy counts).
+    pub own_cells: Vec<usize>,
 }
 
 fn measure(
@@ -74,7 +98,7 @@ fn measure(
     what: String,
     log: &mut Vec<Measurement>,
 ) -> Result<Vec<f64>, SynthError> {
-    let scale = (1.0 / (2.0 * rho)).sqrt();
+    let scale = scale_of(rho);
     let m = make_gaussian::<_, _, ZeroConcentratedDivergence>(
         VectorDomain::new(AtomDomain::<i64>::default()),
         L2Distance::<i64>::default(),
@@ -88,36 +112,96 @@ fn measure(
         .map_err(|e| SynthError::Privacy(e.to_string()))?;
     log.push(Measurement {
         what,
+        cells: counts.len(),
         scale,
         rho: spent,
     });
     Ok(noisy.into_iter().map(|x| x as f64).collect())
 }
 
-/// Sizes of each column's domain: its values and one more for "no value".
-fn domain(table: &Table) -> Vec<usize> {
-    table.values.iter().map(|v| v.len() + 1).collect()
+/// Standard deviation of the discrete Gaussian that spends `rho` on a
+/// query of L2 sensitivity 1.
+fn scale_of(rho: f64) -> f64 {
+    (1.0 / (2.0 * rho)).sqrt()
 }
 
-fn code(table: &Table, c: usize, r: usize) -> usize {
-    match table.codes[c][r] {
-        EMPTY => table.values[c].len(),
-        v => v as usize,
+/// A column's cells: each domain value, then "no value" last (index
+/// `values.len()`), grouped into the cells measurements count.
+struct Cells {
+    /// Domain index → cell.
+    cell_of: Vec<usize>,
+    /// Cell → its domain indices.
+    members: Vec<Vec<usize>>,
+    /// Domain values with a cell of their own.
+    own: usize,
+}
+
+impl Cells {
+    /// One cell per value (and one for no value).
+    fn whole(size: usize) -> Cells {
+        Cells {
+            cell_of: (0..size).collect(),
+            members: (0..size).map(|i| vec![i]).collect(),
+            own: size.saturating_sub(1),
+        }
+    }
+
+    /// Values whose noisy count reaches `threshold` keep their cell; the
+    /// others share one; no value always keeps its own.
+    fn compress(noisy: &[f64], threshold: f64) -> Cells {
+        let none = noisy.len() - 1;
+        let mut cell_of = vec![0; noisy.len()];
+        let mut members: Vec<Vec<usize>> = Vec::new();
+        let mut rare = Vec::new();
+        for (i, x) in noisy[..none].iter().enumerate() {
+            if *x >= threshold {
+                cell_of[i] = members.len();
+                members.push(vec![i]);
+            } else {
+                rare.push(i);
+            }
+        }
+        let own = members.len();
+        if !rare.is_empty() {
+            for i in &rare {
+                cell_of[*i] = members.len();
+            }
+            members.push(rare);
+        }
+        cell_of[none] = members.len();
+        members.push(vec![none]);
+        Cells {
+            cell_of,
+            members,
+            own,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.members.len()
     }
 }
 
-fn one_way(table: &Table, c: usize, size: usize) -> Vec<i64> {
-    let mut out = vec![0i64; size];
+fn cell(table: &Table, cells: &Cells, c: usize, r: usize) -> usize {
+    cells.cell_of[match table.codes[c][r] {
+        EMPTY => table.values[c].len(),
+        v => v as usize,
+    }]
+}
+
+fn one_way(table: &Table, c: usize, cells: &Cells) -> Vec<i64> {
+    let mut out = vec![0i64; cells.len()];
     for r in 0..table.rows() {
-        out[code(table, c, r)] += 1;
+        out[cell(table, cells, c, r)] += 1;
     }
     out
 }
 
-fn two_way(table: &Table, a: usize, b: usize, sizes: &[usize]) -> Vec<i64> {
-    let mut out = vec![0i64; sizes[a] * sizes[b]];
+fn two_way(table: &Table, a: usize, b: usize, cells: &[Cells]) -> Vec<i64> {
+    let width = cells[b].len();
+    let mut out = vec![0i64; cells[a].len() * width];
     for r in 0..table.rows() {
-        out[code(table, a, r) * sizes[b] + code(table, b, r)] += 1;
+        out[cell(table, &cells[a], a, r) * width + cell(table, &cells[b], b, r)] += 1;
     }
     out
 }
@@ -160,9 +244,9 @@ fn clip_to(v: &[f64], n: f64) -> Vec<f64> {
 }
 
 /// Synthesises `rows` records (default: the noisy count) under the budget
-/// `rho`.
+/// `rho`, over the public domain of `input`.
 pub fn synthesize(
-    table: &Table,
+    input: &InDomain,
     rho: f64,
     delta: f64,
     rows: Option<usize>,
@@ -171,30 +255,64 @@ pub fn synthesize(
     if !(rho > 0.0 && rho.is_finite()) {
         return Err(SynthError::Input(format!("ρ must be positive, not {rho}")));
     }
+    let table = input.table();
     let d = table.width();
     if d == 0 {
         return Err(SynthError::Input("the table has no columns".into()));
     }
-    let sizes = domain(table);
     let pairs: Vec<(usize, usize)> = (0..d)
         .flat_map(|a| (a + 1..d).map(move |b| (a, b)))
         .collect();
-    let (rho1, rho2, rho3) = if d == 1 {
-        (rho, 0.0, 0.0)
+    let (rho_whole, rho_compressed, rho2, rho3) = if d == 1 {
+        (0.5 * rho, 0.5 * rho, 0.0, 0.0)
     } else {
-        (0.1 * rho, 0.3 * rho, 0.6 * rho)
+        (0.10 * rho, 0.05 * rho, 0.25 * rho, 0.60 * rho)
     };
     let mut log = Vec::new();
-    let mut ones: Vec<Vec<f64>> = Vec::with_capacity(d);
-    #[allow(clippy::needless_range_loop)]
+    // One-way marginals over the whole public domain: they decide which
+    // values are rare, and how a rare cell is shared among its values.
+    let r_whole = rho_whole / d as f64;
+    let mut whole: Vec<Vec<f64>> = Vec::with_capacity(d);
     for c in 0..d {
-        ones.push(measure(
-            &one_way(table, c, sizes[c]),
-            rho1 / d as f64,
-            format!("one-way {}", table.columns[c]),
+        whole.push(measure(
+            &one_way(table, c, &Cells::whole(table.values[c].len() + 1)),
+            r_whole,
+            format!("one-way {} (whole domain)", table.columns[c]),
             &mut log,
         )?);
     }
+    let threshold = 3.0 * scale_of(r_whole);
+    let cells: Vec<Cells> = whole
+        .iter()
+        .map(|w| Cells::compress(w, threshold))
+        .collect();
+    // One-way marginals again over the compressed cells: a shared cell's
+    // count from the whole-domain measurement carries the noise of all its
+    // values. Both estimates are combined by inverse variance.
+    let r_compressed = rho_compressed / d as f64;
+    let (v_whole, v_compressed) = (1.0 / (2.0 * r_whole), 1.0 / (2.0 * r_compressed));
+    let mut ones: Vec<Vec<f64>> = Vec::with_capacity(d);
+    for c in 0..d {
+        let again = measure(
+            &one_way(table, c, &cells[c]),
+            r_compressed,
+            format!("one-way {} (compressed)", table.columns[c]),
+            &mut log,
+        )?;
+        ones.push(
+            cells[c]
+                .members
+                .iter()
+                .zip(&again)
+                .map(|(m, y)| {
+                    let x: f64 = m.iter().map(|i| whole[c][*i]).sum();
+                    let vx = v_whole * m.len() as f64;
+                    (x / vx + y / v_compressed) / (1.0 / vx + 1.0 / v_compressed)
+                })
+                .collect(),
+        );
+    }
+    let sizes: Vec<usize> = cells.iter().map(Cells::len).collect();
     let mut sums: Vec<f64> = ones
         .iter()
         .map(|o| o.iter().sum::<f64>().max(0.0))
@@ -207,7 +325,7 @@ pub fn synthesize(
     for (a, b) in &pairs {
         let r = rho2 / pairs.len() as f64;
         let noisy = measure(
-            &two_way(table, *a, *b, &sizes),
+            &two_way(table, *a, *b, &cells),
             r,
             format!(
                 "two-way {} × {} (selection)",
@@ -249,7 +367,7 @@ pub fn synthesize(
         let (a, b) = pairs[*k];
         let r = rho3 / tree.len() as f64;
         let again = measure(
-            &two_way(table, a, b, &sizes),
+            &two_way(table, a, b, &cells),
             r,
             format!("two-way {} × {} (tree)", table.columns[a], table.columns[b]),
             &mut log,
@@ -335,6 +453,22 @@ pub fn synthesize(
             debug_assert!(*a == c || *b == c);
         }
     }
+    // A shared cell becomes one of its values in proportion to their
+    // clipped whole-domain noisy counts (uniformly when all clip to 0).
+    let within: Vec<Vec<Option<WeightedIndex<f64>>>> = cells
+        .iter()
+        .zip(&whole)
+        .map(|(cl, w)| {
+            cl.members
+                .iter()
+                .map(|m| {
+                    (m.len() > 1)
+                        .then(|| WeightedIndex::new(m.iter().map(|i| w[*i].max(0.0))).ok())
+                        .flatten()
+                })
+                .collect()
+        })
+        .collect();
     let mut codes = vec![Vec::with_capacity(n); d];
     let mut row = vec![0usize; d];
     for _ in 0..n {
@@ -349,10 +483,16 @@ pub fn synthesize(
             };
         }
         for c in 0..d {
-            codes[c].push(if row[c] == table.values[c].len() {
+            let m = &cells[c].members[row[c]];
+            let value = match (m.as_slice(), &within[c][row[c]]) {
+                ([one], _) => *one,
+                (_, Some(w)) => m[w.sample(&mut rng)],
+                (_, None) => m[rng.random_range(0..m.len())],
+            };
+            codes[c].push(if value == table.values[c].len() {
                 EMPTY
             } else {
-                row[c] as u32
+                value as u32
             });
         }
     }
@@ -369,12 +509,26 @@ pub fn synthesize(
         },
         tree: tree.iter().map(|k| pairs[*k]).collect(),
         estimated_rows: n_est.round() as usize,
+        own_cells: cells.iter().map(|c| c.own).collect(),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Domain;
+
+    fn domain(columns: &[(&str, &[&str])]) -> Domain {
+        let mut d = Domain::default();
+        for (c, values) in columns {
+            d.set(
+                c,
+                values.iter().map(|v| v.to_string()).collect(),
+                "test".into(),
+            );
+        }
+        d
+    }
 
     #[test]
     fn conversions_invert() {
@@ -385,7 +539,8 @@ mod tests {
 
     #[test]
     fn spends_exactly_the_budget_and_keeps_strong_dependence() {
-        // Two perfectly dependent columns and one independent one.
+        // Two perfectly dependent columns and one independent one; the
+        // domains hold values no record has.
         let mut rows = Vec::new();
         for i in 0..4000u32 {
             let a = ["x", "y", "z"][(i % 3) as usize];
@@ -394,13 +549,92 @@ mod tests {
             rows.push(vec![a, b, c]);
         }
         let t = Table::from_rows(vec!["a".into(), "b".into(), "c".into()], rows);
-        let out = synthesize(&t, 1.0, 1e-6, None, 7).unwrap();
+        let d = domain(&[
+            ("a", &["w", "x", "y", "z"]),
+            ("b", &["X", "Y", "Z", "W", "V"]),
+            ("c", &["p", "q"]),
+        ]);
+        let out = synthesize(&d.apply(&t).unwrap(), 1.0, 1e-6, None, 7).unwrap();
         assert!((out.privacy.rho - 1.0).abs() < 1e-9, "{}", out.privacy.rho);
         assert!(out.tree.contains(&(0, 1)));
         assert!((out.estimated_rows as f64 - 4000.0).abs() < 200.0);
-        let agree = (0..out.synthetic.rows())
-            .filter(|r| out.synthetic.codes[0][*r] == out.synthetic.codes[1][*r])
-            .count();
+        let s = &out.synthetic;
+        let text = |c: usize, r: usize| match s.codes[c][r] {
+            EMPTY => String::new(),
+            v => s.values[c][v as usize].to_uppercase(),
+        };
+        let agree = (0..s.rows()).filter(|r| text(0, *r) == text(1, *r)).count();
         assert!(agree as f64 > 0.9 * out.synthetic.rows() as f64, "{agree}");
+        // The common values keep cells of their own (an absent one may
+        // too, when its noise reaches the threshold).
+        for (own, (common, size)) in out.own_cells.iter().zip([(3, 4), (3, 5), (2, 2)]) {
+            assert!((common..=size).contains(own), "{:?}", out.own_cells);
+        }
+    }
+
+    /// Two neighbouring inputs, the second with one more record whose
+    /// category occurs nowhere else (and one whose value is outside the
+    /// domain): the output's values and every measurement's shape over the
+    /// whole domain are the same. A domain taken from the data fails this.
+    #[test]
+    fn neighbouring_inputs_give_the_same_output_domain() {
+        let columns = vec!["sex".to_string(), "form".into(), "country".into()];
+        let mut rows = Vec::new();
+        for i in 0..600usize {
+            rows.push(vec![
+                ["F", "M"][i % 2],
+                ["sexual", "forced_labour"][(i / 2) % 2],
+                ["GTM", "HND", "SLV"][i % 3],
+            ]);
+        }
+        let a = Table::from_rows(columns.clone(), rows.clone());
+        let mut more = rows.clone();
+        more.push(vec!["F", "organ_removal", "ISL"]);
+        let b = Table::from_rows(columns.clone(), more);
+        let mut outside = rows;
+        outside.push(vec!["M", "sexual", "ATL"]);
+        let c = Table::from_rows(columns, outside);
+        let d = domain(&[
+            ("sex", &["F", "M", "_O"]),
+            (
+                "form",
+                &["sexual", "forced_labour", "organ_removal", "other"],
+            ),
+            ("country", &["GTM", "HND", "ISL", "SLV", "USA"]),
+        ]);
+        let run = |t: &Table| {
+            let input = d.apply(t).unwrap();
+            let out = synthesize(&input, 0.5, 1e-6, Some(300), 3).unwrap();
+            (input, out)
+        };
+        let (ia, oa) = run(&a);
+        let (ib, ob) = run(&b);
+        let (ic, oc) = run(&c);
+        for (i, o) in [(&ia, &oa), (&ib, &ob), (&ic, &oc)] {
+            assert_eq!(o.synthetic.values, oa.synthetic.values);
+            assert_eq!(i.table().values, oa.synthetic.values);
+            let whole: Vec<(String, usize)> = o
+                .privacy
+                .measurements
+                .iter()
+                .filter(|m| m.what.ends_with("(whole domain)"))
+                .map(|m| (m.what.clone(), m.cells))
+                .collect();
+            assert_eq!(
+                whole,
+                [
+                    ("one-way sex (whole domain)".to_string(), 4),
+                    ("one-way form (whole domain)".to_string(), 5),
+                    ("one-way country (whole domain)".to_string(), 6),
+                ]
+            );
+        }
+        assert_eq!(oa.synthetic.values[2], ["GTM", "HND", "ISL", "SLV", "USA"]);
+        // The value outside the domain is counted, and never synthesised.
+        assert!(ia.outside().is_empty() && ib.outside().is_empty());
+        assert_eq!(ic.outside().len(), 1);
+        assert_eq!(ic.outside()[0].column, "country");
+        assert_eq!(ic.outside()[0].records, 1);
+        assert!(!oc.synthetic.values[2].iter().any(|v| v == "ATL"));
     }
 }

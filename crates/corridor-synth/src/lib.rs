@@ -3,14 +3,21 @@
 //! - [`ksynth`]: k-synthetic microdata and aggregates (every published
 //!   combination of up to L attributes is held by at least k victims).
 //! - [`dp`]: differentially private synthesis from noisy marginals, with
-//!   OpenDP's samplers and a recorded privacy loss.
-//! - [`report`]: the utility and risk report of any synthetic table.
+//!   OpenDP's samplers and a recorded privacy loss, over the public
+//!   [`domain`] of each attribute.
+//! - [`report`]: the utility and risk report of any synthetic table, in
+//!   two parts: an internal review with sensitive counts, and a
+//!   publishable report with protected figures only.
 //!
-//! [`write_ksynthetic`] and [`write_dp`] write a folder a publisher can
-//! review: the data, the aggregates, the report (JSON + HTML) and a README
-//! in plain words.
+//! [`write_ksynthetic`] and [`write_dp`] write two folders. The
+//! synthetic-data folder (the data, the aggregates or the privacy loss,
+//! the publishable report and a README in plain words) holds only
+//! protected figures: it is what a publisher may hand out after review. The
+//! review folder (the internal report) holds the sensitive counts and stays
+//! inside the workspace.
 
 pub mod combos;
+pub mod domain;
 pub mod dp;
 pub mod ksynth;
 pub mod report;
@@ -18,9 +25,10 @@ pub mod table;
 
 use std::path::{Path, PathBuf};
 
+pub use domain::{Domain, InDomain};
 pub use dp::{DpSynthetic, PrivacyLoss};
 pub use ksynth::{KOptions, KSynthetic};
-pub use report::{IndicatorColumns, Report};
+pub use report::{IndicatorColumns, PublicReport, Report};
 pub use table::Table;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +44,22 @@ pub enum SynthError {
     Input(String),
     #[error("privacy measurement failed: {0}")]
     Privacy(String),
+    #[error(
+        "the review folder {} is inside the synthetic-data folder {}: the review holds sensitive counts and must stay apart from what may be handed out",
+        review.display(),
+        publish.display()
+    )]
+    ReviewInsideOutput { review: PathBuf, publish: PathBuf },
+    #[error(
+        "{unique} sensitive records are unique on a combination of the synthetic data: the k-synthetic guarantee failed, nothing was written to {}; see the internal review in {}",
+        publish.display(),
+        review.display()
+    )]
+    CheckFailed {
+        unique: u64,
+        publish: PathBuf,
+        review: PathBuf,
+    },
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> SynthError + '_ {
@@ -43,6 +67,75 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> SynthError + '_ {
         path: path.to_path_buf(),
         source,
     }
+}
+
+/// Writes a file; `private` ones (the internal review) are readable by
+/// their owner only, whatever the umask.
+pub(crate) fn write_file(path: &Path, bytes: &[u8], private: bool) -> Result<(), SynthError> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path).map_err(io(path))?;
+    // An existing file keeps its mode on open: set it again.
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(io(path))?;
+    }
+    f.write_all(bytes).map_err(io(path))
+}
+
+fn create_dir(dir: &Path, private: bool) -> Result<(), SynthError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
+    }
+    Ok(())
+}
+
+/// Where the two parts of a synthesis go.
+#[derive(Debug, Clone, Copy)]
+pub struct Folders<'a> {
+    /// The synthetic-data folder: protected figures only.
+    pub publish: &'a Path,
+    /// The internal review (sensitive counts): inside the workspace, and
+    /// never inside `publish`.
+    pub review: &'a Path,
+}
+
+impl Folders<'_> {
+    /// Creates both folders, refusing a review folder inside the
+    /// synthetic-data folder.
+    fn create(&self) -> Result<(), SynthError> {
+        create_dir(self.publish, false)?;
+        create_dir(self.review, true)?;
+        let canonical = |p: &Path| p.canonicalize().map_err(io(p));
+        if canonical(self.review)?.starts_with(canonical(self.publish)?) {
+            return Err(SynthError::ReviewInsideOutput {
+                review: self.review.to_path_buf(),
+                publish: self.publish.to_path_buf(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The review folder beside a synthetic-data folder `publish`, for
+/// syntheses outside a workspace: `<publish>.internal-review`.
+pub fn review_beside(publish: &Path) -> PathBuf {
+    let mut name = publish
+        .file_name()
+        .map_or_else(|| "synthetic".into(), |n| n.to_os_string());
+    name.push(".internal-review");
+    publish.with_file_name(name)
 }
 
 /// What the report needs beyond the tables.
@@ -55,17 +148,41 @@ pub struct Context {
     pub source: String,
 }
 
-/// Runs k-synthetic synthesis and writes `synthetic.csv`,
-/// `aggregates.csv`, `report.json`, `report.html` and `README.md` into
-/// `dir`.
+/// Runs k-synthetic synthesis. Writes `synthetic.csv`, `aggregates.csv`,
+/// the publishable `report.json` / `report.html` and `README.md` into
+/// `folders.publish`, and the internal review into `folders.review`. A
+/// synthesis that fails the attacker check writes only the review.
 pub fn write_ksynthetic(
     table: &Table,
     opts: &KOptions,
     ctx: &Context,
-    dir: &Path,
+    folders: Folders,
 ) -> Result<(KSynthetic, Report), SynthError> {
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    folders.create()?;
     let out = ksynth::synthesize(table, opts);
+    let report = report::build(&report::ReportInput {
+        method: "k-synthetic (row-seeded)",
+        sensitive: table,
+        synthetic: &out.synthetic,
+        k: opts.k,
+        length: opts.length,
+        aggregates: Some(&out.aggregates),
+        indicator: ctx.indicator.clone(),
+        population: ctx.population.as_ref(),
+        parameters: serde_json::to_value(opts).unwrap_or_default(),
+        k_guarantee: true,
+        domain: &[],
+        outside: &[],
+    });
+    report::write_internal(folders.review, &report, folders.publish)?;
+    if !report.attacker_check_passed {
+        return Err(SynthError::CheckFailed {
+            unique: report.records_unique_on_a_published_combination,
+            publish: folders.publish.to_path_buf(),
+            review: folders.review.to_path_buf(),
+        });
+    }
+    let dir = folders.publish;
     out.synthetic.write_csv(&dir.join("synthetic.csv"))?;
     let agg = dir.join("aggregates.csv");
     let err = |e: csv::Error| SynthError::Csv {
@@ -84,19 +201,7 @@ pub fn write_ksynthetic(
         .map_err(err)?;
     }
     w.flush().map_err(io(&agg))?;
-    let report = report::build(&report::ReportInput {
-        method: "k-synthetic (row-seeded)",
-        sensitive: table,
-        synthetic: &out.synthetic,
-        k: opts.k,
-        length: opts.length,
-        aggregates: Some(&out.aggregates),
-        indicator: ctx.indicator.clone(),
-        population: ctx.population.as_ref(),
-        parameters: serde_json::to_value(opts).unwrap_or_default(),
-        k_guarantee: true,
-    });
-    report::write(dir, &report)?;
+    report::write_public(dir, &report.publishable())?;
     let readme = format!(
         "# k-synthetic case data\n\n\
 Made by `corridor synth` from {source} ({rows} records, columns: {cols}).\n\n\
@@ -104,7 +209,10 @@ Made by `corridor synth` from {source} ({rows} records, columns: {cols}).\n\n\
 An empty cell means the value was withheld because it would have made the record rare.\n\
 - `aggregates.csv`: how many victims share each combination of up to {l} attributes, for every combination \
 shared by at least {k} victims; counts are rounded down to a multiple of {res}.\n\
-- `report.html` / `report.json`: how close the synthetic data stay to the real counts, and the privacy checks.\n\n\
+- `report.html` / `report.json`: how close the synthetic data stay to the real data, in protected figures \
+only (figures of the synthetic data, and errors averaged over many combinations), and the privacy check.\n\n\
+The review with the sensitive counts behind these figures is kept apart from this folder (inside the \
+workspace, when the data came from one) and is never handed out.\n\n\
 ## What k, L and the reporting resolution mean\n\n\
 - **k = {k}**: nothing is published about a group of fewer than {k} victims. Every combination of up to {l} \
 attributes that appears in the synthetic records or in the aggregates is shared by at least {k} real victims, \
@@ -112,8 +220,10 @@ so nobody can be singled out by a rare mix of traits (say, a 15-year-old boy fro
 - **L = {l}**: the guarantee covers every combination of up to {l} attributes. Longer combinations may look \
 plausible but are not counted.\n\
 - **Reporting resolution = {res}**: published counts are rounded down to a multiple of {res}, so small \
-differences between releases cannot be subtracted to reveal one victim.\n\n\
-Checks in this release: {unique} sensitive records are unique on a published combination ({verdict}); \
+differences between two sets of figures cannot be subtracted to reveal one victim.\n\
+- **Values**: each column's values are those of the data, and only those held by at least {k} victims \
+appear.\n\n\
+Checks on these data: no sensitive record is unique on a published combination (must be 0: passed); \
 smallest published count {smallest}.\n",
         source = ctx.source,
         rows = table.rows(),
@@ -121,53 +231,43 @@ smallest published count {smallest}.\n",
         l = opts.length,
         k = opts.k,
         res = opts.resolution,
-        unique = report.records_unique_on_a_published_combination,
-        verdict = if report.attacker_check_passed {
-            "must be 0: passed"
-        } else {
-            "must be 0: FAILED"
-        },
         smallest = report
             .smallest_published_count
             .map_or("–".to_string(), |n| n.to_string()),
     );
-    let path = dir.join("README.md");
-    std::fs::write(&path, readme).map_err(io(&path))?;
+    write_file(&dir.join("README.md"), readme.as_bytes(), false)?;
     Ok((out, report))
 }
 
-/// Runs differentially private synthesis and writes `synthetic.csv`,
-/// `privacy.json`, `report.json`, `report.html` and `README.md`.
+/// What DP synthesis takes besides the table and its domain.
+#[derive(Debug, Clone, Copy)]
+pub struct DpOptions {
+    /// Privacy loss in zero-concentrated DP.
+    pub rho: f64,
+    /// δ of the (ε, δ) equivalent shown beside ρ.
+    pub delta: f64,
+    /// Seed of the sampling (not of the noise, which is always fresh).
+    pub seed: u64,
+}
+
+/// Runs differentially private synthesis over the public `domain`. Writes
+/// `synthetic.csv`, `privacy.json`, the publishable `report.json` /
+/// `report.html` and `README.md` into `folders.publish`, and the internal
+/// review (with the values outside the domain) into `folders.review`.
 pub fn write_dp(
     table: &Table,
-    rho: f64,
-    delta: f64,
+    domain: &Domain,
+    opts: &DpOptions,
     ctx: &Context,
-    dir: &Path,
-    seed: u64,
-) -> Result<(DpSynthetic, Report), SynthError> {
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let out = dp::synthesize(table, rho, delta, None, seed)?;
-    out.synthetic.write_csv(&dir.join("synthetic.csv"))?;
-    let privacy = dir.join("privacy.json");
-    let tree: Vec<(String, String)> = out
-        .tree
-        .iter()
-        .map(|(a, b)| (table.columns[*a].clone(), table.columns[*b].clone()))
-        .collect();
-    std::fs::write(
-        &privacy,
-        serde_json::to_string_pretty(&serde_json::json!({
-            "privacy_loss": out.privacy,
-            "tree": tree,
-            "estimated_rows": out.estimated_rows,
-        }))
-        .unwrap_or_default(),
-    )
-    .map_err(io(&privacy))?;
+    folders: Folders,
+) -> Result<(DpSynthetic, InDomain, Report), SynthError> {
+    let input = domain.apply(table)?;
+    folders.create()?;
+    let out = dp::synthesize(&input, opts.rho, opts.delta, None, opts.seed)?;
+    let dir = folders.publish;
     let report = report::build(&report::ReportInput {
         method: "differentially private (MST-style, OpenDP discrete Gaussian)",
-        sensitive: table,
+        sensitive: input.table(),
         synthetic: &out.synthetic,
         k: 10,
         length: 3,
@@ -175,35 +275,71 @@ pub fn write_dp(
         indicator: ctx.indicator.clone(),
         population: ctx.population.as_ref(),
         parameters: serde_json::json!({
-            "rho": out.privacy.rho, "epsilon": out.privacy.epsilon, "delta": delta
+            "rho": out.privacy.rho, "epsilon": out.privacy.epsilon, "delta": opts.delta
         }),
         k_guarantee: false,
+        domain: input.notes(),
+        outside: input.outside(),
     });
-    report::write(dir, &report)?;
+    report::write_internal(folders.review, &report, folders.publish)?;
+    out.synthetic.write_csv(&dir.join("synthetic.csv"))?;
+    let tree: Vec<(String, String)> = out
+        .tree
+        .iter()
+        .map(|(a, b)| (table.columns[*a].clone(), table.columns[*b].clone()))
+        .collect();
+    let own: Vec<(String, usize)> = table
+        .columns
+        .iter()
+        .cloned()
+        .zip(out.own_cells.iter().copied())
+        .collect();
+    let privacy = serde_json::to_string_pretty(&serde_json::json!({
+        "privacy_loss": out.privacy,
+        "tree": tree,
+        "estimated_rows": out.estimated_rows,
+        "domain": input.notes(),
+        "values_with_a_cell_of_their_own": own,
+    }))
+    .unwrap_or_default();
+    write_file(&dir.join("privacy.json"), privacy.as_bytes(), false)?;
+    report::write_public(dir, &report.publishable())?;
+    let domains: Vec<String> = input
+        .notes()
+        .iter()
+        .map(|n| format!("- `{}`: {} values, from {}", n.column, n.values, n.source))
+        .collect();
     let readme = format!(
         "# Differentially private synthetic case data\n\n\
-Made by `corridor synth --method dp` from {source} ({rows} records, columns: {cols}).\n\n\
+Made by `corridor synth --method dp` from {source} (columns: {cols}).\n\n\
 - `synthetic.csv`: about {est} synthetic records drawn from a model of the data built only from noisy counts.\n\
 - `privacy.json`: the privacy loss, every noisy measurement and its noise scale.\n\
-- `report.html` / `report.json`: how close the synthetic data stay to the real counts.\n\n\
+- `report.html` / `report.json`: how close the synthetic data stay to the real data, in protected figures \
+only (figures of the synthetic data, and errors averaged over many combinations).\n\n\
+The review with the sensitive counts behind these figures is kept apart from this folder (inside the \
+workspace, when the data came from one) and is never handed out.\n\n\
 ## What epsilon means\n\n\
 The privacy loss is **ρ = {rho:.4}** in zero-concentrated differential privacy, about **ε = {eps:.2}** with \
 δ = {delta:e}. In plain words: whether or not any one victim's record is in the data changes the probability \
 of any output by at most a factor of about e^ε (≈ {factor:.1}×), except with probability δ. Smaller ε means \
-stronger protection and noisier data. This loss adds up over releases from the same data: it is recorded \
-so the next release can be charged against what is left of the budget.\n\n\
+stronger protection and noisier data. This loss adds up over every use of the same data: it is recorded \
+so the next synthesis can be charged against what is left of the budget. The averaged errors of the \
+report are computed against the real data and are not part of this accounting; they show no single count.\n\n\
+## Where the values come from\n\n\
+Each column's values are public, fixed before looking at the data, so that whether a rare value appears \
+says nothing about anyone. A value of the data outside them is synthesised as no value.\n\n\
+{domains}\n\n\
 Unlike k-synthetic data, DP synthetic data may contain combinations that no real victim has (they are \
-noise, and say nothing about anyone); the report counts them.\n",
+noise, and say nothing about anyone).\n",
         source = ctx.source,
-        rows = table.rows(),
         cols = table.columns.join(", "),
         est = out.estimated_rows,
         rho = out.privacy.rho,
         eps = out.privacy.epsilon,
-        delta = delta,
+        delta = opts.delta,
         factor = out.privacy.epsilon.exp(),
+        domains = domains.join("\n"),
     );
-    let path = dir.join("README.md");
-    std::fs::write(&path, readme).map_err(io(&path))?;
-    Ok((out, report))
+    write_file(&dir.join("README.md"), readme.as_bytes(), false)?;
+    Ok((out, input, report))
 }

@@ -1,5 +1,11 @@
 //! The utility and risk report of a synthetic dataset against the
 //! sensitive data it came from: what a publisher reads before deciding.
+//!
+//! It comes in two parts. The internal review ([`Report`], written by
+//! [`write_internal`]) holds sensitive counts, down to single victims, and
+//! stays inside the workspace. The publishable report ([`PublicReport`],
+//! [`write_public`]) holds only protected figures: figures of the synthetic
+//! data, published aggregates, and errors averaged over many combinations.
 
 use std::path::Path;
 
@@ -8,6 +14,7 @@ use serde::Serialize;
 
 use crate::SynthError;
 use crate::combos::{self, Combo, column_subsets};
+use crate::domain::{DomainNote, Outside};
 use crate::table::{EMPTY, Table};
 
 #[derive(Debug, Clone, Serialize)]
@@ -127,8 +134,14 @@ pub struct IndicatorRow {
     pub synthetic_rate: Option<f64>,
 }
 
+/// The first words of every internal review file.
+pub const INTERNAL: &str = "INTERNAL — contains sensitive counts, do not publish";
+
+/// The internal review: every figure, sensitive counts included.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// [`INTERNAL`]: first in the JSON, so that whoever opens it reads it.
+    pub notice: &'static str,
     pub method: String,
     pub sensitive_rows: usize,
     pub synthetic_rows: usize,
@@ -152,9 +165,17 @@ pub struct Report {
     pub attacker_check_passed: bool,
     /// What the attacker check means for this method.
     pub attacker_check_note: String,
+    /// Whether the method promises k (k-synthetic) rather than a privacy
+    /// loss (DP).
+    pub k_guarantee: bool,
     /// SDG 16.2.2: detected victims by sex, age and form of exploitation.
     pub sdg_16_2_2: Vec<IndicatorRow>,
     pub population: Option<Population>,
+    /// The public domain of each column and where it came from (DP).
+    pub domain: Vec<DomainNote>,
+    /// Sensitive records with a value outside its column's domain (DP):
+    /// synthesised as no value.
+    pub outside_domain: Vec<Outside>,
     /// What produced the data: k, resolution, ε… as given.
     pub parameters: serde_json::Value,
 }
@@ -190,6 +211,9 @@ pub struct ReportInput<'a> {
     /// False for DP synthesis: its records are protected by the privacy
     /// loss, not by k, and may match a real record by chance.
     pub k_guarantee: bool,
+    /// DP: the columns' public domains, and the values outside them.
+    pub domain: &'a [DomainNote],
+    pub outside: &'a [Outside],
 }
 
 pub fn build(input: &ReportInput) -> Report {
@@ -249,6 +273,7 @@ pub fn build(input: &ReportInput) -> Report {
     let unique_records = records_holding(sens_t, &risky);
     let tvd = [1, 2, 3].map(|w| mean_tvd(sens_t, syn_t, w));
     Report {
+        notice: INTERNAL,
         method: input.method.to_string(),
         sensitive_rows: sens_t.rows(),
         synthetic_rows: syn_t.rows(),
@@ -268,8 +293,11 @@ pub fn build(input: &ReportInput) -> Report {
         } else {
             "DP synthetic records are drawn from noisy counts; a synthetic combination that matches a rare real one does so by chance and reveals nothing beyond the stated privacy loss (informational, not a failure)".into()
         },
+        k_guarantee: input.k_guarantee,
         sdg_16_2_2: indicator(sens_t, syn_t, &input.indicator, input.population),
         population: input.population.cloned(),
+        domain: input.domain.to_vec(),
+        outside_domain: input.outside.to_vec(),
         parameters: input.parameters.clone(),
     }
 }
@@ -304,45 +332,51 @@ fn records_holding(t: &Table, combos_: &[Combo]) -> u64 {
 
 /// Mean TVD = ½‖p − q‖₁ over all column subsets of size `w`; both tables
 /// share their dictionaries (a synthetic table is made with its sensitive
-/// table's), and no value is a category of its own.
+/// table's), and no value is a category of its own. Only cells some record
+/// holds are kept: a public domain (250 countries) makes dense tables of
+/// three columns too large, and an empty cell adds nothing.
 fn mean_tvd(a: &Table, b: &Table, w: usize) -> f64 {
     if a.width() < w || a.rows() == 0 || b.rows() == 0 {
         return 0.0;
     }
-    let sizes: Vec<usize> = a.values.iter().map(|v| v.len() + 1).collect();
-    // Subsets whose table would not fit in memory are left out.
+    let sizes: Vec<u64> = a.values.iter().map(|v| v.len() as u64 + 1).collect();
     let subsets: Vec<Vec<usize>> = column_subsets(a.width(), w)
         .into_iter()
-        .filter(|s| s.len() == w && s.iter().map(|c| sizes[*c]).product::<usize>() <= 1 << 24)
+        .filter(|s| s.len() == w)
         .collect();
     if subsets.is_empty() {
         return 0.0;
     }
-    let dist = |t: &Table, cols: &[usize]| -> Vec<f64> {
-        let cells: usize = cols.iter().map(|c| sizes[*c]).product();
-        let mut m = vec![0f64; cells];
-        for r in 0..t.rows() {
-            let mut idx = 0;
-            for c in cols {
-                let v = t.codes[*c][r];
-                let v = if v == EMPTY {
-                    sizes[*c] - 1
-                } else {
-                    v as usize
-                };
-                idx = idx * sizes[*c] + v;
-            }
-            m[idx] += 1.0;
-        }
+    let dist = |t: &Table, cols: &[usize]| -> rustc_hash::FxHashMap<u128, f64> {
+        let mut m = rustc_hash::FxHashMap::default();
         let n = t.rows() as f64;
-        m.iter_mut().for_each(|x| *x /= n);
+        for r in 0..t.rows() {
+            let mut idx = 0u128;
+            for c in cols {
+                let v = match t.codes[*c][r] {
+                    EMPTY => sizes[*c] - 1,
+                    v => u64::from(v),
+                };
+                idx = idx * u128::from(sizes[*c]) + u128::from(v);
+            }
+            *m.entry(idx).or_insert(0.0) += 1.0 / n;
+        }
         m
     };
     let total: f64 = subsets
         .par_iter()
         .map(|cols| {
             let (p, q) = (dist(a, cols), dist(b, cols));
-            0.5 * p.iter().zip(&q).map(|(x, y)| (x - y).abs()).sum::<f64>()
+            let mut l1: f64 = p
+                .iter()
+                .map(|(k, x)| (x - q.get(k).copied().unwrap_or(0.0)).abs())
+                .sum();
+            l1 += q
+                .iter()
+                .filter(|(k, _)| !p.contains_key(k))
+                .map(|(_, y)| y)
+                .sum::<f64>();
+            0.5 * l1
         })
         .sum();
     total / subsets.len() as f64
@@ -412,35 +446,172 @@ fn indicator(
         .collect()
 }
 
+/// Fewer combinations of a length than this and their average error is
+/// not published: an average over one or two cells, with the synthetic
+/// counts beside it, gives the cells back.
+pub const MIN_AVERAGED: u64 = 5;
+
+/// Utility of one combination length, as published: shares and means over
+/// at least [`MIN_AVERAGED`] combinations, never a count of sensitive ones.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublicUtility {
+    pub length: usize,
+    /// Share of the combinations held by at least k victims that the
+    /// synthetic data also hold.
+    pub preserved_share: Option<f64>,
+    /// Mean relative error of their counts in the synthetic data.
+    pub mean_relative_error: Option<f64>,
+}
+
+/// One SDG 16.2.2 cell of the synthetic data.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublicIndicatorRow {
+    pub sex: String,
+    pub age: String,
+    pub form: String,
+    pub synthetic: u64,
+    /// Per 100,000 population of that sex and age (all of it for `_T`).
+    pub synthetic_rate: Option<f64>,
+}
+
+/// The publishable report: only protected figures. Figures of the
+/// synthetic data (anyone holding `synthetic.csv` can compute them), the
+/// published aggregates, the privacy loss, the public domains, and errors
+/// averaged over many combinations. No sensitive count, not even the
+/// number of sensitive records of a DP synthesis.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublicReport {
+    pub notice: &'static str,
+    pub method: String,
+    pub synthetic_rows: usize,
+    pub columns: Vec<String>,
+    /// The k behind the utility figures (and, for k-synthetic data, the
+    /// guarantee).
+    pub k: u32,
+    pub length: usize,
+    pub utility_by_length: Vec<PublicUtility>,
+    /// Mean total variation distance of all 1-, 2- and 3-way marginals.
+    pub tvd: [f64; 3],
+    /// k-synthetic: the smallest published aggregate.
+    pub smallest_published_count: Option<u32>,
+    /// k-synthetic: 0, the attacker check it passed (a folder that fails
+    /// it is not written). Not shown for DP, where it is informational
+    /// and counts sensitive records.
+    pub records_unique_on_a_published_combination: Option<u64>,
+    pub attacker_check_note: String,
+    /// SDG 16.2.2 on the synthetic data: only cells the synthetic data
+    /// hold (a row for a cell they lack would say the sensitive data have
+    /// it).
+    pub sdg_16_2_2: Vec<PublicIndicatorRow>,
+    pub population: Option<Population>,
+    /// DP: each column's public domain and where it came from.
+    pub domain: Vec<DomainNote>,
+    pub parameters: serde_json::Value,
+}
+
+/// What the publishable report says about itself.
+pub const PUBLIC_NOTICE: &str = "Protected figures only: figures of the synthetic data, published aggregates, and errors averaged over many combinations. The sensitive counts are in the internal review, which is kept apart and never handed out.";
+
+impl Report {
+    /// The protected part of this report.
+    pub fn publishable(&self) -> PublicReport {
+        PublicReport {
+            notice: PUBLIC_NOTICE,
+            method: self.method.clone(),
+            synthetic_rows: self.synthetic_rows,
+            columns: self.columns.clone(),
+            k: self.k,
+            length: self.length,
+            utility_by_length: self
+                .by_length
+                .iter()
+                .map(|l| {
+                    let enough = l.reportable >= MIN_AVERAGED;
+                    PublicUtility {
+                        length: l.length,
+                        preserved_share: enough.then_some(l.preserved_share),
+                        mean_relative_error: enough.then_some(l.mean_relative_error),
+                    }
+                })
+                .collect(),
+            tvd: self.tvd,
+            smallest_published_count: self.smallest_published_count,
+            records_unique_on_a_published_combination: (self.k_guarantee
+                && self.attacker_check_passed)
+                .then_some(0),
+            attacker_check_note: if self.k_guarantee {
+                self.attacker_check_note.clone()
+            } else {
+                "DP synthetic records are drawn from noisy counts: they are protected by the privacy loss, not by k".into()
+            },
+            sdg_16_2_2: self
+                .sdg_16_2_2
+                .iter()
+                .filter(|r| r.synthetic > 0)
+                .map(|r| PublicIndicatorRow {
+                    sex: r.sex.clone(),
+                    age: r.age.clone(),
+                    form: r.form.clone(),
+                    synthetic: r.synthetic,
+                    synthetic_rate: r.synthetic_rate,
+                })
+                .collect(),
+            population: self.population.clone(),
+            domain: self.domain.clone(),
+            parameters: self.parameters.clone(),
+        }
+    }
+}
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
 
-/// Writes `report.json` and `report.html` into `dir`.
-pub fn write(dir: &Path, report: &Report) -> Result<(), SynthError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| SynthError::Io {
-            path: path.clone(),
-            source,
-        }
-    };
-    let json_path = dir.join("report.json");
-    std::fs::write(
-        &json_path,
-        serde_json::to_string_pretty(report).unwrap_or_default(),
-    )
-    .map_err(io(&json_path))?;
+const STYLE: &str = "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}\
+table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}\
+th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.ok{color:#070}.bad{color:#a00}\
+.internal{background:#a00;color:#fff;padding:.6rem 1rem;font-weight:bold}</style>";
+
+fn domain_html(h: &mut String, domain: &[DomainNote]) {
+    if domain.is_empty() {
+        return;
+    }
+    h.push_str("<h2>Domain</h2><p>The values each column may take. They are public (code lists or the publisher's file), never taken from the data; a value outside them is synthesised as no value.</p><table><tr><th>column</th><th>values</th><th>from</th></tr>");
+    for d in domain {
+        h.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&d.column),
+            d.values,
+            esc(&d.source)
+        ));
+    }
+    h.push_str("</table>");
+}
+
+fn write_json(path: &Path, value: &impl Serialize, private: bool) -> Result<(), SynthError> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| SynthError::Io {
+        path: path.to_path_buf(),
+        source: e.into(),
+    })?;
+    crate::write_file(path, text.as_bytes(), private)
+}
+
+/// Writes the internal review (`report.json`, `report.html`, `README.md`)
+/// of the synthetic data in `reviewed` into `dir`, files readable by the
+/// owner only.
+pub fn write_internal(dir: &Path, report: &Report, reviewed: &Path) -> Result<(), SynthError> {
+    write_json(&dir.join("report.json"), report, true)?;
     let mut h = String::new();
     h.push_str(&format!(
-        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Utility and risk: {}</title>\
-<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}}\
-table{{border-collapse:collapse;margin:1rem 0}}td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}}\
-th{{background:#f3f3f3}}td:first-child,th:first-child{{text-align:left}}.ok{{color:#070}}.bad{{color:#a00}}</style>\
-<h1>Utility and risk report</h1><p>Method: <b>{}</b>. Sensitive records: {}; synthetic records: {}. Columns: {}.</p>",
+        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>{INTERNAL} — utility and risk: {}</title>{STYLE}\
+<p class=\"internal\">{INTERNAL}.</p>\
+<p>This review of the synthetic data in <code>{}</code> shows the exact counts of the sensitive records, down to single victims. \
+It stays inside the workspace: never hand it out, never copy it into the synthetic-data folder. That folder has a report of its own with protected figures only.</p>\
+<h1>Utility and risk review</h1><p>Method: <b>{}</b>. Sensitive records: {}; synthetic records: {}. Columns: {}.</p>",
         esc(&report.method),
+        esc(&reviewed.display().to_string()),
         esc(&report.method),
         report.sensitive_rows,
         report.synthetic_rows,
@@ -457,6 +628,24 @@ th{{background:#f3f3f3}}td:first-child,th:first-child{{text-align:left}}.ok{{col
         report.k,
         report.length
     ));
+    domain_html(&mut h, &report.domain);
+    if !report.outside_domain.is_empty() {
+        h.push_str("<h2>Values outside the domain</h2><p>Synthesised as no value, never added to the domain. If they are real categories, add them to the domain file.</p><table><tr><th>column</th><th>records</th><th>values (records)</th></tr>");
+        for o in &report.outside_domain {
+            let values: Vec<String> = o
+                .values
+                .iter()
+                .map(|(v, n)| format!("{} ({n})", esc(v)))
+                .collect();
+            h.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&o.column),
+                o.records,
+                values.join(", ")
+            ));
+        }
+        h.push_str("</table>");
+    }
     h.push_str("<h2>Utility by combination length</h2><table><tr><th>length</th><th>reportable (≥ k)</th><th>preserved</th><th>mean relative error</th><th>suppressed (&lt; k)</th><th>fabricated</th><th>below k</th></tr>");
     for l in &report.by_length {
         h.push_str(&format!(
@@ -502,9 +691,96 @@ th{{background:#f3f3f3}}td:first-child,th:first-child{{text-align:left}}.ok{{col
         "<h2>Parameters</h2><pre>{}</pre></html>\n",
         esc(&serde_json::to_string_pretty(&report.parameters).unwrap_or_default())
     ));
-    let html_path = dir.join("report.html");
-    std::fs::write(&html_path, h).map_err(io(&html_path))?;
-    Ok(())
+    crate::write_file(&dir.join("report.html"), h.as_bytes(), true)?;
+    let readme = format!(
+        "# {INTERNAL}\n\n\
+This folder is the internal review of the synthetic data in `{}`. Its `report.html` and `report.json` \
+show the exact counts of the sensitive records behind every figure, down to single victims (SDG 16.2.2 \
+cells, the smallest counts behind synthetic combinations{}).\n\n\
+Keep it inside the workspace. Never hand it out, attach it or copy it into the synthetic-data folder: \
+that folder has its own report, with protected figures only.\n",
+        reviewed.display(),
+        if report.outside_domain.is_empty() {
+            ""
+        } else {
+            ", the records whose values lie outside the domain"
+        }
+    );
+    crate::write_file(&dir.join("README.md"), readme.as_bytes(), true)
+}
+
+/// Writes the publishable report (`report.json`, `report.html`) into `dir`.
+pub fn write_public(dir: &Path, report: &PublicReport) -> Result<(), SynthError> {
+    write_json(&dir.join("report.json"), report, false)?;
+    let pct = |x: Option<f64>| x.map_or("–".to_string(), |v| format!("{:.1} %", 100.0 * v));
+    let mut h = String::new();
+    h.push_str(&format!(
+        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Utility report (protected figures only): {}</title>{STYLE}\
+<h1>Utility report</h1><p>{}</p><p>Method: <b>{}</b>. Synthetic records: {}. Columns: {}.</p>",
+        esc(&report.method),
+        esc(report.notice),
+        esc(&report.method),
+        report.synthetic_rows,
+        esc(&report.columns.join(", "))
+    ));
+    h.push_str(&format!(
+        "<h2>Protection</h2><p>{}</p>",
+        esc(&report.attacker_check_note)
+    ));
+    if let Some(n) = report.records_unique_on_a_published_combination {
+        h.push_str(&format!(
+            "<p class=\"ok\">Sensitive records unique on a combination that occurs in the synthetic data: <b>{n}</b> (check passed). \
+k = {}, combinations up to length {}. Smallest published aggregate: {}.</p>",
+            report.k,
+            report.length,
+            report.smallest_published_count.map_or("none published".into(), |n| n.to_string())
+        ));
+    }
+    domain_html(&mut h, &report.domain);
+    h.push_str(&format!(
+        "<h2>Utility by combination length</h2><p>Over the combinations of up to {} attributes held by at least k = {} victims; \
+an average over fewer than {MIN_AVERAGED} combinations is not shown (–).</p>\
+<table><tr><th>length</th><th>preserved</th><th>mean relative error</th></tr>",
+        report.length, report.k
+    ));
+    for l in &report.utility_by_length {
+        h.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            l.length,
+            pct(l.preserved_share),
+            pct(l.mean_relative_error)
+        ));
+    }
+    h.push_str(&format!(
+        "</table><p>Mean total variation distance of marginals: 1-way {:.4}, 2-way {:.4}, 3-way {:.4} (0 = identical, 1 = disjoint).</p>",
+        report.tvd[0], report.tvd[1], report.tvd[2]
+    ));
+    if !report.sdg_16_2_2.is_empty() {
+        h.push_str("<h2>SDG 16.2.2 in the synthetic data: victims by sex, age and form of exploitation</h2>");
+        if let Some(p) = &report.population {
+            h.push_str(&format!(
+                "<p>Rates per 100,000 population of the same sex and age group: {}.</p>",
+                esc(&p.note)
+            ));
+        }
+        h.push_str("<table><tr><th>sex</th><th>age</th><th>form</th><th>synthetic</th><th>synthetic rate</th></tr>");
+        for r in &report.sdg_16_2_2 {
+            h.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&r.sex),
+                esc(&r.age),
+                esc(&r.form),
+                r.synthetic,
+                r.synthetic_rate.map_or("–".into(), |v| format!("{v:.3}"))
+            ));
+        }
+        h.push_str("</table>");
+    }
+    h.push_str(&format!(
+        "<h2>Parameters</h2><pre>{}</pre></html>\n",
+        esc(&serde_json::to_string_pretty(&report.parameters).unwrap_or_default())
+    ));
+    crate::write_file(&dir.join("report.html"), h.as_bytes(), false)
 }
 
 #[cfg(test)]

@@ -13,11 +13,9 @@ pub fn day_of(date: NaiveDate) -> Day {
 }
 
 pub fn date_of(day: Day) -> NaiveDate {
-    epoch() + chrono::Duration::days(day as i64)
-}
-
-fn epoch() -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("1970-01-01 is a date")
+    // The world's days lie within a few centuries of 1970, well inside
+    // chrono's range.
+    corridor_model::calendar::date_of_day(day).unwrap_or_default()
 }
 
 /// A month counted from year 0: `year * 12 + month0`.
