@@ -28,6 +28,51 @@ pub enum CasesError {
     },
     #[error(transparent)]
     Link(#[from] corridor_link::LinkError),
+    #[error(transparent)]
+    Synth(#[from] corridor_synth::SynthError),
+    #[error("recording the privacy loss: {0}")]
+    Ledger(StoreError),
+}
+
+/// The dataset name under which DP releases of a workspace's cases are
+/// charged in its privacy ledger.
+pub const CASES_DATASET: &str = "trafficking_cases";
+
+/// Differentially private synthesis of a workspace's cases, charged to the
+/// workspace's privacy ledger in the same call: the one way workspace cases
+/// are synthesised under DP, so that no caller (the CLI now, the release
+/// builder and the server later) can skip the charge. Returns what
+/// `write_dp` returns and the total ρ spent on the cases so far.
+pub fn write_workspace_dp(
+    ws: &Workspace,
+    table: &Table,
+    domain: &Domain,
+    opts: &corridor_synth::DpOptions,
+    ctx: &corridor_synth::Context,
+    folders: corridor_synth::Folders,
+) -> Result<
+    (
+        corridor_synth::DpSynthetic,
+        corridor_synth::InDomain,
+        corridor_synth::Report,
+        f64,
+    ),
+    CasesError,
+> {
+    let output = folders.publish.display().to_string();
+    let (out, input, report) = corridor_synth::write_dp(table, domain, opts, ctx, folders)?;
+    let p = &out.privacy;
+    let detail = serde_json::to_string(p).unwrap_or_default();
+    let total = ws
+        .record_privacy_loss(
+            CASES_DATASET,
+            &output,
+            p.mechanism,
+            (p.rho, p.epsilon, p.delta),
+            &detail,
+        )
+        .map_err(CasesError::Ledger)?;
+    Ok((out, input, report, total))
 }
 
 /// Attributes compared beside the encoding in a workspace: stable, coded,

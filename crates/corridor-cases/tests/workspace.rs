@@ -87,7 +87,31 @@ fn demo_cases_fit_the_code_lists_and_their_review_stays_in_the_workspace() {
                 delta: 1e-6,
                 seed: 1,
             };
-            corridor_synth::write_dp(&table, &workspace_domain(), &opts, &ctx, folders).unwrap();
+            // Charged to the ledger in the same call, every time.
+            let (_, _, _, spent) = corridor_cases::write_workspace_dp(
+                &ws,
+                &table,
+                &workspace_domain(),
+                &opts,
+                &ctx,
+                folders,
+            )
+            .unwrap();
+            assert!((spent - opts.rho).abs() < 1e-9, "{spent}");
+            let again = tmp.path().join("again");
+            let (_, _, _, spent) = corridor_cases::write_workspace_dp(
+                &ws,
+                &table,
+                &workspace_domain(),
+                &opts,
+                &ctx,
+                Folders {
+                    publish: &again,
+                    review: &review_folder(&ws, &again),
+                },
+            )
+            .unwrap();
+            assert!((spent - 2.0 * opts.rho).abs() < 1e-9, "{spent}");
         } else {
             let opts = KOptions {
                 k: 10,

@@ -536,21 +536,30 @@ pub fn synth(args: SynthArgs) -> Result<()> {
             .rho
             .unwrap_or_else(|| corridor_synth::dp::rho_of(args.epsilon, args.delta));
         let t = std::time::Instant::now();
-        let (out, input, report) = corridor_synth::write_dp(
-            &table,
-            &domain,
-            &DpOptions {
-                rho,
-                delta: args.delta,
-                seed: args.seed,
-            },
-            &ctx,
-            Folders {
-                publish: &dir,
-                review: &review,
-            },
-        )
-        .with_context(|| format!("DP synthesis into {}", dir.display()))?;
+        let opts = DpOptions {
+            rho,
+            delta: args.delta,
+            seed: args.seed,
+        };
+        let folders = Folders {
+            publish: &dir,
+            review: &review,
+        };
+        // A workspace's cases are charged to its ledger by the library, in
+        // the same call that spends the budget.
+        let (out, input, report, spent) = match &ws {
+            Some(ws) => {
+                let (o, i, r, total) =
+                    corridor_cases::write_workspace_dp(ws, &table, &domain, &opts, &ctx, folders)
+                        .with_context(|| format!("DP synthesis into {}", dir.display()))?;
+                (o, i, r, Some(total))
+            }
+            None => {
+                let (o, i, r) = corridor_synth::write_dp(&table, &domain, &opts, &ctx, folders)
+                    .with_context(|| format!("DP synthesis into {}", dir.display()))?;
+                (o, i, r, None)
+            }
+        };
         print_synth_summary(&report, &dir, &review, t.elapsed().as_secs_f64());
         println!(
             "  domain: {}",
@@ -582,14 +591,7 @@ pub fn synth(args: SynthArgs) -> Result<()> {
             out.privacy.delta,
             out.privacy.measurements.len()
         );
-        if let Some(ws) = &ws {
-            let total = ws.record_privacy_loss(
-                "trafficking_cases",
-                &dir.display().to_string(),
-                out.privacy.mechanism,
-                (out.privacy.rho, out.privacy.epsilon, out.privacy.delta),
-                &serde_json::to_string(&out.privacy)?,
-            )?;
+        if let Some(total) = spent {
             println!(
                 "  recorded in the workspace's privacy ledger: ρ spent on trafficking_cases so far = {total:.4}"
             );
