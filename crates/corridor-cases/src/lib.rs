@@ -32,7 +32,17 @@ pub enum CasesError {
     Synth(#[from] corridor_synth::SynthError),
     #[error("recording the privacy loss: {0}")]
     Ledger(StoreError),
+    #[error(
+        "none of the {skipped} stored encodings is {bits} bits long, as the linkage schema says: \
+         give the partners' linkage schema the cases were encoded with (linkage.toml, --schema)"
+    )]
+    NoEncodingFits { skipped: u64, bits: usize },
 }
+
+mod linkage;
+mod synthesis;
+pub use linkage::{Dedupe, dedupe_workspace, evaluate_workspace_links};
+pub use synthesis::{WorkspaceSynthesis, synthesise_workspace};
 
 /// The dataset name under which DP releases of a workspace's cases are
 /// charged in its privacy ledger.
@@ -59,20 +69,28 @@ pub fn write_workspace_dp(
     ),
     CasesError,
 > {
-    let output = folders.publish.display().to_string();
+    let publish = folders.publish.to_path_buf();
     let (out, input, report) = corridor_synth::write_dp(table, domain, opts, ctx, folders)?;
-    let p = &out.privacy;
-    let detail = serde_json::to_string(p).unwrap_or_default();
-    let total = ws
-        .record_privacy_loss(
-            CASES_DATASET,
-            &output,
-            p.mechanism,
-            (p.rho, p.epsilon, p.delta),
-            &detail,
-        )
-        .map_err(CasesError::Ledger)?;
+    let total = charge(ws, &publish, &out.privacy)?;
     Ok((out, input, report, total))
+}
+
+/// Records a DP output's privacy loss in the workspace's ledger; returns
+/// the total ρ spent on the cases so far.
+fn charge(
+    ws: &Workspace,
+    publish: &Path,
+    p: &corridor_synth::PrivacyLoss,
+) -> Result<f64, CasesError> {
+    let detail = serde_json::to_string(p).unwrap_or_default();
+    ws.record_privacy_loss(
+        CASES_DATASET,
+        &publish.display().to_string(),
+        p.mechanism,
+        (p.rho, p.epsilon, p.delta),
+        &detail,
+    )
+    .map_err(CasesError::Ledger)
 }
 
 /// Attributes compared beside the encoding in a workspace: stable, coded,

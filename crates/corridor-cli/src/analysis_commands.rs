@@ -11,8 +11,7 @@ use corridor_stats::{STANDARD_TABLES, TableSpec};
 use corridor_store::Workspace;
 use indicatif::{ProgressBar, ProgressStyle};
 
-// `Parser` (which implies `Args`) so that the demo can take the defaults.
-#[derive(clap::Parser)]
+#[derive(clap::Args)]
 pub struct DeriveArgs {
     /// The workspace folder
     #[arg(long)]
@@ -46,18 +45,6 @@ pub struct DeriveArgs {
     pub json: bool,
 }
 
-impl DeriveArgs {
-    /// The command line's defaults, for `workspace`.
-    fn defaults(workspace: &Path) -> Result<DeriveArgs> {
-        let workspace = workspace.as_os_str();
-        Ok(<DeriveArgs as clap::Parser>::try_parse_from([
-            "derive".as_ref(),
-            "--workspace".as_ref(),
-            workspace,
-        ])?)
-    }
-}
-
 fn date(s: &str, what: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .with_context(|| format!("{what} `{s}` is not a date like 2025-06-30"))
@@ -75,13 +62,6 @@ fn nonempty(names: Vec<String>) -> Vec<String> {
 pub fn derive(args: DeriveArgs) -> Result<()> {
     let workspace = args.workspace.as_path();
     let ws = Workspace::open(workspace)?;
-    if args.threshold_days <= 0 || args.window_days < args.threshold_days {
-        bail!(
-            "the rule needs 0 < threshold ({}) ≤ window ({}); e.g. 365 of 487 days, or 274 of 365 for 9 out of 12 months",
-            args.threshold_days,
-            args.window_days
-        );
-    }
     let opts = Options {
         rule: Rule {
             threshold_days: args.threshold_days,
@@ -154,7 +134,7 @@ pub fn derive(args: DeriveArgs) -> Result<()> {
     Ok(())
 }
 
-fn print_report(r: &DeriveReport, workspace: &Path) {
+pub(crate) fn print_report(r: &DeriveReport, workspace: &Path) {
     println!(
         "Derived {} border events ({} person-country histories) in {:.1} s:",
         r.events, r.histories, r.seconds
@@ -298,59 +278,4 @@ pub fn mirror(workspace: &Path, by: &str, format: &str, out: Option<&Path>) -> R
         other => bail!("--format is table, csv or json, not `{other}`"),
     };
     write_out(&text, out)
-}
-
-/// The demo's last steps: derive, then a few headline tables.
-pub fn demo_analysis(workspace: &Path) -> Result<()> {
-    println!("Deriving stays, 12/16-month migrations and stocks:");
-    derive(DeriveArgs::defaults(workspace)?)?;
-    let ws = Workspace::open(workspace)?;
-    for (title, spec) in [
-        (
-            "Net migration by year and reporting country",
-            TableSpec {
-                measure: "net_migration".into(),
-                by: vec!["year".into(), "reporting_country".into()],
-                filter: None,
-            },
-        ),
-        (
-            "Non-residents present at the latest month end, by reporting country and sex",
-            TableSpec {
-                measure: "nonresidents_present".into(),
-                by: vec!["reporting_country".into(), "sex".into()],
-                filter: None,
-            },
-        ),
-        (
-            "Overstayers at the latest month end, by reporting country and visa type",
-            TableSpec {
-                measure: "overstayers".into(),
-                by: vec!["reporting_country".into(), "visa_type".into()],
-                filter: None,
-            },
-        ),
-    ] {
-        println!("\n{title}:");
-        print!("{}", corridor_stats::table(&ws, &spec)?.to_text());
-    }
-    println!(
-        "\nMirror statistics over the whole period (departures A→B reported by A against arrivals reported by B):"
-    );
-    let rows = corridor_stats::mirror::mirror(&ws, "year")?;
-    for r in rows.iter().filter(|r| r.period == corridor_stats::TOTAL) {
-        println!(
-            "  {} → {}: {:>7} reported by {}, {:>7} by {} (asymmetry {})",
-            r.origin,
-            r.destination,
-            r.reported_by_origin,
-            r.origin,
-            r.reported_by_destination,
-            r.destination,
-            r.asymmetry
-                .map(|a| format!("{a:+.3}"))
-                .unwrap_or_else(|| "–".into())
-        );
-    }
-    Ok(())
 }

@@ -183,6 +183,7 @@ enum MappingCommand {
 }
 
 mod analysis_commands;
+mod demo_commands;
 mod trafficking_commands;
 mod workspace_commands;
 
@@ -194,7 +195,7 @@ fn main() -> Result<()> {
             persons,
             seed,
             force,
-        } => demo(dir, persons, seed, force),
+        } => demo_commands::demo(dir, persons, seed, force),
         Command::Generate {
             out,
             seed,
@@ -290,6 +291,15 @@ fn generate(cfg: &WorldConfig, out: &std::path::Path) -> Result<corridor_world::
     let summary = corridor_world::generate(cfg, out, &|done, _| bar.set_position(done))
         .with_context(|| format!("generating the world into {}", out.display()))?;
     bar.finish_and_clear();
+    print_generated(&summary, out, started.elapsed().as_secs_f64());
+    Ok(summary)
+}
+
+pub(crate) fn print_generated(
+    summary: &corridor_world::Summary,
+    out: &std::path::Path,
+    seconds: f64,
+) {
     println!(
         "Generated {} persons ({} crossings), {} victims ({} case records) into {} in {:.1} s.",
         summary.persons,
@@ -297,7 +307,7 @@ fn generate(cfg: &WorldConfig, out: &std::path::Path) -> Result<corridor_world::
         summary.victims,
         summary.case_records,
         out.display(),
-        started.elapsed().as_secs_f64()
+        seconds
     );
     for (path, rows, what) in &summary.files {
         println!("  {path:<48} {rows:>9} rows  {what}");
@@ -306,59 +316,6 @@ fn generate(cfg: &WorldConfig, out: &std::path::Path) -> Result<corridor_world::
         "  truth/ holds the ground truth; {} seeded faults are listed in truth/faults.csv.",
         summary.faults
     );
-    Ok(summary)
-}
-
-fn demo(dir: PathBuf, persons: u64, seed: u64, force: bool) -> Result<()> {
-    println!(
-        "Corridor demo: a region of three reporting countries (Guatemala, Honduras, El Salvador)"
-    );
-    println!("with travel to and from Mexico, the USA and beyond, 2022–2025.\n");
-    let world = dir.join("world");
-    let cfg = WorldConfig {
-        seed,
-        persons,
-        ..WorldConfig::default()
-    };
-    // Settled before anything is written: a workspace the demo did not
-    // make is never replaced without --force.
-    let workspace = dir.join("workspace");
-    let ws = corridor_store::Workspace::init_demo(&workspace, force)?;
-    generate(&cfg, &world)?;
-    println!();
-    workspace_commands::demo_ingest(&world, &ws)?;
-    println!();
-    analysis_commands::demo_analysis(&workspace)?;
-    println!();
-    let trafficking = dir.join("trafficking");
-    trafficking_commands::demo_trafficking(&world, &workspace, &trafficking)?;
-    println!();
-    println!("What the demo built, in {}:", dir.display());
-    println!(
-        "  world/sources/   what each agency exports, in its own format, language and encoding, with its mapping file"
-    );
-    println!("  world/truth/     the ground truth every later step is checked against");
-    println!(
-        "  workspace/       the Corridor workspace: Parquet data, SQLite catalog, quarantine, reports"
-    );
-    println!(
-        "  trafficking/     k-synthetic and DP synthetic case data, aggregates, utility and risk reports (report.html)"
-    );
-    println!();
-    println!(
-        "Try: corridor sql --workspace {} \"SELECT reporting_country, direction, count(*) FROM border_events GROUP BY 1, 2 ORDER BY 1, 2\"",
-        workspace.display()
-    );
-    println!();
-    println!(
-        "Try: corridor table --workspace {} --measure migrant_arrivals --by month,citizenship,sex",
-        workspace.display()
-    );
-    println!();
-    println!(
-        "Next steps (coming in later releases): protected tables, a published release and the portal."
-    );
-    Ok(())
 }
 
 fn country(values: &[String]) -> Result<()> {

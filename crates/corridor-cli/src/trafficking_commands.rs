@@ -2,20 +2,15 @@
 //! trafficking case records without names, deduplicating them, and
 //! publishable synthetic data.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use corridor_cases::{
-    review_folder, workspace_cases, workspace_domain, workspace_pool, workspace_population,
-    workspace_schema,
-};
 use corridor_link::schema::LinkageSchema;
-use corridor_link::{Encoder, LinkOptions, Pool};
+use corridor_link::{LinkOptions, Pool};
 use corridor_store::Workspace;
 use corridor_synth::report::Population as SynthPopulation;
-use corridor_synth::{Context as SynthContext, Domain, DpOptions, Folders, KOptions, Table};
+use corridor_synth::{Context as SynthContext, Domain, DpOptions, KOptions, Plan, Table};
 
 use crate::workspace_commands::spinner;
 
@@ -170,29 +165,30 @@ pub struct DedupeArgs {
 }
 
 pub fn dedupe(args: DedupeArgs) -> Result<corridor_link::LinkReport> {
-    let blocking_schema = args
+    let agreed = args
         .schema
         .as_deref()
         .map(LinkageSchema::load)
         .transpose()?;
-    let (pool, schema, out) = if let Some(ws_dir) = &args.workspace {
+    let options = LinkOptions {
+        threshold: args.threshold,
+        across_sources_only: false,
+        keep_pairs_from: args.keep_pairs_from,
+    };
+    let bar = spinner("linking");
+    let (linkage, out) = if let Some(ws_dir) = &args.workspace {
         let ws = Workspace::open(ws_dir)?;
-        let schema = workspace_schema(blocking_schema);
-        let (pool, skipped) = workspace_pool(&ws, &schema)?;
-        if pool.is_empty() && skipped > 0 {
-            bail!(
-                "none of the {skipped} stored encodings is {} bits long, as the linkage schema says: \
-                 give --schema, the partners' linkage.toml the cases were encoded with",
-                schema.encoded_bits()
-            );
-        }
-        if skipped > 0 {
-            println!("  {skipped} stored cases carry no encoding and are not linked.");
-        }
         let out = args.out.clone().unwrap_or_else(|| ws_dir.join("linkage"));
-        (pool, schema, out)
+        let done = corridor_cases::dedupe_workspace(&ws, agreed, &options, &out)?;
+        if done.skipped > 0 {
+            bar.println(format!(
+                "  {} stored cases carry no encoding and are not linked.",
+                done.skipped
+            ));
+        }
+        (done.linkage, out)
     } else {
-        let Some(schema) = blocking_schema else {
+        let Some(schema) = agreed else {
             bail!("give --schema (the linkage schema of the files) or --workspace");
         };
         if args.inputs.is_empty() {
@@ -202,63 +198,25 @@ pub fn dedupe(args: DedupeArgs) -> Result<corridor_link::LinkReport> {
             bail!("give --out, the folder for clusters.csv, pairs.csv and report.json");
         };
         let pool = files_pool(&schema, &args.inputs, args.plaintext)?;
-        (pool, schema, out)
+        (
+            corridor_link::link_into(&out, &pool, &schema, &options)?,
+            out,
+        )
     };
-    run_link(
-        &pool,
-        &schema,
-        args.threshold,
-        args.keep_pairs_from,
-        false,
-        &out,
-    )
+    bar.finish_and_clear();
+    print_linkage(&linkage, args.threshold, &out);
+    Ok(linkage.report)
 }
 
 fn files_pool(schema: &LinkageSchema, inputs: &[PathBuf], plaintext: bool) -> Result<Pool> {
-    let mut pool = Pool::default();
-    // Plaintext: a throw-away key, for blocking only.
-    let mut key = [0u8; 32];
-    getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
-    let encoder = Encoder::new(schema, &key);
-    for path in inputs {
-        let source = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let n = if plaintext {
-            pool.add_plaintext_file(schema, &encoder, path, &source)?
-        } else {
-            pool.add_encoded_file(schema, path, &source)?
-        };
+    let (pool, counts) = Pool::from_files(schema, inputs, plaintext)?;
+    for (path, n) in inputs.iter().zip(counts) {
         println!("  {n:>9} records from {}", path.display());
     }
-    pool.check_unique()?;
     Ok(pool)
 }
 
-fn run_link(
-    pool: &Pool,
-    schema: &LinkageSchema,
-    threshold: f64,
-    keep_pairs_from: f64,
-    across: bool,
-    out: &Path,
-) -> Result<corridor_link::LinkReport> {
-    if pool.is_empty() {
-        bail!("nothing to link: no records");
-    }
-    let bar = spinner("linking");
-    let linkage = corridor_link::link(
-        pool,
-        schema,
-        &LinkOptions {
-            threshold,
-            across_sources_only: across,
-            keep_pairs_from,
-        },
-    );
-    corridor_link::write_outputs(out, pool, &linkage)?;
-    bar.finish_and_clear();
+pub(crate) fn print_linkage(linkage: &corridor_link::Linkage, threshold: f64, out: &Path) {
     let r = &linkage.report;
     println!(
         "Linked {} records ({} mode) from {}: {} candidate pairs (reduction ratio {:.5}), {} at probability ≥ {}, {} persons ({} records share a person with another record).",
@@ -281,7 +239,6 @@ fn run_link(
         linkage.model.em_iterations,
         out.display()
     );
-    Ok(linkage.report)
 }
 
 pub fn link(cmd: LinkCommand) -> Result<()> {
@@ -298,7 +255,16 @@ pub fn link(cmd: LinkCommand) -> Result<()> {
         } => {
             let schema = LinkageSchema::load(&schema)?;
             let pool = files_pool(&schema, &[a, b], plaintext)?;
-            run_link(&pool, &schema, threshold, keep_pairs_from, true, &out).map(|_| ())
+            let options = LinkOptions {
+                threshold,
+                across_sources_only: true,
+                keep_pairs_from,
+            };
+            let bar = spinner("linking");
+            let linkage = corridor_link::link_into(&out, &pool, &schema, &options)?;
+            bar.finish_and_clear();
+            print_linkage(&linkage, threshold, &out);
+            Ok(())
         }
         LinkCommand::Evaluate {
             links,
@@ -362,27 +328,18 @@ pub fn evaluate(
     workspace: Option<&Path>,
     truth_org: &str,
 ) -> Result<corridor_link::Evaluation> {
-    let mut cols: Vec<&str> = truth_id.iter().map(String::as_str).collect();
-    if workspace.is_some() {
-        cols.push(truth_org);
-    }
-    let rows = corridor_link::evaluate::read_truth(truth, &cols, truth_entity)?;
-    let ws = workspace.map(Workspace::open).transpose()?;
-    let mut map: HashMap<String, String> = HashMap::with_capacity(rows.len());
-    for (ids, entity) in rows {
-        let id = match &ws {
-            Some(ws) => {
-                let (org, ids) = ids
-                    .split_last()
-                    .map_or(("", &ids[..]), |(o, r)| (o.as_str(), r));
-                let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-                ws.pseudonym("case_key", &refs, &[org])?
-            }
-            None => ids.join(":"),
-        };
-        map.insert(id, entity);
-    }
-    Ok(corridor_link::evaluate::evaluate_outputs(links, &map)?)
+    let ids: Vec<&str> = truth_id.iter().map(String::as_str).collect();
+    Ok(match workspace {
+        Some(dir) => corridor_cases::evaluate_workspace_links(
+            &Workspace::open(dir)?,
+            links,
+            truth,
+            &ids,
+            truth_entity,
+            truth_org,
+        )?,
+        None => corridor_link::evaluate::evaluate_files(links, truth, &ids, truth_entity)?,
+    })
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -451,37 +408,37 @@ pub fn synth(args: SynthArgs) -> Result<()> {
         .map(Domain::from_csv)
         .transpose()
         .context("reading --domain")?;
-    let dp = matches!(args.method, SynthMethod::Dp | SynthMethod::Both);
-    if dp && args.workspace.is_none() && given.is_none() {
-        bail!(
-            "DP synthesis needs the public domain of every column: give --domain FILE (CSV with the \
-             columns attribute,value, one allowed value per row). It is never taken from the data: \
-             whether a rare category appears at all would reveal the record that holds it."
-        );
-    }
-    let (table, ctx, ws, domain) = match (&args.workspace, &args.input) {
+    let plan = Plan {
+        k_synthetic: matches!(args.method, SynthMethod::KSynthetic | SynthMethod::Both).then(
+            || KOptions {
+                k: args.k,
+                length: args.length,
+                resolution: args.resolution,
+                seed: args.seed,
+            },
+        ),
+        dp: matches!(args.method, SynthMethod::Dp | SynthMethod::Both).then(|| DpOptions {
+            rho: args
+                .rho
+                .unwrap_or_else(|| corridor_synth::dp::rho_of(args.epsilon, args.delta)),
+            delta: args.delta,
+            seed: args.seed,
+        }),
+    };
+    let context = || format!("synthesising into {}", args.out.display());
+    match (&args.workspace, &args.input) {
         (Some(dir), None) => {
             let ws = Workspace::open(dir)?;
-            let (table, records) = workspace_cases(&ws)?;
-            println!(
-                "  {} case records, {} persons after deduplication, {} attributes",
-                records,
-                table.rows(),
-                table.width()
-            );
-            let ctx = SynthContext {
-                indicator: Default::default(),
-                population: args
-                    .population
-                    .map(SynthPopulation::total)
-                    .or_else(|| workspace_population(&ws)),
-                source: format!("the trafficking cases of workspace {}", dir.display()),
-            };
-            let domain = match given {
-                Some(file) => workspace_domain().overridden_by(file),
-                None => workspace_domain(),
-            };
-            (table, ctx, Some(ws), domain)
+            let done = corridor_cases::synthesise_workspace(
+                &ws,
+                &plan,
+                args.population,
+                given,
+                &args.out,
+                args.review_dir.as_deref(),
+            )
+            .with_context(context)?;
+            print_workspace_synthesis(&done);
         }
         (None, Some(input)) => {
             let table = Table::from_csv(input, args.columns.as_deref())?;
@@ -490,117 +447,79 @@ pub fn synth(args: SynthArgs) -> Result<()> {
                 population: args.population.map(SynthPopulation::total),
                 source: format!("{}", input.display()),
             };
-            (table, ctx, None, given.unwrap_or_default())
+            let review = args
+                .review_dir
+                .clone()
+                .unwrap_or_else(|| corridor_synth::review_beside(&args.out));
+            let runs = corridor_synth::synthesise(
+                &table,
+                &given.unwrap_or_default(),
+                &ctx,
+                &plan,
+                &args.out,
+                &review,
+            )
+            .with_context(context)?;
+            print_synthesised(&runs);
         }
         _ => bail!("give either --workspace or --input"),
-    };
-    if table.rows() == 0 {
-        bail!("no records to synthesise");
-    }
-    let review_root = match (&args.review_dir, &ws) {
-        (Some(dir), _) => dir.clone(),
-        (None, Some(ws)) => review_folder(ws, &args.out),
-        (None, None) => corridor_synth::review_beside(&args.out),
-    };
-    let both = args.method == SynthMethod::Both;
-    let folders = |method: &str| {
-        if both {
-            (args.out.join(method), review_root.join(method))
-        } else {
-            (args.out.clone(), review_root.clone())
-        }
-    };
-    if matches!(args.method, SynthMethod::KSynthetic | SynthMethod::Both) {
-        let (dir, review) = folders("k-synthetic");
-        let t = std::time::Instant::now();
-        let opts = KOptions {
-            k: args.k,
-            length: args.length,
-            resolution: args.resolution,
-            seed: args.seed,
-        };
-        let (_, report) = corridor_synth::write_ksynthetic(
-            &table,
-            &opts,
-            &ctx,
-            Folders {
-                publish: &dir,
-                review: &review,
-            },
-        )?;
-        print_synth_summary(&report, &dir, &review, t.elapsed().as_secs_f64());
-    }
-    if dp {
-        let (dir, review) = folders("dp");
-        let rho = args
-            .rho
-            .unwrap_or_else(|| corridor_synth::dp::rho_of(args.epsilon, args.delta));
-        let t = std::time::Instant::now();
-        let opts = DpOptions {
-            rho,
-            delta: args.delta,
-            seed: args.seed,
-        };
-        let folders = Folders {
-            publish: &dir,
-            review: &review,
-        };
-        // A workspace's cases are charged to its ledger by the library, in
-        // the same call that spends the budget.
-        let (out, input, report, spent) = match &ws {
-            Some(ws) => {
-                let (o, i, r, total) =
-                    corridor_cases::write_workspace_dp(ws, &table, &domain, &opts, &ctx, folders)
-                        .with_context(|| format!("DP synthesis into {}", dir.display()))?;
-                (o, i, r, Some(total))
-            }
-            None => {
-                let (o, i, r) = corridor_synth::write_dp(&table, &domain, &opts, &ctx, folders)
-                    .with_context(|| format!("DP synthesis into {}", dir.display()))?;
-                (o, i, r, None)
-            }
-        };
-        print_synth_summary(&report, &dir, &review, t.elapsed().as_secs_f64());
-        println!(
-            "  domain: {}",
-            input
-                .notes()
-                .iter()
-                .map(|n| format!("{} ({} values)", n.column, n.values))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        for o in input.outside() {
-            let values: Vec<String> = o.values.iter().map(|(v, n)| format!("{v} ({n})")).collect();
-            println!(
-                "  {} {} a {} outside the domain, synthesised as no value: {}",
-                o.records,
-                if o.records == 1 {
-                    "record has"
-                } else {
-                    "records have"
-                },
-                o.column,
-                values.join(", ")
-            );
-        }
-        println!(
-            "  privacy loss ρ = {:.4} (ε = {:.3} at δ = {:e}) over {} measurements",
-            out.privacy.rho,
-            out.privacy.epsilon,
-            out.privacy.delta,
-            out.privacy.measurements.len()
-        );
-        if let Some(total) = spent {
-            println!(
-                "  recorded in the workspace's privacy ledger: ρ spent on trafficking_cases so far = {total:.4}"
-            );
-        }
     }
     Ok(())
 }
 
-fn print_synth_summary(report: &corridor_synth::Report, dir: &Path, review: &Path, seconds: f64) {
+pub(crate) fn print_workspace_synthesis(s: &corridor_cases::WorkspaceSynthesis) {
+    println!(
+        "  {} case records, {} persons after deduplication, {} attributes",
+        s.case_records, s.persons, s.attributes
+    );
+    print_synthesised(&s.runs);
+    if let Some(total) = s.rho_spent {
+        println!(
+            "  recorded in the workspace's privacy ledger: ρ spent on trafficking_cases so far = {total:.4}"
+        );
+    }
+}
+
+fn print_synthesised(runs: &corridor_synth::Synthesised) {
+    if let Some(run) = &runs.k_synthetic {
+        print_synth_summary(run);
+    }
+    let Some(dp) = &runs.dp else { return };
+    print_synth_summary(&dp.run);
+    println!(
+        "  domain: {}",
+        dp.input
+            .notes()
+            .iter()
+            .map(|n| format!("{} ({} values)", n.column, n.values))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for o in dp.input.outside() {
+        let values: Vec<String> = o.values.iter().map(|(v, n)| format!("{v} ({n})")).collect();
+        println!(
+            "  {} {} a {} outside the domain, synthesised as no value: {}",
+            o.records,
+            if o.records == 1 {
+                "record has"
+            } else {
+                "records have"
+            },
+            o.column,
+            values.join(", ")
+        );
+    }
+    println!(
+        "  privacy loss ρ = {:.4} (ε = {:.3} at δ = {:e}) over {} measurements",
+        dp.privacy.rho,
+        dp.privacy.epsilon,
+        dp.privacy.delta,
+        dp.privacy.measurements.len()
+    );
+}
+
+fn print_synth_summary(run: &corridor_synth::Run) {
+    let (report, dir, review, seconds) = (&run.report, &run.publish, &run.review, run.seconds);
     println!(
         "{}: {} synthetic records from {} in {:.2} s → {}",
         report.method,
@@ -636,83 +555,4 @@ fn print_synth_summary(report: &corridor_synth::Report, dir: &Path, review: &Pat
         "  internal review with sensitive counts (keep it inside, never hand it out): {}",
         review.display()
     );
-}
-
-/// The demo's trafficking flow: each organisation encodes its export, the
-/// encoded files are ingested, deduplicated, evaluated against the truth and
-/// synthesised.
-pub fn demo_trafficking(world: &Path, workspace: &Path, out: &Path) -> Result<()> {
-    use corridor_world::mappings::{LINKAGE, PARTNERS_KEY};
-    println!("Counter-trafficking: three organisations pool case records without sharing a name.");
-    let secret = read_secret(&world.join(PARTNERS_KEY))?;
-    let ws = Workspace::open(workspace)?;
-    for l in &LINKAGE {
-        let schema = LinkageSchema::load(&world.join(l.schema))?;
-        let report = corridor_link::encode_file(
-            &schema,
-            &secret,
-            &world.join(l.raw),
-            &world.join(l.encoded),
-            |_| {},
-        )
-        .with_context(|| format!("encoding {}", l.raw))?;
-        let outcome = ws.submit(
-            &world.join(l.mapping),
-            &world.join(l.encoded),
-            false,
-            &mut |_| {},
-        )?;
-        let stored = match outcome {
-            corridor_store::Outcome::Committed { report, .. } => report.stored,
-            _ => 0,
-        };
-        println!(
-            "  {}: encoded {} records inside the organisation ({} bits, {}), platform stored {}",
-            l.organisation,
-            report.rows_written,
-            report.bits,
-            report.hardening.join("+"),
-            stored
-        );
-    }
-    let report = dedupe(DedupeArgs {
-        workspace: Some(workspace.to_path_buf()),
-        schema: LINKAGE.first().map(|l| world.join(l.schema)),
-        plaintext: false,
-        threshold: 0.5,
-        keep_pairs_from: corridor_link::DEFAULT_KEEP_PAIRS_FROM,
-        out: None,
-        inputs: Vec::new(),
-    })?;
-    let e = evaluate(
-        &workspace.join("linkage"),
-        &world.join("truth/case_records.csv"),
-        &["case_id".to_string()],
-        "victim_id",
-        Some(workspace),
-        "organisation",
-    )?;
-    println!(
-        "Deduplication against the generator's truth ({} records):",
-        report.records
-    );
-    print_evaluation(&e);
-    synth(SynthArgs {
-        workspace: Some(workspace.to_path_buf()),
-        input: None,
-        columns: None,
-        k: 10,
-        length: 4,
-        resolution: 10,
-        method: SynthMethod::Both,
-        epsilon: 1.0,
-        delta: 1e-6,
-        rho: None,
-        population: None,
-        domain: None,
-        out: out.to_path_buf(),
-        review_dir: None,
-        seed: 1,
-    })?;
-    Ok(())
 }

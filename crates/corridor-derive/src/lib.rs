@@ -76,6 +76,10 @@ pub enum DeriveError {
         field: Option<String>,
         message: String,
     },
+    /// Options that cannot be applied (a rule whose threshold does not
+    /// fit its window, a negative repeat interval).
+    #[error("{0}")]
+    Options(String),
     #[error(transparent)]
     Ingest(#[from] corridor_ingest::IngestError),
     #[error(transparent)]
@@ -137,6 +141,21 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// Options that can be applied, or what is wrong with them: checked by
+    /// [`derive`] and [`backtest`] themselves, so no caller can skip it.
+    pub fn check(&self) -> Result<(), DeriveError> {
+        self.rule.check().map_err(DeriveError::Options)?;
+        if self.repeat_minutes < 0 {
+            return Err(DeriveError::Options(format!(
+                "the repeat interval is {} minutes; it cannot be negative (0 turns the repair off)",
+                self.repeat_minutes
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// What a derive run did, for the terminal and `derived/report.json`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DeriveReport {
@@ -169,6 +188,7 @@ pub struct DeriveReport {
 
 /// Loads and prepares a workspace's border events.
 pub fn load(ws: &Workspace, opts: &Options) -> Result<(Prepared, KnownStatus), DeriveError> {
+    opts.check()?;
     let files = ws.data_files(RecordType::BorderEvent)?;
     let events = events::load(&files)?;
     // Before the repairs: the same-day order of a first day uses them.

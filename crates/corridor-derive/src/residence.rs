@@ -16,6 +16,21 @@ pub struct Rule {
     pub window_days: i32,
 }
 
+impl Rule {
+    /// The rule as given, if it can be applied: a positive threshold that
+    /// fits in its window. Why not: the message says, with two rules that
+    /// statistics offices use.
+    pub fn check(self) -> Result<Rule, String> {
+        if self.threshold_days <= 0 || self.window_days < self.threshold_days {
+            return Err(format!(
+                "the rule needs 0 < threshold ({}) ≤ window ({}); e.g. 365 of 487 days, or 274 of 365 for 9 out of 12 months",
+                self.threshold_days, self.window_days
+            ));
+        }
+        Ok(self)
+    }
+}
+
 impl Default for Rule {
     fn default() -> Rule {
         Rule {

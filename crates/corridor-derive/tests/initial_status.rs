@@ -248,3 +248,37 @@ A-1,HND,GTM,resident,01/13/2024\n",
         "{text}"
     );
 }
+
+#[test]
+fn a_rule_that_cannot_apply_is_refused_by_derive_and_backtest_themselves() {
+    let s = setup();
+    for (threshold_days, window_days) in [(0, 487), (-5, 487), (400, 365)] {
+        let opts = Options {
+            rule: corridor_derive::residence::Rule {
+                threshold_days,
+                window_days,
+            },
+            ..options(None)
+        };
+        let err = corridor_derive::derive(&s.ws, &opts, &|_, _| {}).expect_err("a bad rule");
+        assert!(
+            matches!(err, corridor_derive::DeriveError::Options(_))
+                && err.to_string().contains("threshold"),
+            "{err}"
+        );
+        let cutoff = chrono::NaiveDate::from_ymd_opt(2024, 6, 30).expect("date");
+        let err = corridor_derive::backtest(&s.ws, &opts, &[cutoff]).expect_err("a bad rule");
+        assert!(
+            matches!(err, corridor_derive::DeriveError::Options(_)),
+            "{err}"
+        );
+    }
+    // Nothing was derived.
+    assert!(!s.ws.root().join("derived").join("report.json").exists());
+    let opts = Options {
+        repeat_minutes: -1,
+        ..options(None)
+    };
+    let err = corridor_derive::derive(&s.ws, &opts, &|_, _| {}).expect_err("negative repeats");
+    assert!(err.to_string().contains("negative"), "{err}");
+}

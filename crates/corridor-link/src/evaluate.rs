@@ -175,6 +175,23 @@ pub fn evaluate_outputs(
     Ok(e)
 }
 
+/// Evaluates a linkage output folder against a truth file whose record ids
+/// are the values of `id_columns` joined by `:` (the ids the linked files
+/// carried). A workspace's records carry pseudonyms instead: see
+/// `corridor_cases::evaluate_workspace_links`.
+pub fn evaluate_files(
+    dir: &Path,
+    truth: &Path,
+    id_columns: &[&str],
+    entity: &str,
+) -> Result<Evaluation, LinkError> {
+    let map: HashMap<String, String> = read_truth(truth, id_columns, entity)?
+        .into_iter()
+        .map(|(ids, e)| (ids.join(":"), e))
+        .collect();
+    evaluate_outputs(dir, &map)
+}
+
 /// Reads a truth file: for every row, the values of `id_columns` and of
 /// `entity`.
 pub fn read_truth(

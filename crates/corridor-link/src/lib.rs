@@ -353,6 +353,23 @@ pub fn cluster_id(c: u32) -> String {
     format!("P{:06}", c + 1)
 }
 
+/// One linkage as a user asks for it: links the pool and writes its
+/// outputs into `dir` ([`write_outputs`]). An empty pool is an error, not
+/// an empty folder.
+pub fn link_into(
+    dir: &Path,
+    pool: &Pool,
+    schema: &LinkageSchema,
+    options: &LinkOptions,
+) -> Result<Linkage, LinkError> {
+    if pool.is_empty() {
+        return Err(LinkError::Input("nothing to link: no records".into()));
+    }
+    let linkage = link(pool, schema, options);
+    write_outputs(dir, pool, &linkage)?;
+    Ok(linkage)
+}
+
 /// Writes `clusters.csv` (every record with its person), `pairs.csv`
 /// (every candidate pair with its similarity, weight and probability) and
 /// `report.json` (counts, timings and the fitted m/u) into `dir`.

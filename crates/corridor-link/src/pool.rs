@@ -152,6 +152,36 @@ impl Pool {
         Ok(n)
     }
 
+    /// A pool of whole files, each its own source (named by its file
+    /// stem): encoded files as the partners wrote them, or plaintext ones
+    /// under a throw-away key made here for blocking only. Returns the pool
+    /// (its record ids checked unique) and the records read from each file.
+    pub fn from_files(
+        schema: &LinkageSchema,
+        paths: &[std::path::PathBuf],
+        plaintext: bool,
+    ) -> Result<(Pool, Vec<u64>), LinkError> {
+        let mut pool = Pool::default();
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key)
+            .map_err(|e| LinkError::Input(format!("no system randomness for a key: {e}")))?;
+        let encoder = Encoder::new(schema, &key);
+        let mut counts = Vec::with_capacity(paths.len());
+        for path in paths {
+            let source = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            counts.push(if plaintext {
+                pool.add_plaintext_file(schema, &encoder, path, &source)?
+            } else {
+                pool.add_encoded_file(schema, path, &source)?
+            });
+        }
+        pool.check_unique()?;
+        Ok((pool, counts))
+    }
+
     /// Adds a plaintext file (shared unencoded under an agreement): details
     /// are read with the schema's fields; an encoding under a throw-away key
     /// is made only for blocking and never leaves memory.

@@ -9,7 +9,8 @@
 //!   two parts: an internal review with sensitive counts, and a
 //!   publishable report with protected figures only.
 //!
-//! [`write_ksynthetic`] and [`write_dp`] write two folders. The
+//! [`write_ksynthetic`] and [`write_dp`] write two folders; [`synthesise`]
+//! runs either or both as one user action. The
 //! synthetic-data folder (the data, the aggregates or the privacy loss,
 //! the publishable report and a README in plain words) holds only
 //! protected figures: it is what a publisher may hand out after review. The
@@ -20,6 +21,7 @@ pub mod combos;
 pub mod domain;
 pub mod dp;
 pub mod ksynth;
+mod plan;
 pub mod report;
 pub mod table;
 
@@ -28,6 +30,7 @@ use std::path::{Path, PathBuf};
 pub use domain::{Domain, InDomain};
 pub use dp::{DpSynthetic, PrivacyLoss};
 pub use ksynth::{KOptions, KSynthetic};
+pub use plan::{DpRun, Plan, Run, Synthesised, synthesise};
 pub use report::{IndicatorColumns, PublicReport, Report};
 pub use table::Table;
 

@@ -1,0 +1,322 @@
+//! The demo pipeline: `corridor demo` as one library call, so that the
+//! CLI only prints and the server (later) can run the same steps.
+//!
+//! [`run`] generates the demo world, ingests every source through its
+//! mapping, derives stays, migrations and stocks, computes the headline
+//! tables and mirror statistics, then runs the trafficking flow: each
+//! organisation encodes its case file, the platform ingests the
+//! encodings, deduplicates them, checks the result against the world's
+//! truth and synthesises the cases. Every finished step is handed to the
+//! caller as a [`Step`], in order, with the library's own report types;
+//! [`Progress`] carries the long steps' progress. The API is [`run`],
+//! [`Options`], [`Step`], [`Progress`], [`Layout`] and [`DemoError`].
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use arrow::record_batch::RecordBatch;
+use corridor_cases::{Dedupe, WorkspaceSynthesis};
+use corridor_derive::DeriveReport;
+use corridor_link::schema::LinkageSchema;
+use corridor_link::{Evaluation, LinkOptions};
+use corridor_stats::TableSpec;
+use corridor_stats::mirror::MirrorRow;
+use corridor_store::{Outcome, Workspace};
+use corridor_synth::{DpOptions, KOptions, Plan};
+use corridor_world::{Summary, WorldConfig};
+
+/// A step of the demo failed; the message names the step.
+#[derive(Debug, thiserror::Error)]
+#[error("{step}: {source}")]
+pub struct DemoError {
+    pub step: String,
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+fn at<E: std::error::Error + Send + Sync + 'static>(
+    step: impl Into<String>,
+) -> impl FnOnce(E) -> DemoError {
+    let step = step.into();
+    move |e| DemoError {
+        step,
+        source: Box::new(e),
+    }
+}
+
+/// How the demo runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The world: persons simulated, seed.
+    pub world: WorldConfig,
+    /// Replace a workspace the demo did not make (`--force`).
+    pub force: bool,
+}
+
+/// Where the demo writes, under its folder.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub world: PathBuf,
+    pub workspace: PathBuf,
+    pub trafficking: PathBuf,
+}
+
+impl Layout {
+    pub fn under(dir: &Path) -> Layout {
+        Layout {
+            world: dir.join("world"),
+            workspace: dir.join("workspace"),
+            trafficking: dir.join("trafficking"),
+        }
+    }
+}
+
+/// One finished step, in the order the demo runs them.
+pub enum Step<'a> {
+    Generated {
+        summary: &'a Summary,
+        seconds: f64,
+    },
+    /// One source's submission.
+    Ingested {
+        source: &'a str,
+        rows_read: u64,
+        stored: u64,
+        quarantined: u64,
+    },
+    /// Border events stored, by reporting country: entries, exits and
+    /// distinct travellers, as the workspace's SQL gives them.
+    BorderEvents(&'a [RecordBatch]),
+    Derived(&'a DeriveReport),
+    Table {
+        title: &'static str,
+        table: &'a corridor_stats::Table,
+    },
+    /// Mirror statistics by year, totals included.
+    Mirror(&'a [MirrorRow]),
+    /// One organisation's case file encoded inside it and ingested.
+    Encoded {
+        organisation: &'a str,
+        report: &'a corridor_link::EncodeReport,
+        stored: u64,
+    },
+    Deduplicated(&'a Dedupe),
+    /// The deduplication against the world's truth.
+    Evaluated(&'a Evaluation),
+    Synthesised(&'a WorkspaceSynthesis),
+}
+
+/// Progress of a long step: what, done, total (0 when unknown).
+pub type Progress<'a> = &'a (dyn Fn(&str, u64, u64) + Sync);
+
+/// The headline tables the demo shows.
+const HEADLINES: [(&str, &str, [&str; 2]); 3] = [
+    (
+        "Net migration by year and reporting country",
+        "net_migration",
+        ["year", "reporting_country"],
+    ),
+    (
+        "Non-residents present at the latest month end, by reporting country and sex",
+        "nonresidents_present",
+        ["reporting_country", "sex"],
+    ),
+    (
+        "Overstayers at the latest month end, by reporting country and visa type",
+        "overstayers",
+        ["reporting_country", "visa_type"],
+    ),
+];
+
+/// Runs the whole demo under `dir` (see [`Layout`]). The workspace is
+/// settled first: one the demo did not make is never replaced without
+/// `force`, and nothing is written before that is decided.
+pub fn run(
+    dir: &Path,
+    options: &Options,
+    progress: Progress,
+    on_step: &mut dyn FnMut(Step),
+) -> Result<Layout, DemoError> {
+    let layout = Layout::under(dir);
+    let ws = Workspace::init_demo(&layout.workspace, options.force).map_err(at("workspace"))?;
+    let started = Instant::now();
+    let summary = corridor_world::generate(&options.world, &layout.world, &|done, total| {
+        progress("persons", done, total)
+    })
+    .map_err(at(format!(
+        "generating the world into {}",
+        layout.world.display()
+    )))?;
+    on_step(Step::Generated {
+        summary: &summary,
+        seconds: started.elapsed().as_secs_f64(),
+    });
+    ingest(&layout.world, &ws, progress, on_step)?;
+    analyse(&ws, progress, on_step)?;
+    trafficking(&layout, &ws, on_step)?;
+    Ok(layout)
+}
+
+/// Every source but the case files through its mapping; then the border
+/// events by country.
+fn ingest(
+    world: &Path,
+    ws: &Workspace,
+    progress: Progress,
+    on_step: &mut dyn FnMut(Step),
+) -> Result<(), DemoError> {
+    for (mapping, file) in corridor_world::mappings::SUBMISSIONS {
+        // Case files come in encoded (names never reach the platform): the
+        // trafficking step encodes and ingests them.
+        if corridor_world::CASE_FILES.contains(file) {
+            continue;
+        }
+        let outcome = ws
+            .submit(&world.join(mapping), &world.join(file), false, &mut |n| {
+                progress(file, n, 0)
+            })
+            .map_err(at(format!("ingesting {file}")))?;
+        if let Outcome::Committed {
+            report, submission, ..
+        } = &outcome
+        {
+            on_step(Step::Ingested {
+                source: &submission.source,
+                rows_read: report.rows_read,
+                stored: report.stored,
+                quarantined: report.quarantined,
+            });
+        }
+    }
+    let batches = ws
+        .sql(
+            "SELECT reporting_country AS country, \
+                SUM(CASE WHEN direction = 'entry' THEN 1 ELSE 0 END) AS entries, \
+                SUM(CASE WHEN direction = 'exit' THEN 1 ELSE 0 END) AS exits, \
+                COUNT(DISTINCT person_key) AS travellers \
+             FROM border_events GROUP BY 1 ORDER BY 1",
+        )
+        .map_err(at("counting the border events"))?;
+    on_step(Step::BorderEvents(&batches));
+    Ok(())
+}
+
+/// Derive with the default rule, the headline tables, mirror statistics.
+fn analyse(
+    ws: &Workspace,
+    progress: Progress,
+    on_step: &mut dyn FnMut(Step),
+) -> Result<(), DemoError> {
+    let report = corridor_derive::derive(ws, &corridor_derive::Options::default(), &|d, t| {
+        progress("histories", d, t)
+    })
+    .map_err(at("deriving"))?;
+    on_step(Step::Derived(&report));
+    for (title, measure, by) in HEADLINES {
+        let spec = TableSpec {
+            measure: measure.into(),
+            by: by.iter().map(|d| d.to_string()).collect(),
+            filter: None,
+        };
+        let table = corridor_stats::table(ws, &spec).map_err(at(format!("the table {measure}")))?;
+        on_step(Step::Table {
+            title,
+            table: &table,
+        });
+    }
+    let rows = corridor_stats::mirror::mirror(ws, "year").map_err(at("mirror statistics"))?;
+    on_step(Step::Mirror(&rows));
+    Ok(())
+}
+
+/// Each organisation encodes and submits its cases; the platform
+/// deduplicates, evaluates against the truth and synthesises.
+fn trafficking(
+    layout: &Layout,
+    ws: &Workspace,
+    on_step: &mut dyn FnMut(Step),
+) -> Result<(), DemoError> {
+    use corridor_world::mappings::{LINKAGE, PARTNERS_KEY};
+    let world = &layout.world;
+    let secret = corridor_ingest::secret::read(
+        &world.join(PARTNERS_KEY),
+        corridor_ingest::secret::SecretKind::Partners,
+    )
+    .map_err(at("the partners' secret"))?;
+    for l in &LINKAGE {
+        let schema = LinkageSchema::load(&world.join(l.schema)).map_err(at(l.schema))?;
+        let report = corridor_link::encode_file(
+            &schema,
+            secret.text.as_bytes(),
+            &world.join(l.raw),
+            &world.join(l.encoded),
+            |_| {},
+        )
+        .map_err(at(format!("encoding {}", l.raw)))?;
+        let outcome = ws
+            .submit(
+                &world.join(l.mapping),
+                &world.join(l.encoded),
+                false,
+                &mut |_| {},
+            )
+            .map_err(at(format!("ingesting {}", l.encoded)))?;
+        let stored = match outcome {
+            Outcome::Committed { report, .. } => report.stored,
+            Outcome::AlreadyIngested { .. } => 0,
+        };
+        on_step(Step::Encoded {
+            organisation: l.organisation,
+            report: &report,
+            stored,
+        });
+    }
+    let agreed = match LINKAGE.first() {
+        Some(l) => Some(LinkageSchema::load(&world.join(l.schema)).map_err(at(l.schema))?),
+        None => None,
+    };
+    let links = ws.root().join("linkage");
+    let dedupe = corridor_cases::dedupe_workspace(
+        ws,
+        agreed,
+        &LinkOptions {
+            threshold: 0.5,
+            across_sources_only: false,
+            keep_pairs_from: corridor_link::DEFAULT_KEEP_PAIRS_FROM,
+        },
+        &links,
+    )
+    .map_err(at("deduplicating the cases"))?;
+    on_step(Step::Deduplicated(&dedupe));
+    let evaluation = corridor_cases::evaluate_workspace_links(
+        ws,
+        &links,
+        &world.join("truth/case_records.csv"),
+        &["case_id"],
+        "victim_id",
+        "organisation",
+    )
+    .map_err(at("evaluating the deduplication"))?;
+    on_step(Step::Evaluated(&evaluation));
+    let plan = Plan {
+        k_synthetic: Some(KOptions {
+            k: 10,
+            length: 4,
+            resolution: 10,
+            seed: 1,
+        }),
+        dp: Some(DpOptions {
+            rho: corridor_synth::dp::rho_of(1.0, 1e-6),
+            delta: 1e-6,
+            seed: 1,
+        }),
+    };
+    let synthesis =
+        corridor_cases::synthesise_workspace(ws, &plan, None, None, &layout.trafficking, None)
+            .map_err(at(format!(
+                "synthesising into {}",
+                layout.trafficking.display()
+            )))?;
+    on_step(Step::Synthesised(&synthesis));
+    Ok(())
+}
