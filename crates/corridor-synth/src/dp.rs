@@ -450,7 +450,7 @@ pub fn synthesize(
                     sampler(&w)
                 })
                 .collect();
-            debug_assert!(*a == c || *b == c);
+            assert!(*a == c || *b == c);
         }
     }
     // A shared cell becomes one of its values in proportion to their

@@ -57,7 +57,9 @@ impl ExcelRows {
                 opts.sheet.clone(),
                 opts.header_row.unwrap_or(1).max(1),
             );
-            std::thread::spawn(move || stream_xlsx(&file, sheet, header_row, &head_tx, &tx));
+            spawn_guarded(head_tx, tx, move |head, rows| {
+                stream_xlsx(&file, sheet, header_row, head, rows)
+            });
             let (headers, sheet) = head_rx
                 .recv()
                 .unwrap_or_else(|_| Err("the workbook reader stopped".into()))
@@ -69,7 +71,12 @@ impl ExcelRows {
                 path: path.to_path_buf(),
             });
         }
-        Self::read_whole(path, opts)
+        // calamine reads .xls and .ods on this thread: a panic on a file
+        // it does not expect becomes this file's error, not the process's end.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Self::read_whole(path, opts)
+        }))
+        .unwrap_or_else(|_| Err(unreadable(READER_FAILED.into())))
     }
 
     fn read_whole(path: &Path, opts: &ReaderOptions) -> Result<ExcelRows, IngestError> {
@@ -140,6 +147,32 @@ impl ExcelRows {
             path: path.to_path_buf(),
         })
     }
+}
+
+/// Why a workbook could not be read when calamine itself failed on it.
+const READER_FAILED: &str = "the workbook reader failed on this file (a structure it does not handle); \
+     open it in Excel or LibreOffice and save it again, or export the sheet as CSV";
+
+/// Runs `stream` on its own thread. A panic there (calamine on a file it
+/// does not expect) is sent on as an error: on `head` if the header has not
+/// gone yet, and on `rows`, so that a stream cut short is never taken for
+/// the end of the sheet and no row is silently lost.
+fn spawn_guarded(
+    head: std::sync::mpsc::SyncSender<ExcelHead>,
+    rows: std::sync::mpsc::SyncSender<Result<RawRow, String>>,
+    stream: impl FnOnce(
+        &std::sync::mpsc::SyncSender<ExcelHead>,
+        &std::sync::mpsc::SyncSender<Result<RawRow, String>>,
+    ) + Send
+    + 'static,
+) {
+    std::thread::spawn(move || {
+        let run = std::panic::AssertUnwindSafe(|| stream(&head, &rows));
+        if std::panic::catch_unwind(run).is_err() {
+            let _ = head.try_send(Err(READER_FAILED.into()));
+            let _ = rows.send(Err(READER_FAILED.into()));
+        }
+    });
 }
 
 /// The streaming side of [`ExcelRows`]: sends the header row (or why there
@@ -359,3 +392,42 @@ impl RowReader for ExcelRows {
 }
 
 // --------------------------------------------------------------------- JSON
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::sync_channel;
+
+    fn row(number: u64) -> RawRow {
+        RawRow {
+            number,
+            values: vec![RawValue::Text("x".into())],
+            problem: None,
+        }
+    }
+
+    #[test]
+    fn a_reader_that_panics_mid_sheet_ends_in_an_error_not_a_short_sheet() {
+        let (head_tx, head_rx) = sync_channel::<ExcelHead>(1);
+        let (tx, rx) = sync_channel(4);
+        spawn_guarded(head_tx, tx, |head, rows| {
+            let _ = head.send(Ok((vec!["a".into()], "S".into())));
+            let _ = rows.send(Ok(row(2)));
+            panic!("a reader fault");
+        });
+        assert!(head_rx.recv().expect("a head").is_ok());
+        assert_eq!(rx.recv().expect("a row").expect("row 2").number, 2);
+        let err = rx.recv().expect("not the end").expect_err("an error");
+        assert!(err.contains("save it again"), "{err}");
+        assert!(rx.recv().is_err(), "then the end");
+    }
+
+    #[test]
+    fn a_reader_that_panics_before_the_header_is_an_error_at_open() {
+        let (head_tx, head_rx) = sync_channel::<ExcelHead>(1);
+        let (tx, _rx) = sync_channel(4);
+        spawn_guarded(head_tx, tx, |_, _| panic!("a reader fault"));
+        let err = head_rx.recv().expect("a head").expect_err("an error");
+        assert!(err.contains("workbook reader failed"), "{err}");
+    }
+}
