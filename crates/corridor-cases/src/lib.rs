@@ -6,6 +6,11 @@
 //! and where a synthesis's internal review goes. The CLI and, later,
 //! the release builder call these; `corridor-link` and `corridor-synth`
 //! know nothing about workspaces.
+//!
+//! The API: [`dedupe_workspace`], [`evaluate_workspace_links`] and
+//! [`synthesise_workspace`] (one user action each), [`write_workspace_dp`],
+//! and the workspace's views: [`workspace_pool`], [`workspace_cases`],
+//! [`workspace_domain`], [`workspace_population`]; errors are [`CasesError`].
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +19,7 @@ use arrow::array::{Array, AsArray};
 use corridor_link::Pool;
 use corridor_link::schema::{BlockingOptions, CompareMethod, CompareRule, LinkageSchema};
 use corridor_model::CodeListId;
+use corridor_model::age::AgeGrouping;
 use corridor_store::{StoreError, Workspace};
 use corridor_synth::report::Population;
 use corridor_synth::{Domain, Table};
@@ -152,17 +158,6 @@ pub fn workspace_pool(ws: &Workspace, schema: &LinkageSchema) -> Result<(Pool, u
     Ok((pool, skipped))
 }
 
-/// Age groups of the trafficking cases (children apart from adolescents,
-/// as counter-trafficking reports show them): code, first and last year.
-pub const CASE_AGE_GROUPS: [(&str, i32, Option<i32>); 6] = [
-    ("Y0T11", 0, Some(11)),
-    ("Y12T17", 12, Some(17)),
-    ("Y18T24", 18, Some(24)),
-    ("Y25T34", 25, Some(34)),
-    ("Y35T49", 35, Some(49)),
-    ("Y_GE50", 50, None),
-];
-
 /// The columns of [`workspace_cases`]' table, in order.
 pub const CASE_COLUMNS: [&str; 13] = [
     "sex",
@@ -193,11 +188,14 @@ const CONTROL_FLAGS: [&str; 5] = [
 /// the current year. A publisher's `--domain` file narrows or widens it.
 pub const FIRST_REGISTRATION_YEAR: i32 = 2000;
 
+/// The case age group (the `age_group` code list's `cases` groups) of an
+/// age; empty when the age is unknown.
 pub fn age_group(age: i64) -> &'static str {
-    CASE_AGE_GROUPS
-        .iter()
-        .find(|(_, from, to)| age >= i64::from(*from) && to.is_none_or(|to| age <= i64::from(to)))
-        .map_or("", |g| g.0)
+    i32::try_from(age)
+        .ok()
+        .and_then(|a| AgeGrouping::Cases.index_of(a))
+        .and_then(|i| AgeGrouping::Cases.code_at(i))
+        .unwrap_or("")
 }
 
 /// The workspace's trafficking cases, one record per person when a
@@ -351,9 +349,12 @@ pub fn workspace_domain() -> Domain {
     d.set("sex", codes_of(CodeListId::Sex), source_of(CodeListId::Sex));
     d.set(
         "age_group",
-        CASE_AGE_GROUPS.iter().map(|g| g.0.to_string()).collect(),
-        "the cases' age groups (corridor-cases CASE_AGE_GROUPS), from the age at registration"
-            .into(),
+        AgeGrouping::Cases
+            .codes()
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
+        "the `age_group` code list's case groups, from the age at registration".into(),
     );
     for column in ["citizenship", "country_of_exploitation"] {
         d.set(
@@ -467,7 +468,7 @@ pub fn workspace_population(ws: &Workspace) -> Option<Population> {
     }
     Some(Population::regrouped(
         &counts,
-        &CASE_AGE_GROUPS,
+        &AgeGrouping::Cases.ranges(),
         format!(
             "the workspace's population table, {year}, all its countries, by sex and age group (five-year groups split evenly across the cases' age groups)"
         ),

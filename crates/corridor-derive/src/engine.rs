@@ -3,6 +3,7 @@
 use crate::HashMap;
 use std::ops::Range;
 
+use corridor_model::age::AgeGrouping;
 use rayon::prelude::*;
 
 use crate::events::{Dict, Event, Events, NONE};
@@ -320,18 +321,12 @@ pub fn add_totals(
     }
 }
 
-/// Broad age groups (IAEG-SDG): 0–14, 15–24, 25–64, 65+.
+/// The broad age group (IAEG-SDG, from the `age_group` code list) of an
+/// age, as its index in [`AgeGrouping::Broad`]'s codes; `u8::MAX` when
+/// the age is unknown.
 pub fn broad_age_index(age: i32) -> u8 {
-    match age {
-        ..0 => u8::MAX,
-        0..15 => 0,
-        15..25 => 1,
-        25..65 => 2,
-        _ => 3,
-    }
+    AgeGrouping::Broad.index_of(age).unwrap_or(u8::MAX)
 }
-
-pub const BROAD_AGE_CODES: [&str; 4] = ["Y0T14", "Y15T24", "Y25T64", "Y_GE65"];
 
 /// Age on `day`: from the date of birth where known, else from the age at
 /// `e` plus the whole years since.

@@ -18,16 +18,26 @@
 //!   intervals, `revisions` against the previous run, and
 //!   `history_provisional` (every run's figures).
 //!
+//! [`tables`] names these datasets and their columns once; the schemas
+//! written here and the queries of `corridor-stats` both come from it.
+//!
 //! Everything here happens inside the trust boundary: these are counts of
 //! persons, not yet protected for publication.
+//!
+//! The API: [`derive`] and [`backtest`] with their [`Options`] and reports
+//! ([`DeriveReport`], [`BacktestReport`]), [`load`] for the prepared
+//! histories, the rules ([`residence::Rule`]), the initial statuses
+//! ([`status`]) and the tables' description ([`tables`]); errors are
+//! [`DeriveError`].
 
-pub mod engine;
-pub mod events;
-pub mod output;
-pub mod provisional;
-pub mod repair;
+pub(crate) mod engine;
+pub(crate) mod events;
+pub(crate) mod output;
+pub(crate) mod provisional;
+pub(crate) mod repair;
 pub mod residence;
 pub mod status;
+pub mod tables;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -35,19 +45,19 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arrow::array::{Array, AsArray, Date32Array, Float64Array, StringArray};
-use arrow::datatypes::DataType;
 use chrono::NaiveDate;
 use corridor_model::RecordType;
+use corridor_model::age::AgeGrouping;
 use corridor_store::Workspace;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::engine::{
-    BROAD_AGE_CODES, History, KnownStatus, Prepared, StockCell, StockCount, Stocks, TotalKey,
-    add_stocks, add_totals, age_at, classify_group, estimates, migration_p, month_label, month_of,
+    History, KnownStatus, Prepared, StockCell, StockCount, Stocks, TotalKey, add_stocks,
+    add_totals, age_at, classify_group, estimates, migration_p, month_label, month_of,
 };
 use crate::events::{Event, NONE, person_text};
-use crate::output::{Batch, Dataset, Vocabulary, schema};
+use crate::output::{Batch, Dataset, Vocabulary};
 use crate::provisional::{Total, Training};
 use crate::repair::Flag;
 use crate::residence::{Outcome, Rule};
@@ -95,15 +105,13 @@ impl DeriveError {
     }
 }
 
-const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid");
-
 /// Days since 1970-01-01 (Arrow's Date32).
 pub fn day_of(d: NaiveDate) -> i32 {
     corridor_model::calendar::day_of_date(d)
 }
 
 pub fn date_of(day: i32) -> Option<NaiveDate> {
-    EPOCH.checked_add_signed(chrono::Duration::days(day as i64))
+    corridor_model::calendar::date_of_day(day)
 }
 
 /// The integer calendar (month ends and ages are taken for every person
@@ -200,111 +208,6 @@ pub fn load(ws: &Workspace, opts: &Options) -> Result<(Prepared, KnownStatus), D
     Ok((prepared, known))
 }
 
-fn crossings_schema() -> arrow::datatypes::SchemaRef {
-    use DataType::*;
-    schema(&[
-        ("person_key", Utf8, false),
-        ("reporting_country", Utf8, false),
-        ("direction", Utf8, false),
-        ("event_date", Date32, false),
-        ("month", Utf8, false),
-        ("citizenship", Utf8, true),
-        ("sex", Utf8, true),
-        ("age", Int32, true),
-        ("age_group", Utf8, true),
-        ("travel_purpose", Utf8, true),
-        ("visa_type", Utf8, true),
-        ("permitted_stay_days", Int32, true),
-        ("transport_mode", Utf8, true),
-        ("counterpart_country", Utf8, true),
-        ("status_before", Utf8, true),
-        ("outcome", Utf8, false),
-        ("p_migration", Float64, false),
-        ("counted", Boolean, false),
-        ("window_observed", Boolean, false),
-        ("repairs", Utf8, true),
-        ("record_key", UInt64, false),
-        ("source_id", Utf8, true),
-        ("source_row", UInt64, false),
-    ])
-}
-
-fn stays_schema() -> arrow::datatypes::SchemaRef {
-    use DataType::*;
-    schema(&[
-        ("person_key", Utf8, false),
-        ("reporting_country", Utf8, false),
-        ("kind", Utf8, false),
-        ("start_date", Date32, false),
-        ("end_date", Date32, true),
-        ("month", Utf8, false),
-        ("length_days", Int32, false),
-        ("open", Boolean, false),
-        ("residence_status", Utf8, false),
-        ("citizenship", Utf8, true),
-        ("sex", Utf8, true),
-        ("age_group", Utf8, true),
-        ("visa_type", Utf8, true),
-        ("permitted_stay_days", Int32, true),
-        ("overstay_days", Int32, true),
-        ("overstay", Boolean, false),
-        ("overstay_month", Utf8, true),
-        ("repairs", Utf8, true),
-        ("record_key", UInt64, false),
-    ])
-}
-
-fn stocks_schema() -> arrow::datatypes::SchemaRef {
-    use DataType::*;
-    schema(&[
-        ("reporting_country", Utf8, false),
-        ("month", Utf8, false),
-        ("citizenship", Utf8, true),
-        ("sex", Utf8, true),
-        ("age_group", Utf8, true),
-        ("residence_status", Utf8, false),
-        ("location", Utf8, false),
-        ("visa_type", Utf8, true),
-        ("overstaying", Boolean, false),
-        ("persons", UInt64, false),
-        ("key_sum", UInt64, false),
-    ])
-}
-
-fn provisional_schema(history: bool) -> arrow::datatypes::SchemaRef {
-    use DataType::*;
-    let mut f = vec![
-        ("reporting_country", Utf8, false),
-        ("month", Utf8, false),
-        ("measure", Utf8, false),
-        ("final_migrations", UInt64, false),
-        ("open_crossings", UInt64, false),
-        ("expected_open", Float64, false),
-        ("estimate", Float64, false),
-        ("lower95", Float64, false),
-        ("upper95", Float64, false),
-        ("as_of", Date32, false),
-    ];
-    if history {
-        f.push(("run_at", Utf8, false));
-    }
-    schema(&f)
-}
-
-fn revisions_schema() -> arrow::datatypes::SchemaRef {
-    use DataType::*;
-    schema(&[
-        ("reporting_country", Utf8, false),
-        ("month", Utf8, false),
-        ("measure", Utf8, false),
-        ("previous_as_of", Date32, false),
-        ("previous_estimate", Float64, false),
-        ("as_of", Date32, false),
-        ("estimate", Float64, false),
-        ("revision", Float64, false),
-    ])
-}
-
 /// A crossing's outcome code when it is not counted (a repaired-away
 /// record).
 const NOT_COUNTED: &str = "not_counted";
@@ -338,7 +241,7 @@ impl Vocabularies {
             kind: Vocabulary::new(["stay", "absence"]),
             status: Vocabulary::new([status_code(false), status_code(true)]),
             outcome: Vocabulary::new(OUTCOMES.map(|o| o.map_or(NOT_COUNTED, Outcome::code))),
-            age_group: Vocabulary::new(BROAD_AGE_CODES),
+            age_group: Vocabulary::new(AgeGrouping::Broad.codes()),
             repairs: Vocabulary::new((0..=u8::MAX).map(Flag::codes)),
         }
     }
@@ -431,8 +334,8 @@ impl Part {
             (17, &v.repairs),
         ];
         Part {
-            crossings: Batch::coded(&crossings_schema(), &crossings),
-            stays: Batch::coded(&stays_schema(), &stays),
+            crossings: Batch::coded(&tables::CROSSINGS.schema(), &crossings),
+            stays: Batch::coded(&tables::STAYS.schema(), &stays),
             sums: Sums::default(),
         }
     }
@@ -441,8 +344,8 @@ impl Part {
     /// `stays/<file>.parquet`.
     fn open(&self, dir: &Path, file: &str) -> Result<Files, DeriveError> {
         Ok(Files {
-            crossings: Dataset::create(dir, "crossings", file, &self.crossings.schema)?,
-            stays: Dataset::create(dir, "stays", file, &self.stays.schema)?,
+            crossings: Dataset::create(dir, tables::CROSSINGS.name, file, &self.crossings.schema)?,
+            stays: Dataset::create(dir, tables::STAYS.name, file, &self.stays.schema)?,
         })
     }
 
@@ -701,8 +604,8 @@ fn write_stocks(
 ) -> Result<u64, DeriveError> {
     let d = &prepared.dict;
     let code = |i: u16| if i == NONE { None } else { d.get(i) };
-    let schema = stocks_schema();
-    let mut out = Dataset::create(dir, "stocks", "part-0", &schema)?;
+    let schema = tables::STOCKS.schema();
+    let mut out = Dataset::create(dir, tables::STOCKS.name, "part-0", &schema)?;
     for slice in cells.chunks(1 << 16) {
         let mut b = Batch::new(&schema);
         for (cell, v) in slice {
@@ -711,7 +614,7 @@ fn write_stocks(
             b.text(1, Some(&month_label(cell.month)));
             b.text(2, code(k.citizenship));
             b.text(3, code(k.sex));
-            b.text(4, BROAD_AGE_CODES.get(k.age_group as usize).copied());
+            b.text(4, AgeGrouping::Broad.code_at(k.age_group));
             b.text(5, Some(status_code(k.resident)));
             b.text(6, Some(if k.present { "present" } else { "abroad" }));
             b.text(7, code(k.visa));
@@ -778,7 +681,12 @@ fn provisional_batch(
     rows: &[ProvisionalRow],
     run_at: Option<&str>,
 ) -> Result<arrow::record_batch::RecordBatch, DeriveError> {
-    let mut b = Batch::new(&provisional_schema(run_at.is_some()));
+    let table = if run_at.is_some() {
+        &tables::PROVISIONAL_HISTORY
+    } else {
+        &tables::PROVISIONAL
+    };
+    let mut b = Batch::new(&table.schema());
     for r in rows {
         b.text(0, Some(&r.country));
         b.text(1, Some(&r.month));
@@ -798,15 +706,20 @@ fn provisional_batch(
 }
 
 fn write_provisional(dir: &Path, rows: &[ProvisionalRow], run_at: &str) -> Result<(), DeriveError> {
-    let mut out = Dataset::create(dir, "provisional", "part-0", &provisional_schema(false))?;
+    let mut out = Dataset::create(
+        dir,
+        tables::PROVISIONAL.name,
+        "part-0",
+        &tables::PROVISIONAL.schema(),
+    )?;
     out.write(&provisional_batch(rows, None)?)?;
     out.close()?;
     let stamp: String = run_at.chars().filter(char::is_ascii_alphanumeric).collect();
     let mut hist = Dataset::create(
         dir,
-        "history_provisional",
+        tables::PROVISIONAL_HISTORY.name,
         &format!("run-{stamp}-{}", std::process::id()),
-        &provisional_schema(true),
+        &tables::PROVISIONAL_HISTORY.schema(),
     )?;
     hist.write(&provisional_batch(rows, Some(run_at))?)?;
     hist.close()?;
@@ -821,9 +734,9 @@ fn write_revisions(
     dir: &Path,
     rows: &[ProvisionalRow],
 ) -> Result<Option<String>, DeriveError> {
-    let schema = revisions_schema();
-    let mut out = Dataset::create(dir, "revisions", "part-0", &schema)?;
-    let history = ws.derived_dir().join("history_provisional");
+    let schema = tables::REVISIONS.schema();
+    let mut out = Dataset::create(dir, tables::REVISIONS.name, "part-0", &schema)?;
+    let history = ws.derived_dir().join(tables::PROVISIONAL_HISTORY.name);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&history)
         .into_iter()
         .flatten()

@@ -157,16 +157,6 @@ impl Batch {
     }
 }
 
-/// Declares a schema from (name, type, nullable) triples.
-pub fn schema(fields: &[(&str, DataType, bool)]) -> SchemaRef {
-    Arc::new(Schema::new(
-        fields
-            .iter()
-            .map(|(n, t, null)| Field::new(*n, t.clone(), *null))
-            .collect::<Vec<_>>(),
-    ))
-}
-
 /// Columns whose values are (nearly) all distinct.
 const UNIQUE_COLUMNS: &[&str] = &["person_key", "record_key", "source_row"];
 

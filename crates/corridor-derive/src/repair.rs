@@ -120,6 +120,7 @@ pub fn counted(e: &Event) -> bool {
 
 /// Repairs one person's crossings of one country's border, sorted by
 /// [`Event::sort_key`]. Events may be reordered; days may change (rule 3).
+#[cfg(test)]
 pub fn repair(group: &mut [Event], rules: Repairs) {
     repair_with(group, rules, None, &|_, _| false);
 }

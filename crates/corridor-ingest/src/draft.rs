@@ -210,22 +210,7 @@ fn synonyms(field: &str) -> &'static [&'static str] {
 }
 
 fn fold(s: &str) -> String {
-    let lower = s.to_lowercase();
-    let plain: String = lower
-        .chars()
-        .map(|c| match c {
-            'á' | 'à' | 'ä' | 'â' => 'a',
-            'é' | 'è' | 'ë' | 'ê' => 'e',
-            'í' | 'ï' | 'î' => 'i',
-            'ó' | 'ö' | 'ô' => 'o',
-            'ú' | 'ü' | 'û' => 'u',
-            'ñ' => 'n',
-            'ç' => 'c',
-            c if c.is_alphanumeric() => c,
-            _ => ' ',
-        })
-        .collect();
-    plain.split_whitespace().collect::<Vec<_>>().join(" ")
+    corridor_model::fold_words(s, " ")
 }
 
 /// How well a header names a field: 3 exact synonym, 2 the field's own

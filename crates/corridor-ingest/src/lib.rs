@@ -8,6 +8,11 @@
 //! records, as Arrow batches, and quarantined rows, with their reasons, to a
 //! [`RecordSink`]. Nothing is lost: every row read is either stored or
 //! quarantined. Only this crate parses source files.
+//!
+//! The API: [`ingest`] with a [`Mapping`], a [`Pseudonymiser`] and a
+//! [`RecordSink`]; the readers ([`read::open`]) that `corridor-link` uses
+//! too; [`draft`] for a first mapping; the secrets ([`secret`]); errors are
+//! [`IngestError`], a row's quarantine reason is a [`Reason`].
 
 pub mod batch;
 mod dates;
@@ -18,7 +23,7 @@ pub mod read;
 mod repeats;
 pub mod secret;
 pub mod transform;
-pub mod validate;
+pub(crate) mod validate;
 pub mod value;
 
 use std::collections::BTreeMap;

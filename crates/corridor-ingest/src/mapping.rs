@@ -491,17 +491,7 @@ fn identifier_like(column: &str) -> bool {
     let mut words: Vec<String> = Vec::new();
     let mut word = String::new();
     let mut last_lower = false;
-    for c in column.chars() {
-        let c = match c {
-            'á' | 'à' | 'ä' | 'â' | 'Á' => 'a',
-            'é' | 'è' | 'ë' | 'ê' | 'É' => 'e',
-            'í' | 'ï' | 'î' | 'Í' => 'i',
-            'ó' | 'ö' | 'ô' | 'Ó' => 'o',
-            'ú' | 'ü' | 'û' | 'Ú' => 'u',
-            'ñ' | 'Ñ' => 'n',
-            'ç' => 'c',
-            c => c,
-        };
+    for c in corridor_model::without_accents(column).chars() {
         // A word ends at anything but a letter or digit, and where a
         // lower-case letter meets a capital (documentNumber).
         if (!c.is_alphanumeric() || (c.is_uppercase() && last_lower)) && !word.is_empty() {

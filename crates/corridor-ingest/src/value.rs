@@ -80,8 +80,15 @@ pub fn record_digest(values: &[Value], bytes: &mut Vec<u8>) -> u64 {
     twox_hash::XxHash3_64::oneshot(bytes)
 }
 
+/// The date of a day number, for messages and derived values; a day
+/// outside chrono's range (a Parquet `Date32` can hold one) shows as its
+/// first or last date rather than failing.
 pub fn date_of_days(days: i32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default() + chrono::Duration::days(days as i64)
+    corridor_model::calendar::date_of_day(days).unwrap_or(if days < 0 {
+        NaiveDate::MIN
+    } else {
+        NaiveDate::MAX
+    })
 }
 
 const DEFAULT_DATE_FORMATS: &[&str] = &["%Y-%m-%d"];

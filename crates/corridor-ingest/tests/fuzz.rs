@@ -1,6 +1,8 @@
 //! Fuzz-style property tests: every reader and the mapping parser, fed
 //! arbitrary bytes, return rows or errors and never panic; intake of
-//! arbitrary text still stores or quarantines every row it reads.
+//! arbitrary text still stores or quarantines every row it reads. The
+//! readers and the mapping parser also take every seed of the corpus in
+//! `fuzz/corpus/`, as it is and mutated.
 
 use std::path::Path;
 
@@ -8,6 +10,9 @@ use corridor_ingest::mapping::ReaderOptions;
 use corridor_ingest::read::{self, RowReader};
 use corridor_ingest::{Mapping, MemorySink, Pseudonymiser, Submission, ingest};
 use proptest::prelude::*;
+
+#[path = "../../../fuzz/mutate.rs"]
+mod mutate;
 
 /// Reads everything a reader yields, touching every cell as intake does.
 fn drain(mut reader: Box<dyn RowReader>) {
@@ -56,7 +61,7 @@ const ENCODINGS: [Option<&str>; 7] = [
 ];
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: mutate::cases(200), ..ProptestConfig::default() })]
 
     #[test]
     fn the_csv_reader_takes_any_bytes(
@@ -237,6 +242,92 @@ age = {{ age_at = "event_date" }}
                 prop_assert!(!q.message.chars().any(char::is_control), "{:?}", q.message);
             }
         }
+    }
+}
+
+/// The corpus's readable files (CSV, JSON, NDJSON, Excel, ODS), each
+/// read with no options (the encoding detected, the delimiter sniffed) and
+/// with a single-byte encoding forced.
+const FILE_TARGETS: [&str; 3] = ["csv", "json", "excel"];
+
+fn read_seed(name: &str, bytes: &[u8]) {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).expect("write");
+    open_and_drain(&path, &ReaderOptions::default());
+    let forced = ReaderOptions {
+        encoding: Some("windows-1252".into()),
+        ..Default::default()
+    };
+    open_and_drain(&path, &forced);
+}
+
+fn parse_mapping(bytes: &[u8]) {
+    if let Ok(m) = Mapping::parse(&String::from_utf8_lossy(bytes)) {
+        let _ = m.warnings();
+    }
+}
+
+/// Every seed is read whole: the corpus holds inputs that really parse,
+/// so this also checks that the seeds still are what they claim to be.
+#[test]
+fn every_seed_of_the_corpus_is_read() {
+    for target in FILE_TARGETS {
+        for (name, bytes) in mutate::seeds(target) {
+            if mutate::is_regression(&name) {
+                read_seed(&name, &bytes);
+                continue;
+            }
+            let dir = tempfile::tempdir().expect("dir");
+            let path = dir.path().join(&name);
+            std::fs::write(&path, &bytes).expect("write");
+            let mut reader = read::open(&path, &ReaderOptions::default(), &[])
+                .unwrap_or_else(|e| panic!("seed {target}/{name}: {e}"));
+            assert!(
+                !reader.headers().is_empty(),
+                "seed {target}/{name}: no headers"
+            );
+            let mut rows = 0;
+            while let Some(block) = reader.next_block(64) {
+                rows += block
+                    .unwrap_or_else(|e| panic!("seed {target}/{name}: {e}"))
+                    .len();
+            }
+            assert!(rows > 0, "seed {target}/{name}: no rows");
+        }
+    }
+    for (name, bytes) in mutate::seeds("mapping") {
+        if mutate::is_regression(&name) {
+            parse_mapping(&bytes);
+            continue;
+        }
+        let text = String::from_utf8(bytes).expect("mapping seeds are UTF-8");
+        Mapping::parse(&text).unwrap_or_else(|e| panic!("seed mapping/{name}: {e}"));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: mutate::cases(300), ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_seeds_are_read_or_refused(
+        target in prop::sample::select(FILE_TARGETS.to_vec()),
+        pick in any::<prop::sample::Index>(),
+        mutations in mutate::mutations(),
+    ) {
+        let seeds = mutate::seeds(target);
+        let (name, seed) = &seeds[pick.index(seeds.len())];
+        read_seed(name, &mutate::mutate(seed, &mutations));
+    }
+
+    #[test]
+    fn mutated_mappings_are_parsed_or_refused(
+        pick in any::<prop::sample::Index>(),
+        mutations in mutate::mutations(),
+    ) {
+        let seeds = mutate::seeds("mapping");
+        let (_, seed) = &seeds[pick.index(seeds.len())];
+        parse_mapping(&mutate::mutate(seed, &mutations));
     }
 }
 

@@ -12,7 +12,6 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use sha2::Sha256;
-use unicode_normalization::UnicodeNormalization;
 
 use crate::schema::{FieldKind, FieldRule, Hardening, LinkageSchema};
 
@@ -75,14 +74,10 @@ pub fn dice(a: &Encoding, b: &Encoding) -> f64 {
 /// Folds text the same way at every organisation: accents, case and
 /// punctuation removed, words joined by `_` and padded, so "María José",
 /// "MARIA JOSE" and "maria-jose" give the same q-grams.
+/// The encoding depends on this folding: changing it changes every
+/// filter, so partners must then re-encode.
 pub fn normalise_text(value: &str) -> String {
-    let folded: String = value
-        .nfkd()
-        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
-        .collect();
-    folded.split_whitespace().collect::<Vec<_>>().join("_")
+    corridor_model::fold_words(value, "_")
 }
 
 /// The tokens one field's value contributes.

@@ -11,16 +11,20 @@
 //!   clustering into persons ([`cluster`]).
 //! - [`evaluate`]: precision, recall, F1, pair completeness and reduction
 //!   ratio against a truth file.
+//!
+//! The API: [`encode_file`], [`Pool`] with [`link`] / [`link_into`] and
+//! [`LinkOptions`], [`evaluate`], the [`LinkageSchema`] and the
+//! [`Encoder`] it builds; errors are [`LinkError`].
 
-pub mod block;
-pub mod bloom;
-pub mod cluster;
-pub mod encode;
+pub(crate) mod block;
+pub(crate) mod bloom;
+pub(crate) mod cluster;
+pub(crate) mod encode;
 pub mod evaluate;
-pub mod model;
+pub(crate) mod model;
 pub mod pool;
 pub mod schema;
-pub mod train;
+pub(crate) mod train;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,7 @@
 //! Age in completed years and the standard age groups.
 
+use std::sync::OnceLock;
+
 use chrono::{Datelike, NaiveDate};
 
 use crate::codes::CodeListId;
@@ -27,6 +29,40 @@ pub enum AgeGrouping {
     Broad,
     /// `Y_LT18`, `Y_GE18`.
     Majority,
+    /// `Y0T11`, `Y12T17`, `Y18T24`, `Y25T34`, `Y35T49`, `Y_GE50`: the
+    /// groups of counter-trafficking case reports.
+    Cases,
+}
+
+/// Ages above this fall in the group that holds it (every grouping's last
+/// group is open-ended).
+const OLDEST: usize = 150;
+
+/// A grouping's codes and, for every age up to [`OLDEST`], the index of
+/// its group: built once from the code list, so that a lookup per record
+/// costs an array read.
+struct Lookup {
+    codes: Vec<&'static str>,
+    by_age: Vec<Option<u8>>,
+}
+
+impl Lookup {
+    fn build(grouping: AgeGrouping) -> Lookup {
+        let codes = grouping.codes();
+        let ranges: Vec<(i32, Option<i32>)> = codes
+            .iter()
+            .map(|c| age_range(c).unwrap_or((i32::MAX, None)))
+            .collect();
+        let by_age = (0..=OLDEST as i32)
+            .map(|age| {
+                ranges
+                    .iter()
+                    .position(|&(from, to)| age >= from && to.is_none_or(|to| age <= to))
+                    .and_then(|i| u8::try_from(i).ok())
+            })
+            .collect();
+        Lookup { codes, by_age }
+    }
 }
 
 impl AgeGrouping {
@@ -35,7 +71,35 @@ impl AgeGrouping {
             AgeGrouping::FiveYear => "five_year",
             AgeGrouping::Broad => "broad",
             AgeGrouping::Majority => "majority",
+            AgeGrouping::Cases => "cases",
         }
+    }
+
+    fn lookup(self) -> &'static Lookup {
+        static LOOKUPS: [OnceLock<Lookup>; 4] = [const { OnceLock::new() }; 4];
+        let i = self as usize;
+        LOOKUPS[i].get_or_init(|| Lookup::build(self))
+    }
+
+    /// The position in [`AgeGrouping::codes`] of the group that holds
+    /// `age`; `None` for a negative age.
+    pub fn index_of(self, age: i32) -> Option<u8> {
+        let age = usize::try_from(age).ok()?;
+        self.lookup().by_age[age.min(OLDEST)]
+    }
+
+    /// The groups with the ages each covers: code, first and last year
+    /// (`None` for "and over"), youngest first.
+    pub fn ranges(self) -> Vec<(&'static str, i32, Option<i32>)> {
+        self.codes()
+            .into_iter()
+            .filter_map(|c| age_range(c).map(|(from, to)| (c, from, to)))
+            .collect()
+    }
+
+    /// The code at `index` of [`AgeGrouping::codes`].
+    pub fn code_at(self, index: u8) -> Option<&'static str> {
+        self.lookup().codes.get(usize::from(index)).copied()
     }
 
     /// The group codes of this grouping, youngest first.
@@ -63,6 +127,14 @@ pub fn age_range(code: &str) -> Option<(i32, Option<i32>)> {
 
 /// The code of the group of `grouping` that holds `age`; `_U` for a negative age.
 pub fn age_group(age: i32, grouping: AgeGrouping) -> &'static str {
+    grouping
+        .index_of(age)
+        .and_then(|i| grouping.code_at(i))
+        .unwrap_or("_U")
+}
+
+#[cfg(test)]
+fn age_group_by_scan(age: i32, grouping: AgeGrouping) -> &'static str {
     let list = CodeListId::AgeGroup.list();
     for code in &list.codes {
         if code.extra.get("kind").map(String::as_str) != Some(grouping.kind()) {
@@ -119,15 +191,23 @@ mod tests {
         assert_eq!(age_group(18, AgeGrouping::Majority), "Y_GE18");
         assert_eq!(age_group(-1, AgeGrouping::Majority), "_U");
         assert_eq!(AgeGrouping::FiveYear.codes().len(), 18);
+        assert_eq!(age_group(11, AgeGrouping::Cases), "Y0T11");
+        assert_eq!(age_group(12, AgeGrouping::Cases), "Y12T17");
+        assert_eq!(age_group(90, AgeGrouping::Cases), "Y_GE50");
+        assert_eq!(AgeGrouping::Broad.index_of(-3), None);
+        assert_eq!(AgeGrouping::Broad.index_of(200), Some(3));
     }
 
     proptest! {
         /// Every age 0..=130 falls in exactly one group of each grouping.
         #[test]
-        fn groups_partition_ages(age in 0i32..=130) {
-            for grouping in [AgeGrouping::FiveYear, AgeGrouping::Broad, AgeGrouping::Majority] {
+        fn groups_partition_ages(age in -5i32..=400) {
+            for grouping in [AgeGrouping::FiveYear, AgeGrouping::Broad, AgeGrouping::Majority, AgeGrouping::Cases] {
                 let group = age_group(age, grouping);
-                prop_assert!(grouping.codes().contains(&group), "{age} -> {group}");
+                prop_assert_eq!(group, age_group_by_scan(age, grouping));
+                if age >= 0 {
+                    prop_assert!(grouping.codes().contains(&group), "{age} -> {group}");
+                }
             }
         }
     }

@@ -7,17 +7,22 @@
 //!
 //! It knows nothing about files, SQL or HTTP: readers, stores and servers
 //! live in the crates above it.
+//!
+//! The API: the record types ([`RecordType`], [`Field`]), the code lists
+//! ([`CodeListId`], [`CodeList`], [`Countries`]), the age groups
+//! ([`age::AgeGrouping`]), the day numbers ([`calendar`]) and text folding
+//! ([`fold`], [`fold_words`], [`for_display`]).
 
 pub mod age;
 pub mod calendar;
-pub mod codes;
-pub mod countries;
+pub(crate) mod codes;
+pub(crate) mod countries;
 pub mod docs;
 pub mod records;
-pub mod standard;
+pub(crate) mod standard;
 mod text;
 
 pub use codes::{Code, CodeList, CodeListId, UnknownCode};
 pub use countries::{Countries, Country, CountryNotFound};
 pub use standard::{Field, FieldType, RecordType};
-pub use text::{ForDisplay, for_display, list_for_display};
+pub use text::{ForDisplay, fold, fold_words, for_display, list_for_display, without_accents};

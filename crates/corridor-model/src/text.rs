@@ -5,17 +5,41 @@ use std::fmt;
 
 use unicode_normalization::UnicodeNormalization;
 
+/// A value with its accents removed (NFKD minus combining marks), case
+/// and everything else kept: "Número de Pasaporte" → "Numero de Pasaporte".
+pub fn without_accents(value: &str) -> String {
+    unaccented(value).collect()
+}
+
+fn unaccented(value: &str) -> impl Iterator<Item = char> + '_ {
+    value
+        .nfkd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+}
+
 /// Folds a value to the key used for matching: accents removed (NFKD minus
 /// combining marks), lower case, and everything but letters and digits
 /// dropped. "Côte d'Ivoire", "COTE D IVOIRE" and "cote-d'ivoire" all fold to
 /// "cotedivoire"; "U.S.A." folds to "usa".
 pub fn fold(value: &str) -> String {
-    value
-        .nfkd()
-        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+    unaccented(value)
         .flat_map(char::to_lowercase)
         .filter(|c| c.is_alphanumeric())
         .collect()
+}
+
+/// Folds a value as [`fold`] does but keeps its words apart, joined by
+/// `separator`: "María-José  LÓPEZ" → "maria_jose_lopez" with `_`. Anything
+/// but a letter or a digit ends a word.
+pub fn fold_words(value: &str, separator: &str) -> String {
+    let spaced: String = unaccented(value)
+        .flat_map(char::to_lowercase)
+        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+        .collect();
+    spaced
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(separator)
 }
 
 /// A value from a file (a header, a cell, a sheet name) as a message shows
@@ -196,7 +220,7 @@ impl fmt::Display for Thousands {
 
 #[cfg(test)]
 mod tests {
-    use super::{fold, for_display, list_for_display};
+    use super::{fold, fold_words, for_display, list_for_display, without_accents};
     use proptest::prelude::*;
 
     #[test]
@@ -204,6 +228,13 @@ mod tests {
         assert_eq!(fold("Côte d'Ivoire"), "cotedivoire");
         assert_eq!(fold("U.S.A."), "usa");
         assert_eq!(fold("  Nicaragüense "), "nicaraguense");
+        assert_eq!(fold_words("María-José  LÓPEZ", "_"), "maria_jose_lopez");
+        assert_eq!(fold_words(" ¿Año?  ", " "), "ano");
+        assert_eq!(fold_words("", "_"), "");
+        assert_eq!(
+            without_accents("Número de Pasaporte"),
+            "Numero de Pasaporte"
+        );
         assert_eq!(fold("ÅLAND"), "aland");
     }
 

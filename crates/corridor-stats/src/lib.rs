@@ -8,6 +8,11 @@
 //! derived datasets (`corridor derive`), then rolled up to all margins
 //! here. Nothing in this crate is protected: a table is inside the trust
 //! boundary until `protect` has treated it.
+//!
+//! The API: [`table`] with a [`TableSpec`] and a [`Measure`] (see
+//! [`MEASURES`]) gives a [`Table`] of [`Cell`]s; [`standard_table`] names
+//! the published ones; [`mirror`] compares what two countries record;
+//! errors are [`StatsError`].
 
 pub mod mirror;
 
@@ -15,6 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use arrow::array::{Array, AsArray, Float64Array, Int64Array, StringArray, UInt64Array};
 use arrow::datatypes::DataType;
+use corridor_derive::tables;
 use corridor_store::Workspace;
 use serde::{Deserialize, Serialize};
 
@@ -71,16 +77,35 @@ enum Source {
 impl Source {
     fn table(self) -> &'static str {
         match self {
-            Source::Crossings => "crossings",
-            Source::Stocks => "stocks",
-            Source::Stays => "stays",
+            Source::Crossings => tables::CROSSINGS.name,
+            Source::Stocks => tables::STOCKS.name,
+            Source::Stays => tables::STAYS.name,
             Source::Returns => "returns",
             Source::Permits => "residence_permits",
         }
     }
 
     fn derived(self) -> bool {
-        matches!(self, Source::Crossings | Source::Stocks | Source::Stays)
+        self.derived_table().is_some()
+    }
+
+    /// The record key a cell's key sums (for cell-key perturbation).
+    fn key(self) -> &'static str {
+        if self == Source::Stocks {
+            "t.key_sum"
+        } else {
+            KEY
+        }
+    }
+
+    /// The description of the derived dataset this source reads.
+    fn derived_table(self) -> Option<&'static tables::DerivedTable> {
+        match self {
+            Source::Crossings => Some(&tables::CROSSINGS),
+            Source::Stocks => Some(&tables::STOCKS),
+            Source::Stays => Some(&tables::STAYS),
+            Source::Returns | Source::Permits => None,
+        }
     }
 
     /// Dimension name → SQL expression over `t` (the table) and `c` (the
@@ -169,6 +194,17 @@ pub struct Measure {
 }
 
 const KEY: &str = "t.record_key >> 32";
+
+impl Measure {
+    /// 1 for a record whose contribution is still provisional.
+    fn open(&self) -> &'static str {
+        if self.source == Source::Crossings && self.value.contains("p_migration") {
+            "CASE WHEN t.outcome = 'provisional' THEN 1 ELSE 0 END"
+        } else {
+            "0"
+        }
+    }
+}
 
 pub const MEASURES: &[Measure] = &[
     Measure {
@@ -342,23 +378,18 @@ pub fn table(ws: &Workspace, spec: &TableSpec) -> Result<Table, StatsError> {
     let mut notes = Vec::new();
     let mut filters: Vec<String> = spec.filter.iter().map(|f| format!("({f})")).collect();
     if m.stock && !spec.by.iter().any(|d| d == "month") {
-        filters.push("month = (SELECT max(month) FROM stocks)".into());
+        filters.push(format!(
+            "month = (SELECT max(month) FROM {})",
+            tables::STOCKS.name
+        ));
         notes.push("A stock is a count at a point in time: without `month` in --by the table shows the latest month.".into());
     }
     let inner: Vec<String> = dims
         .iter()
         .map(|(n, e)| format!("coalesce(CAST({e} AS VARCHAR), '{UNKNOWN}') AS \"{n}\""))
         .collect();
-    let key = if m.source == Source::Stocks {
-        "t.key_sum"
-    } else {
-        KEY
-    };
-    let open = if m.source == Source::Crossings && m.value.contains("p_migration") {
-        "CASE WHEN t.outcome = 'provisional' THEN 1 ELSE 0 END"
-    } else {
-        "0"
-    };
+    let key = m.source.key();
+    let open = m.open();
     let by: Vec<String> = spec.by.iter().map(|d| format!("\"{d}\"")).collect();
     let select_by = if by.is_empty() {
         String::new()
@@ -756,6 +787,49 @@ mod csv_tests {
              WHEN t.age BETWEEN 15 AND 24 THEN 'Y15T24' WHEN t.age BETWEEN 25 AND 64 THEN 'Y25T64' \
              WHEN t.age >= 65 THEN 'Y_GE65' ELSE '_U' END"
         );
+    }
+
+    /// The columns `t.<name>` an SQL expression reads from its table.
+    fn table_columns(sql: &str) -> Vec<String> {
+        sql.match_indices("t.")
+            .filter(|(i, _)| *i == 0 || !sql.as_bytes()[i - 1].is_ascii_alphanumeric())
+            .map(|(i, _)| {
+                sql[i + 2..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Every column a measure or a dimension reads from a derived dataset
+    /// is one the dataset's description (`corridor_derive::tables`) has.
+    #[test]
+    fn measures_read_only_columns_derive_writes() {
+        let mut checked = 0;
+        for m in MEASURES {
+            let Some(table) = m.source.derived_table() else {
+                continue;
+            };
+            let mut sql = vec![
+                m.base.to_string(),
+                m.value.to_string(),
+                m.source.key().to_string(),
+                m.open().to_string(),
+            ];
+            sql.extend(m.source.dimensions().into_iter().map(|(_, e)| e));
+            for column in sql.iter().flat_map(|e| table_columns(e)) {
+                assert!(
+                    table.column(&column).is_some(),
+                    "{}: {} has no column {column}",
+                    m.name,
+                    table.name
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 30, "{checked}");
+        assert_eq!(table_columns("t.a + xt.b - t.c_d"), ["a", "c_d"]);
     }
 
     proptest! {

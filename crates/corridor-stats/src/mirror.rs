@@ -40,9 +40,10 @@ pub fn mirror(ws: &Workspace, period: &str) -> Result<Vec<MirrorRow>, StatsError
             )));
         }
     };
-    if !ws.derived_dir().join("crossings").is_dir() {
+    let crossings = corridor_derive::tables::CROSSINGS.name;
+    if !ws.derived_dir().join(crossings).is_dir() {
         return Err(StatsError::Missing {
-            dataset: "crossings".into(),
+            dataset: crossings.into(),
             hint: format!(
                 "run `corridor derive --workspace {}` first",
                 ws.root().display()
@@ -51,7 +52,7 @@ pub fn mirror(ws: &Workspace, period: &str) -> Result<Vec<MirrorRow>, StatsError
     }
     let sql = format!(
         "SELECT reporting_country, counterpart_country, direction, {expr} AS period, COUNT(*) AS n \
-         FROM crossings WHERE counted AND counterpart_country IS NOT NULL GROUP BY 1, 2, 3, 4"
+         FROM {crossings} WHERE counted AND counterpart_country IS NOT NULL GROUP BY 1, 2, 3, 4"
     );
     let batches = ws.sql(&sql)?;
     // (reporter, counterpart, entry?, period) → crossings

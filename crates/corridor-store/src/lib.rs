@@ -7,25 +7,29 @@
 //! staging and becomes visible in one catalog transaction, so a crash at any
 //! moment leaves either the whole submission or nothing. SQL runs over the
 //! current submissions with Apache DataFusion.
+//!
+//! The API: [`Workspace`] (`init`, `open`, `submit`, `status`, `sql`) with
+//! its [`Outcome`], [`SubmissionInfo`] and [`SourceStatus`]; query limits
+//! ([`QueryLimits`]) and result formats ([`OutputFormat`]); errors are
+//! [`StoreError`].
 
 mod catalog;
 mod output;
 mod private;
 mod query;
 mod staging;
+mod submit;
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use corridor_ingest::{Mapping, Pseudonymiser, Report};
+use corridor_ingest::{Pseudonymiser, Report};
 use corridor_model::RecordType;
-use sha2::{Digest, Sha256};
 
 pub use catalog::{SourceStatus, SubmissionInfo};
 pub use output::{OutputFormat, write_results, write_results_file};
 pub use query::{QueryLimits, default_memory_limit, parse_size};
+pub use submit::sha256_file;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -272,180 +276,6 @@ impl Workspace {
         Ok(())
     }
 
-    /// Ingests `file` through the mapping at `mapping_path`.
-    pub fn submit(
-        &self,
-        mapping_path: &Path,
-        file: &Path,
-        replace: bool,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<Outcome, StoreError> {
-        let (mapping, mapping_sha) = Mapping::load(mapping_path)?;
-        let record_type = mapping
-            .record_type()
-            .map_err(|m| StoreError::Workspace(format!("{}: {m}", mapping_path.display())))?;
-        let source = mapping.source_name().to_string();
-        if !source
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-        {
-            return Err(StoreError::Workspace(format!(
-                "source name '{source}' may only use letters, digits, '-', '_' and '.'"
-            )));
-        }
-        let file_name = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let _lock = self.lock()?;
-        let catalog = self.catalog()?;
-        self.recover(&catalog)?;
-        // A file named like a current submission is most likely that file
-        // again: its SHA-256 decides first whether there is anything to do.
-        // Any other file is hashed while it is being ingested (the SHA-256
-        // is a serial pass over the whole file), and checked before commit.
-        let incoming = Incoming {
-            source: &source,
-            file,
-            file_name: &file_name,
-            mapping_sha: &mapping_sha,
-            replace,
-        };
-        let named_before = !catalog
-            .current_for_file(&source, &file_name, None)?
-            .is_empty();
-        // The SHA-256 and what it settles, when known before ingesting.
-        let early = if named_before {
-            let sha = sha256_file(file)?;
-            match incoming.settle(&catalog, &sha)? {
-                Settled::Current(submission) => {
-                    return Ok(Outcome::AlreadyIngested {
-                        submission: *submission,
-                    });
-                }
-                Settled::Supersedes(superseded) => Some((sha, superseded)),
-            }
-        } else {
-            None
-        };
-        if let Some(t) = catalog.source_type(&source)?
-            && t != record_type.name()
-        {
-            return Err(StoreError::Workspace(format!(
-                "source '{source}' holds {t}, not {}",
-                record_type.name()
-            )));
-        }
-        let id = new_submission_id();
-        let stage_dir = self.root.join("staging").join(&id);
-        // Whatever this submission wrote goes again unless it commits: no
-        // stray parts, quarantine or report are left for the next ingest.
-        let mut leftovers = Leftovers {
-            paths: vec![stage_dir.clone()],
-        };
-        let stage = staging::Staging::create(&stage_dir, record_type)?;
-        let key = self.pseudonymiser()?;
-        let mut sink = stage.sink();
-        let sub = corridor_ingest::Submission {
-            scratch: Some(&stage_dir),
-            file,
-            source_id: &source,
-            submission_id: &id,
-        };
-        let stop = AtomicBool::new(false);
-        // A CSV or NDJSON reader hashes the file as it reads it; any other
-        // file is hashed by a thread of its own while it is ingested.
-        let hashed_by_reader = corridor_ingest::read::hashes_while_reading(file, &mapping.reader);
-        let (report, late_sha) = std::thread::scope(|scope| {
-            let late_sha = (early.is_none() && !hashed_by_reader)
-                .then(|| scope.spawn(|| sha256_file_unless(file, &stop)));
-            let report = corridor_ingest::ingest(&mapping, &sub, &key, &mut sink, progress);
-            // A file that failed needs no digest: do not make its error wait.
-            if report.is_err() {
-                stop.store(true, Ordering::Relaxed);
-            }
-            let late_sha = late_sha.map(|thread| {
-                thread.join().unwrap_or_else(|_| {
-                    Err(StoreError::Workspace(format!(
-                        "{}: hashing the file failed",
-                        file.display()
-                    )))
-                })
-            });
-            (report, late_sha)
-        });
-        let report = report
-            .map_err(StoreError::from)
-            .and_then(|r| sink.finish().map(|()| r))
-            .map_err(|e| disk_full(e, &stage_dir, file))?;
-        let (file_sha, superseded) = match (early, late_sha) {
-            (Some(early), _) => early,
-            (None, late) => {
-                let sha = match (late, &report.file_sha256) {
-                    (Some(late), _) => late?,
-                    (None, Some(sha)) => sha.clone(),
-                    (None, None) => sha256_file(file)?,
-                };
-                // Refused or nothing to do: what was staged goes (`leftovers`).
-                match incoming.settle(&catalog, &sha)? {
-                    Settled::Current(submission) => {
-                        // The same content under another name.
-                        return Ok(Outcome::AlreadyIngested {
-                            submission: *submission,
-                        });
-                    }
-                    Settled::Supersedes(superseded) => (sha, superseded),
-                }
-            }
-        };
-        // Move into place (invisible until the catalog says so), then commit.
-        let data_rel = PathBuf::from("data")
-            .join(record_type.name())
-            .join(format!("source={source}"))
-            .join(format!("submission={id}"));
-        let quarantine_rel = PathBuf::from("quarantine")
-            .join(&source)
-            .join(format!("{id}.csv"));
-        let report_rel = PathBuf::from("reports").join(format!("{id}.json"));
-        leftovers.paths.push(self.root.join(&data_rel));
-        leftovers.paths.push(self.root.join(&quarantine_rel));
-        stage.place(&self.root, &data_rel, &quarantine_rel)?;
-        let report_json = serde_json::to_string_pretty(&report).unwrap_or_default();
-        let report_path = self.root.join(&report_rel);
-        leftovers.paths.push(report_path.clone());
-        private::write(&report_path, report_json.as_bytes()).map_err(io(&report_path))?;
-        let info = SubmissionInfo {
-            id: id.clone(),
-            seq: 0,
-            source: source.clone(),
-            record_type: record_type.name().to_string(),
-            file_name,
-            file_sha256: file_sha,
-            mapping_sha256: mapping_sha,
-            rows_read: report.rows_read,
-            rows_stored: report.stored,
-            rows_quarantined: report.quarantined,
-            data_path: data_rel.to_string_lossy().into_owned(),
-            quarantine_path: quarantine_rel.to_string_lossy().into_owned(),
-            committed_at: now(),
-            status: "current".into(),
-        };
-        let info = catalog.commit(
-            &info,
-            mapping.description.as_deref(),
-            &superseded,
-            &report_json,
-        )?;
-        // Committed: the placed files are the submission's now.
-        leftovers.paths.truncate(1);
-        drop(leftovers);
-        Ok(Outcome::Committed {
-            submission: info,
-            report,
-            superseded,
-        })
-    }
-
     /// Sources with their current row counts, and every submission.
     pub fn status(&self) -> Result<(Vec<SourceStatus>, Vec<SubmissionInfo>), StoreError> {
         let catalog = self.catalog()?;
@@ -528,172 +358,6 @@ impl Workspace {
     }
 }
 
-/// Paths a submission in progress has written, removed when it is
-/// dropped: on every way out but a commit, which keeps only the staging
-/// folder in the list.
-struct Leftovers {
-    paths: Vec<PathBuf>,
-}
-
-impl Drop for Leftovers {
-    fn drop(&mut self) {
-        for p in &self.paths {
-            let _ = if p.is_dir() {
-                fs::remove_dir_all(p)
-            } else {
-                fs::remove_file(p)
-            };
-        }
-    }
-}
-
-/// Says what a full disk means for a submission: which folder filled up,
-/// how much it had written, and what to free. Other errors pass unchanged.
-fn disk_full(e: StoreError, stage_dir: &Path, file: &Path) -> StoreError {
-    let text = e.to_string();
-    if !text.contains("No space left on device") && !text.contains("os error 28") {
-        return e;
-    }
-    let written = folder_bytes(stage_dir);
-    let input = fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-    StoreError::Workspace(format!(
-        "the disk holding {} is full: the submission had written {} when it stopped, for an input of {}. \
-         What it wrote has been removed. Free at least {} there (stored data is usually smaller than the \
-         input, but allow for its size) or move the workspace to a larger disk, then submit again. ({text})",
-        stage_dir.parent().unwrap_or(stage_dir).display(),
-        human_bytes(written),
-        human_bytes(input),
-        human_bytes(input.max(written)),
-    ))
-}
-
-fn folder_bytes(dir: &Path) -> u64 {
-    fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| match e.file_type() {
-            Ok(t) if t.is_dir() => folder_bytes(&e.path()),
-            _ => e.metadata().map(|m| m.len()).unwrap_or(0),
-        })
-        .sum()
-}
-
-fn human_bytes(n: u64) -> String {
-    const MIB: f64 = 1024.0 * 1024.0;
-    if n >= 1 << 30 {
-        format!("{:.1} GiB", n as f64 / (MIB * 1024.0))
-    } else {
-        format!("{:.1} MiB", n as f64 / MIB)
-    }
-}
-
-/// A file on its way in, as far as the catalog is concerned.
-struct Incoming<'a> {
-    source: &'a str,
-    file: &'a Path,
-    file_name: &'a str,
-    mapping_sha: &'a str,
-    replace: bool,
-}
-
-/// What a file's SHA-256 settles.
-enum Settled {
-    /// The same file with the same mapping is current (this submission):
-    /// a no-op.
-    Current(Box<SubmissionInfo>),
-    /// Go on, superseding these submissions (same name or same content;
-    /// none unless `replace`).
-    Supersedes(Vec<String>),
-}
-
-impl Incoming<'_> {
-    fn settle(&self, catalog: &catalog::Catalog, file_sha: &str) -> Result<Settled, StoreError> {
-        let source = self.source;
-        if let Some(existing) = catalog.find(source, file_sha, self.mapping_sha)? {
-            return Ok(Settled::Current(Box::new(existing)));
-        }
-        let superseded = catalog.current_for_file(source, self.file_name, Some(file_sha))?;
-        if !superseded.is_empty() && !self.replace {
-            return Err(StoreError::Workspace(format!(
-                "{} was already submitted to source '{source}' (submission {}), with other content or another mapping; \
-                 use --replace to supersede it",
-                self.file.display(),
-                superseded.join(", ")
-            )));
-        }
-        Ok(Settled::Supersedes(superseded))
-    }
-}
-
-/// SHA-256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> Result<String, StoreError> {
-    sha256_file_unless(path, &AtomicBool::new(false))
-}
-
-/// SHA-256 of a file, given up (with an error) once `stop` is set.
-fn sha256_file_unless(path: &Path, stop: &AtomicBool) -> Result<String, StoreError> {
-    let mut f = File::open(path).map_err(io(path))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            return Err(StoreError::Workspace(format!(
-                "{}: hashing stopped",
-                path.display()
-            )));
-        }
-        let n = f.read(&mut buf).map_err(io(path))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
-}
-
-fn new_submission_id() -> String {
-    let mut r = [0u8; 4];
-    let _ = getrandom::fill(&mut r);
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    format!("{stamp:x}-{}", hex::encode(r))
-}
-
 pub(crate) fn now() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_full_disk_names_the_folder_and_the_space_written() {
-        let dir = tempfile::tempdir().expect("dir");
-        let stage = dir.path().join("staging").join("sub-1");
-        fs::create_dir_all(&stage).expect("stage");
-        fs::write(stage.join("part-00000.parquet"), vec![0u8; 3 << 20]).expect("part");
-        let input = dir.path().join("export.csv");
-        fs::write(&input, vec![b'x'; 5 << 20]).expect("input");
-        let full = StoreError::Io {
-            path: stage.join("part-00001.parquet"),
-            source: std::io::Error::from_raw_os_error(28),
-        };
-        let text = disk_full(full, &stage, &input).to_string();
-        assert!(
-            text.contains(&dir.path().join("staging").display().to_string()),
-            "{text}"
-        );
-        assert!(
-            text.contains("3.0 MiB") && text.contains("5.0 MiB"),
-            "{text}"
-        );
-        assert!(text.contains("Free at least"), "{text}");
-        // Any other error passes unchanged.
-        let other = StoreError::Workspace("no".into());
-        assert_eq!(disk_full(other, &stage, &input).to_string(), "no");
-    }
 }

@@ -16,14 +16,18 @@
 //! protected figures: it is what a publisher may hand out after review. The
 //! review folder (the internal report) holds the sensitive counts and stays
 //! inside the workspace.
+//!
+//! The API: [`synthesise`] with a [`Plan`]; [`Table`] and [`Domain`] for
+//! its input; [`KSynthetic`], [`DpSynthetic`] with its [`PrivacyLoss`],
+//! and the reports ([`Report`], [`PublicReport`]).
 
-pub mod combos;
-pub mod domain;
+pub(crate) mod combos;
+pub(crate) mod domain;
 pub mod dp;
-pub mod ksynth;
+pub(crate) mod ksynth;
 mod plan;
 pub mod report;
-pub mod table;
+pub(crate) mod table;
 
 use std::path::{Path, PathBuf};
 

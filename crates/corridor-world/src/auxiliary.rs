@@ -87,12 +87,12 @@ pub const SIGNAL_COLUMNS: &[&str] = &[
     "provider",
 ];
 
-/// Share of travellers a mobile operator sees, by broad age band and sex
+/// Share of travellers a mobile operator sees, by broad age group (the
+/// `age_group` code list's `broad` groups, in order) and sex
 /// (female, male): children carry no phone of their own, older people and
 /// women are less often roaming subscribers. This is the known bias the
 /// nowcasts must correct.
 pub const MOBILE_COVERAGE: [[f64; 2]; 4] = [[0.03, 0.03], [0.72, 0.85], [0.55, 0.75], [0.25, 0.35]];
-pub const AGE_BANDS: [&str; 4] = ["Y0T14", "Y15T24", "Y25T64", "Y_GE65"];
 
 /// Monthly signals by corridor: mobile devices seen crossing (true flows
 /// thinned by the coverage above, with noise), and a web search-interest

@@ -294,14 +294,6 @@ pub fn slv_border(rec: &BorderRecord) -> Vec<Cell> {
     ]
 }
 
-pub fn border_columns(r: Cc) -> &'static [(&'static str, Role)] {
-    match r {
-        geo::GTM => GTM_BORDER_COLUMNS,
-        geo::HND => HND_BORDER_COLUMNS,
-        _ => SLV_BORDER_COLUMNS,
-    }
-}
-
 pub fn border_cells(rec: &BorderRecord) -> Vec<Cell> {
     match rec.r {
         geo::GTM => gtm_border(rec),

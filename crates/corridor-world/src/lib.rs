@@ -11,18 +11,22 @@
 //! so the output is byte-identical for a seed whatever the number of
 //! threads, and persons are generated and written in chunks: memory does not
 //! grow with the number of persons.
+//!
+//! The API: [`generate`] with a [`WorldConfig`] gives a [`Summary`] or a
+//! [`WorldError`]; [`geo`], [`mappings`] and [`truth`] tell later layers
+//! and tests where things are and what is true.
 
-pub mod auxiliary;
-pub mod calendar;
-pub mod export;
-pub mod faults;
+pub(crate) mod auxiliary;
+pub(crate) mod calendar;
+pub(crate) mod export;
+pub(crate) mod faults;
 pub mod geo;
 pub mod mappings;
-pub mod names;
-pub mod scratch;
-pub mod sim;
-pub mod table;
-pub mod trafficking;
+pub(crate) mod names;
+pub(crate) mod scratch;
+pub(crate) mod sim;
+pub(crate) mod table;
+pub(crate) mod trafficking;
 pub mod truth;
 
 pub use scratch::scratch_dir;
@@ -38,12 +42,13 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use calendar::{
-    Day, MINUTES_PER_DAY, day_of, first_day_of_month, last_day_of_month, month_label, month_of_day,
+    Day, MINUTES_PER_DAY, MonthIndex, day_of, first_day_of_month, last_day_of_month, month_label,
+    month_of_day,
 };
 use faults::{FaultKind, Role};
 use geo::{Cc, POSTS, REPORTING};
 use sim::{Life, Span};
-use table::{Cell, CsvSink, DateStyle, NdjsonSink, Sink, XlsxBook, XlsxSheet};
+use table::{Cell, CsvSink, DateStyle, NdjsonSink, Sink, XlsxBook, XlsxSheet, csv_field};
 use truth::{Accounts, Crossing, Direction};
 
 /// What to generate.
@@ -214,17 +219,6 @@ fn fault_line(
         csv_field(expected),
         person
     )
-}
-
-/// A field of the truth files, which are written a line at a time while
-/// persons stream past; quoted exactly when the csv crate would (a proptest
-/// reads it back with the csv crate).
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 /// A planned export row: one recorded crossing, permit or return.
@@ -620,6 +614,43 @@ pub fn generate(
     out_dir: &Path,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<Summary, WorldError> {
+    check(cfg)?;
+    let out = Output {
+        root: out_dir.to_path_buf(),
+    };
+    create_folders(&out)?;
+    let period = Period::of(cfg)?;
+    let mut exports = Exports::create(&out)?;
+    let mut truth = TruthFiles::create(&out)?;
+    let mut accounts = Accounts::new(period.months);
+    let mut crossings = 0u64;
+    let chunks = cfg.persons.div_ceil(CHUNK);
+    for chunk in 0..chunks {
+        let ids = chunk * CHUNK..((chunk + 1) * CHUNK).min(cfg.persons);
+        let (mut works, chunk_accounts) = simulate(cfg, &period, ids);
+        accounts.merge(&chunk_accounts);
+        crossings += truth.write(&out, &works)?;
+        exports.write(&out, &mut works, &mut truth.faults)?;
+        progress(((chunk + 1) * CHUNK).min(cfg.persons), cfg.persons);
+    }
+    let mut summary = Summary {
+        persons: cfg.persons,
+        crossings,
+        ..Default::default()
+    };
+    exports.finish(cfg, &out, &mut truth.faults, &mut summary)?;
+    write_trafficking(cfg, period.span, &out, &mut summary)?;
+    write_aux(cfg, &out, &accounts, period.first_month, &mut summary)?;
+    write_accounts(&out, &accounts, &period.month_ends, period.first_month)?;
+    summary.faults = truth.finish(&out)?;
+    write_mappings(&out)?;
+    write_partners_key(cfg, &out)?;
+    write_readme(cfg, &out, &summary)?;
+    Ok(summary)
+}
+
+/// Refuses a configuration the generator cannot make a world of.
+fn check(cfg: &WorldConfig) -> Result<(), WorldError> {
     if cfg.persons == 0 {
         return Err(WorldError::Config("--persons must be at least 1".into()));
     }
@@ -634,9 +665,10 @@ pub fn generate(
             "the period must start between 1990 and 2100 and last 1 to 30 years".into(),
         ));
     }
-    let out = Output {
-        root: out_dir.to_path_buf(),
-    };
+    Ok(())
+}
+
+fn create_folders(out: &Output) -> Result<(), WorldError> {
     for dir in [
         "sources/gtm-igm",
         "sources/hnd-inm",
@@ -651,179 +683,163 @@ pub fn generate(
     ] {
         fs::create_dir_all(out.path(dir)).map_err(out.err(dir))?;
     }
-    let start = day_of(
-        chrono::NaiveDate::from_ymd_opt(cfg.start_year, 1, 1)
-            .ok_or_else(|| WorldError::Config("bad start year".into()))?,
-    );
-    let end = day_of(
-        chrono::NaiveDate::from_ymd_opt(cfg.start_year + cfg.years - 1, 12, 31)
-            .ok_or_else(|| WorldError::Config("bad period".into()))?,
-    );
-    let span = Span {
-        warmup: start - 365,
-        start,
-        end,
-        horizon: end + truth::WINDOW_DAYS + 60,
-    };
-    let first_month = month_of_day(start);
-    let months = (cfg.years * 12) as usize;
-    let month_ends: Vec<i64> = (0..=months as i32)
-        .map(|m| (last_day_of_month(first_month + m - 1) as i64 + 1) * MINUTES_PER_DAY - 1)
-        .collect();
+    Ok(())
+}
 
-    let w1252 = encoding_rs::WINDOWS_1252;
-    let utf8 = encoding_rs::UTF_8;
-    let hnd_book = XlsxBook::create(&out.path(BORDER_FILES[1]));
-    let mut border = [
-        csv_source(
-            &out,
-            BORDER_FILES[0],
-            export::GTM_BORDER_COLUMNS,
-            b';',
-            w1252,
-            table::DMY,
-            "Guatemala, Instituto Guatemalteco de Migración: entries and exits (CSV, Windows-1252, ';', dd/mm/yyyy, Spanish headers)",
-        )?,
-        xlsx_source(
-            &out,
-            &hnd_book,
-            BORDER_FILES[1],
-            "Movimientos",
-            export::HND_BORDER_COLUMNS,
-            "Honduras, Instituto Nacional de Migración: entries and exits (Excel, sheet Movimientos)",
-        )?,
-        ndjson_source(
-            &out,
-            BORDER_FILES[2],
-            export::SLV_BORDER_COLUMNS,
-            "El Salvador, Dirección General de Migración y Extranjería: entries and exits (NDJSON, nested traveller and document)",
-        )?,
-    ];
-    let mut permits = [
-        csv_source(
-            &out,
-            PERMIT_FILES[0],
-            export::permit_columns(geo::GTM),
-            b';',
-            w1252,
-            table::DMY,
-            "Guatemala: residence permits (CSV, Windows-1252)",
-        )?,
-        xlsx_source(
-            &out,
-            &hnd_book,
-            PERMIT_FILES[1],
-            "Residencias",
-            export::permit_columns(geo::HND),
-            "Honduras: residence permits (Excel, sheet Residencias)",
-        )?,
-        ndjson_source(
-            &out,
-            PERMIT_FILES[2],
-            export::permit_columns(geo::SLV),
-            "El Salvador: residence permits (NDJSON)",
-        )?,
-    ];
-    let mut returns = csv_source(
-        &out,
-        RETURNS_FILE,
-        export::RETURN_COLUMNS,
-        b',',
-        utf8,
-        table::ISO,
-        "Regional returns register: forced, assisted voluntary and voluntary returns (UTF-8 CSV, English)",
-    )?;
+/// The simulated period: its span of days and its months.
+struct Period {
+    span: Span,
+    first_month: MonthIndex,
+    months: usize,
+    /// The last minute of each month, from the month before the first.
+    month_ends: Vec<i64>,
+}
 
-    let mut faults_log = FaultLog {
-        out: truth_file(
-            &out,
-            "truth/faults.csv",
-            "file,part,row,kind,column,written,expected,person_id",
-        )?,
-        count: 0,
-    };
-    let mut truth_persons = truth_file(
-        &out,
-        "truth/persons.csv",
-        "person_id,profile,citizenship,residence_at_start,sex,date_of_birth,document_type,document_number,given_names,family_names",
-    )?;
-    let mut truth_crossings = truth_file(
-        &out,
-        "truth/crossings.csv",
-        "person_id,country,direction,date,time,counterpart,mode,recording,status_before,long_term_migration,window_observed,post,permitted_days",
-    )?;
-    let mut accounts = Accounts::new(months);
-    let mut crossings_total = 0u64;
-
-    let chunks = cfg.persons.div_ceil(CHUNK);
-    for chunk in 0..chunks {
-        let ids = chunk * CHUNK..((chunk + 1) * CHUNK).min(cfg.persons);
-        let base = ids.start;
-        let mut works: Vec<PersonWork> = ids
-            .into_par_iter()
-            .map(|id| work(cfg, span, (id - base) as u32, id))
+impl Period {
+    fn of(cfg: &WorldConfig) -> Result<Period, WorldError> {
+        let start = day_of(
+            chrono::NaiveDate::from_ymd_opt(cfg.start_year, 1, 1)
+                .ok_or_else(|| WorldError::Config("bad start year".into()))?,
+        );
+        let end = day_of(
+            chrono::NaiveDate::from_ymd_opt(cfg.start_year + cfg.years - 1, 12, 31)
+                .ok_or_else(|| WorldError::Config("bad period".into()))?,
+        );
+        let span = Span {
+            warmup: start - 365,
+            start,
+            end,
+            horizon: end + truth::WINDOW_DAYS + 60,
+        };
+        let first_month = month_of_day(start);
+        let months = (cfg.years * 12) as usize;
+        let month_ends = (0..=months as i32)
+            .map(|m| (last_day_of_month(first_month + m - 1) as i64 + 1) * MINUTES_PER_DAY - 1)
             .collect();
-        let chunk_accounts = works
-            .par_iter()
-            .fold(
-                || Accounts::new(months),
-                |mut acc, w| {
-                    acc.add(&w.life, &w.crossings, &month_ends);
-                    acc
-                },
-            )
-            .reduce(
-                || Accounts::new(months),
-                |mut a, b| {
-                    a.merge(&b);
-                    a
-                },
-            );
-        accounts.merge(&chunk_accounts);
-        for w in &works {
-            truth_persons
-                .write_all(w.truth_persons.as_bytes())
-                .map_err(out.err("truth/persons.csv"))?;
-            truth_crossings
-                .write_all(w.truth_crossings.as_bytes())
-                .map_err(out.err("truth/crossings.csv"))?;
-            crossings_total += w.truth_crossings.lines().count() as u64;
-            for &(r, move_index, direction, t) in &w.missing {
-                let ri = REPORTING.iter().position(|&x| x == r).unwrap_or(0);
-                let what = format!(
-                    "{} {} on {} at {}",
-                    if direction == Direction::Arrival {
-                        "entry"
-                    } else {
-                        "exit"
-                    },
-                    geo::alpha3(r),
-                    table::format_datetime(t, "%Y-%m-%d %H:%M"),
-                    {
-                        let mv = &w.life.moves[move_index];
-                        let post = if direction == Direction::Arrival {
-                            mv.post_to
-                        } else {
-                            mv.post_from
-                        };
-                        post.map(|p| POSTS[p as usize].name).unwrap_or("")
-                    }
-                );
-                let line = fault_line(
-                    BORDER_FILES[ri],
-                    "",
-                    None,
-                    FaultKind::MissingRecord,
-                    "",
-                    "",
-                    &what,
-                    &w.life.person.id.to_string(),
-                );
-                faults_log
-                    .write(&[line])
-                    .map_err(out.err("truth/faults.csv"))?;
-            }
-        }
+        Ok(Period {
+            span,
+            first_month,
+            months,
+            month_ends,
+        })
+    }
+}
+
+/// Simulates the lives of one chunk of persons, in parallel, and counts
+/// them into the chunk's accounts.
+fn simulate(
+    cfg: &WorldConfig,
+    period: &Period,
+    ids: std::ops::Range<u64>,
+) -> (Vec<PersonWork>, Accounts) {
+    let base = ids.start;
+    let works: Vec<PersonWork> = ids
+        .into_par_iter()
+        .map(|id| work(cfg, period.span, (id - base) as u32, id))
+        .collect();
+    let accounts = works
+        .par_iter()
+        .fold(
+            || Accounts::new(period.months),
+            |mut acc, w| {
+                acc.add(&w.life, &w.crossings, &period.month_ends);
+                acc
+            },
+        )
+        .reduce(
+            || Accounts::new(period.months),
+            |mut a, b| {
+                a.merge(&b);
+                a
+            },
+        );
+    (works, accounts)
+}
+
+/// The agencies' exports of crossings, permits and returns.
+struct Exports {
+    border: [Source; 3],
+    permits: [Source; 3],
+    returns: Source,
+}
+
+impl Exports {
+    fn create(out: &Output) -> Result<Exports, WorldError> {
+        let w1252 = encoding_rs::WINDOWS_1252;
+        let hnd_book = XlsxBook::create(&out.path(BORDER_FILES[1]));
+        let border = [
+            csv_source(
+                out,
+                BORDER_FILES[0],
+                export::GTM_BORDER_COLUMNS,
+                b';',
+                w1252,
+                table::DMY,
+                "Guatemala, Instituto Guatemalteco de Migración: entries and exits (CSV, Windows-1252, ';', dd/mm/yyyy, Spanish headers)",
+            )?,
+            xlsx_source(
+                out,
+                &hnd_book,
+                BORDER_FILES[1],
+                "Movimientos",
+                export::HND_BORDER_COLUMNS,
+                "Honduras, Instituto Nacional de Migración: entries and exits (Excel, sheet Movimientos)",
+            )?,
+            ndjson_source(
+                out,
+                BORDER_FILES[2],
+                export::SLV_BORDER_COLUMNS,
+                "El Salvador, Dirección General de Migración y Extranjería: entries and exits (NDJSON, nested traveller and document)",
+            )?,
+        ];
+        let permits = [
+            csv_source(
+                out,
+                PERMIT_FILES[0],
+                export::permit_columns(geo::GTM),
+                b';',
+                w1252,
+                table::DMY,
+                "Guatemala: residence permits (CSV, Windows-1252)",
+            )?,
+            xlsx_source(
+                out,
+                &hnd_book,
+                PERMIT_FILES[1],
+                "Residencias",
+                export::permit_columns(geo::HND),
+                "Honduras: residence permits (Excel, sheet Residencias)",
+            )?,
+            ndjson_source(
+                out,
+                PERMIT_FILES[2],
+                export::permit_columns(geo::SLV),
+                "El Salvador: residence permits (NDJSON)",
+            )?,
+        ];
+        let returns = csv_source(
+            out,
+            RETURNS_FILE,
+            export::RETURN_COLUMNS,
+            b',',
+            encoding_rs::UTF_8,
+            table::ISO,
+            "Regional returns register: forced, assisted voluntary and voluntary returns (UTF-8 CSV, English)",
+        )?;
+        Ok(Exports {
+            border,
+            permits,
+            returns,
+        })
+    }
+
+    /// Writes one chunk's records into every export.
+    fn write(
+        &mut self,
+        out: &Output,
+        works: &mut [PersonWork],
+        faults: &mut FaultLog,
+    ) -> Result<(), WorldError> {
         let mut border_plans: [Vec<Plan>; 3] = Default::default();
         let mut permit_plans: [Vec<Plan>; 3] = Default::default();
         let mut return_plans: Vec<Plan> = Vec::new();
@@ -841,7 +857,12 @@ pub fn generate(
         // their faults in a fixed order so the output stays deterministic.
         type CellsOf<'a> = Box<dyn Fn(&Plan) -> Vec<Cell> + Sync + Send + 'a>;
         let mut jobs: Vec<(&mut Source, &mut Vec<Plan>, CellsOf)> = Vec::new();
-        for ((ri, source), plans) in border.iter_mut().enumerate().zip(border_plans.iter_mut()) {
+        for ((ri, source), plans) in self
+            .border
+            .iter_mut()
+            .enumerate()
+            .zip(border_plans.iter_mut())
+        {
             let r = REPORTING[ri];
             jobs.push((
                 source,
@@ -865,7 +886,7 @@ pub fn generate(
                 }),
             ));
         }
-        for (source, plans) in permits.iter_mut().zip(permit_plans.iter_mut()) {
+        for (source, plans) in self.permits.iter_mut().zip(permit_plans.iter_mut()) {
             jobs.push((
                 source,
                 plans,
@@ -876,7 +897,7 @@ pub fn generate(
             ));
         }
         jobs.push((
-            &mut returns,
+            &mut self.returns,
             &mut return_plans,
             Box::new(move |p: &Plan| {
                 let life = lives[p.life as usize];
@@ -894,75 +915,172 @@ pub fn generate(
             })
             .collect();
         for log in logs {
-            let log = log?;
-            faults_log
-                .write(&log)
-                .map_err(out.err("truth/faults.csv"))?;
+            faults.write(&log?).map_err(out.err("truth/faults.csv"))?;
         }
-        progress(((chunk + 1) * CHUNK).min(cfg.persons), cfg.persons);
+        Ok(())
     }
 
-    let mut summary = Summary {
-        persons: cfg.persons,
-        crossings: crossings_total,
-        ..Default::default()
+    /// Closes every export (an interrupted export: the last line of two
+    /// text files is cut short) and lists them in the summary.
+    fn finish(
+        &mut self,
+        cfg: &WorldConfig,
+        out: &Output,
+        faults: &mut FaultLog,
+        summary: &mut Summary,
+    ) -> Result<(), WorldError> {
+        for (i, source) in self.border.iter_mut().enumerate() {
+            let truncate = cfg.dirty > 0.0 && source.text && source.rows > 0;
+            if truncate {
+                let line = fault_line(
+                    &source.rel,
+                    "",
+                    Some(source.rows + u64::from(i == 0)),
+                    FaultKind::TruncatedLine,
+                    "",
+                    "",
+                    "",
+                    &source.last_person,
+                );
+                faults.write(&[line]).map_err(out.err("truth/faults.csv"))?;
+            }
+            source
+                .finish(truncate)
+                .map_err(out.err(&source.rel.clone()))?;
+            summary
+                .files
+                .push((source.rel.clone(), source.rows, source.description.clone()));
+        }
+        for source in self
+            .permits
+            .iter_mut()
+            .chain(std::iter::once(&mut self.returns))
+        {
+            source.finish(false).map_err(out.err(&source.rel.clone()))?;
+            summary
+                .files
+                .push((source.rel.clone(), source.rows, source.description.clone()));
+        }
+        Ok(())
+    }
+}
+
+/// The truth files written as persons stream past: the persons, their
+/// crossings, and the fault log.
+struct TruthFiles {
+    faults: FaultLog,
+    persons: BufWriter<File>,
+    crossings: BufWriter<File>,
+}
+
+impl TruthFiles {
+    fn create(out: &Output) -> Result<TruthFiles, WorldError> {
+        Ok(TruthFiles {
+            faults: FaultLog {
+                out: truth_file(
+                    out,
+                    "truth/faults.csv",
+                    "file,part,row,kind,column,written,expected,person_id",
+                )?,
+                count: 0,
+            },
+            persons: truth_file(
+                out,
+                "truth/persons.csv",
+                "person_id,profile,citizenship,residence_at_start,sex,date_of_birth,document_type,document_number,given_names,family_names",
+            )?,
+            crossings: truth_file(
+                out,
+                "truth/crossings.csv",
+                "person_id,country,direction,date,time,counterpart,mode,recording,status_before,long_term_migration,window_observed,post,permitted_days",
+            )?,
+        })
+    }
+
+    /// Writes one chunk's persons and crossings, and logs the crossings no
+    /// export recorded; returns the number of crossings.
+    fn write(&mut self, out: &Output, works: &[PersonWork]) -> Result<u64, WorldError> {
+        let mut crossings = 0;
+        for w in works {
+            self.persons
+                .write_all(w.truth_persons.as_bytes())
+                .map_err(out.err("truth/persons.csv"))?;
+            self.crossings
+                .write_all(w.truth_crossings.as_bytes())
+                .map_err(out.err("truth/crossings.csv"))?;
+            crossings += w.truth_crossings.lines().count() as u64;
+            for &(r, move_index, direction, t) in &w.missing {
+                let line = missing_record_line(w, r, move_index, direction, t);
+                self.faults
+                    .write(&[line])
+                    .map_err(out.err("truth/faults.csv"))?;
+            }
+        }
+        Ok(crossings)
+    }
+
+    /// Flushes the files; returns the number of faults logged.
+    fn finish(mut self, out: &Output) -> Result<u64, WorldError> {
+        self.faults
+            .out
+            .flush()
+            .map_err(out.err("truth/faults.csv"))?;
+        self.persons.flush().map_err(out.err("truth/persons.csv"))?;
+        self.crossings
+            .flush()
+            .map_err(out.err("truth/crossings.csv"))?;
+        Ok(self.faults.count)
+    }
+}
+
+/// The fault-log line of a crossing that no export recorded.
+fn missing_record_line(
+    w: &PersonWork,
+    r: Cc,
+    move_index: usize,
+    direction: Direction,
+    t: i64,
+) -> String {
+    let ri = REPORTING.iter().position(|&x| x == r).unwrap_or(0);
+    let mv = &w.life.moves[move_index];
+    let post = if direction == Direction::Arrival {
+        mv.post_to
+    } else {
+        mv.post_from
     };
-    // An interrupted export: the last line of two text files is cut short.
-    for (i, source) in border.iter_mut().enumerate() {
-        let truncate = cfg.dirty > 0.0 && source.text && source.rows > 0;
-        if truncate {
-            let line = fault_line(
-                &source.rel,
-                "",
-                Some(source.rows + u64::from(i == 0)),
-                FaultKind::TruncatedLine,
-                "",
-                "",
-                "",
-                &source.last_person,
-            );
-            faults_log
-                .write(&[line])
-                .map_err(out.err("truth/faults.csv"))?;
-        }
-        source
-            .finish(truncate)
-            .map_err(out.err(&source.rel.clone()))?;
-        summary
-            .files
-            .push((source.rel.clone(), source.rows, source.description.clone()));
-    }
-    for source in permits.iter_mut().chain(std::iter::once(&mut returns)) {
-        source.finish(false).map_err(out.err(&source.rel.clone()))?;
-        summary
-            .files
-            .push((source.rel.clone(), source.rows, source.description.clone()));
-    }
+    let what = format!(
+        "{} {} on {} at {}",
+        if direction == Direction::Arrival {
+            "entry"
+        } else {
+            "exit"
+        },
+        geo::alpha3(r),
+        table::format_datetime(t, "%Y-%m-%d %H:%M"),
+        post.map(|p| POSTS[p as usize].name).unwrap_or("")
+    );
+    fault_line(
+        BORDER_FILES[ri],
+        "",
+        None,
+        FaultKind::MissingRecord,
+        "",
+        "",
+        &what,
+        &w.life.person.id.to_string(),
+    )
+}
 
-    write_trafficking(cfg, span, &out, &mut summary)?;
-    write_aux(cfg, &out, &accounts, first_month, &mut summary)?;
-    write_accounts(&out, &accounts, &month_ends, first_month)?;
-
-    summary.faults = faults_log.count;
-    faults_log
-        .out
-        .flush()
-        .map_err(out.err("truth/faults.csv"))?;
-    truth_persons
-        .flush()
-        .map_err(out.err("truth/persons.csv"))?;
-    truth_crossings
-        .flush()
-        .map_err(out.err("truth/crossings.csv"))?;
+/// The mapping files of every source and the organisations' linkage
+/// schemas, as a newcomer would write them.
+fn write_mappings(out: &Output) -> Result<(), WorldError> {
     for (rel, text) in mappings::MAPPINGS {
         fs::write(out.path(rel), text).map_err(out.err(rel))?;
     }
     for (rel, text) in mappings::linkage_files() {
         fs::write(out.path(&rel), text).map_err(out.err(&rel))?;
     }
-    write_partners_key(cfg, &out)?;
-    write_readme(cfg, &out, &summary)?;
-    Ok(summary)
+    Ok(())
 }
 
 /// The secret the three organisations share for `corridor encode`
@@ -1186,7 +1304,8 @@ fn write_aux(
         "truth/signal_bias.csv",
         "signal,age_group,sex,coverage",
     )?;
-    for (a, band) in auxiliary::AGE_BANDS.iter().enumerate() {
+    let bands = corridor_model::age::AgeGrouping::Broad.codes();
+    for (a, band) in bands.iter().enumerate() {
         for (s, sex) in ["F", "M"].iter().enumerate() {
             writeln!(
                 bias,

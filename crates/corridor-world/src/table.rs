@@ -92,10 +92,9 @@ pub trait Sink: Send {
 /// A delimited text file in any encoding.
 pub struct CsvSink {
     out: BufWriter<File>,
-    delimiter: u8,
     encoding: &'static encoding_rs::Encoding,
     style: DateStyle,
-    line: String,
+    line: CsvLine,
     pending: Option<Vec<u8>>,
     rows: u64,
 }
@@ -110,10 +109,9 @@ impl CsvSink {
     ) -> io::Result<CsvSink> {
         let mut sink = CsvSink {
             out: BufWriter::with_capacity(1 << 20, File::create(path)?),
-            delimiter,
             encoding,
             style,
-            line: String::with_capacity(512),
+            line: CsvLine::new(delimiter),
             pending: None,
             rows: 0,
         };
@@ -123,38 +121,131 @@ impl CsvSink {
     }
 }
 
+/// One CSV line built field by field with `csv-core`, so that a field is
+/// quoted exactly when the csv crate quotes it (a delimiter, a quote, `\r`
+/// or `\n` in it) and read back the same by every CSV reader.
+pub(crate) struct CsvLine {
+    writer: csv_core::Writer,
+    bytes: Vec<u8>,
+    fields: usize,
+}
+
+impl CsvLine {
+    pub(crate) fn new(delimiter: u8) -> CsvLine {
+        CsvLine {
+            writer: csv_core::WriterBuilder::new()
+                .delimiter(delimiter)
+                .terminator(csv_core::Terminator::CRLF)
+                .build(),
+            bytes: Vec::with_capacity(512),
+            fields: 0,
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.bytes.clear();
+        self.fields = 0;
+    }
+
+    /// Runs one csv-core step, growing the buffer until it fits.
+    fn step(&mut self, mut f: impl FnMut(&mut csv_core::Writer, &mut [u8]) -> (bool, usize)) {
+        loop {
+            let at = self.bytes.len();
+            self.bytes.resize(at + 64, 0);
+            let (done, n) = f(&mut self.writer, &mut self.bytes[at..]);
+            self.bytes.truncate(at + n);
+            if done {
+                return;
+            }
+        }
+    }
+
+    fn separate(&mut self) {
+        if self.fields > 0 {
+            self.step(|w, out| {
+                let (r, n) = w.delimiter(out);
+                (r == csv_core::WriteResult::InputEmpty, n)
+            });
+        }
+        self.fields += 1;
+    }
+
+    pub(crate) fn field(&mut self, s: &str) {
+        self.separate();
+        let mut input = s.as_bytes();
+        self.step(|w, out| {
+            let (r, nin, nout) = w.field(input, out);
+            input = &input[nin..];
+            (r == csv_core::WriteResult::InputEmpty, nout)
+        });
+    }
+
+    /// A field written as it is, never quoted: the generator's fault of an
+    /// export that forgot to quote a value holding the delimiter.
+    pub(crate) fn unquoted(&mut self, s: &str) {
+        self.separate();
+        self.bytes.extend_from_slice(s.as_bytes());
+    }
+
+    /// Ends the line with `\r\n` and returns it.
+    pub(crate) fn end(&mut self) -> &str {
+        self.step(|w, out| {
+            let (r, n) = w.terminator(out);
+            (r == csv_core::WriteResult::InputEmpty, n)
+        });
+        // Only UTF-8 fields and ASCII quotes and delimiters went in.
+        std::str::from_utf8(&self.bytes).unwrap_or_default()
+    }
+}
+
+/// One field of a comma-separated line, quoted as the csv crate quotes it.
+/// An empty field stays empty: csv-core quotes it only when it is a
+/// record's one field, which a field of a longer line never is.
+pub(crate) fn csv_field(s: &str) -> String {
+    if s.is_empty() {
+        return String::new();
+    }
+    thread_local! {
+        static LINE: std::cell::RefCell<CsvLine> = std::cell::RefCell::new(CsvLine::new(b','));
+    }
+    LINE.with_borrow_mut(|line| {
+        line.clear();
+        line.field(s);
+        let l = line.end();
+        l.strip_suffix("\r\n").unwrap_or(l).to_string()
+    })
+}
+
 impl Sink for CsvSink {
     fn write_row(&mut self, cells: &[Cell], unquoted: Option<usize>) -> io::Result<u64> {
         use std::fmt::Write as _;
         self.line.clear();
-        let d = self.delimiter as char;
+        let mut scratch = String::new();
         for (i, cell) in cells.iter().enumerate() {
-            if i > 0 {
-                self.line.push(d);
-            }
-            match cell {
-                Cell::Text(s) => {
-                    let needs = s.contains(d) || s.contains('"') || s.contains('\n');
-                    if needs && unquoted != Some(i) {
-                        self.line.push('"');
-                        self.line.push_str(&s.replace('"', "\"\""));
-                        self.line.push('"');
-                    } else {
-                        self.line.push_str(s);
-                    }
-                }
+            let text: &str = match cell {
+                Cell::Text(s) => s,
                 Cell::Int(n) => {
-                    let _ = write!(self.line, "{n}");
+                    scratch.clear();
+                    let _ = write!(scratch, "{n}");
+                    &scratch
                 }
-                Cell::Date(day) => self.line.push_str(&format_date(*day, self.style.date)),
-                Cell::DateTime(t) => self
-                    .line
-                    .push_str(&format_datetime(*t, self.style.datetime)),
-                Cell::Null => {}
+                Cell::Date(day) => {
+                    scratch = format_date(*day, self.style.date);
+                    &scratch
+                }
+                Cell::DateTime(t) => {
+                    scratch = format_datetime(*t, self.style.datetime);
+                    &scratch
+                }
+                Cell::Null => "",
+            };
+            if unquoted == Some(i) {
+                self.line.unquoted(text);
+            } else {
+                self.line.field(text);
             }
         }
-        self.line.push_str("\r\n");
-        let (bytes, _, _) = self.encoding.encode(&self.line);
+        let (bytes, _, _) = self.encoding.encode(self.line.end());
         if let Some(prev) = self.pending.replace(bytes.into_owned()) {
             self.out.write_all(&prev)?;
         }
@@ -465,5 +556,36 @@ impl Sink for XlsxSheet {
                 }
             })
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod csv_line_tests {
+    use super::CsvLine;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// An export's line reads back with the csv crate whatever its
+        /// fields hold (the delimiter, quotes, CR, LF), in both delimiters
+        /// the generator writes.
+        #[test]
+        fn export_lines_read_back_with_the_csv_crate(
+            fields in prop::collection::vec("[a-zé ;,\"\r\n]{0,6}", 2..5),
+            delimiter in prop::sample::select(vec![b';', b',']),
+        ) {
+            let mut line = CsvLine::new(delimiter);
+            for f in &fields {
+                line.field(f);
+            }
+            let text = line.end().to_string();
+            let mut r = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .delimiter(delimiter)
+                .from_reader(text.as_bytes());
+            let rows: Vec<csv::StringRecord> = r.records().collect::<Result<_, _>>().expect("csv");
+            prop_assert_eq!(rows.len(), 1);
+            let read: Vec<&str> = rows[0].iter().collect();
+            prop_assert_eq!(read, fields.iter().map(String::as_str).collect::<Vec<_>>());
+        }
     }
 }
