@@ -307,7 +307,7 @@ fn every_seed_of_the_corpus_is_read() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: mutate::cases(300), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: mutate::cases(3000), ..ProptestConfig::default() })]
 
     #[test]
     fn mutated_seeds_are_read_or_refused(

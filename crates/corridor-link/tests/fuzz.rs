@@ -85,7 +85,7 @@ fn cell() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: mutate::cases(300), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: mutate::cases(3000), ..ProptestConfig::default() })]
 
     #[test]
     fn the_linkage_schema_parser_takes_any_text(text in any::<String>()) {

@@ -41,7 +41,11 @@ impl Workspace {
             replace,
         };
         let early = match incoming.settle_by_name(&catalog)? {
-            ByName::Current(submission) => return Ok(Outcome::AlreadyIngested { submission }),
+            ByName::Current(submission) => {
+                return Ok(Outcome::AlreadyIngested {
+                    submission: *submission,
+                });
+            }
             ByName::Known(sha, superseded) => Some((sha, superseded)),
             ByName::Unknown => None,
         };
@@ -270,7 +274,7 @@ struct Placed {
 /// What a file's name settles before it is read.
 enum ByName {
     /// The same file with the same mapping is current: a no-op.
-    Current(SubmissionInfo),
+    Current(Box<SubmissionInfo>),
     /// Named like a current submission: its SHA-256 and what it supersedes.
     Known(String, Vec<String>),
     /// A new name: the file is hashed while it is ingested and checked
@@ -369,7 +373,7 @@ impl Incoming<'_> {
         }
         let sha = sha256_file(self.file)?;
         Ok(match self.settle(catalog, &sha)? {
-            Settled::Current(submission) => ByName::Current(*submission),
+            Settled::Current(submission) => ByName::Current(submission),
             Settled::Supersedes(superseded) => ByName::Known(sha, superseded),
         })
     }
