@@ -12,9 +12,12 @@
 //!    whole person. Judged on the dates as finally read, within each
 //!    submission (rows of different files have no order between them);
 //!    untimed crossings of one day have no order to break.
-//! 1. **Same-day order** (`same_day_reordered`). Crossings on the same day
-//!    without a recorded time are put in the order that alternates with
-//!    the crossing before them (an exit and a re-entry on one day are an
+//! 1. **Same-day order** (`same_day_reordered`). Crossings their times do
+//!    not order (on the same day without a recorded time, or recorded at
+//!    the same minute) are put in the order that alternates with the
+//!    crossing before them, and flagged where that differs from the
+//!    export's listing; never by record key, which the workspace secret
+//!    draws (an exit and a re-entry on one day are an
 //!    out-and-back, whatever order the export lists them in). With nothing
 //!    before them, a day with more entries than exits starts with an entry
 //!    (and the reverse); one with as many of each ends where the next
@@ -167,8 +170,13 @@ fn sort(group: &mut [Event]) {
 fn order_same_day(group: &mut [Event], known: Option<Known>) {
     let mut i = 0;
     while i < group.len() {
-        let j = day_end(group, i);
-        if j - i > 1 && group[i..j].iter().all(|e| e.minute < 0) {
+        // Crossings their times do not order: a day's untimed ones, or
+        // timed ones at the same minute. Left alone, their order would be
+        // the record keys', which the workspace secret draws.
+        let day = day_end(group, i);
+        let untimed = group[i..day].iter().all(|e| e.minute < 0);
+        let j = if untimed { day } else { minute_end(group, i) };
+        if j - i > 1 && (untimed || group[i].minute >= 0) {
             let entries = group[i..j].iter().filter(|e| e.entry).count();
             let exits = j - i - entries;
             let mut next_entry = if i > 0 {
@@ -212,22 +220,37 @@ fn order_same_day(group: &mut [Event], known: Option<Known>) {
                 next_entry = !e.entry;
                 ordered.push(e);
             }
-            let changed = ordered
+            // Flagged when the order differs from the export's own listing
+            // (file and row), which the secret does not touch; the run's
+            // order before this rule was the record keys'.
+            let mut listed: Vec<(u16, u64)> =
+                run.iter().map(|e| (e.submission, e.source_row)).collect();
+            listed.sort_unstable();
+            let as_listed = ordered
                 .iter()
-                .zip(run.iter())
-                .any(|(a, b)| a.record_key != b.record_key);
-            if changed {
+                .map(|e| (e.submission, e.source_row))
+                .eq(listed.iter().copied());
+            if !as_listed {
                 for e in ordered.iter_mut() {
                     e.flags |= Flag::SameDayReordered as u8;
                 }
-                run.copy_from_slice(&ordered);
             }
+            run.copy_from_slice(&ordered);
         }
         i = j;
     }
 }
 
 /// The end of the day that starts at `i`.
+/// The end of the run of crossings on the day and at the minute of `i`.
+fn minute_end(group: &[Event], i: usize) -> usize {
+    let mut j = i + 1;
+    while j < group.len() && group[j].day == group[i].day && group[j].minute == group[i].minute {
+        j += 1;
+    }
+    j
+}
+
 fn day_end(group: &[Event], i: usize) -> usize {
     let mut j = i + 1;
     while j < group.len() && group[j].day == group[i].day {
@@ -524,6 +547,28 @@ mod tests {
         repair(&mut g, rules());
         assert!(!g[1].entry && g[2].entry);
         assert_eq!(breaks(&g), 0);
+    }
+
+    /// An entry and an exit recorded at the same minute are ordered as
+    /// untimed ones are, whatever their record keys: the order never
+    /// depends on the workspace secret.
+    #[test]
+    fn same_minute_crossings_alternate_whatever_their_keys() {
+        for (k_in, k_out) in [(9, 10), (10, 9)] {
+            // Arrived on day 5, left on day 20; on day 50 an entry and an
+            // exit both at 14:58.
+            let mut g = vec![
+                ev(5, 600, true, 1),
+                ev(20, 600, false, 2),
+                ev(50, 898, true, k_in),
+                ev(50, 898, false, k_out),
+            ];
+            g.sort_by_key(Event::sort_key);
+            repair(&mut g, rules());
+            assert_eq!(directions(&g), [IN, OUT, IN, OUT], "keys {k_in}, {k_out}");
+            assert_eq!(breaks(&g), 0);
+            assert!(g.iter().all(|e| !Flag::SwappedDayMonth.is_set(e.flags)));
+        }
     }
 
     /// Directions in reading order.
