@@ -1,0 +1,93 @@
+//! Corridor protect: the one crate that turns a sensitive table into a
+//! publishable one.
+//!
+//! A table of `corridor-stats` is inside the trust boundary: its cells
+//! carry the number of records behind them and their cell key. A method
+//! here takes such a table and gives a [`Protected`] [`PublishedTable`],
+//! whose cells hold only the protected value, and which records the method
+//! and its parameters. [`Protected`] has no public constructor: outside
+//! this crate, the only way to get one is to run a method, so whatever
+//! takes a `Protected<…>` (the releases, later) takes only protected data.
+//!
+//! Methods so far: random rounding to base 3 ([`random_round_3`], Stats
+//! NZ's RR3). Threshold rules with secondary suppression, cell-key
+//! perturbation and differentially private tables follow (issue 19).
+//!
+//! The API: [`Protected`], [`PublishedTable`], [`PublishedCell`],
+//! [`Method`], [`random_round_3`], [`random_round_3_with`]; errors are
+//! [`ProtectError`].
+
+mod rr3;
+
+use serde::Serialize;
+
+pub use rr3::{random_round_3, random_round_3_with};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProtectError {
+    #[error(
+        "{measure}: the cell {coords} holds {value}, which is not a count; \
+         random rounding applies to whole numbers of 0 and more (use another method for estimates and net figures)"
+    )]
+    NotACount {
+        measure: String,
+        coords: String,
+        value: f64,
+    },
+    #[error("no randomness from the operating system: {0}")]
+    Randomness(String),
+}
+
+/// A value that a protection method made: the only kind of value a
+/// release will accept.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Protected<T> {
+    value: T,
+    method: Method,
+}
+
+impl<T> Protected<T> {
+    /// Only a method of this crate makes one.
+    pub(crate) fn new(value: T, method: Method) -> Protected<T> {
+        Protected { value, method }
+    }
+
+    pub fn value(&self) -> &T {
+        &self.value
+    }
+
+    /// The method and its parameters, as a release states them.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+}
+
+/// How a table was protected, with every parameter.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum Method {
+    /// Every count moved to a neighbouring multiple of `base` with
+    /// probabilities that keep its expected value; totals rounded on their
+    /// own.
+    RandomRounding { base: u32 },
+}
+
+/// A table as it may leave the workspace: codes and protected values,
+/// nothing about the records behind them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PublishedTable {
+    pub measure: String,
+    pub dims: Vec<String>,
+    pub filter: Option<String>,
+    pub cells: Vec<PublishedCell>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PublishedCell {
+    /// One code per dimension; `_T` where the cell totals over it.
+    pub coords: Vec<String>,
+    pub value: f64,
+    /// Part of the value is a modelled estimate.
+    pub provisional: bool,
+}
