@@ -193,8 +193,7 @@ pub const FIRST_REGISTRATION_YEAR: i32 = 2000;
 pub fn age_group(age: i64) -> &'static str {
     i32::try_from(age)
         .ok()
-        .and_then(|a| AgeGrouping::Cases.index_of(a))
-        .and_then(|i| AgeGrouping::Cases.code_at(i))
+        .and_then(|a| AgeGrouping::Cases.code_of(a))
         .unwrap_or("")
 }
 

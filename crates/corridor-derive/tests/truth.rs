@@ -52,6 +52,17 @@ impl Drop for World {
     }
 }
 
+/// Ingests the world's three border-event exports.
+fn submit_border_events(ws: &Workspace, world: &Path) {
+    for (mapping, file) in SUBMISSIONS
+        .iter()
+        .filter(|(m, _)| m.contains("movimientos"))
+    {
+        ws.submit(&world.join(mapping), &world.join(file), false, &mut |_| {})
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+}
+
 fn build(name: &str, dirty: f64) -> World {
     let root = corridor_world::scratch_dir(&format!("derive-{name}"));
     let world = root.join("world");
@@ -63,13 +74,7 @@ fn build(name: &str, dirty: f64) -> World {
     };
     corridor_world::generate(&cfg, &world, &|_, _| {}).expect("world");
     let ws = Workspace::init(&root.join("ws")).expect("init");
-    for (mapping, file) in SUBMISSIONS
-        .iter()
-        .filter(|(m, _)| m.contains("movimientos"))
-    {
-        ws.submit(&world.join(mapping), &world.join(file), false, &mut |_| {})
-            .unwrap_or_else(|e| panic!("{file}: {e}"));
-    }
+    submit_border_events(&ws, &world);
     // The test stands inside the trust boundary: it may key documents.
     let secret = std::fs::read_to_string(ws.root().join("secret.key")).expect("secret");
     let p = Pseudonymiser::new(hex::decode(secret.trim()).expect("hex"));
@@ -697,13 +702,7 @@ fn the_workspace_secret_never_changes_a_derived_figure() {
     {
         let ws = Workspace::init(&root.join(format!("ws{i}"))).expect("init");
         std::fs::write(ws.root().join("secret.key"), format!("{secret}\n")).expect("secret");
-        for (mapping, file) in SUBMISSIONS
-            .iter()
-            .filter(|(m, _)| m.contains("movimientos"))
-        {
-            ws.submit(&world.join(mapping), &world.join(file), false, &mut |_| {})
-                .unwrap_or_else(|e| panic!("{file}: {e}"));
-        }
+        submit_border_events(&ws, &world);
         corridor_derive::derive(&ws, &Options::default(), &|_, _| {}).expect("derive");
         derived.push(derived_crossings(&ws));
     }

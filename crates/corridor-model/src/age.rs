@@ -97,6 +97,11 @@ impl AgeGrouping {
             .collect()
     }
 
+    /// The code of the group that holds `age`; `None` for a negative age.
+    pub fn code_of(self, age: i32) -> Option<&'static str> {
+        self.index_of(age).and_then(|i| self.code_at(i))
+    }
+
     /// The code at `index` of [`AgeGrouping::codes`].
     pub fn code_at(self, index: u8) -> Option<&'static str> {
         self.lookup().codes.get(usize::from(index)).copied()
@@ -127,10 +132,7 @@ pub fn age_range(code: &str) -> Option<(i32, Option<i32>)> {
 
 /// The code of the group of `grouping` that holds `age`; `_U` for a negative age.
 pub fn age_group(age: i32, grouping: AgeGrouping) -> &'static str {
-    grouping
-        .index_of(age)
-        .and_then(|i| grouping.code_at(i))
-        .unwrap_or("_U")
+    grouping.code_of(age).unwrap_or("_U")
 }
 
 #[cfg(test)]

@@ -661,15 +661,14 @@ pub fn standard_table(name: &str) -> Result<&'static StandardTable, StatsError> 
 /// The broad age group (IAEG-SDG) of an age column, as a SQL `CASE` built
 /// from the `age_group` code list, so that the groups are defined once.
 fn broad_age_group_sql(age: &str) -> String {
-    use corridor_model::age::{AgeGrouping, age_range};
+    use corridor_model::age::AgeGrouping;
     let mut s = format!("CASE WHEN {age} IS NULL THEN NULL");
-    for code in AgeGrouping::Broad.codes() {
-        match age_range(code) {
-            Some((from, Some(to))) => s.push_str(&format!(
+    for (code, from, to) in AgeGrouping::Broad.ranges() {
+        match to {
+            Some(to) => s.push_str(&format!(
                 " WHEN {age} BETWEEN {from} AND {to} THEN '{code}'"
             )),
-            Some((from, None)) => s.push_str(&format!(" WHEN {age} >= {from} THEN '{code}'")),
-            None => {}
+            None => s.push_str(&format!(" WHEN {age} >= {from} THEN '{code}'")),
         }
     }
     s.push_str(" ELSE '_U' END");
