@@ -36,7 +36,7 @@ pub enum CasesError {
     Link(#[from] corridor_link::LinkError),
     #[error(transparent)]
     Synth(#[from] corridor_synth::SynthError),
-    #[error("recording the privacy loss: {0}")]
+    #[error("privacy ledger: {0}")]
     Ledger(StoreError),
     #[error(
         "none of the {skipped} stored encodings is {bits} bits long, as the linkage schema says: \
@@ -55,10 +55,11 @@ pub use synthesis::{WorkspaceSynthesis, synthesise_workspace};
 pub const CASES_DATASET: &str = "trafficking_cases";
 
 /// Differentially private synthesis of a workspace's cases, charged to the
-/// workspace's privacy ledger in the same call: the one way workspace cases
-/// are synthesised under DP, so that no caller (the CLI now, the release
-/// builder and the server later) can skip the charge. Returns what
-/// `write_dp` returns and the total ρ spent on the cases so far.
+/// workspace's privacy ledger before any noise is drawn: the one way
+/// workspace cases are synthesised under DP, so that no caller (the CLI,
+/// the release builder, the server) can skip the charge, and a charge over
+/// the budget is refused with nothing drawn. Returns what `write_dp`
+/// returns and the total ρ spent on the cases so far.
 pub fn write_workspace_dp(
     ws: &Workspace,
     table: &Table,
@@ -75,28 +76,40 @@ pub fn write_workspace_dp(
     ),
     CasesError,
 > {
-    let publish = folders.publish.to_path_buf();
+    let (budget, seq) = charge(ws, folders.publish, opts)?;
     let (out, input, report) = corridor_synth::write_dp(table, domain, opts, ctx, folders)?;
-    let total = charge(ws, &publish, &out.privacy)?;
-    Ok((out, input, report, total))
+    record_detail(ws, seq, &out.privacy)?;
+    Ok((out, input, report, budget.spent))
 }
 
-/// Records a DP output's privacy loss in the workspace's ledger; returns
-/// the total ρ spent on the cases so far.
+/// Charges a DP synthesis's ρ to the cases' budget, before it runs.
 fn charge(
     ws: &Workspace,
     publish: &Path,
-    p: &corridor_synth::PrivacyLoss,
-) -> Result<f64, CasesError> {
-    let detail = serde_json::to_string(p).unwrap_or_default();
-    ws.record_privacy_loss(
-        CASES_DATASET,
-        &publish.display().to_string(),
-        p.mechanism,
-        (p.rho, p.epsilon, p.delta),
-        &detail,
-    )
+    opts: &corridor_synth::DpOptions,
+) -> Result<(corridor_store::Budget, i64), CasesError> {
+    ws.charge_privacy_loss(&corridor_store::Charge {
+        dataset: CASES_DATASET,
+        output: &publish.display().to_string(),
+        mechanism: corridor_synth::dp::MECHANISM,
+        rho: opts.rho,
+        epsilon: corridor_synth::dp::epsilon_of(opts.rho, opts.delta),
+        delta: opts.delta,
+        detail_json: "{}",
+    })
     .map_err(CasesError::Ledger)
+}
+
+/// Writes the measurements a DP synthesis made on its ledger line. It
+/// never spends more than it was charged: more would be a defect.
+fn record_detail(
+    ws: &Workspace,
+    seq: i64,
+    p: &corridor_synth::PrivacyLoss,
+) -> Result<(), CasesError> {
+    let detail = serde_json::to_string(p).unwrap_or_default();
+    ws.privacy_charge_detail(seq, &detail)
+        .map_err(CasesError::Ledger)
 }
 
 /// Attributes compared beside the encoding in a workspace: stable, coded,

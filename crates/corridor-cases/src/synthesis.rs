@@ -9,8 +9,12 @@ use corridor_store::Workspace;
 use corridor_synth::report::Population;
 use corridor_synth::{Context, Domain, Plan, Synthesised};
 
+use corridor_store::Budget;
+use corridor_synth::Folders;
+
 use crate::{
-    CasesError, charge, review_folder, workspace_cases, workspace_domain, workspace_population,
+    CasesError, charge, record_detail, review_folder, workspace_cases, workspace_domain,
+    workspace_population,
 };
 
 /// What [`synthesise_workspace`] did.
@@ -52,10 +56,39 @@ pub fn synthesise_workspace(
         None => workspace_domain(),
     };
     let review = review.map_or_else(|| review_folder(ws, publish), Path::to_path_buf);
-    let runs = corridor_synth::synthesise(&table, &domain, &ctx, plan, publish, &review)?;
-    let rho_spent = match &runs.dp {
-        Some(dp) => Some(charge(ws, &dp.run.publish, &dp.privacy)?),
-        None => None,
+    let mut charged: Option<(Budget, i64)> = None;
+    let mut refused: Option<CasesError> = None;
+    let runs = corridor_synth::synthesise(
+        &table,
+        &domain,
+        &ctx,
+        plan,
+        Folders {
+            publish,
+            review: &review,
+        },
+        &mut |folder, opts| match charge(ws, folder, opts) {
+            Ok(c) => {
+                charged = Some(c);
+                Ok(())
+            }
+            Err(e) => {
+                let message = e.to_string();
+                refused = Some(e);
+                Err(corridor_synth::SynthError::Refused(message))
+            }
+        },
+    );
+    if let Some(e) = refused {
+        return Err(e);
+    }
+    let runs = runs?;
+    let rho_spent = match (&runs.dp, charged) {
+        (Some(dp), Some((budget, seq))) => {
+            record_detail(ws, seq, &dp.privacy)?;
+            Some(budget.spent)
+        }
+        _ => None,
     };
     Ok(WorkspaceSynthesis {
         case_records,

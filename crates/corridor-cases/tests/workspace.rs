@@ -87,6 +87,28 @@ fn demo_cases_fit_the_code_lists_and_their_review_stays_in_the_workspace() {
                 delta: 1e-6,
                 seed: 1,
             };
+            // Without a budget nothing is drawn.
+            let refused = corridor_cases::write_workspace_dp(
+                &ws,
+                &table,
+                &workspace_domain(),
+                &opts,
+                &ctx,
+                folders,
+            );
+            assert!(
+                matches!(
+                    refused,
+                    Err(corridor_cases::CasesError::Ledger(
+                        corridor_store::StoreError::NoBudget { .. }
+                    ))
+                ),
+                "{:?}",
+                refused.err()
+            );
+            assert!(!publish.exists());
+            ws.set_privacy_budget(corridor_cases::CASES_DATASET, 2.5 * opts.rho)
+                .unwrap();
             // Charged to the ledger in the same call, every time.
             let (_, _, _, spent) = corridor_cases::write_workspace_dp(
                 &ws,
@@ -112,6 +134,36 @@ fn demo_cases_fit_the_code_lists_and_their_review_stays_in_the_workspace() {
             )
             .unwrap();
             assert!((spent - 2.0 * opts.rho).abs() < 1e-9, "{spent}");
+            // A third would pass the budget: refused before any noise.
+            let third = tmp.path().join("third");
+            let refused = corridor_cases::write_workspace_dp(
+                &ws,
+                &table,
+                &workspace_domain(),
+                &opts,
+                &ctx,
+                Folders {
+                    publish: &third,
+                    review: &review_folder(&ws, &third),
+                },
+            );
+            assert!(
+                matches!(
+                    refused,
+                    Err(corridor_cases::CasesError::Ledger(
+                        corridor_store::StoreError::OverBudget { .. }
+                    ))
+                ),
+                "{:?}",
+                refused.err()
+            );
+            assert!(!third.exists());
+            let ledger = ws
+                .privacy_ledger(Some(corridor_cases::CASES_DATASET))
+                .unwrap();
+            assert_eq!(ledger.len(), 2);
+            let total: f64 = ledger.iter().map(|l| l.rho).sum();
+            assert!((total - 2.0 * opts.rho).abs() < 1e-12);
         } else {
             let opts = KOptions {
                 k: 10,

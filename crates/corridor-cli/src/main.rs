@@ -142,6 +142,21 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Show or set the privacy-loss budgets (zCDP ρ) of a workspace's datasets, and what DP outputs spent
+    Budget {
+        /// The workspace folder
+        #[arg(long)]
+        workspace: PathBuf,
+        /// One dataset (e.g. trafficking_cases, border_events): show its ledger lines
+        #[arg(long)]
+        dataset: Option<String>,
+        /// Set the dataset's budget to this ρ (needs --dataset)
+        #[arg(long, value_name = "RHO")]
+        set: Option<f64>,
+        /// As JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the data standard (record types, fields, code lists) as Markdown
     Standard,
     /// Resolve country names or codes to ISO 3166-1 alpha-3, as intake does
@@ -265,6 +280,12 @@ fn main() -> Result<()> {
             format,
             out,
         } => analysis_commands::mirror(&workspace, &by, &format, out.as_deref()),
+        Command::Budget {
+            workspace,
+            dataset,
+            set,
+            json,
+        } => workspace_commands::budget(&workspace, dataset.as_deref(), set, json),
         Command::Standard => {
             print!("{}", corridor_model::docs::standard_markdown());
             Ok(())

@@ -456,8 +456,12 @@ pub fn synth(args: SynthArgs) -> Result<()> {
                 &given.unwrap_or_default(),
                 &ctx,
                 &plan,
-                &args.out,
-                &review,
+                corridor_synth::Folders {
+                    publish: &args.out,
+                    review: &review,
+                },
+                // A file outside any workspace has no ledger to charge.
+                &mut |_, _| Ok(()),
             )
             .with_context(context)?;
             print_synthesised(&runs);

@@ -308,3 +308,78 @@ pub fn status(workspace: &Path, json: bool) -> Result<()> {
     }
     Ok(())
 }
+
+/// `corridor budget`: the datasets' budgets, or one dataset's ledger; with
+/// `--set`, its new budget first.
+pub(crate) fn budget(
+    dir: &Path,
+    dataset: Option<&str>,
+    set: Option<f64>,
+    json: bool,
+) -> Result<()> {
+    let ws = Workspace::open(dir)?;
+    if let Some(rho) = set {
+        let Some(d) = dataset else {
+            bail!(
+                "--set needs --dataset: the budget is per dataset (e.g. --dataset trafficking_cases)"
+            );
+        };
+        let b = ws.set_privacy_budget(d, rho)?;
+        if !json {
+            println!(
+                "Budget of {d} set to ρ = {rho} ({} spent, {} left).",
+                b.spent,
+                b.left()
+            );
+        }
+    }
+    let budgets = match dataset {
+        Some(d) => vec![ws.privacy_budget(d)?],
+        None => ws.privacy_budgets()?,
+    };
+    let ledger = match dataset {
+        Some(d) => ws.privacy_ledger(Some(d))?,
+        None => Vec::new(),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "budgets": budgets,
+                "ledger": ledger,
+            }))?
+        );
+        return Ok(());
+    }
+    if budgets.is_empty() {
+        println!(
+            "No budget is set and nothing has been spent. Set one with `corridor budget --workspace {} --dataset DATASET --set RHO`.",
+            dir.display()
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<24} {:>12} {:>12} {:>12} {:>8}",
+        "dataset", "budget ρ", "spent ρ", "left ρ", "charges"
+    );
+    for b in &budgets {
+        let budget = b
+            .rho
+            .map_or_else(|| "not set".to_string(), |r| format!("{r:.6}"));
+        println!(
+            "{:<24} {:>12} {:>12.6} {:>12.6} {:>8}",
+            b.dataset,
+            budget,
+            b.spent,
+            b.left(),
+            b.charges
+        );
+    }
+    for l in &ledger {
+        println!(
+            "  #{:<5} {}  ρ = {:.6} (ε = {:.3}, δ = {:e})  {}  → {}",
+            l.seq, l.spent_at, l.rho, l.epsilon, l.delta, l.mechanism, l.output
+        );
+    }
+    Ok(())
+}

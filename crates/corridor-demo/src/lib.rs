@@ -311,6 +311,11 @@ fn trafficking(
             seed: 1,
         }),
     };
+    // The demo's publisher sets the cases' budget: twice what one DP
+    // synthesis spends.
+    let dp_rho = plan.dp.as_ref().map_or(0.0, |d| d.rho);
+    ws.set_privacy_budget(corridor_cases::CASES_DATASET, 2.0 * dp_rho)
+        .map_err(at("setting the cases' privacy budget"))?;
     let synthesis =
         corridor_cases::synthesise_workspace(ws, &plan, None, None, &layout.trafficking, None)
             .map_err(at(format!(

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::StoreError;
 
 pub struct Catalog {
-    conn: Connection,
+    pub(crate) conn: Connection,
     path: PathBuf,
 }
 
@@ -69,22 +69,6 @@ CREATE TABLE IF NOT EXISTS submissions (
 CREATE INDEX IF NOT EXISTS submissions_by_file ON submissions (source_id, file_sha256, mapping_sha256);
 ";
 
-/// Every privacy loss spent on a dataset (created on first use, so older
-/// workspaces gain it too): what a budget ledger sums.
-const PRIVACY_LEDGER: &str = "
-CREATE TABLE IF NOT EXISTS privacy_loss (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    dataset TEXT NOT NULL,
-    output TEXT NOT NULL,
-    mechanism TEXT NOT NULL,
-    rho REAL NOT NULL,
-    epsilon REAL NOT NULL,
-    delta REAL NOT NULL,
-    detail_json TEXT NOT NULL,
-    spent_at TEXT NOT NULL
-);
-";
-
 impl Catalog {
     pub fn create(path: &Path) -> Result<Catalog, StoreError> {
         let conn = Connection::open(path).map_err(|source| StoreError::Catalog {
@@ -140,38 +124,11 @@ impl Catalog {
         })
     }
 
-    /// Records a privacy loss spent on `dataset`; returns the total ρ spent
-    /// on it so far.
-    #[allow(clippy::too_many_arguments)]
-    pub fn record_privacy_loss(
-        &self,
-        dataset: &str,
-        output: &str,
-        mechanism: &str,
-        rho: f64,
-        epsilon: f64,
-        delta: f64,
-        detail_json: &str,
-    ) -> Result<f64, StoreError> {
-        self.conn
-            .execute_batch(PRIVACY_LEDGER)
-            .map_err(|e| self.err(e))?;
-        self.conn
-            .execute(
-                "INSERT INTO privacy_loss (dataset, output, mechanism, rho, epsilon, delta, detail_json, spent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
-                rusqlite::params![dataset, output, mechanism, rho, epsilon, delta, detail_json],
-            )
-            .map_err(|e| self.err(e))?;
-        self.conn
-            .query_row(
-                "SELECT COALESCE(SUM(rho), 0) FROM privacy_loss WHERE dataset = ?1",
-                [dataset],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
     }
 
-    fn err(&self, source: rusqlite::Error) -> StoreError {
+    pub(crate) fn err(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Catalog {
             path: self.path.clone(),
             source,

@@ -10,10 +10,12 @@
 //!
 //! The API: [`Workspace`] (`init`, `open`, `submit`, `status`, `sql`) with
 //! its [`Outcome`], [`SubmissionInfo`] and [`SourceStatus`]; query limits
-//! ([`QueryLimits`]) and result formats ([`OutputFormat`]); errors are
-//! [`StoreError`].
+//! ([`QueryLimits`]) and result formats ([`OutputFormat`]); the privacy
+//! ledger (`charge_privacy_loss`, `set_privacy_budget`: [`Charge`],
+//! [`Budget`], [`LedgerEntry`]); errors are [`StoreError`].
 
 mod catalog;
+mod ledger;
 mod output;
 mod private;
 mod query;
@@ -27,6 +29,7 @@ use corridor_ingest::{Pseudonymiser, Report};
 use corridor_model::RecordType;
 
 pub use catalog::{SourceStatus, SubmissionInfo};
+pub use ledger::{Budget, Charge, LedgerEntry};
 pub use output::{OutputFormat, write_results, write_results_file};
 pub use query::{QueryLimits, default_memory_limit, parse_size};
 pub use submit::sha256_file;
@@ -62,6 +65,24 @@ pub enum StoreError {
     CatalogDamaged { path: PathBuf, why: String },
     #[error(transparent)]
     Secret(#[from] corridor_ingest::secret::SecretError),
+    #[error("{0}")]
+    Budget(String),
+    #[error(
+        "no privacy budget is set for `{dataset}`, so no differentially private output of it may be made; \
+         the publisher sets one with `corridor budget --workspace WS --dataset {dataset} --set RHO`"
+    )]
+    NoBudget { dataset: String },
+    #[error(
+        "refused before any noise was drawn: `{dataset}` has a budget of ρ = {budget}, {spent} is spent, \
+         and this output asks for {rho}; lower the output's ρ, or have the publisher raise the budget \
+         (`corridor budget --set`)"
+    )]
+    OverBudget {
+        dataset: String,
+        rho: f64,
+        spent: f64,
+        budget: f64,
+    },
 }
 
 pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
@@ -203,27 +224,48 @@ impl Workspace {
         Ok(self.pseudonymiser()?.pseudonym(field, &refs))
     }
 
-    /// Records a privacy loss spent on `dataset` in the catalog's ledger;
-    /// returns the total ρ spent on it so far.
-    pub fn record_privacy_loss(
-        &self,
-        dataset: &str,
-        output: &str,
-        mechanism: &str,
-        rho_epsilon_delta: (f64, f64, f64),
-        detail_json: &str,
-    ) -> Result<f64, StoreError> {
-        let _lock = self.lock()?;
-        let (rho, epsilon, delta) = rho_epsilon_delta;
-        self.catalog()?.record_privacy_loss(
-            dataset,
-            output,
-            mechanism,
-            rho,
-            epsilon,
-            delta,
-            detail_json,
-        )
+    /// Charges a privacy loss to its dataset's budget, before the
+    /// mechanism draws any noise: refused when no budget is set or when the
+    /// charge would pass it. Returns the budget after the charge and the
+    /// charge's ledger number (for [`Workspace::privacy_charge_detail`]).
+    pub fn charge_privacy_loss(&self, charge: &Charge) -> Result<(Budget, i64), StoreError> {
+        self.catalog()?.charge(charge)
+    }
+
+    /// Records what a mechanism reported once it ran (its measurements) on
+    /// the ledger line it was charged under.
+    pub fn privacy_charge_detail(&self, seq: i64, detail_json: &str) -> Result<(), StoreError> {
+        self.catalog()?.charge_detail(seq, detail_json)
+    }
+
+    /// Sets a dataset's budget (ρ). A budget below what is already spent
+    /// is allowed and leaves nothing to spend.
+    pub fn set_privacy_budget(&self, dataset: &str, rho: f64) -> Result<Budget, StoreError> {
+        self.catalog()?.set_budget(dataset, rho)
+    }
+
+    /// One dataset's budget and spending.
+    pub fn privacy_budget(&self, dataset: &str) -> Result<Budget, StoreError> {
+        let all = self.catalog()?.budgets()?;
+        Ok(all
+            .into_iter()
+            .find(|b| b.dataset == dataset)
+            .unwrap_or(Budget {
+                dataset: dataset.to_string(),
+                rho: None,
+                spent: 0.0,
+                charges: 0,
+            }))
+    }
+
+    /// Every dataset with a budget or a charge.
+    pub fn privacy_budgets(&self) -> Result<Vec<Budget>, StoreError> {
+        self.catalog()?.budgets()
+    }
+
+    /// The ledger's lines, of one dataset or all.
+    pub fn privacy_ledger(&self, dataset: Option<&str>) -> Result<Vec<LedgerEntry>, StoreError> {
+        self.catalog()?.ledger(dataset)
     }
 
     fn catalog(&self) -> Result<catalog::Catalog, StoreError> {

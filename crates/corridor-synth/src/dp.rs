@@ -70,6 +70,9 @@ pub struct Measurement {
 
 /// The privacy loss of a release, to be recorded with it and charged to
 /// the dataset's budget.
+/// The mechanism DP synthesis spends its ρ with, as the ledger names it.
+pub const MECHANISM: &str = "discrete Gaussian on marginal counts (OpenDP make_gaussian), zCDP";
+
 #[derive(Debug, Clone, Serialize)]
 pub struct PrivacyLoss {
     pub mechanism: &'static str,
@@ -500,7 +503,7 @@ pub fn synthesize(
     Ok(DpSynthetic {
         synthetic: table.with_codes(codes),
         privacy: PrivacyLoss {
-            mechanism: "discrete Gaussian on marginal counts (OpenDP make_gaussian), zCDP",
+            mechanism: MECHANISM,
             neighbouring: "one record (victim) added or removed",
             rho: spent,
             epsilon: epsilon_of(spent, delta),

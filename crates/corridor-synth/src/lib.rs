@@ -51,6 +51,9 @@ pub enum SynthError {
     Input(String),
     #[error("privacy measurement failed: {0}")]
     Privacy(String),
+    /// The privacy ledger refused the charge; nothing was drawn.
+    #[error("{0}")]
+    Refused(String),
     #[error(
         "the review folder {} is inside the synthetic-data folder {}: the review holds sensitive counts and must stay apart from what may be handed out",
         review.display(),

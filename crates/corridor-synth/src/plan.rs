@@ -43,14 +43,18 @@ pub struct Synthesised {
 /// `publish` and `review`; with both, each method gets a subfolder of each
 /// (`k-synthetic/`, `dp/`). DP needs a domain for every column it
 /// synthesises: an empty `domain` is refused, never filled from the data.
+/// `before_noise` is called with the DP folder and options before any
+/// noise is drawn: a workspace charges its privacy ledger there, and an
+/// error (a refused charge) stops the run.
 pub fn synthesise(
     table: &Table,
     domain: &Domain,
     ctx: &Context,
     plan: &Plan,
-    publish: &Path,
-    review: &Path,
+    folders: Folders,
+    before_noise: &mut dyn FnMut(&Path, &DpOptions) -> Result<(), SynthError>,
 ) -> Result<Synthesised, SynthError> {
+    let (publish, review) = (folders.publish, folders.review);
     if plan.k_synthetic.is_none() && plan.dp.is_none() {
         return Err(SynthError::Input("no synthesis method chosen".into()));
     }
@@ -95,6 +99,7 @@ pub fn synthesise(
     }
     if let Some(opts) = &plan.dp {
         let (publish, review) = folders("dp");
+        before_noise(&publish, opts)?;
         let t = Instant::now();
         let (out, input, report) = write_dp(
             table,
