@@ -10,17 +10,22 @@
 //! takes a `Protected<…>` (the releases, later) takes only protected data.
 //!
 //! Methods so far: random rounding to base 3 ([`random_round_3`], Stats
-//! NZ's RR3). Threshold rules with secondary suppression, cell-key
-//! perturbation and differentially private tables follow (issue 19).
+//! NZ's RR3) and cell-key perturbation ([`cell_key_perturb`] with a
+//! [`PTable`], the ABS method). Threshold rules with secondary suppression
+//! and differentially private tables follow (issue 19).
 //!
 //! The API: [`Protected`], [`PublishedTable`], [`PublishedCell`],
-//! [`Method`], [`random_round_3`], [`random_round_3_with`]; errors are
+//! [`Method`], [`random_round_3`], [`random_round_3_with`],
+//! [`cell_key_perturb`], [`PTable`], [`PTableParams`]; errors are
 //! [`ProtectError`].
 
+mod ckm;
 mod rr3;
 
+use corridor_stats::{Cell, Table};
 use serde::Serialize;
 
+pub use ckm::{PRow, PTable, PTableParams, cell_key_perturb};
 pub use rr3::{random_round_3, random_round_3_with};
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +41,24 @@ pub enum ProtectError {
     },
     #[error("no randomness from the operating system: {0}")]
     Randomness(String),
+    #[error("{0}")]
+    Parameters(String),
+}
+
+/// A cell's value as a count: a whole number of 0 or more, or an estimate
+/// (a provisional cell's expected value) rounded to whole persons.
+pub(crate) fn count_of(table: &Table, cell: &Cell) -> Result<u64, ProtectError> {
+    let v = cell.value;
+    let whole = if cell.provisional { v.round() } else { v };
+    if whole >= 0.0 && whole.fract() == 0.0 && whole < 2f64.powi(53) {
+        Ok(whole as u64)
+    } else {
+        Err(ProtectError::NotACount {
+            measure: table.measure.clone(),
+            coords: cell.coords.join(","),
+            value: v,
+        })
+    }
 }
 
 /// A value that a protection method made: the only kind of value a
@@ -70,6 +93,9 @@ pub enum Method {
     /// probabilities that keep its expected value; totals rounded on their
     /// own.
     RandomRounding { base: u32 },
+    /// Every count changed by the published perturbation table, looked up
+    /// by the cell's key: the same records, the same change.
+    CellKey { ptable: PTableParams },
 }
 
 /// A table as it may leave the workspace: codes and protected values,

@@ -8,7 +8,7 @@ use corridor_stats::Table;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
-use crate::{Method, ProtectError, Protected, PublishedCell, PublishedTable};
+use crate::{Method, ProtectError, Protected, PublishedCell, PublishedTable, count_of};
 
 const BASE: u64 = 3;
 
@@ -27,11 +27,7 @@ pub fn random_round_3_with(
 ) -> Result<Protected<PublishedTable>, ProtectError> {
     let mut cells = Vec::with_capacity(table.cells.len());
     for cell in &table.cells {
-        let count = as_count(cell.value).ok_or_else(|| ProtectError::NotACount {
-            measure: table.measure.clone(),
-            coords: cell.coords.join(","),
-            value: cell.value,
-        })?;
+        let count = count_of(table, cell)?;
         cells.push(PublishedCell {
             coords: cell.coords.clone(),
             value: round(count, rng) as f64,
@@ -49,11 +45,6 @@ pub fn random_round_3_with(
         published,
         Method::RandomRounding { base: BASE as u32 },
     ))
-}
-
-/// A whole number of 0 or more, exactly representable.
-fn as_count(v: f64) -> Option<u64> {
-    (v >= 0.0 && v.fract() == 0.0 && v < 2f64.powi(53)).then_some(v as u64)
 }
 
 fn round(count: u64, rng: &mut impl Rng) -> u64 {
