@@ -15,9 +15,9 @@ What it checks (exit status 0 = all good, 1 = at least one check failed,
                  * is parsed with pysdmx: exactly one dataflow
                    CORRIDOR:<TABLE_NAME_UPPER>(1.0) per table (and no extra
                    dataflows), each pointing at a DSD in the message whose
-                   dimensions are the table's non-time dims upper-cased, in
-                   order, followed by TIME_PERIOD when the table has a
-                   `month`/`year` dim; measure OBS_VALUE; observation-level
+                   dimensions are MEASURE (what is counted), then the
+                   table's non-time dims upper-cased, in order, followed by
+                   TIME_PERIOD when the table has a `month`/`year` dim; measure OBS_VALUE; observation-level
                    attributes OBS_STATUS and CONF_STATUS; every coded
                    component has its codelist in the message;
                  * every Codelist/Code (and ConceptScheme/Concept,
@@ -26,13 +26,15 @@ What it checks (exit status 0 = all good, 1 = at least one check failed,
                    this is read with lxml).
   data/<t>.csv   header is `<dims...>,value,obs_status,conf_status`; value is
                  an integer, empty exactly when conf_status is C; codes are in
-                 the DSD codelists; time codes look like 2023-01 / 2023; no
-                 duplicate keys.
+                 the DSD codelists; time codes look like 2023-01 / 2023, or
+                 are `_T` (all periods) or `_U` (unknown); no duplicate keys.
   sdmx/<t>.csv   SDMX-CSV 2.0 header/STRUCTURE/STRUCTURE_ID/ACTION columns,
                  read with pysdmx (`read_sdmx` and `get_datasets` with the
-                 structure); every observation equals the row of data/<t>.csv
-                 with the same key (codes, value, both statuses; suppressed =
-                 empty on both sides), same number of rows.
+                 structure), and as plain text; every observation equals the
+                 row of data/<t>.csv with the same key (codes, value, both
+                 statuses; suppressed = empty on both sides), and every row
+                 of data/<t>.csv is an observation except those whose time
+                 is `_T` or `_U` (no SDMX time period).
   data/<t>.parquet
                  if present (or required with --require-parquet), read with
                  pyarrow and compared row by row to data/<t>.csv.
@@ -65,6 +67,9 @@ TIME_DIMS = {
     "quarter": re.compile(r"^\d{4}-Q[1-4]$"),
 }
 TIME_ID = "TIME_PERIOD"
+MEASURE_DIM = "MEASURE"
+# A table's CSV may total over time or not know it; SDMX cannot say either.
+NOT_A_PERIOD = {"_T", "_U"}
 MEASURE_ID = "OBS_VALUE"
 ATTR_IDS = ("OBS_STATUS", "CONF_STATUS")
 OBS_STATUS_CODES = {"A", "P"}
@@ -105,6 +110,8 @@ def _import_deps() -> dict[str, Any]:
 
 
 class Checker:
+    sdmx_text: dict[tuple, tuple] = {}
+
     def __init__(self, root: Path, langs: list[str], require_parquet: bool):
         self.root = root
         self.langs = langs
@@ -282,7 +289,7 @@ class Checker:
         comps = dsd.components
         dims = [c.id for c in comps.dimensions]
         has_time = any(d in TIME_DIMS for d in table["dims"])
-        expected_dims = [d.upper() for d in table["dims"] if d not in TIME_DIMS]
+        expected_dims = [MEASURE_DIM] + [d.upper() for d in table["dims"] if d not in TIME_DIMS]
         if has_time:
             expected_dims.append(TIME_ID)
         if dims != expected_dims:
@@ -344,7 +351,7 @@ class Checker:
             key = tuple(row[:nd])
             value, obs, conf = row[nd:]
             for d, v in zip(table["dims"], key):
-                if d in TIME_DIMS and not TIME_DIMS[d].match(v):
+                if d in TIME_DIMS and v not in NOT_A_PERIOD and not TIME_DIMS[d].match(v):
                     probs.append(f"line {ln}: {d}={v!r} is not a valid {d}")
                 elif v == "":
                     probs.append(f"line {ln}: empty code for {d}")
@@ -369,7 +376,7 @@ class Checker:
         bad: dict[str, set] = {}
         for key, (_v, obs, conf) in data.items():
             pairs = [(comp_for_dim[d], v) for d, v in zip(table["dims"], key[:nd]) if d in comp_for_dim]
-            pairs += [("OBS_STATUS", obs), ("CONF_STATUS", conf)]
+            pairs += [("OBS_STATUS", obs), ("CONF_STATUS", conf), (MEASURE_DIM, table["measure"].upper())]
             for cid, v in pairs:
                 allowed = dsdinfo["codes"].get(cid)
                 if allowed is not None and v not in allowed:
@@ -400,13 +407,22 @@ class Checker:
         if rows[0] != exp_header:
             self.fail(where, f"header {rows[0]} != expected {exp_header}")
         probs = []
+        measure = table["measure"].upper()
+        text_obs: dict[tuple, tuple] = {}
+        order_text = [TIME_ID if d in TIME_DIMS else d.upper() for d in table["dims"]]
         for ln, row in enumerate(rows[1:], start=2):
             if len(row) != len(rows[0]):
                 probs.append(f"line {ln}: {len(row)} fields, expected {len(rows[0])}")
                 continue
             if row[:3] != ["dataflow", structure_id, "I"]:
                 probs.append(f"line {ln}: starts with {row[:3]}, expected ['dataflow', '{structure_id}', 'I']")
+            rec = dict(zip(rows[0], row))
+            if rec.get(MEASURE_DIM) != measure:
+                probs.append(f"line {ln}: MEASURE {rec.get(MEASURE_DIM)!r}, expected {measure!r}")
+            key = tuple(rec.get(c, "") for c in order_text)
+            text_obs[key] = (_norm_int(rec.get(MEASURE_ID, "")), rec.get("OBS_STATUS"), rec.get("CONF_STATUS"))
         self.fail_many(where, "invalid rows", probs)
+        self.sdmx_text = text_obs
         # Now through pysdmx.
         try:
             msg = self.deps["read_sdmx"](path)
@@ -439,6 +455,10 @@ class Checker:
         probs = []
         # Key order in data/<t>.csv is table["dims"]; build the same tuple.
         order = [TIME_ID if d in TIME_DIMS else d.upper() for d in table["dims"]]
+        if MEASURE_DIM in cols:
+            bad = sorted({_cell(v) for v in df[MEASURE_DIM]} - {table["measure"].upper()})
+            if bad:
+                self.fail(where, f"pysdmx reads MEASURE codes {bad}, expected only {table['measure'].upper()!r}")
         for i, rec in enumerate(df[order + [MEASURE_ID, *ATTR_IDS]].itertuples(index=False, name=None)):
             vals = [_cell(v) for v in rec]
             key = tuple(vals[: len(order)])
@@ -591,10 +611,18 @@ class Checker:
                 if data is not None:
                     self.check_codes(t, data, dsdinfo, f"{name}: {t['files']['csv']}")
                 sdmx_data = self.read_sdmx_csv(t, dsdinfo)
-                if sdmx_data is not None:
-                    self.check_codes(t, sdmx_data, dsdinfo, f"{name}: {t['files']['sdmx_csv']}")
             if data is not None and sdmx_data is not None:
-                same = self.compare(name, "csv", data, "sdmx-csv", sdmx_data)
+                time_at = [i for i, d in enumerate(t["dims"]) if d in TIME_DIMS]
+                periods = {
+                    k: v for k, v in data.items() if not any(k[i] in NOT_A_PERIOD for i in time_at)
+                }
+                # As text, codes exactly as written; through pysdmx, whose
+                # pandas reading turns a numeric-looking code such as M49's
+                # "013" into 13, codes compared in the same normal form.
+                same = self.compare(name, "csv", periods, "sdmx-csv (text)", self.sdmx_text)
+                same &= self.compare(
+                    name, "csv", _numeric_codes(periods), "sdmx-csv (pysdmx)", _numeric_codes(sdmx_data)
+                )
                 sdmx_note = "sdmx-csv=match" if same else "sdmx-csv=MISMATCH"
             pq_data = self.read_parquet(t)
             if data is not None and pq_data is not None:
@@ -635,6 +663,11 @@ def _cell(v: Any) -> str:
         pass
     s = str(v)
     return "" if s in ("NaN", "nan", "<NA>") else s
+
+
+def _numeric_codes(obs: dict[tuple, tuple]) -> dict[tuple, tuple]:
+    """Keys with every all-digit code as an integer, the way pandas reads it."""
+    return {tuple(str(int(c)) if c.isdigit() else c for c in k): v for k, v in obs.items()}
 
 
 def _norm_int(s: str) -> int | str | None:

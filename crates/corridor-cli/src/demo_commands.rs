@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::analysis_commands::print_report;
 use crate::trafficking_commands::{print_evaluation, print_linkage, print_workspace_synthesis};
 
-pub fn demo(dir: PathBuf, persons: u64, seed: u64, force: bool) -> Result<()> {
+pub fn demo(dir: PathBuf, persons: u64, seed: u64, force: bool, no_serve: bool) -> Result<()> {
     println!(
         "Corridor demo: a region of three reporting countries (Guatemala, Honduras, El Salvador)"
     );
@@ -58,6 +58,10 @@ pub fn demo(dir: PathBuf, persons: u64, seed: u64, force: bool) -> Result<()> {
         "  trafficking/     k-synthetic and DP synthetic case data, aggregates and publishable reports \
          (the internal reviews stay in workspace/synth-review/)"
     );
+    println!("  release.toml     the release spec: which tables, protected how");
+    println!(
+        "  releases/        the signed release: CSV, Parquet, SDMX, datapackage.json, methods note (EN/ES)"
+    );
     println!();
     println!(
         "Try: corridor sql --workspace {} \"SELECT reporting_country, direction, count(*) FROM border_events GROUP BY 1, 2 ORDER BY 1, 2\"",
@@ -69,9 +73,24 @@ pub fn demo(dir: PathBuf, persons: u64, seed: u64, force: bool) -> Result<()> {
         layout.workspace.display()
     );
     println!();
-    println!(
-        "Next steps (coming in later releases): protected tables, a published release and the portal."
-    );
+    if let Some(newest) = corridor_publish::list_releases(&layout.releases)
+        .ok()
+        .and_then(|all| all.into_iter().last())
+    {
+        println!("Try: corridor release verify {}", newest.dir.display());
+        println!(
+            "     and read {}/methods/methods.en.html",
+            newest.dir.display()
+        );
+    }
+    println!();
+    if no_serve {
+        println!("Stopped after the release (--no-serve).");
+    } else {
+        println!(
+            "The portal that serves this release comes with the server (issue 20); the release is ready for it."
+        );
+    }
     Ok(())
 }
 
@@ -168,5 +187,12 @@ fn print_step(step: &Step, layout: &Layout, totals: &mut (u64, u64, u64)) {
             print_evaluation(e);
         }
         Step::Synthesised(s) => print_workspace_synthesis(s),
+        Step::Released { built, verified } => {
+            crate::release_commands::print_built(built);
+            println!(
+                "  verified: {} files, checksums and signature good (release {}).",
+                verified.files, verified.id
+            );
+        }
     }
 }

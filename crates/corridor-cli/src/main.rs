@@ -35,6 +35,9 @@ enum Command {
         /// Random seed; the same seed gives byte-identical output
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// Stop once the release is built and verified (do not serve the portal)
+        #[arg(long)]
+        no_serve: bool,
     },
     /// Generate a synthetic world: agency exports in their real shapes, plus the ground truth
     Generate {
@@ -157,6 +160,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Releases: build a signed release of protected tables, list releases, verify a copy
+    Release {
+        #[command(subcommand)]
+        command: release_commands::ReleaseCommand,
+    },
     /// Print the data standard (record types, fields, code lists) as Markdown
     Standard,
     /// Resolve country names or codes to ISO 3166-1 alpha-3, as intake does
@@ -199,6 +207,7 @@ enum MappingCommand {
 
 mod analysis_commands;
 mod demo_commands;
+mod release_commands;
 mod trafficking_commands;
 mod workspace_commands;
 
@@ -210,7 +219,8 @@ fn main() -> Result<()> {
             persons,
             seed,
             force,
-        } => demo_commands::demo(dir, persons, seed, force),
+            no_serve,
+        } => demo_commands::demo(dir, persons, seed, force, no_serve),
         Command::Generate {
             out,
             seed,
@@ -286,6 +296,7 @@ fn main() -> Result<()> {
             set,
             json,
         } => workspace_commands::budget(&workspace, dataset.as_deref(), set, json),
+        Command::Release { command } => release_commands::release(command),
         Command::Standard => {
             print!("{}", corridor_model::docs::standard_markdown());
             Ok(())

@@ -20,7 +20,7 @@ fn help_lists_every_command_with_one_line() {
     let text = stdout(&out);
     for cmd in [
         "demo", "generate", "init", "ingest", "mapping", "sql", "status", "standard", "country",
-        "codes",
+        "codes", "budget", "release",
     ] {
         assert!(
             text.lines().any(|l| l.trim_start().starts_with(cmd)),
@@ -99,7 +99,7 @@ fn demo_builds_the_world_and_says_what_next() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = stdout(&o);
     assert!(text.contains("Guatemala, Honduras, El Salvador"));
-    assert!(text.contains("Next steps"));
+    assert!(text.contains("Try: corridor release verify"), "{text}");
     assert!(demo.join("world/truth/crossings.csv").is_file());
     assert!(text.contains("Ingesting every source"), "{text}");
     assert!(demo.join("workspace/catalog.sqlite").is_file());
@@ -194,6 +194,79 @@ fn demo_builds_the_world_and_says_what_next() {
         "{}",
         stdout(&o)
     );
+
+    // The budget the demo's publisher set, and what DP synthesis spent.
+    let ws = demo.join("workspace");
+    let ws = ws.to_str().expect("utf-8");
+    let o = corridor(&["budget", "--workspace", ws, "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let b: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let cases = &b["budgets"][0];
+    assert_eq!(cases["dataset"], "trafficking_cases");
+    assert!(cases["spent"].as_f64().unwrap() > 0.0);
+    assert!(cases["rho"].as_f64().unwrap() >= cases["spent"].as_f64().unwrap());
+    let o = corridor(&["budget", "--workspace", ws, "--set", "1"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--dataset"));
+    let o = corridor(&[
+        "budget",
+        "--workspace",
+        ws,
+        "--dataset",
+        "border_events",
+        "--set",
+        "0.5",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("border_events"), "{}", stdout(&o));
+
+    // The demo's release: listed, verified; a second one built by hand
+    // from the same spec, listed beside it.
+    let releases = demo.join("releases");
+    let o = corridor(&["release", "list", releases.to_str().unwrap()]);
+    assert!(o.status.success());
+    let id = stdout(&o)
+        .split_whitespace()
+        .next()
+        .expect("a release id")
+        .to_string();
+    assert!(
+        demo.join("releases")
+            .join(&id)
+            .join("sdmx/structure.xml")
+            .is_file()
+    );
+    let o = corridor(&["release", "verify", releases.join(&id).to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("verified"), "{}", stdout(&o));
+    let key = std::fs::read_to_string(releases.join(&id).join("signing-key.pub")).unwrap();
+    let o = corridor(&[
+        "release",
+        "verify",
+        releases.join(&id).to_str().unwrap(),
+        "--key",
+        key.trim(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("key you trust"));
+    let o = corridor(&[
+        "release",
+        "build",
+        "--workspace",
+        ws,
+        demo.join("release.toml").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("signed"), "{}", stdout(&o));
+    let o = corridor(&["release", "list", "--workspace", ws]);
+    assert_eq!(stdout(&o).lines().count(), 1, "{}", stdout(&o));
+    let own = stdout(&o).split_whitespace().next().unwrap().to_string();
+    assert_ne!(own, id);
+    let o = corridor(&["release", "verify", &own, "--workspace", ws]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = corridor(&["release", "verify", "r0000", "--workspace", ws]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("release list"));
 }
 
 #[test]

@@ -59,6 +59,10 @@ pub struct Layout {
     pub world: PathBuf,
     pub workspace: PathBuf,
     pub trafficking: PathBuf,
+    /// The release spec the demo publishes with.
+    pub release_spec: PathBuf,
+    /// Where its signed release goes.
+    pub releases: PathBuf,
 }
 
 impl Layout {
@@ -67,6 +71,8 @@ impl Layout {
             world: dir.join("world"),
             workspace: dir.join("workspace"),
             trafficking: dir.join("trafficking"),
+            release_spec: dir.join("release.toml"),
+            releases: dir.join("releases"),
         }
     }
 }
@@ -104,6 +110,11 @@ pub enum Step<'a> {
     /// The deduplication against the world's truth.
     Evaluated(&'a Evaluation),
     Synthesised(&'a WorkspaceSynthesis),
+    /// The demo release, built and verified.
+    Released {
+        built: &'a corridor_publish::Built,
+        verified: &'a corridor_publish::Verified,
+    },
 }
 
 /// Progress of a long step: what, done, total (0 when unknown).
@@ -154,6 +165,7 @@ pub fn run(
     ingest(&layout.world, &ws, progress, on_step)?;
     analyse(&ws, progress, on_step)?;
     trafficking(&layout, &ws, on_step)?;
+    release(&layout, &ws, on_step)?;
     Ok(layout)
 }
 
@@ -323,5 +335,95 @@ fn trafficking(
                 layout.trafficking.display()
             )))?;
     on_step(Step::Synthesised(&synthesis));
+    Ok(())
+}
+
+/// The demo's release spec: the standard border tables, each protected by
+/// cell-key perturbation, and one by random rounding.
+pub const RELEASE_SPEC: &str = r#"# The demo release: what `corridor release build` publishes.
+title = "Human mobility in the demo world: border statistics"
+description = "Flows, long-term migration by the 12/16-month rule, stocks, overstays, returns and residence permits, from the border agencies' records of the demo world."
+licence = "CC-BY-4.0"
+version = "demo-1"
+reference_period = "2022-01/2025-12"
+
+[[table]]
+name = "flows_by_citizenship"
+standard = "flows_by_citizenship"
+method = "cell_key"
+ptable = { D = 2, V = 1.0, js = 1 }
+
+[[table]]
+name = "departures_by_citizenship"
+standard = "departures_by_citizenship"
+method = "cell_key"
+
+[[table]]
+name = "migrant_arrivals"
+standard = "migrant_arrivals"
+method = "cell_key"
+
+[[table]]
+name = "migrant_departures"
+standard = "migrant_departures"
+method = "cell_key"
+
+[[table]]
+name = "stock_nonresidents"
+standard = "stock_nonresidents"
+method = "cell_key"
+
+[[table]]
+name = "residents_abroad"
+standard = "residents_abroad"
+method = "cell_key"
+
+[[table]]
+name = "overstayers"
+standard = "overstayers"
+method = "cell_key"
+
+[[table]]
+name = "overstays"
+standard = "overstays"
+method = "cell_key"
+
+[[table]]
+name = "returns"
+standard = "returns"
+method = "cell_key"
+
+[[table]]
+name = "permits"
+standard = "permits"
+method = "cell_key"
+
+[[table]]
+name = "arrivals_by_year_and_sex"
+title = "Arrivals by year, reporting country and sex"
+measure = "arrivals"
+by = ["year", "reporting_country", "sex"]
+method = "rr3"
+"#;
+
+/// Writes the release spec beside the workspace, builds the release from
+/// it and verifies the result.
+fn release(
+    layout: &Layout,
+    ws: &Workspace,
+    on_step: &mut dyn FnMut(Step),
+) -> Result<(), DemoError> {
+    std::fs::write(&layout.release_spec, RELEASE_SPEC)
+        .map_err(at(format!("writing {}", layout.release_spec.display())))?;
+    let spec = corridor_publish::ReleaseSpec::load(&layout.release_spec)
+        .map_err(at("the demo release spec"))?;
+    let built = corridor_publish::build_release(ws, &spec, &layout.releases, &|_, _, _| {})
+        .map_err(at("building the demo release"))?;
+    let verified = corridor_publish::verify_release(&built.dir, Some(&built.public_key))
+        .map_err(at("verifying the demo release"))?;
+    on_step(Step::Released {
+        built: &built,
+        verified: &verified,
+    });
     Ok(())
 }

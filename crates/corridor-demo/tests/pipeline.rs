@@ -38,6 +38,11 @@ fn the_demo_runs_every_step_in_order_and_charges_the_ledger() {
                 facts.2 = s.rho_spent;
                 "synthesised"
             }
+            Step::Released { built, verified } => {
+                assert_eq!(built.id, verified.id);
+                assert!(verified.key_trusted);
+                "released"
+            }
         })
     })
     .expect("the demo runs");
@@ -54,7 +59,8 @@ fn the_demo_runs_every_step_in_order_and_charges_the_ledger() {
             "encoded",
             "deduplicated",
             "evaluated",
-            "synthesised"
+            "synthesised",
+            "released"
         ]
     );
     assert!(facts.0 > 1_000, "rows stored: {}", facts.0);
@@ -65,6 +71,10 @@ fn the_demo_runs_every_step_in_order_and_charges_the_ledger() {
         facts.2
     );
     assert!(layout.trafficking.join("dp/privacy.json").is_file());
+    let releases = corridor_publish::list_releases(&layout.releases).unwrap();
+    assert_eq!(releases.len(), 1);
+    corridor_publish::verify_release(&releases[0].dir, None).unwrap();
+    assert!(layout.release_spec.is_file());
     assert!(
         layout
             .trafficking

@@ -22,6 +22,8 @@ pub enum SecretKind {
     Workspace,
     /// The key partner organisations share for `corridor encode`.
     Partners,
+    /// `WS/signing.key`: the ed25519 seed that signs a workspace's releases.
+    Signing,
 }
 
 impl SecretKind {
@@ -29,6 +31,7 @@ impl SecretKind {
         match self {
             SecretKind::Workspace => "the workspace secret",
             SecretKind::Partners => "the partners' secret",
+            SecretKind::Signing => "the release signing key",
         }
     }
 
@@ -36,6 +39,9 @@ impl SecretKind {
         match self {
             SecretKind::Workspace => {
                 "a workspace's secret is written by `corridor init`; restore it from your backup"
+            }
+            SecretKind::Signing => {
+                "a workspace's signing key is written by the first `corridor release build`; restore it from your backup, or move it away to start a new key (partners must then be told the new public key)"
             }
             SecretKind::Partners => {
                 "make one with `corridor encode --new-secret --secret-file FILE` and share it with the partner organisations (never with the platform)"
@@ -91,6 +97,9 @@ fn missing_consequence(kind: SecretKind) -> &'static str {
         SecretKind::Partners => {
             "Ask the partner organisations for the key file they encode with; \
              encodings made with another key do not link to theirs."
+        }
+        SecretKind::Signing => {
+            "Restore signing.key from your backup: partners verify releases with its public key."
         }
     }
 }

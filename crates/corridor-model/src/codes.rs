@@ -82,6 +82,23 @@ impl CodeListId {
         }
     }
 
+    /// The code list a table dimension's codes come from (the dimensions
+    /// of `corridor table`): the categories a published table may have,
+    /// known before any record is read.
+    pub fn of_dimension(dim: &str) -> Option<CodeListId> {
+        Some(match dim {
+            "reporting_country"
+            | "citizenship"
+            | "counterpart_country"
+            | "host_country"
+            | "destination_country"
+            | "country_of_exploitation" => CodeListId::Country,
+            "citizenship_region" => CodeListId::M49Region,
+            "decision" => CodeListId::PermitDecision,
+            other => return Self::from_name(other),
+        })
+    }
+
     /// Looks a list up by its [`name`](Self::name).
     pub fn from_name(name: &str) -> Option<CodeListId> {
         Self::ALL.into_iter().find(|id| id.name() == name)

@@ -63,6 +63,21 @@ pub(crate) fn count_of(table: &Table, cell: &Cell) -> Result<u64, ProtectError> 
 
 /// A value that a protection method made: the only kind of value a
 /// release will accept.
+///
+/// Anyone may build a [`PublishedTable`]:
+///
+/// ```
+/// use corridor_protect::PublishedTable;
+/// let t = PublishedTable { measure: "arrivals".into(), dims: vec![], filter: None, cells: vec![], notes: vec![] };
+/// ```
+///
+/// but only this crate's methods make it `Protected`:
+///
+/// ```compile_fail
+/// use corridor_protect::{Method, Protected, PublishedTable};
+/// let t = PublishedTable { measure: "arrivals".into(), dims: vec![], filter: None, cells: vec![], notes: vec![] };
+/// let p = Protected::new(t, Method::RandomRounding { base: 3 });
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Protected<T> {
     value: T,

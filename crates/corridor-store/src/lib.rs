@@ -115,6 +115,7 @@ pub enum Outcome {
 
 const CONFIG: &str = "corridor.toml";
 const SECRET: &str = "secret.key";
+const SIGNING_KEY: &str = "signing.key";
 const DERIVED: &str = "derived";
 const CATALOG: &str = "catalog.sqlite";
 /// Marks a workspace `corridor demo` made, and so may replace.
@@ -242,6 +243,24 @@ impl Workspace {
     /// is allowed and leaves nothing to spend.
     pub fn set_privacy_budget(&self, dataset: &str, rho: f64) -> Result<Budget, StoreError> {
         self.catalog()?.set_budget(dataset, rho)
+    }
+
+    /// The 32-byte ed25519 seed that signs this workspace's releases
+    /// (`WS/signing.key`, mode 0600), made on first use.
+    pub fn signing_seed(&self) -> Result<[u8; 32], StoreError> {
+        use corridor_ingest::secret::{self, SecretKind};
+        let path = self.root.join(SIGNING_KEY);
+        if !path.exists() {
+            secret::create(&path)?;
+        }
+        let s = secret::read(&path, SecretKind::Signing)?;
+        s.material.as_slice().try_into().map_err(|_| {
+            StoreError::Workspace(format!(
+                "{}: a signing key is 32 bytes (64 hex digits); this one has {}",
+                path.display(),
+                s.material.len()
+            ))
+        })
     }
 
     /// One dataset's budget and spending.

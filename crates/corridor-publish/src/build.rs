@@ -1,0 +1,291 @@
+//! Building a release: compute, protect, write to a staging folder,
+//! checksum, sign, and move it to its content-addressed name.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Array, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::record_batch::RecordBatch;
+use corridor_protect::{Method, PTable, Protected, PublishedTable};
+use corridor_store::Workspace;
+use serde::Serialize;
+
+use crate::spec::{MethodName, ReleaseSpec};
+use crate::{PublishError, io, note, package, sdmx, sign};
+
+/// A table as a release holds it: its name, title and protected cells.
+pub(crate) struct Entry {
+    pub name: String,
+    pub title: String,
+    pub protected: Protected<PublishedTable>,
+}
+
+impl Entry {
+    pub fn table(&self) -> &PublishedTable {
+        self.protected.value()
+    }
+}
+
+/// How much a table's protection changed it: what the utility report says.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableUtility {
+    pub name: String,
+    pub title: String,
+    pub method: Method,
+    pub cells: usize,
+    pub cells_changed: usize,
+    pub share_changed: f64,
+    pub mean_absolute_error: f64,
+    /// |published − true| / true of the grand total (0 when it is 0).
+    pub total_relative_error: f64,
+}
+
+/// A release built and sealed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Built {
+    pub id: String,
+    pub dir: PathBuf,
+    pub version: String,
+    pub files: usize,
+    pub tables: Vec<TableUtility>,
+    /// The public key that verifies the signature, hex.
+    pub public_key: String,
+}
+
+/// Builds the release `spec` describes from `ws` into `out/<id>/`.
+/// `progress` hears each table's name as it is done.
+pub fn build_release(
+    ws: &Workspace,
+    spec: &ReleaseSpec,
+    out: &Path,
+    progress: &dyn Fn(&str, usize, usize),
+) -> Result<Built, PublishError> {
+    spec.check().map_err(|why| PublishError::Spec {
+        path: "(given)".into(),
+        why,
+    })?;
+    let mut entries = Vec::new();
+    let mut utility = Vec::new();
+    for (i, req) in spec.tables.iter().enumerate() {
+        let (tspec, title) = req.table_spec()?;
+        let raw = corridor_stats::table(ws, &tspec)?;
+        let protect_err = |source| PublishError::Protect {
+            table: req.name.clone(),
+            source,
+        };
+        let protected = match req.method {
+            MethodName::CellKey => {
+                let ptable = PTable::new(req.ptable.unwrap_or_default()).map_err(protect_err)?;
+                corridor_protect::cell_key_perturb(&raw, &ptable).map_err(protect_err)?
+            }
+            MethodName::Rr3 => corridor_protect::random_round_3(&raw).map_err(protect_err)?,
+        };
+        utility.push(measure_utility(&req.name, &title, &raw, &protected));
+        entries.push(Entry {
+            name: req.name.clone(),
+            title,
+            protected,
+        });
+        progress(&req.name, i + 1, spec.tables.len());
+    }
+    let seed = ws.signing_seed()?;
+    seal(spec, &entries, &utility, &seed, out)
+}
+
+fn measure_utility(
+    name: &str,
+    title: &str,
+    raw: &corridor_stats::Table,
+    protected: &Protected<PublishedTable>,
+) -> TableUtility {
+    let cells = raw.cells.len();
+    let (mut changed, mut abs) = (0usize, 0.0);
+    let mut total = (0.0, 0.0);
+    for (r, p) in raw.cells.iter().zip(&protected.value().cells) {
+        let d = (p.value - r.value).abs();
+        changed += usize::from(d > 1e-9);
+        abs += d;
+        if r.coords.iter().all(|c| c == corridor_stats::TOTAL) {
+            total = (r.value, p.value);
+        }
+    }
+    TableUtility {
+        name: name.into(),
+        title: title.into(),
+        method: protected.method().clone(),
+        cells,
+        cells_changed: changed,
+        share_changed: if cells == 0 {
+            0.0
+        } else {
+            changed as f64 / cells as f64
+        },
+        mean_absolute_error: if cells == 0 { 0.0 } else { abs / cells as f64 },
+        total_relative_error: if total.0 == 0.0 {
+            0.0
+        } else {
+            (total.1 - total.0).abs() / total.0
+        },
+    }
+}
+
+/// Writes every file of the release into a staging folder under `out`,
+/// signs it and moves it to `out/<id>`. An existing release is never
+/// replaced.
+pub(crate) fn seal(
+    spec: &ReleaseSpec,
+    entries: &[Entry],
+    utility: &[TableUtility],
+    seed: &[u8; 32],
+    out: &Path,
+) -> Result<Built, PublishError> {
+    fs::create_dir_all(out).map_err(io(out))?;
+    let mut tag = [0u8; 6];
+    getrandom::fill(&mut tag).map_err(|e| PublishError::Write(e.to_string()))?;
+    let staging = out.join(format!(".building-{}", hex::encode(tag)));
+    let result = write_all(spec, entries, utility, seed, &staging);
+    let (id, files, public_key) = match result {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    let dir = out.join(&id);
+    if dir.exists() {
+        let _ = fs::remove_dir_all(&staging);
+        return Err(PublishError::Write(format!(
+            "{}: this release already exists (same content, same id); releases are never overwritten",
+            dir.display()
+        )));
+    }
+    fs::rename(&staging, &dir).map_err(io(&dir))?;
+    sign::make_read_only(&dir)?;
+    Ok(Built {
+        id,
+        dir,
+        version: spec.version.clone(),
+        files,
+        tables: utility.to_vec(),
+        public_key,
+    })
+}
+
+fn write_all(
+    spec: &ReleaseSpec,
+    entries: &[Entry],
+    utility: &[TableUtility],
+    seed: &[u8; 32],
+    dir: &Path,
+) -> Result<(String, usize, String), PublishError> {
+    for sub in ["data", "sdmx", "methods"] {
+        fs::create_dir_all(dir.join(sub)).map_err(io(&dir.join(sub)))?;
+    }
+    let write = |rel: &str, bytes: &[u8]| -> Result<(), PublishError> {
+        let path = dir.join(rel);
+        fs::write(&path, bytes).map_err(io(&path))
+    };
+    for e in entries {
+        write(
+            &format!("data/{}.csv", e.name),
+            csv_of(e.table()).as_bytes(),
+        )?;
+        write_parquet(&dir.join(format!("data/{}.parquet", e.name)), e.table())?;
+        write(
+            &format!("sdmx/{}.csv", e.name),
+            sdmx::data_csv(&e.name, e.table()).as_bytes(),
+        )?;
+    }
+    write(
+        "sdmx/structure.xml",
+        sdmx::structure(spec, entries).as_bytes(),
+    )?;
+    write(
+        "datapackage.json",
+        package::datapackage(spec, entries).as_bytes(),
+    )?;
+    write(
+        "release.json",
+        package::manifest(spec, entries, utility).as_bytes(),
+    )?;
+    write(
+        "utility.json",
+        serde_json::to_string_pretty(utility)
+            .unwrap_or_default()
+            .as_bytes(),
+    )?;
+    for lang in note::Lang::ALL {
+        let md = note::methods_note(spec, entries, utility, lang);
+        write(
+            &format!("methods/methods.{}.md", lang.code()),
+            md.as_bytes(),
+        )?;
+        write(
+            &format!("methods/methods.{}.html", lang.code()),
+            note::to_html(&md, lang, &spec.title).as_bytes(),
+        )?;
+    }
+    sign::seal_folder(dir, seed)
+}
+
+/// The cells' status in SDMX terms: OBS_STATUS (A normal, P provisional)
+/// and CONF_STATUS (F free, C confidential).
+pub(crate) fn statuses(c: &corridor_protect::PublishedCell) -> (&'static str, &'static str) {
+    (if c.provisional { "P" } else { "A" }, "F")
+}
+
+pub(crate) fn value_text(v: f64) -> String {
+    format!("{}", v.round() as i64)
+}
+
+fn csv_of(t: &PublishedTable) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<&str> = t.dims.iter().map(String::as_str).collect();
+    header.extend(["value", "obs_status", "conf_status"]);
+    // Writing to memory cannot fail.
+    let _ = w.write_record(&header);
+    for c in &t.cells {
+        let (obs, conf) = statuses(c);
+        let mut row = c.coords.clone();
+        row.extend([value_text(c.value), obs.into(), conf.into()]);
+        let _ = w.write_record(&row);
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+fn write_parquet(path: &Path, t: &PublishedTable) -> Result<(), PublishError> {
+    let mut fields: Vec<Field> = t
+        .dims
+        .iter()
+        .map(|d| Field::new(d, DataType::Utf8, false))
+        .collect();
+    fields.push(Field::new("value", DataType::Int64, true));
+    fields.push(Field::new("obs_status", DataType::Utf8, false));
+    fields.push(Field::new("conf_status", DataType::Utf8, false));
+    let schema = Arc::new(Schema::new(fields));
+    let mut columns: Vec<ArrayRef> = (0..t.dims.len())
+        .map(|i| {
+            Arc::new(StringArray::from_iter_values(
+                t.cells.iter().map(|c| c.coords[i].as_str()),
+            )) as ArrayRef
+        })
+        .collect();
+    columns.push(Arc::new(Int64Array::from_iter(
+        t.cells.iter().map(|c| Some(c.value.round() as i64)),
+    )));
+    columns.push(Arc::new(StringArray::from_iter_values(
+        t.cells.iter().map(|c| statuses(c).0),
+    )));
+    columns.push(Arc::new(StringArray::from_iter_values(
+        t.cells.iter().map(|c| statuses(c).1),
+    )));
+    let err = |e: &dyn std::fmt::Display| PublishError::Write(format!("{}: {e}", path.display()));
+    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| err(&e))?;
+    let file = fs::File::create(path).map_err(io(path))?;
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, schema, None).map_err(|e| err(&e))?;
+    w.write(&batch).map_err(|e| err(&e))?;
+    w.close().map_err(|e| err(&e))?;
+    Ok(())
+}

@@ -1,0 +1,272 @@
+//! The methods note, in English and Spanish: every method and parameter in
+//! plain words, for a reader who is not a statistician.
+
+use corridor_protect::Method;
+
+use crate::build::{Entry, TableUtility};
+use crate::spec::ReleaseSpec;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lang {
+    En,
+    Es,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::En, Lang::Es];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Es => "es",
+        }
+    }
+
+    fn pick(self, en: &'static str, es: &'static str) -> &'static str {
+        match self {
+            Lang::En => en,
+            Lang::Es => es,
+        }
+    }
+}
+
+fn method_name(m: &Method, l: Lang) -> String {
+    match m {
+        Method::RandomRounding { base } => match l {
+            Lang::En => format!("random rounding to base {base}"),
+            Lang::Es => format!("redondeo aleatorio a base {base}"),
+        },
+        Method::CellKey { ptable } => match l {
+            Lang::En => format!(
+                "cell-key perturbation (D = {}, V = {}, js = {}{})",
+                ptable.d,
+                ptable.v,
+                ptable.js,
+                ptable
+                    .pstay
+                    .map(|p| format!(", pstay = {p}"))
+                    .unwrap_or_default()
+            ),
+            Lang::Es => format!(
+                "perturbación por clave de celda (D = {}, V = {}, js = {}{})",
+                ptable.d,
+                ptable.v,
+                ptable.js,
+                ptable
+                    .pstay
+                    .map(|p| format!(", pstay = {p}"))
+                    .unwrap_or_default()
+            ),
+        },
+    }
+}
+
+fn explain(m: &Method, l: Lang) -> String {
+    match (m, l) {
+        (Method::RandomRounding { base }, Lang::En) => format!(
+            "Every count was moved to a multiple of {base}. A count that already is one (0 included) stays. \
+             Any other goes to one of the two nearest multiples, the nearer one more often, chosen by chance: \
+             17 becomes 18 two times in three and 15 one time in three. On average the rounding neither adds nor \
+             removes anything. Totals were rounded on their own, so the rows of a table need not add up exactly to \
+             its total. A published 3 may stand for 1, 2, 3, 4 or 5 people: no small count can be read off."
+        ),
+        (Method::RandomRounding { base }, Lang::Es) => format!(
+            "Cada conteo se llevó a un múltiplo de {base}. Un conteo que ya lo es (también el 0) no cambia. \
+             Cualquier otro pasa a uno de los dos múltiplos más cercanos, más a menudo al más cercano, elegido al azar: \
+             17 se convierte en 18 dos veces de cada tres y en 15 una de cada tres. En promedio el redondeo no suma \
+             ni resta nada. Los totales se redondearon por separado, así que las filas de un cuadro pueden no sumar \
+             exactamente su total. Un 3 publicado puede representar a 1, 2, 3, 4 o 5 personas: ningún conteo pequeño \
+             puede leerse."
+        ),
+        (Method::CellKey { ptable }, Lang::En) => format!(
+            "Every record in the data has a permanent random key that only the publisher can compute. The key of a \
+             cell combines the keys of the people counted in it, and a published table of small changes \
+             (the perturbation table, built from the parameters D = {d}, V = {v}, js = {js}) turns the cell's true \
+             count and its key into the published count. The change is never more than {d} either way, is zero on \
+             average, and has a variance of about {v}; no cell is ever published as a count from 1 to {js}, and an \
+             empty cell stays 0. Because the same people always give the same key, the same group of people shows \
+             the same number in every table and every release: comparing two tables, or subtracting one from \
+             another, does not reveal who is in a small group. Rows need not add up exactly to their totals.",
+            d = ptable.d,
+            v = ptable.v,
+            js = ptable.js
+        ),
+        (Method::CellKey { ptable }, Lang::Es) => format!(
+            "Cada registro tiene una clave aleatoria permanente que solo quien publica puede calcular. La clave de una \
+             celda combina las claves de las personas contadas en ella, y una tabla publicada de pequeños cambios \
+             (la tabla de perturbación, construida con los parámetros D = {d}, V = {v}, js = {js}) convierte el conteo \
+             verdadero de la celda y su clave en el conteo publicado. El cambio nunca supera {d} en ningún sentido, es \
+             cero en promedio y tiene una varianza de alrededor de {v}; ninguna celda se publica con un conteo de 1 a \
+             {js}, y una celda vacía sigue en 0. Como las mismas personas dan siempre la misma clave, el mismo grupo de \
+             personas muestra el mismo número en todos los cuadros y todas las publicaciones: comparar dos cuadros, o \
+             restar uno de otro, no revela quién está en un grupo pequeño. Las filas pueden no sumar exactamente sus \
+             totales.",
+            d = ptable.d,
+            v = ptable.v,
+            js = ptable.js
+        ),
+    }
+}
+
+/// The note in Markdown.
+pub(crate) fn methods_note(
+    spec: &ReleaseSpec,
+    entries: &[Entry],
+    utility: &[TableUtility],
+    l: Lang,
+) -> String {
+    let mut s = String::new();
+    let p = |en, es| l.pick(en, es);
+    s.push_str(&format!("# {}\n\n", spec.title));
+    if !spec.description.is_empty() {
+        s.push_str(&format!("{}\n\n", spec.description));
+    }
+    s.push_str(&format!(
+        "- {}: {}\n- {}: {}\n- {}: {}\n\n",
+        p("Version", "Versión"),
+        spec.version,
+        p("Reference period", "Periodo de referencia"),
+        spec.reference_period,
+        p("Licence", "Licencia"),
+        spec.licence
+    ));
+    s.push_str(&format!(
+        "## {}\n\n",
+        p(
+            "Why the numbers were changed",
+            "Por qué se cambiaron los números"
+        )
+    ));
+    s.push_str(p(
+        "These tables are counted from administrative records about individual people: border crossings, \
+         residence permits, returns. A small count in a table (say, the two women of one nationality who \
+         entered in one month) could tell someone who those people are. Before publication every table was \
+         protected by one of the methods below. The changes are small and do not change the picture the tables \
+         give; they make it impossible to learn anything about one person.\n\n",
+        "Estos cuadros se cuentan a partir de registros administrativos sobre personas: cruces de frontera, \
+         permisos de residencia, retornos. Un conteo pequeño en un cuadro (por ejemplo, las dos mujeres de una \
+         nacionalidad que entraron en un mes) podría decirle a alguien quiénes son esas personas. Antes de publicarse, \
+         cada cuadro se protegió con uno de los métodos que siguen. Los cambios son pequeños y no cambian la imagen \
+         que dan los cuadros; impiden saber algo de una persona concreta.\n\n",
+    ));
+    let mut methods: Vec<&Method> = Vec::new();
+    for e in entries {
+        if !methods.contains(&e.protected.method()) {
+            methods.push(e.protected.method());
+        }
+    }
+    s.push_str(&format!("## {}\n\n", p("The methods", "Los métodos")));
+    for m in methods {
+        s.push_str(&format!(
+            "### {}\n\n{}\n\n",
+            method_name(m, l),
+            explain(m, l)
+        ));
+    }
+    s.push_str(&format!("## {}\n\n", p("The tables", "Los cuadros")));
+    s.push_str(&format!(
+        "| {} | {} | {} | {} | {} |\n|---|---|---|---|---|\n",
+        p("Table", "Cuadro"),
+        p("Title", "Título"),
+        p("Method", "Método"),
+        p("Cells", "Celdas"),
+        p("Cells changed", "Celdas cambiadas"),
+    ));
+    for (e, u) in entries.iter().zip(utility) {
+        s.push_str(&format!(
+            "| `{}` | {} | {} | {} | {:.0} % |\n",
+            e.name,
+            e.title,
+            method_name(e.protected.method(), l),
+            u.cells,
+            100.0 * u.share_changed
+        ));
+    }
+    s.push('\n');
+    s.push_str(&format!(
+        "## {}\n\n",
+        p(
+            "How much the protection changed",
+            "Cuánto cambió la protección"
+        )
+    ));
+    for u in utility {
+        s.push_str(&match l {
+            Lang::En => format!(
+                "- `{}`: on average a cell moved by {:.2}; the grand total moved by {:.2} %.\n",
+                u.name,
+                u.mean_absolute_error,
+                100.0 * u.total_relative_error
+            ),
+            Lang::Es => format!(
+                "- `{}`: en promedio una celda se movió {:.2}; el total general se movió un {:.2} %.\n",
+                u.name,
+                u.mean_absolute_error,
+                100.0 * u.total_relative_error
+            ),
+        });
+    }
+    s.push('\n');
+    s.push_str(&format!(
+        "## {}\n\n",
+        p("Reading the tables", "Cómo leer los cuadros")
+    ));
+    s.push_str(p(
+        "- `_T` in a column means the total over that column (all months, all countries…); `_U` means unknown.\n\
+         - `obs_status` P marks a provisional figure: it includes crossings whose 12/16-month window is still open, \
+           for which the outcome (migrant or visitor) is estimated by a model and will be revised. A provisional \
+           estimate is rounded to whole persons before it is protected.\n\
+         - `conf_status` F means the figure may be used freely; C would mean it is withheld.\n\
+         - The categories of each column (countries, sex, age groups…) come from Corridor's code lists, fixed \
+           before any record is read, never from the data themselves.\n\
+         - The files: `data/` holds each table as CSV and Parquet; `sdmx/` the same tables as SDMX-CSV 2.0 with \
+           their SDMX-ML 3.0 structure; `datapackage.json` describes the CSV files (Frictionless Data); \
+           `SHA256SUMS` and its signature `SHA256SUMS.sig` (ed25519, public key in `signing-key.pub`) let anyone \
+           check that no file was changed: `corridor release verify FOLDER`.\n",
+        "- `_T` en una columna significa el total sobre esa columna (todos los meses, todos los países…); `_U`, desconocido.\n\
+         - `obs_status` P marca una cifra provisional: incluye cruces cuya ventana de 12/16 meses sigue abierta, cuyo \
+           resultado (migrante o visitante) estima un modelo y se revisará. Una estimación provisional se redondea a \
+           personas enteras antes de protegerse.\n\
+         - `conf_status` F significa que la cifra puede usarse libremente; C significaría que se reserva.\n\
+         - Las categorías de cada columna (países, sexo, grupos de edad…) vienen de las listas de códigos de \
+           Corridor, fijadas antes de leer ningún registro, nunca de los datos mismos.\n\
+         - Los archivos: `data/` tiene cada cuadro en CSV y Parquet; `sdmx/`, los mismos cuadros en SDMX-CSV 2.0 con \
+           su estructura SDMX-ML 3.0; `datapackage.json` describe los CSV (Frictionless Data); `SHA256SUMS` y su \
+           firma `SHA256SUMS.sig` (ed25519, clave pública en `signing-key.pub`) permiten comprobar que ningún archivo \
+           cambió: `corridor release verify CARPETA`.\n",
+    ));
+    for e in entries {
+        for n in &e.table().notes {
+            s.push_str(&format!("\n`{}`: {n}\n", e.name));
+        }
+    }
+    s
+}
+
+/// A stand-alone HTML page of the note.
+pub(crate) fn to_html(markdown: &str, l: Lang, title: &str) -> String {
+    let mut body = String::new();
+    // Raw HTML in a title or description is shown as text, never run.
+    let parser = pulldown_cmark::Parser::new_ext(markdown, pulldown_cmark::Options::ENABLE_TABLES)
+        .map(|ev| match ev {
+            pulldown_cmark::Event::Html(h) | pulldown_cmark::Event::InlineHtml(h) => {
+                pulldown_cmark::Event::Text(h)
+            }
+            other => other,
+        });
+    pulldown_cmark::html::push_html(&mut body, parser);
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n\
+         <style>body{{font-family:sans-serif;max-width:48em;margin:2em auto;line-height:1.5;padding:0 1em}}\
+         table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2em .5em}}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
+        l.code(),
+        escape(title)
+    )
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

@@ -1,0 +1,198 @@
+//! The release spec: what a publisher writes to say what a release holds.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use corridor_protect::PTableParams;
+use corridor_stats::TableSpec;
+use serde::{Deserialize, Serialize};
+
+use crate::PublishError;
+
+/// A release spec, in TOML:
+///
+/// ```toml
+/// title = "Border statistics 2022–2025"
+/// description = "Flows and stocks of the demo world"
+/// licence = "CC-BY-4.0"
+/// version = "2026.1"
+/// reference_period = "2022-01/2025-12"
+///
+/// [[table]]
+/// name = "flows_by_citizenship"
+/// standard = "flows_by_citizenship"
+/// method = "cell_key"
+/// ptable = { D = 2, V = 1.0, js = 1 }
+///
+/// [[table]]
+/// name = "arrivals_by_sex"
+/// measure = "arrivals"
+/// by = ["year", "sex"]
+/// method = "rr3"
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseSpec {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub licence: String,
+    pub version: String,
+    pub reference_period: String,
+    #[serde(rename = "table", default)]
+    pub tables: Vec<TableRequest>,
+}
+
+/// One table of a release and how it is protected.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableRequest {
+    /// The table's name: its files are named after it.
+    pub name: String,
+    /// Defaults to the standard table's title, or one made from the measure.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// A standard table of `corridor table --standard`.
+    #[serde(default)]
+    pub standard: Option<String>,
+    /// Or a measure with its dimensions and filter.
+    #[serde(default)]
+    pub measure: Option<String>,
+    #[serde(default)]
+    pub by: Vec<String>,
+    #[serde(default, rename = "where")]
+    pub filter: Option<String>,
+    pub method: MethodName,
+    /// The perturbation table's parameters (cell_key only).
+    #[serde(default)]
+    pub ptable: Option<PTableParams>,
+}
+
+/// The protection methods a release can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MethodName {
+    CellKey,
+    Rr3,
+}
+
+impl ReleaseSpec {
+    pub fn load(path: &Path) -> Result<ReleaseSpec, PublishError> {
+        let text = std::fs::read_to_string(path).map_err(crate::io(path))?;
+        let spec: ReleaseSpec = toml::from_str(&text).map_err(|e| PublishError::Spec {
+            path: path.display().to_string(),
+            why: e.to_string(),
+        })?;
+        spec.check().map_err(|why| PublishError::Spec {
+            path: path.display().to_string(),
+            why,
+        })?;
+        Ok(spec)
+    }
+
+    /// Names are file names: lower-case letters, digits and `_`, unique.
+    pub fn check(&self) -> Result<(), String> {
+        if self.tables.is_empty() {
+            return Err("a release needs at least one [[table]]".into());
+        }
+        if !is_name(&self.version.replace(['.', '-'], "_")) {
+            return Err(format!(
+                "version `{}`: use letters, digits, `.`, `-` and `_` only (e.g. 2026.1)",
+                self.version
+            ));
+        }
+        let mut seen = HashSet::new();
+        for (i, t) in self.tables.iter().enumerate() {
+            let at = format!("[[table]] {} (`{}`)", i + 1, t.name);
+            if !is_name(&t.name) {
+                return Err(format!(
+                    "{at}: a table name is lower-case letters, digits and `_` (it names the table's files)"
+                ));
+            }
+            if !seen.insert(t.name.as_str()) {
+                return Err(format!("{at}: the name is used twice"));
+            }
+            match (&t.standard, &t.measure) {
+                (Some(_), Some(_)) => {
+                    return Err(format!("{at}: give `standard` or `measure`, not both"));
+                }
+                (None, None) => return Err(format!("{at}: give `standard` or `measure`")),
+                (Some(_), None) if !t.by.is_empty() || t.filter.is_some() => {
+                    return Err(format!(
+                        "{at}: a standard table has its own dimensions; `by` and `where` go with `measure`"
+                    ));
+                }
+                _ => {}
+            }
+            if t.ptable.is_some() && t.method != MethodName::CellKey {
+                return Err(format!("{at}: `ptable` belongs to method = \"cell_key\""));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TableRequest {
+    /// The table to compute, and its title.
+    pub(crate) fn table_spec(&self) -> Result<(TableSpec, String), PublishError> {
+        if let Some(name) = &self.standard {
+            let s = corridor_stats::standard_table(name)?;
+            let title = self.title.clone().unwrap_or_else(|| s.title.to_string());
+            return Ok((s.spec(), title));
+        }
+        let measure = self.measure.clone().unwrap_or_default();
+        let title = self.title.clone().unwrap_or_else(|| {
+            if self.by.is_empty() {
+                measure.replace('_', " ")
+            } else {
+                format!("{} by {}", measure.replace('_', " "), self.by.join(", "))
+            }
+        });
+        Ok((
+            TableSpec {
+                measure,
+                by: self.by.clone(),
+                filter: self.filter.clone(),
+            },
+            title,
+        ))
+    }
+}
+
+pub(crate) fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(tables: &str) -> Result<ReleaseSpec, String> {
+        let text = format!(
+            "title = \"t\"\nlicence = \"CC-BY-4.0\"\nversion = \"2026.1\"\nreference_period = \"2022\"\n{tables}"
+        );
+        let s: ReleaseSpec = toml::from_str(&text).map_err(|e| e.to_string())?;
+        s.check()?;
+        Ok(s)
+    }
+
+    #[test]
+    fn names_cannot_leave_the_release_folder() {
+        for bad in ["../x", "a/b", "A", "", "x.csv", "con sole"] {
+            let t =
+                format!("[[table]]\nname = \"{bad}\"\nstandard = \"returns\"\nmethod = \"rr3\"\n");
+            assert!(spec(&t).is_err(), "{bad}");
+        }
+        let ok = "[[table]]\nname = \"returns_2\"\nstandard = \"returns\"\nmethod = \"rr3\"\n";
+        assert!(spec(ok).is_ok());
+        let twice = format!("{ok}{ok}");
+        assert!(spec(&twice).unwrap_err().contains("twice"));
+        let both = "[[table]]\nname = \"a\"\nstandard = \"returns\"\nmeasure = \"returns\"\nmethod = \"rr3\"\n";
+        assert!(spec(both).is_err());
+        let unknown = "[[table]]\nname = \"a\"\nstandard = \"returns\"\nmethod = \"blur\"\n";
+        assert!(spec(unknown).is_err());
+    }
+}

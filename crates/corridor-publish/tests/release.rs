@@ -1,0 +1,295 @@
+//! Releases end to end over a derived workspace: built, verified, checked
+//! by real SDMX and Frictionless validators, and refused once tampered with.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use corridor_publish::{PublishError, ReleaseSpec, build_release, list_releases, verify_release};
+use corridor_store::Workspace;
+use corridor_world::WorldConfig;
+
+const SPEC: &str = r#"
+title = "Test release <script>alert(1)</script>"
+description = "Border statistics of a small world"
+licence = "CC-BY-4.0"
+version = "2026.1"
+reference_period = "2022-01/2023-12"
+
+[[table]]
+name = "flows_by_citizenship"
+standard = "flows_by_citizenship"
+method = "cell_key"
+ptable = { D = 3, V = 1.5, js = 2, pstay = 0.5 }
+
+[[table]]
+name = "migrant_arrivals"
+standard = "migrant_arrivals"
+method = "cell_key"
+
+[[table]]
+name = "by_region"
+measure = "arrivals"
+by = ["year", "citizenship_region", "sex"]
+method = "rr3"
+
+[[table]]
+name = "by_sex_only"
+measure = "departures"
+by = ["sex"]
+method = "cell_key"
+"#;
+
+fn workspace(root: &Path) -> Workspace {
+    let world = root.join("world");
+    corridor_world::generate(
+        &WorldConfig {
+            persons: 2000,
+            years: 2,
+            ..WorldConfig::default()
+        },
+        &world,
+        &|_, _| {},
+    )
+    .expect("world");
+    let ws = Workspace::init(&root.join("ws")).expect("init");
+    for (mapping, file) in corridor_world::mappings::SUBMISSIONS
+        .iter()
+        .filter(|(_, f)| !corridor_world::CASE_FILES.contains(f))
+    {
+        ws.submit(&world.join(mapping), &world.join(file), false, &mut |_| {})
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+    corridor_derive::derive(&ws, &corridor_derive::Options::default(), &|_, _| {}).expect("derive");
+    ws
+}
+
+/// A copy of a release folder that may be changed (releases are read-only).
+fn copy(dir: &Path, to: &Path) -> PathBuf {
+    let out = to.join(dir.file_name().unwrap());
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(dir)
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = Command::new("chmod")
+        .args(["-R", "u+w"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    out
+}
+
+/// The Python that has pysdmx and frictionless: CORRIDOR_PYTHON (as
+/// `.ci/run` sets it). In CI a missing one fails the test.
+fn validator_python() -> Option<String> {
+    match std::env::var("CORRIDOR_PYTHON") {
+        Ok(p) => Some(p),
+        Err(_) => {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI must set CORRIDOR_PYTHON to a Python with pysdmx and frictionless (see .ci/run)"
+            );
+            eprintln!("CORRIDOR_PYTHON not set: skipping the SDMX and Frictionless validators");
+            None
+        }
+    }
+}
+
+#[test]
+fn a_release_is_built_verified_validated_and_tamper_evident() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = workspace(tmp.path());
+    let spec_path = tmp.path().join("release.toml");
+    std::fs::write(&spec_path, SPEC).unwrap();
+    let spec = ReleaseSpec::load(&spec_path).unwrap();
+    let out = tmp.path().join("releases");
+    let built = build_release(&ws, &spec, &out, &|_, _, _| {}).unwrap();
+    assert!(built.dir.starts_with(&out));
+    assert_eq!(built.tables.len(), 4);
+    let v = verify_release(&built.dir, Some(&built.public_key)).unwrap();
+    assert_eq!(v.id, built.id);
+    assert_eq!(v.files, built.files);
+
+    // What a release holds, and what it never holds.
+    let dir = &built.dir;
+    for f in [
+        "release.json",
+        "datapackage.json",
+        "sdmx/structure.xml",
+        "data/flows_by_citizenship.csv",
+        "data/flows_by_citizenship.parquet",
+        "sdmx/by_region.csv",
+        "methods/methods.en.md",
+        "methods/methods.es.html",
+        "utility.json",
+        "SHA256SUMS",
+        "SHA256SUMS.sig",
+        "signing-key.pub",
+    ] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+    let csv = std::fs::read_to_string(dir.join("data/flows_by_citizenship.csv")).unwrap();
+    assert!(csv.starts_with("month,reporting_country,citizenship,value,obs_status,conf_status\n"));
+    assert!(!csv.contains("cell_key") && !csv.contains("records"));
+    // pstay and js = 2: no published 1 or 2.
+    for line in csv.lines().skip(1) {
+        let v: Vec<&str> = line.split(',').collect();
+        assert!(!["1", "2"].contains(&v[3]), "{line}");
+    }
+    let html = std::fs::read_to_string(dir.join("methods/methods.en.html")).unwrap();
+    assert!(
+        !html.contains("<script>"),
+        "raw HTML in the spec is not run"
+    );
+    assert!(html.contains("D = 3, V = 1.5, js = 2, pstay = 0.5"));
+    let es = std::fs::read_to_string(dir.join("methods/methods.es.md")).unwrap();
+    assert!(es.contains("perturbación por clave de celda") && es.contains("redondeo aleatorio"));
+
+    // The signing key is private, in the workspace, never in the release.
+    let key = ws.root().join("signing.key");
+    assert!(key.is_file());
+    let seed = std::fs::read_to_string(&key).unwrap();
+    for f in walk(dir) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(seed.trim()),
+            "{}",
+            f.display()
+        );
+    }
+
+    // A second build is a second release (RR3 draws anew): never the same
+    // folder, and the first is untouched.
+    let again = build_release(&ws, &spec, &out, &|_, _, _| {}).unwrap();
+    assert_ne!(again.id, built.id);
+    assert_eq!(again.public_key, built.public_key);
+    let listed = list_releases(&out).unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().all(|r| r.version == "2026.1"));
+    verify_release(&built.dir, None).unwrap();
+
+    // Real validators.
+    if let Some(python) = validator_python() {
+        let checker = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/check_release.py");
+        let o = Command::new(&python)
+            .arg(&checker)
+            .arg(dir)
+            .output()
+            .expect("python");
+        assert!(
+            o.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        // And the Frictionless command line, as a user runs it.
+        let frictionless = Path::new(&python).with_file_name("frictionless");
+        let o = Command::new(&frictionless)
+            .args(["validate", "datapackage.json"])
+            .current_dir(dir)
+            .output()
+            .expect("frictionless");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    }
+
+    // Tampering: a changed byte, a changed signature, an added file, a
+    // removed file, another key.
+    let scratch = tmp.path().join("copies");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let tampered = |name: &str, change: &dyn Fn(&Path)| {
+        let d = scratch.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        let c = copy(dir, &d);
+        change(&c);
+        let e = verify_release(&c, None).expect_err(name);
+        assert!(matches!(e, PublishError::Tampered { .. }), "{name}: {e}");
+        e.to_string()
+    };
+    let e = tampered("byte", &|c| {
+        let p = c.join("data/migrant_arrivals.csv");
+        let mut b = std::fs::read(&p).unwrap();
+        let at = b.len() - 8;
+        b[at] ^= 1;
+        std::fs::write(&p, b).unwrap();
+    });
+    assert!(e.contains("migrant_arrivals.csv"), "{e}");
+    let e = tampered("signature", &|c| {
+        let p = c.join("SHA256SUMS.sig");
+        let t = std::fs::read_to_string(&p).unwrap();
+        let flipped = if t.starts_with('0') { "1" } else { "0" };
+        std::fs::write(&p, format!("{flipped}{}", &t[1..])).unwrap();
+    });
+    assert!(e.contains("signature"), "{e}");
+    let e = tampered("added", &|c| {
+        std::fs::write(c.join("data/extra.csv"), "a\n1\n").unwrap();
+    });
+    assert!(e.contains("extra.csv"), "{e}");
+    tampered("removed", &|c| {
+        std::fs::remove_file(c.join("utility.json")).unwrap();
+    });
+    // Re-signed by someone else with their own key: the sums and the
+    // signature agree, but not with the key the verifier trusts.
+    let d = scratch.join("other-key");
+    std::fs::create_dir_all(&d).unwrap();
+    let c = copy(dir, &d);
+    {
+        use ed25519_dalek::Signer;
+        use sha2::Digest;
+        let other = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+        let public = format!("{}\n", hex::encode(other.verifying_key().to_bytes()));
+        std::fs::write(c.join("signing-key.pub"), &public).unwrap();
+        let sums = std::fs::read_to_string(c.join("SHA256SUMS")).unwrap();
+        let digest = hex::encode(sha2::Sha256::digest(public.as_bytes()));
+        let sums: String = sums
+            .lines()
+            .map(|l| {
+                if l.ends_with("  signing-key.pub") {
+                    format!("{digest}  signing-key.pub\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        std::fs::write(c.join("SHA256SUMS"), &sums).unwrap();
+        let sig = other.sign(sums.as_bytes());
+        std::fs::write(c.join("SHA256SUMS.sig"), hex::encode(sig.to_bytes())).unwrap();
+    }
+    // Consistent in itself (the id changed with the sums; the folder name
+    // no longer matches it)…
+    let e = verify_release(&c, None).unwrap_err();
+    assert!(e.to_string().contains("content is release"), "{e}");
+    // …and not signed by the key the verifier trusts.
+    let e = verify_release(&c, Some(&built.public_key)).unwrap_err();
+    assert!(e.to_string().contains("key you trust"), "{e}");
+}
+
+#[test]
+fn a_bad_spec_is_refused_with_the_table_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("bad.toml");
+    std::fs::write(
+        &p,
+        "title = \"t\"\nlicence = \"x\"\nversion = \"1\"\nreference_period = \"2022\"\n\
+         [[table]]\nname = \"../../etc\"\nstandard = \"returns\"\nmethod = \"rr3\"\n",
+    )
+    .unwrap();
+    let e = ReleaseSpec::load(&p).unwrap_err().to_string();
+    assert!(e.contains("bad.toml") && e.contains("[[table]] 1"), "{e}");
+    assert!(verify_release(tmp.path(), None).is_err());
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
