@@ -87,75 +87,55 @@ fn demo_cases_fit_the_code_lists_and_their_review_stays_in_the_workspace() {
                 delta: 1e-6,
                 seed: 1,
             };
+            let dp = |folders: Folders| {
+                corridor_cases::write_workspace_dp(
+                    &ws,
+                    &table,
+                    &workspace_domain(),
+                    &opts,
+                    &ctx,
+                    folders,
+                )
+            };
+            let elsewhere = |name: &str| tmp.path().join(name);
             // Without a budget nothing is drawn.
-            let refused = corridor_cases::write_workspace_dp(
-                &ws,
-                &table,
-                &workspace_domain(),
-                &opts,
-                &ctx,
-                folders,
-            );
+            let refused = dp(folders).map(|_| ()).unwrap_err();
             assert!(
                 matches!(
                     refused,
-                    Err(corridor_cases::CasesError::Ledger(
-                        corridor_store::StoreError::NoBudget { .. }
-                    ))
+                    corridor_cases::CasesError::Ledger(corridor_store::StoreError::NoBudget { .. })
                 ),
-                "{:?}",
-                refused.err()
+                "{refused}"
             );
             assert!(!publish.exists());
             ws.set_privacy_budget(corridor_cases::CASES_DATASET, 2.5 * opts.rho)
                 .unwrap();
             // Charged to the ledger in the same call, every time.
-            let (_, _, _, spent) = corridor_cases::write_workspace_dp(
-                &ws,
-                &table,
-                &workspace_domain(),
-                &opts,
-                &ctx,
-                folders,
-            )
-            .unwrap();
+            let (_, _, _, spent) = dp(folders).unwrap();
             assert!((spent - opts.rho).abs() < 1e-9, "{spent}");
-            let again = tmp.path().join("again");
-            let (_, _, _, spent) = corridor_cases::write_workspace_dp(
-                &ws,
-                &table,
-                &workspace_domain(),
-                &opts,
-                &ctx,
-                Folders {
-                    publish: &again,
-                    review: &review_folder(&ws, &again),
-                },
-            )
+            let again = elsewhere("again");
+            let (_, _, _, spent) = dp(Folders {
+                publish: &again,
+                review: &review_folder(&ws, &again),
+            })
             .unwrap();
             assert!((spent - 2.0 * opts.rho).abs() < 1e-9, "{spent}");
             // A third would pass the budget: refused before any noise.
-            let third = tmp.path().join("third");
-            let refused = corridor_cases::write_workspace_dp(
-                &ws,
-                &table,
-                &workspace_domain(),
-                &opts,
-                &ctx,
-                Folders {
-                    publish: &third,
-                    review: &review_folder(&ws, &third),
-                },
-            );
+            let third = elsewhere("third");
+            let refused = dp(Folders {
+                publish: &third,
+                review: &review_folder(&ws, &third),
+            })
+            .map(|_| ())
+            .unwrap_err();
             assert!(
                 matches!(
                     refused,
-                    Err(corridor_cases::CasesError::Ledger(
+                    corridor_cases::CasesError::Ledger(
                         corridor_store::StoreError::OverBudget { .. }
-                    ))
+                    )
                 ),
-                "{:?}",
-                refused.err()
+                "{refused}"
             );
             assert!(!third.exists());
             let ledger = ws

@@ -6,7 +6,9 @@
 //! tables and mirror statistics, then runs the trafficking flow: each
 //! organisation encodes its case file, the platform ingests the
 //! encodings, deduplicates them, checks the result against the world's
-//! truth and synthesises the cases. Every finished step is handed to the
+//! truth and synthesises the cases; last, it writes a release spec, builds
+//! the signed release of the border tables and verifies it. Every finished
+//! step is handed to the
 //! caller as a [`Step`], in order, with the library's own report types;
 //! [`Progress`] carries the long steps' progress. The API is [`run`],
 //! [`Options`], [`Step`], [`Progress`], [`Layout`] and [`DemoError`].

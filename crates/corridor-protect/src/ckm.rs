@@ -17,7 +17,7 @@
 use corridor_stats::Table;
 use serde::Serialize;
 
-use crate::{Method, ProtectError, Protected, PublishedCell, PublishedTable, count_of};
+use crate::{Method, ProtectError, Protected, PublishedTable, protect_counts};
 
 /// The published parameters of a perturbation table.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
@@ -240,28 +240,13 @@ pub fn cell_key_perturb(
     table: &Table,
     ptable: &PTable,
 ) -> Result<Protected<PublishedTable>, ProtectError> {
-    let mut cells = Vec::with_capacity(table.cells.len());
-    for cell in &table.cells {
-        let count = count_of(table, cell)?;
-        cells.push(PublishedCell {
-            coords: cell.coords.clone(),
-            value: ptable.perturb(count, cell.cell_key) as f64,
-            provisional: cell.provisional,
-        });
-    }
-    let published = PublishedTable {
-        measure: table.measure.clone(),
-        dims: table.dims.clone(),
-        filter: table.filter.clone(),
-        cells,
-        notes: table.notes.clone(),
-    };
-    Ok(Protected::new(
-        published,
+    protect_counts(
+        table,
         Method::CellKey {
             ptable: ptable.params,
         },
-    ))
+        |count, cell| ptable.perturb(count, cell.cell_key),
+    )
 }
 
 #[cfg(test)]

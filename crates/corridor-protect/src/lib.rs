@@ -45,9 +45,36 @@ pub enum ProtectError {
     Parameters(String),
 }
 
+/// Publishes `table` with every cell's count replaced by `protect(count,
+/// cell)`: the one place a method's cells become a [`PublishedTable`], so
+/// that no method can carry record counts or cell keys along.
+pub(crate) fn protect_counts(
+    table: &Table,
+    method: Method,
+    mut protect: impl FnMut(u64, &Cell) -> u64,
+) -> Result<Protected<PublishedTable>, ProtectError> {
+    let mut cells = Vec::with_capacity(table.cells.len());
+    for cell in &table.cells {
+        let count = count_of(table, cell)?;
+        cells.push(PublishedCell {
+            coords: cell.coords.clone(),
+            value: protect(count, cell) as f64,
+            provisional: cell.provisional,
+        });
+    }
+    let published = PublishedTable {
+        measure: table.measure.clone(),
+        dims: table.dims.clone(),
+        filter: table.filter.clone(),
+        cells,
+        notes: table.notes.clone(),
+    };
+    Ok(Protected::new(published, method))
+}
+
 /// A cell's value as a count: a whole number of 0 or more, or an estimate
 /// (a provisional cell's expected value) rounded to whole persons.
-pub(crate) fn count_of(table: &Table, cell: &Cell) -> Result<u64, ProtectError> {
+fn count_of(table: &Table, cell: &Cell) -> Result<u64, ProtectError> {
     let v = cell.value;
     let whole = if cell.provisional { v.round() } else { v };
     if whole >= 0.0 && whole.fract() == 0.0 && whole < 2f64.powi(53) {

@@ -8,7 +8,7 @@ use corridor_stats::Table;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
-use crate::{Method, ProtectError, Protected, PublishedCell, PublishedTable, count_of};
+use crate::{Method, ProtectError, Protected, PublishedTable, protect_counts};
 
 const BASE: u64 = 3;
 
@@ -25,26 +25,11 @@ pub fn random_round_3_with(
     table: &Table,
     rng: &mut impl Rng,
 ) -> Result<Protected<PublishedTable>, ProtectError> {
-    let mut cells = Vec::with_capacity(table.cells.len());
-    for cell in &table.cells {
-        let count = count_of(table, cell)?;
-        cells.push(PublishedCell {
-            coords: cell.coords.clone(),
-            value: round(count, rng) as f64,
-            provisional: cell.provisional,
-        });
-    }
-    let published = PublishedTable {
-        measure: table.measure.clone(),
-        dims: table.dims.clone(),
-        filter: table.filter.clone(),
-        cells,
-        notes: table.notes.clone(),
-    };
-    Ok(Protected::new(
-        published,
+    protect_counts(
+        table,
         Method::RandomRounding { base: BASE as u32 },
-    ))
+        |count, _| round(count, rng),
+    )
 }
 
 fn round(count: u64, rng: &mut impl Rng) -> u64 {

@@ -32,32 +32,21 @@ impl Lang {
 
 fn method_name(m: &Method, l: Lang) -> String {
     match m {
-        Method::RandomRounding { base } => match l {
-            Lang::En => format!("random rounding to base {base}"),
-            Lang::Es => format!("redondeo aleatorio a base {base}"),
-        },
-        Method::CellKey { ptable } => match l {
-            Lang::En => format!(
-                "cell-key perturbation (D = {}, V = {}, js = {}{})",
-                ptable.d,
-                ptable.v,
-                ptable.js,
-                ptable
-                    .pstay
-                    .map(|p| format!(", pstay = {p}"))
-                    .unwrap_or_default()
-            ),
-            Lang::Es => format!(
-                "perturbación por clave de celda (D = {}, V = {}, js = {}{})",
-                ptable.d,
-                ptable.v,
-                ptable.js,
-                ptable
-                    .pstay
-                    .map(|p| format!(", pstay = {p}"))
-                    .unwrap_or_default()
-            ),
-        },
+        Method::RandomRounding { base } => format!(
+            "{} {base}",
+            l.pick("random rounding to base", "redondeo aleatorio a base")
+        ),
+        Method::CellKey { ptable } => format!(
+            "{} (D = {}, V = {}, js = {}{})",
+            l.pick("cell-key perturbation", "perturbación por clave de celda"),
+            ptable.d,
+            ptable.v,
+            ptable.js,
+            ptable
+                .pstay
+                .map(|p| format!(", pstay = {p}"))
+                .unwrap_or_default()
+        ),
     }
 }
 

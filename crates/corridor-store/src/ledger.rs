@@ -85,6 +85,32 @@ impl Catalog {
         self.conn.execute_batch(LEDGER).map_err(|e| self.err(e))
     }
 
+    /// Runs `work` in one `BEGIN IMMEDIATE` transaction, committed only if
+    /// it succeeds: SQLite lets one writer in at a time, so what `work`
+    /// reads cannot change before it writes. `work` gets the transaction
+    /// and the catalog's SQL error.
+    fn immediate<T>(
+        &mut self,
+        work: impl FnOnce(
+            &rusqlite::Transaction,
+            &dyn Fn(rusqlite::Error) -> StoreError,
+        ) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.ensure_ledger()?;
+        let path = self.path().to_path_buf();
+        let sql_err = |source| StoreError::Catalog {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err)?;
+        let out = work(&tx, &sql_err)?;
+        tx.commit().map_err(sql_err)?;
+        Ok(out)
+    }
+
     /// Charges `c` if the dataset's budget allows it; the ledger line and
     /// the check are one transaction. Returns the budget after the charge.
     pub(crate) fn charge(&mut self, c: &Charge) -> Result<(Budget, i64), StoreError> {
@@ -94,40 +120,30 @@ impl Catalog {
                 c.dataset, c.rho
             )));
         }
-        self.ensure_ledger()?;
-        let path = self.path().to_path_buf();
-        let catalog_err = |source| StoreError::Catalog {
-            path: path.clone(),
-            source,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(catalog_err)?;
-        let before = budget_in(&tx, c.dataset).map_err(catalog_err)?;
-        let Some(limit) = before.rho else {
-            return Err(StoreError::NoBudget {
-                dataset: c.dataset.to_string(),
-            });
-        };
-        if before.spent + c.rho > limit * (1.0 + SLACK) {
-            return Err(StoreError::OverBudget {
-                dataset: c.dataset.to_string(),
-                rho: c.rho,
-                spent: before.spent,
-                budget: limit,
-            });
-        }
-        tx.execute(
-            "INSERT INTO privacy_loss (dataset, output, mechanism, rho, epsilon, delta, detail_json, spent_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
-            params![c.dataset, c.output, c.mechanism, c.rho, c.epsilon, c.delta, c.detail_json],
-        )
-        .map_err(catalog_err)?;
-        let seq = tx.last_insert_rowid();
-        let after = budget_in(&tx, c.dataset).map_err(catalog_err)?;
-        tx.commit().map_err(catalog_err)?;
-        Ok((after, seq))
+        self.immediate(|tx, sql_err| {
+            let before = budget_in(tx, c.dataset).map_err(sql_err)?;
+            let Some(limit) = before.rho else {
+                return Err(StoreError::NoBudget {
+                    dataset: c.dataset.to_string(),
+                });
+            };
+            if before.spent + c.rho > limit * (1.0 + SLACK) {
+                return Err(StoreError::OverBudget {
+                    dataset: c.dataset.to_string(),
+                    rho: c.rho,
+                    spent: before.spent,
+                    budget: limit,
+                });
+            }
+            tx.execute(
+                "INSERT INTO privacy_loss (dataset, output, mechanism, rho, epsilon, delta, detail_json, spent_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+                params![c.dataset, c.output, c.mechanism, c.rho, c.epsilon, c.delta, c.detail_json],
+            )
+            .map_err(sql_err)?;
+            let seq = tx.last_insert_rowid();
+            Ok((budget_in(tx, c.dataset).map_err(sql_err)?, seq))
+        })
     }
 
     /// Adds what the mechanism reported once it ran to its ledger line.
@@ -148,25 +164,22 @@ impl Catalog {
                 "{dataset}: a budget must be a positive, finite ρ (got {rho})"
             )));
         }
+        self.immediate(|tx, sql_err| {
+            tx.execute(
+                "INSERT INTO privacy_budget (dataset, rho, set_at) VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', 'now')) \
+                 ON CONFLICT (dataset) DO UPDATE SET rho = excluded.rho, set_at = excluded.set_at",
+                params![dataset, rho],
+            )
+            .map_err(sql_err)?;
+            budget_in(tx, dataset).map_err(sql_err)
+        })
+    }
+
+    /// One dataset's budget and spending (no budget and nothing spent when
+    /// it has neither).
+    pub(crate) fn budget(&self, dataset: &str) -> Result<Budget, StoreError> {
         self.ensure_ledger()?;
-        let path = self.path().to_path_buf();
-        let catalog_err = |source| StoreError::Catalog {
-            path: path.clone(),
-            source,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(catalog_err)?;
-        tx.execute(
-            "INSERT INTO privacy_budget (dataset, rho, set_at) VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', 'now')) \
-             ON CONFLICT (dataset) DO UPDATE SET rho = excluded.rho, set_at = excluded.set_at",
-            params![dataset, rho],
-        )
-        .map_err(catalog_err)?;
-        let b = budget_in(&tx, dataset).map_err(catalog_err)?;
-        tx.commit().map_err(catalog_err)?;
-        Ok(b)
+        budget_in(&self.conn, dataset).map_err(|e| self.err(e))
     }
 
     /// Every dataset with a budget or a charge, by name.

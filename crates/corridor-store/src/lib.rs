@@ -265,16 +265,7 @@ impl Workspace {
 
     /// One dataset's budget and spending.
     pub fn privacy_budget(&self, dataset: &str) -> Result<Budget, StoreError> {
-        let all = self.catalog()?.budgets()?;
-        Ok(all
-            .into_iter()
-            .find(|b| b.dataset == dataset)
-            .unwrap_or(Budget {
-                dataset: dataset.to_string(),
-                rho: None,
-                spent: 0.0,
-                charges: 0,
-            }))
+        self.catalog()?.budget(dataset)
     }
 
     /// Every dataset with a budget or a charge.
