@@ -373,7 +373,7 @@ mod tests {
             let pa = cell_key_perturb(&a, &t).unwrap();
             let pb = cell_key_perturb(&b, &t).unwrap();
             prop_assert_eq!(pa.value().cells[0].value, pb.value().cells[0].value);
-            let v = pa.value().cells[0].value as u64;
+            let v = pa.value().cells[0].value.unwrap() as u64;
             prop_assert!(v != 1);
             prop_assert!(v.abs_diff(count) <= 2);
         }

@@ -10,23 +10,31 @@
 //! takes a `Protected<…>` (the releases, later) takes only protected data.
 //!
 //! Methods so far: random rounding to base 3 ([`random_round_3`], Stats
-//! NZ's RR3) and cell-key perturbation ([`cell_key_perturb`] with a
-//! [`PTable`], the ABS method). Threshold rules with secondary suppression
-//! and differentially private tables follow (issue 19).
+//! NZ's RR3), cell-key perturbation ([`cell_key_perturb`] with a
+//! [`PTable`], the ABS method), and the threshold rule with secondary
+//! suppression over hierarchies and linked tables ([`suppress`], and
+//! [`suppress_leaves`] for a table given by its finest cells).
+//! Differentially private tables follow (issue 19).
 //!
 //! The API: [`Protected`], [`PublishedTable`], [`PublishedCell`],
 //! [`Method`], [`random_round_3`], [`random_round_3_with`],
-//! [`cell_key_perturb`], [`PTable`], [`PTableParams`]; errors are
+//! [`cell_key_perturb`], [`PTable`], [`PTableParams`], [`suppress`],
+//! [`suppress_leaves`], [`SuppressionParams`], [`Hierarchy`]; errors are
 //! [`ProtectError`].
 
 mod ckm;
 mod rr3;
+mod suppress;
 
 use corridor_stats::{Cell, Table};
 use serde::Serialize;
 
 pub use ckm::{PRow, PTable, PTableParams, cell_key_perturb};
 pub use rr3::{random_round_3, random_round_3_with};
+pub use suppress::{
+    Cost, Hierarchy, LeafTable, SuppressedGrid, SuppressionParams, SuppressionReport, suppress,
+    suppress_leaves,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProtectError {
@@ -58,7 +66,7 @@ pub(crate) fn protect_counts(
         let count = count_of(table, cell)?;
         cells.push(PublishedCell {
             coords: cell.coords.clone(),
-            value: protect(count, cell) as f64,
+            value: Some(protect(count, cell) as f64),
             provisional: cell.provisional,
         });
     }
@@ -74,7 +82,7 @@ pub(crate) fn protect_counts(
 
 /// A cell's value as a count: a whole number of 0 or more, or an estimate
 /// (a provisional cell's expected value) rounded to whole persons.
-fn count_of(table: &Table, cell: &Cell) -> Result<u64, ProtectError> {
+pub(crate) fn count_of(table: &Table, cell: &Cell) -> Result<u64, ProtectError> {
     let v = cell.value;
     let whole = if cell.provisional { v.round() } else { v };
     if whole >= 0.0 && whole.fract() == 0.0 && whole < 2f64.powi(53) {
@@ -138,6 +146,13 @@ pub enum Method {
     /// Every count changed by the published perturbation table, looked up
     /// by the cell's key: the same records, the same change.
     CellKey { ptable: PTableParams },
+    /// Cells below `threshold` withheld, and enough others that none can
+    /// be narrowed to within `protection` persons.
+    Suppression {
+        threshold: u32,
+        protection: u32,
+        cost: Cost,
+    },
 }
 
 /// A table as it may leave the workspace: codes and protected values,
@@ -155,7 +170,8 @@ pub struct PublishedTable {
 pub struct PublishedCell {
     /// One code per dimension; `_T` where the cell totals over it.
     pub coords: Vec<String>,
-    pub value: f64,
+    /// None: withheld (suppressed).
+    pub value: Option<f64>,
     /// Part of the value is a modelled estimate.
     pub provisional: bool,
 }

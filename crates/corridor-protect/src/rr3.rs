@@ -84,7 +84,7 @@ mod tests {
             let p = random_round_3_with(&t, &mut ChaCha20Rng::seed_from_u64(seed)).unwrap();
             prop_assert_eq!(p.method(), &Method::RandomRounding { base: 3 });
             for (v, c) in values.iter().zip(&p.value().cells) {
-                let r = c.value as u64;
+                let r = c.value.unwrap() as u64;
                 prop_assert_eq!(r % 3, 0);
                 prop_assert!(r.abs_diff(*v) < 3);
                 if v % 3 == 0 {

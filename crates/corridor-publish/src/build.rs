@@ -37,7 +37,13 @@ pub struct TableUtility {
     pub cells: usize,
     pub cells_changed: usize,
     pub share_changed: f64,
+    /// Over the published cells.
     pub mean_absolute_error: f64,
+    /// Cells withheld, and their share of cells and of persons counted in
+    /// all cells (the information suppression loses).
+    pub cells_suppressed: usize,
+    pub share_suppressed: f64,
+    pub share_value_suppressed: f64,
     /// |published − true| / true of the grand total (0 when it is 0).
     pub total_relative_error: f64,
 }
@@ -66,8 +72,10 @@ pub fn build_release(
         path: "(given)".into(),
         why,
     })?;
-    let mut entries = Vec::new();
-    let mut utility = Vec::new();
+    let mut entries: Vec<Option<Entry>> = Vec::new();
+    let mut utility: Vec<Option<TableUtility>> = Vec::new();
+    // Suppressed tables are protected together, after the others.
+    let mut linked = Vec::new();
     for (i, req) in spec.tables.iter().enumerate() {
         let (tspec, title) = req.table_spec()?;
         let raw = corridor_stats::table(ws, &tspec)?;
@@ -81,15 +89,46 @@ pub fn build_release(
                 corridor_protect::cell_key_perturb(&raw, &ptable).map_err(protect_err)?
             }
             MethodName::Rr3 => corridor_protect::random_round_3(&raw).map_err(protect_err)?,
+            MethodName::Suppression => {
+                linked.push((i, title, raw));
+                entries.push(None);
+                utility.push(None);
+                continue;
+            }
         };
-        utility.push(measure_utility(&req.name, &title, &raw, &protected));
-        entries.push(Entry {
+        utility.push(Some(measure_utility(&req.name, &title, &raw, &protected)));
+        entries.push(Some(Entry {
             name: req.name.clone(),
             title,
             protected,
-        });
+        }));
         progress(&req.name, i + 1, spec.tables.len());
     }
+    if !linked.is_empty() {
+        let raws: Vec<&corridor_stats::Table> = linked.iter().map(|(_, _, t)| t).collect();
+        let names: Vec<&str> = linked
+            .iter()
+            .map(|(i, _, _)| spec.tables[*i].name.as_str())
+            .collect();
+        let done = corridor_protect::suppress(&raws, &spec.suppression).map_err(|source| {
+            PublishError::Protect {
+                table: names.join(", "),
+                source,
+            }
+        })?;
+        for ((i, title, raw), (protected, _)) in linked.iter().zip(done) {
+            let name = &spec.tables[*i].name;
+            utility[*i] = Some(measure_utility(name, title, raw, &protected));
+            entries[*i] = Some(Entry {
+                name: name.clone(),
+                title: title.clone(),
+                protected,
+            });
+            progress(name, *i + 1, spec.tables.len());
+        }
+    }
+    let entries: Vec<Entry> = entries.into_iter().flatten().collect();
+    let utility: Vec<TableUtility> = utility.into_iter().flatten().collect();
     let seed = ws.signing_seed()?;
     seal(spec, &entries, &utility, &seed, out)
 }
@@ -102,15 +141,23 @@ fn measure_utility(
 ) -> TableUtility {
     let cells = raw.cells.len();
     let (mut changed, mut abs) = (0usize, 0.0);
+    let (mut suppressed, mut value_suppressed, mut value_all) = (0usize, 0.0, 0.0);
     let mut total = (0.0, 0.0);
     for (r, p) in raw.cells.iter().zip(&protected.value().cells) {
-        let d = (p.value - r.value).abs();
+        value_all += r.value;
+        let Some(v) = p.value else {
+            suppressed += 1;
+            value_suppressed += r.value;
+            continue;
+        };
+        let d = (v - r.value).abs();
         changed += usize::from(d > 1e-9);
         abs += d;
         if r.coords.iter().all(|c| c == corridor_stats::TOTAL) {
-            total = (r.value, p.value);
+            total = (r.value, v);
         }
     }
+    let published = cells - suppressed;
     TableUtility {
         name: name.into(),
         title: title.into(),
@@ -122,7 +169,22 @@ fn measure_utility(
         } else {
             changed as f64 / cells as f64
         },
-        mean_absolute_error: if cells == 0 { 0.0 } else { abs / cells as f64 },
+        mean_absolute_error: if published == 0 {
+            0.0
+        } else {
+            abs / published as f64
+        },
+        cells_suppressed: suppressed,
+        share_suppressed: if cells == 0 {
+            0.0
+        } else {
+            suppressed as f64 / cells as f64
+        },
+        share_value_suppressed: if value_all == 0.0 {
+            0.0
+        } else {
+            value_suppressed / value_all
+        },
         total_relative_error: if total.0 == 0.0 {
             0.0
         } else {
@@ -233,11 +295,14 @@ fn write_all(
 /// The cells' status in SDMX terms: OBS_STATUS (A normal, P provisional)
 /// and CONF_STATUS (F free, C confidential).
 pub(crate) fn statuses(c: &corridor_protect::PublishedCell) -> (&'static str, &'static str) {
-    (if c.provisional { "P" } else { "A" }, "F")
+    let obs = if c.provisional { "P" } else { "A" };
+    (obs, if c.value.is_some() { "F" } else { "C" })
 }
 
-pub(crate) fn value_text(v: f64) -> String {
-    format!("{}", v.round() as i64)
+/// A value as the files write it: empty where it is withheld.
+pub(crate) fn value_text(v: Option<f64>) -> String {
+    v.map(|v| format!("{}", v.round() as i64))
+        .unwrap_or_default()
 }
 
 fn csv_of(t: &PublishedTable) -> String {
@@ -273,7 +338,7 @@ fn write_parquet(path: &Path, t: &PublishedTable) -> Result<(), PublishError> {
         })
         .collect();
     columns.push(Arc::new(Int64Array::from_iter(
-        t.cells.iter().map(|c| Some(c.value.round() as i64)),
+        t.cells.iter().map(|c| c.value.map(|v| v.round() as i64)),
     )));
     columns.push(Arc::new(StringArray::from_iter_values(
         t.cells.iter().map(|c| statuses(c).0),

@@ -47,6 +47,21 @@ fn method_name(m: &Method, l: Lang) -> String {
                 .map(|p| format!(", pstay = {p}"))
                 .unwrap_or_default()
         ),
+        Method::Suppression {
+            threshold,
+            protection,
+            cost,
+        } => format!(
+            "{} (threshold = {threshold}, protection = {protection}, cost = {})",
+            l.pick(
+                "threshold rule with secondary suppression",
+                "regla de umbral con supresión secundaria"
+            ),
+            match cost {
+                corridor_protect::Cost::Cells => l.pick("cells", "celdas"),
+                corridor_protect::Cost::Values => l.pick("values", "valores"),
+            }
+        ),
     }
 }
 
@@ -93,6 +108,42 @@ fn explain(m: &Method, l: Lang) -> String {
             d = ptable.d,
             v = ptable.v,
             js = ptable.js
+        ),
+        (
+            Method::Suppression {
+                threshold,
+                protection,
+                ..
+            },
+            Lang::En,
+        ) => format!(
+            "Every count from 1 to {below} was withheld: its value is empty and `conf_status` is C. Because rows \
+             and columns add up to published totals, a withheld cell could be worked out from the others, so further \
+             cells were withheld too (secondary suppression), chosen to lose as few people's counts as possible. \
+             They were chosen so that even someone who solves every equation the published tables allow (all the \
+             tables of this release that share totals, taken together, knowing that no count is below 0) cannot pin \
+             a small count down: for each one, the possible values still run from {protection} below the true \
+             count (or from 0, if that comes first) to {protection} above it. Empty cells (0) are published as they are. Every published \
+             value is exact.",
+            below = threshold - 1
+        ),
+        (
+            Method::Suppression {
+                threshold,
+                protection,
+                ..
+            },
+            Lang::Es,
+        ) => format!(
+            "Se reservó todo conteo de 1 a {below}: su valor está vacío y `conf_status` es C. Como filas y columnas \
+             suman totales publicados, una celda reservada podría deducirse de las demás, así que se reservaron más \
+             celdas (supresión secundaria), elegidas para perder los conteos de la menor cantidad de personas \
+             posible. Se eligieron de modo que incluso quien resuelva todas las ecuaciones que permiten los cuadros \
+             publicados (todos los cuadros de esta publicación que comparten totales, juntos, sabiendo que ningún \
+             conteo es menor que 0) no pueda fijar un conteo pequeño: para cada uno, los valores posibles van aún desde \
+             {protection} menos que el conteo verdadero (o desde 0, si se llega antes) hasta {protection} más. Las celdas vacías (0) se publican \
+             tal cual. Todo valor publicado es exacto.",
+            below = threshold - 1
         ),
     }
 }
@@ -182,16 +233,24 @@ pub(crate) fn methods_note(
     for u in utility {
         s.push_str(&match l {
             Lang::En => format!(
-                "- `{}`: on average a cell moved by {:.2}; the grand total moved by {:.2} %.\n",
+                "- `{}`: on average a published cell moved by {:.2}; the grand total moved by {:.2} %; \
+                 {} cells ({:.1} % of cells, {:.2} % of the persons counted) were withheld.\n",
                 u.name,
                 u.mean_absolute_error,
-                100.0 * u.total_relative_error
+                100.0 * u.total_relative_error,
+                u.cells_suppressed,
+                100.0 * u.share_suppressed,
+                100.0 * u.share_value_suppressed
             ),
             Lang::Es => format!(
-                "- `{}`: en promedio una celda se movió {:.2}; el total general se movió un {:.2} %.\n",
+                "- `{}`: en promedio una celda publicada se movió {:.2}; el total general se movió un {:.2} %; \
+                 se reservaron {} celdas ({:.1} % de las celdas, {:.2} % de las personas contadas).\n",
                 u.name,
                 u.mean_absolute_error,
-                100.0 * u.total_relative_error
+                100.0 * u.total_relative_error,
+                u.cells_suppressed,
+                100.0 * u.share_suppressed,
+                100.0 * u.share_value_suppressed
             ),
         });
     }
@@ -205,7 +264,7 @@ pub(crate) fn methods_note(
          - `obs_status` P marks a provisional figure: it includes crossings whose 12/16-month window is still open, \
            for which the outcome (migrant or visitor) is estimated by a model and will be revised. A provisional \
            estimate is rounded to whole persons before it is protected.\n\
-         - `conf_status` F means the figure may be used freely; C would mean it is withheld.\n\
+         - `conf_status` F means the figure may be used freely; C means it is withheld (the value is empty).\n\
          - The categories of each column (countries, sex, age groups…) come from Corridor's code lists, fixed \
            before any record is read, never from the data themselves.\n\
          - The files: `data/` holds each table as CSV and Parquet; `sdmx/` the same tables as SDMX-CSV 2.0 with \
@@ -216,7 +275,7 @@ pub(crate) fn methods_note(
          - `obs_status` P marca una cifra provisional: incluye cruces cuya ventana de 12/16 meses sigue abierta, cuyo \
            resultado (migrante o visitante) estima un modelo y se revisará. Una estimación provisional se redondea a \
            personas enteras antes de protegerse.\n\
-         - `conf_status` F significa que la cifra puede usarse libremente; C significaría que se reserva.\n\
+         - `conf_status` F significa que la cifra puede usarse libremente; C, que se reserva (el valor está vacío).\n\
          - Las categorías de cada columna (países, sexo, grupos de edad…) vienen de las listas de códigos de \
            Corridor, fijadas antes de leer ningún registro, nunca de los datos mismos.\n\
          - Los archivos: `data/` tiene cada cuadro en CSV y Parquet; `sdmx/`, los mismos cuadros en SDMX-CSV 2.0 con \

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use corridor_protect::PTableParams;
+use corridor_protect::{PTableParams, SuppressionParams};
 use corridor_stats::TableSpec;
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +29,17 @@ use crate::PublishError;
 /// measure = "arrivals"
 /// by = ["year", "sex"]
 /// method = "rr3"
+///
+/// [[table]]
+/// name = "permits"
+/// standard = "permits"
+/// method = "suppression"
+///
+/// # Optional: the threshold rule of every suppressed table.
+/// [suppression]
+/// threshold = 10
+/// protection = 10
+/// cost = "values"
 /// ```
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -41,6 +52,10 @@ pub struct ReleaseSpec {
     pub reference_period: String,
     #[serde(rename = "table", default)]
     pub tables: Vec<TableRequest>,
+    /// The threshold rule of every table with method = "suppression":
+    /// they are protected together, as linked tables.
+    #[serde(default)]
+    pub suppression: SuppressionParams,
 }
 
 /// One table of a release and how it is protected.
@@ -74,6 +89,7 @@ pub struct TableRequest {
 pub enum MethodName {
     CellKey,
     Rr3,
+    Suppression,
 }
 
 impl ReleaseSpec {
