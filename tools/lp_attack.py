@@ -96,7 +96,7 @@ def attack(tables, truth, threshold, protection):
                         if k in index:
                             terms[index[k]] = terms.get(index[k], 0.0) + sign
                         else:
-                            constant += sign * (known.get(k, 0.0) if c in by_coords or k in known else 0.0)
+                            constant += sign * known.get(k, 0.0)
                 if terms:
                     rows.append((terms, constant))
                 elif abs(constant) > 1e-6:

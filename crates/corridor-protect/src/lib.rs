@@ -70,14 +70,7 @@ pub(crate) fn protect_counts(
             provisional: cell.provisional,
         });
     }
-    let published = PublishedTable {
-        measure: table.measure.clone(),
-        dims: table.dims.clone(),
-        filter: table.filter.clone(),
-        cells,
-        notes: table.notes.clone(),
-    };
-    Ok(Protected::new(published, method))
+    Ok(Protected::new(PublishedTable::of(table, cells), method))
 }
 
 /// A cell's value as a count: a whole number of 0 or more, or an estimate
@@ -164,6 +157,20 @@ pub struct PublishedTable {
     pub filter: Option<String>,
     pub cells: Vec<PublishedCell>,
     pub notes: Vec<String>,
+}
+
+impl PublishedTable {
+    /// `table`'s measure, dimensions, filter and notes with the protected
+    /// `cells`.
+    pub(crate) fn of(table: &Table, cells: Vec<PublishedCell>) -> PublishedTable {
+        PublishedTable {
+            measure: table.measure.clone(),
+            dims: table.dims.clone(),
+            filter: table.filter.clone(),
+            cells,
+            notes: table.notes.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

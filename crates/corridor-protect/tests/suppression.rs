@@ -27,6 +27,20 @@ fn attacker_python() -> Option<String> {
     }
 }
 
+/// Runs `tools/lp_attack.py --tables` on `spec`.
+fn attack(python: &str, spec: &Value) -> std::process::Output {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("tables.json");
+    std::fs::write(&path, spec.to_string()).unwrap();
+    let tool = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tools/lp_attack.py");
+    Command::new(python)
+        .arg(tool)
+        .arg("--tables")
+        .arg(&path)
+        .output()
+        .unwrap()
+}
+
 fn s(x: &str) -> String {
     x.to_string()
 }
@@ -144,16 +158,7 @@ fn no_withheld_cell_can_be_narrowed_below_its_protection() {
             "threshold": params.threshold,
             "protection": params.protection_level(),
         });
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("tables.json");
-        std::fs::write(&path, spec.to_string()).unwrap();
-        let tool = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tools/lp_attack.py");
-        let out = Command::new(python)
-            .arg(tool)
-            .arg("--tables")
-            .arg(&path)
-            .output()
-            .unwrap();
+        let out = attack(python, &spec);
         let report = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
@@ -183,16 +188,7 @@ fn an_unprotected_pattern_is_caught_by_the_attacker() {
         "truth": {"t": {"F": 3}},
         "threshold": 10, "protection": 10,
     });
-    let tmp = tempfile::tempdir().unwrap();
-    let path = tmp.path().join("tables.json");
-    std::fs::write(&path, spec.to_string()).unwrap();
-    let tool = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tools/lp_attack.py");
-    let out = Command::new(python)
-        .arg(tool)
-        .arg("--tables")
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = attack(&python, &spec);
     assert!(
         !out.status.success(),
         "{}",

@@ -164,33 +164,22 @@ fn measure_utility(
         method: protected.method().clone(),
         cells,
         cells_changed: changed,
-        share_changed: if cells == 0 {
-            0.0
-        } else {
-            changed as f64 / cells as f64
-        },
-        mean_absolute_error: if published == 0 {
-            0.0
-        } else {
-            abs / published as f64
-        },
+        share_changed: share(changed as f64, cells as f64),
+        mean_absolute_error: share(abs, published as f64),
         cells_suppressed: suppressed,
-        share_suppressed: if cells == 0 {
-            0.0
-        } else {
-            suppressed as f64 / cells as f64
-        },
-        share_value_suppressed: if value_all == 0.0 {
-            0.0
-        } else {
-            value_suppressed / value_all
-        },
+        share_suppressed: share(suppressed as f64, cells as f64),
+        share_value_suppressed: share(value_suppressed, value_all),
         total_relative_error: if total.0 == 0.0 {
             0.0
         } else {
             (total.1 - total.0).abs() / total.0
         },
     }
+}
+
+/// `part / whole`, 0 when there is no whole.
+fn share(part: f64, whole: f64) -> f64 {
+    if whole == 0.0 { 0.0 } else { part / whole }
 }
 
 /// Writes every file of the release into a staging folder under `out`,

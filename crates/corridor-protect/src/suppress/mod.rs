@@ -329,14 +329,10 @@ pub fn suppress(
                     provisional: cell.provisional,
                 })
                 .collect();
-            let published = PublishedTable {
-                measure: table.measure.clone(),
-                dims: table.dims.clone(),
-                filter: table.filter.clone(),
-                cells,
-                notes: table.notes.clone(),
-            };
-            (Protected::new(published, method.clone()), report)
+            (
+                Protected::new(PublishedTable::of(table, cells), method.clone()),
+                report,
+            )
         })
         .collect())
 }

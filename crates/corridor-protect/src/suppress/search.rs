@@ -58,38 +58,21 @@ impl State {
     pub(crate) fn new(grid: Grid, cost: Cost) -> State {
         let groups: Vec<Vec<(u16, Vec<u32>)>> = grid.dims.iter().map(|h| h.groups()).collect();
         let mut subtables: Vec<(u32, Vec<Vec<u32>>)> = Vec::new();
-        if groups.iter().all(|g| !g.is_empty()) {
-            let mut pick = vec![0usize; groups.len()];
-            loop {
-                let depth = pick
-                    .iter()
+        let sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
+        each_combination(&sizes, |pick| {
+            let depth = pick
+                .iter()
+                .enumerate()
+                .map(|(d, &i)| groups[d][i].0 as u32)
+                .sum();
+            subtables.push((
+                depth,
+                pick.iter()
                     .enumerate()
-                    .map(|(d, &i)| groups[d][i].0 as u32)
-                    .sum();
-                subtables.push((
-                    depth,
-                    pick.iter()
-                        .enumerate()
-                        .map(|(d, &i)| groups[d][i].1.clone())
-                        .collect(),
-                ));
-                let mut d = groups.len();
-                loop {
-                    if d == 0 {
-                        break;
-                    }
-                    d -= 1;
-                    pick[d] += 1;
-                    if pick[d] < groups[d].len() {
-                        break;
-                    }
-                    pick[d] = 0;
-                }
-                if pick.iter().all(|&i| i == 0) {
-                    break;
-                }
-            }
-        }
+                    .map(|(d, &i)| groups[d][i].1.clone())
+                    .collect(),
+            ));
+        });
         // Top down: the coarsest sub-tables first.
         subtables.sort_by_key(|(depth, _)| *depth);
         let n = grid.len();
@@ -140,39 +123,39 @@ impl State {
 
     fn protect_subtable(&mut self, st: usize) -> bool {
         let positions = self.subtables[st].clone();
-        let dims = positions.len();
         let mut changed = false;
-        let mut at = vec![0usize; dims];
-        loop {
-            let nodes: Vec<usize> = (0..dims).map(|d| positions[d][at[d]] as usize).collect();
-            let cell = self.grid.index(&nodes);
-            if self.suppressed[cell] {
-                let need = (self.up[cell], self.down[cell]);
-                let key = (st as u32, cell as u32);
-                let covered = self
-                    .done
-                    .get(&key)
-                    .is_some_and(|&(u, d)| u >= need.0 && d >= need.1);
-                if !covered {
-                    changed |= self.protect_cell(&positions, &at, cell);
-                    self.done.insert(key, (self.up[cell], self.down[cell]));
-                }
+        for (at, cell) in self.cells_of(&positions) {
+            if !self.suppressed[cell] {
+                continue;
             }
-            let mut d = dims;
-            let mut wrapped = true;
-            while d > 0 {
-                d -= 1;
-                at[d] += 1;
-                if at[d] < positions[d].len() {
-                    wrapped = false;
-                    break;
-                }
-                at[d] = 0;
-            }
-            if wrapped {
-                return changed;
+            let need = (self.up[cell], self.down[cell]);
+            let key = (st as u32, cell as u32);
+            let covered = self
+                .done
+                .get(&key)
+                .is_some_and(|&(u, d)| u >= need.0 && d >= need.1);
+            if !covered {
+                changed |= self.protect_cell(&positions, &at, cell);
+                self.done.insert(key, (self.up[cell], self.down[cell]));
             }
         }
+        changed
+    }
+
+    /// Every cell of a sub-table: its position in each dimension's group,
+    /// and its grid index.
+    fn cells_of(&self, positions: &[Vec<u32>]) -> Vec<(Vec<usize>, usize)> {
+        let sizes: Vec<usize> = positions.iter().map(Vec::len).collect();
+        let mut cells = Vec::new();
+        each_combination(&sizes, |at| {
+            let nodes: Vec<usize> = at
+                .iter()
+                .enumerate()
+                .map(|(d, &i)| positions[d][i] as usize)
+                .collect();
+            cells.push((at.to_vec(), self.grid.index(&nodes)));
+        });
+        cells
     }
 
     /// Finds the cheapest hypercube it can for `cell` in the sub-table and
@@ -258,15 +241,7 @@ impl State {
             let mut cost = 0u64;
             let mut valid = true;
             for mask in 1u32..(1 << k) {
-                let (mut corner, mut sign) = (cell as isize, 1i8);
-                for (d, opt) in options.iter().enumerate() {
-                    if mask & (1 << d) != 0 {
-                        let (_, delta, s) = opt[pick[d]];
-                        corner += delta;
-                        sign *= s;
-                    }
-                }
-                let corner = corner as usize;
+                let (corner, sign) = corner_of(cell, options, &pick, mask);
                 if !self.fits(corner, sign, up, down) {
                     valid = false;
                     break;
@@ -294,48 +269,66 @@ impl State {
             }
         }
         let (_, pick) = best?;
-        let mut corners = Vec::with_capacity(1 << k);
-        for mask in 0u32..(1 << k) {
-            let (mut corner, mut sign) = (cell as isize, 1i8);
-            for (d, opt) in options.iter().enumerate() {
-                if mask & (1 << d) != 0 {
-                    let (_, delta, s) = opt[pick[d]];
-                    corner += delta;
-                    sign *= s;
-                }
-            }
-            corners.push((corner as usize, sign));
-        }
-        Some(corners)
+        Some(
+            (0u32..(1 << k))
+                .map(|mask| corner_of(cell, options, &pick, mask))
+                .collect(),
+        )
     }
 
     /// No cube protects the cell here: every non-zero cell of the
     /// sub-table goes, and its margins are protected a level up.
     fn suppress_whole(&mut self, positions: &[Vec<u32>]) -> bool {
         self.whole += 1;
-        let dims = positions.len();
-        let mut at = vec![0usize; dims];
         let mut changed = false;
-        loop {
-            let nodes: Vec<usize> = (0..dims).map(|d| positions[d][at[d]] as usize).collect();
-            let cell = self.grid.index(&nodes);
+        for (_, cell) in self.cells_of(positions) {
             if self.grid.values[cell] > 0 {
                 changed |= self.require(cell, 1, 1);
             }
-            let mut d = dims;
-            let mut wrapped = true;
-            while d > 0 {
-                d -= 1;
-                at[d] += 1;
-                if at[d] < positions[d].len() {
-                    wrapped = false;
-                    break;
-                }
-                at[d] = 0;
+        }
+        changed
+    }
+}
+
+/// The corner of a cube that takes the partner position in the dimensions
+/// of `mask`, and its sign.
+fn corner_of(
+    cell: usize,
+    options: &[Vec<(u64, isize, i8)>],
+    pick: &[usize],
+    mask: u32,
+) -> (usize, i8) {
+    let (mut corner, mut sign) = (cell as isize, 1i8);
+    for (d, opt) in options.iter().enumerate() {
+        if mask & (1 << d) != 0 {
+            let (_, delta, s) = opt[pick[d]];
+            corner += delta;
+            sign *= s;
+        }
+    }
+    (corner as usize, sign)
+}
+
+/// Calls `f` with every combination of one index below each size, the
+/// last dimension fastest; never when a size is 0.
+fn each_combination(sizes: &[usize], mut f: impl FnMut(&[usize])) {
+    if sizes.contains(&0) {
+        return;
+    }
+    let mut pick = vec![0usize; sizes.len()];
+    loop {
+        f(&pick);
+        let mut d = sizes.len();
+        loop {
+            if d == 0 {
+                return;
             }
-            if wrapped {
-                return changed;
+            d -= 1;
+            pick[d] += 1;
+            if pick[d] < sizes[d] {
+                break;
             }
+            pick[d] = 0;
         }
     }
 }
