@@ -293,3 +293,128 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+const SUPPRESSED: &str = r#"
+title = "Suppressed tables"
+licence = "CC-BY-4.0"
+version = "2026.2"
+reference_period = "2022-01/2023-12"
+
+[[table]]
+name = "arrivals_by_citizenship"
+measure = "arrivals"
+by = ["year", "reporting_country", "citizenship"]
+method = "suppression"
+
+[[table]]
+name = "arrivals_by_sex"
+measure = "arrivals"
+by = ["year", "reporting_country", "sex"]
+method = "suppression"
+
+[[table]]
+name = "arrivals_by_citizenship_and_sex"
+measure = "arrivals"
+by = ["year", "citizenship", "sex"]
+method = "suppression"
+
+[[table]]
+name = "returns"
+standard = "returns"
+method = "suppression"
+
+[[table]]
+name = "permits"
+measure = "permits"
+by = ["year", "permit_type", "citizenship"]
+method = "suppression"
+
+[[table]]
+name = "departures"
+measure = "departures"
+by = ["year", "sex"]
+method = "rr3"
+
+[suppression]
+threshold = 5
+protection = 3
+"#;
+
+/// Linked suppressed tables of one release (they share the year ×
+/// country, year × citizenship and year × sex margins): the independent
+/// LP attacker, given everything published, narrows no withheld small
+/// cell to within its protection level.
+#[test]
+fn a_suppressed_release_withstands_the_lp_attacker() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = workspace(tmp.path());
+    let spec: ReleaseSpec = toml::from_str(SUPPRESSED).unwrap();
+    let built = build_release(&ws, &spec, &tmp.path().join("releases"), &|_, _, _| {}).unwrap();
+    verify_release(&built.dir, Some(&built.public_key)).unwrap();
+
+    // The truth of every withheld cell, from the unprotected tables.
+    let mut truth = serde_json::Map::new();
+    let mut withheld = 0;
+    for req in spec
+        .tables
+        .iter()
+        .filter(|t| t.method == corridor_publish::MethodName::Suppression)
+    {
+        let tspec = match &req.standard {
+            Some(s) => corridor_stats::standard_table(s).unwrap().spec(),
+            None => corridor_stats::TableSpec {
+                measure: req.measure.clone().unwrap(),
+                by: req.by.clone(),
+                filter: None,
+            },
+        };
+        let raw = corridor_stats::table(&ws, &tspec).unwrap();
+        let csv =
+            std::fs::read_to_string(built.dir.join(format!("data/{}.csv", req.name))).unwrap();
+        let mut cells = serde_json::Map::new();
+        for (line, cell) in csv.lines().skip(1).zip(&raw.cells) {
+            let fields: Vec<&str> = line.split(',').collect();
+            assert_eq!(fields[..cell.coords.len()], cell.coords[..], "{}", req.name);
+            let value = fields[cell.coords.len()];
+            if value.is_empty() {
+                withheld += 1;
+                cells.insert(cell.coords.join("|"), cell.value.into());
+            } else {
+                assert_eq!(value.parse::<f64>().unwrap(), cell.value, "{line}");
+                assert!(
+                    cell.value == 0.0 || cell.value >= 5.0,
+                    "{}: {line} is below the threshold",
+                    req.name
+                );
+            }
+        }
+        truth.insert(req.name.clone(), cells.into());
+    }
+    assert!(withheld > 20, "a small world has small cells: {withheld}");
+    let utility = &built.tables;
+    assert!(utility.iter().any(|u| u.cells_suppressed > 0));
+
+    let Some(python) = validator_python() else {
+        return;
+    };
+    let truth_path = tmp.path().join("truth.json");
+    std::fs::write(&truth_path, serde_json::Value::Object(truth).to_string()).unwrap();
+    let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/lp_attack.py");
+    let o = Command::new(&python)
+        .arg(&tool)
+        .arg("--release")
+        .arg(&built.dir)
+        .arg("--truth")
+        .arg(&truth_path)
+        .output()
+        .expect("python");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&out[out.find('{').unwrap()..]).unwrap();
+    assert!(report["checked"].as_u64().unwrap() > 10, "{report}");
+    assert_eq!(report["failures"].as_array().unwrap().len(), 0, "{report}");
+}
