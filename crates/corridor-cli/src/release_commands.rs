@@ -150,12 +150,23 @@ pub(crate) fn print_built(built: &corridor_publish::Built) {
         built.files
     );
     for t in &built.tables {
+        let effect = if t.cells_suppressed > 0 {
+            format!(
+                "{:>5.1} % withheld ({:.1} % of the count)",
+                100.0 * t.share_suppressed,
+                100.0 * t.share_value_suppressed
+            )
+        } else {
+            format!(
+                "{:>5.1} % changed, mean change {:.2}",
+                100.0 * t.share_changed,
+                t.mean_absolute_error
+            )
+        };
         println!(
-            "  {:<28} {:>6} cells, {:>5.1} % changed, mean change {:.2}  ({})",
+            "  {:<28} {:>6} cells, {effect}  ({})",
             t.name,
             t.cells,
-            100.0 * t.share_changed,
-            t.mean_absolute_error,
             serde_json::to_value(&t.method)
                 .ok()
                 .and_then(|v| v["method"].as_str().map(str::to_string))

@@ -393,12 +393,12 @@ method = "cell_key"
 [[table]]
 name = "returns"
 standard = "returns"
-method = "cell_key"
+method = "suppression"
 
 [[table]]
 name = "permits"
 standard = "permits"
-method = "cell_key"
+method = "suppression"
 
 [[table]]
 name = "arrivals_by_year_and_sex"
@@ -406,6 +406,20 @@ title = "Arrivals by year, reporting country and sex"
 measure = "arrivals"
 by = ["year", "reporting_country", "sex"]
 method = "rr3"
+
+[[table]]
+name = "permits_by_year"
+title = "Residence permits by year, reporting country and type"
+measure = "permits"
+by = ["year", "reporting_country", "permit_type"]
+method = "suppression"
+
+# The threshold rule of the suppressed tables, which are protected
+# together: a cell they share is withheld in both or in neither.
+[suppression]
+threshold = 10
+protection = 10
+cost = "values"
 "#;
 
 /// Writes the release spec beside the workspace, builds the release from

@@ -14,15 +14,19 @@
 //! [`PTable`], the ABS method), and the threshold rule with secondary
 //! suppression over hierarchies and linked tables ([`suppress`], and
 //! [`suppress_leaves`] for a table given by its finest cells).
-//! Differentially private tables follow (issue 19).
+//! and differentially private count tables over domains from the code
+//! lists ([`dp_table`]: OpenDP's discrete Gaussian on every margin, least
+//! squares, top-down rounding to consistent non-negative whole numbers).
 //!
 //! The API: [`Protected`], [`PublishedTable`], [`PublishedCell`],
 //! [`Method`], [`random_round_3`], [`random_round_3_with`],
 //! [`cell_key_perturb`], [`PTable`], [`PTableParams`], [`suppress`],
-//! [`suppress_leaves`], [`SuppressionParams`], [`Hierarchy`]; errors are
+//! [`suppress_leaves`], [`SuppressionParams`], [`Hierarchy`], [`dp_table`],
+//! [`DpCharge`]; errors are
 //! [`ProtectError`].
 
 mod ckm;
+mod dp;
 mod rr3;
 mod suppress;
 
@@ -30,6 +34,7 @@ use corridor_stats::{Cell, Table};
 use serde::Serialize;
 
 pub use ckm::{PRow, PTable, PTableParams, cell_key_perturb};
+pub use dp::{DP_MECHANISM, DpCharge, DpMeasurement, dp_table};
 pub use rr3::{random_round_3, random_round_3_with};
 pub use suppress::{
     Cost, Hierarchy, LeafTable, SuppressedGrid, SuppressionParams, SuppressionReport, suppress,
@@ -51,6 +56,10 @@ pub enum ProtectError {
     Randomness(String),
     #[error("{0}")]
     Parameters(String),
+    #[error("OpenDP refused the measurement: {0}")]
+    Privacy(String),
+    #[error("the privacy-loss charge was refused, so no noise was drawn: {0}")]
+    Refused(String),
 }
 
 /// Publishes `table` with every cell's count replaced by `protect(count,
@@ -68,6 +77,7 @@ pub(crate) fn protect_counts(
             coords: cell.coords.clone(),
             value: Some(protect(count, cell) as f64),
             provisional: cell.provisional,
+            error_bound: None,
         });
     }
     Ok(Protected::new(PublishedTable::of(table, cells), method))
@@ -146,6 +156,15 @@ pub enum Method {
         protection: u32,
         cost: Cost,
     },
+    /// Every margin measured with noise under ρ-zCDP, made consistent;
+    /// each cell carries its 95 % error bound, found with
+    /// `bound_replicates` re-runs on the published table.
+    DifferentialPrivacy {
+        rho: f64,
+        mechanism: String,
+        scale: f64,
+        bound_replicates: usize,
+    },
 }
 
 /// A table as it may leave the workspace: codes and protected values,
@@ -181,4 +200,7 @@ pub struct PublishedCell {
     pub value: Option<f64>,
     /// Part of the value is a modelled estimate.
     pub provisional: bool,
+    /// The published 95 % bound on the error that protection added (DP
+    /// tables), in persons.
+    pub error_bound: Option<f64>,
 }

@@ -327,6 +327,7 @@ pub fn suppress(
                     coords: cell.coords.clone(),
                     value: (!m.state.suppressed[g]).then(|| m.state.grid.values[g] as f64),
                     provisional: cell.provisional,
+                    error_bound: None,
                 })
                 .collect();
             (

@@ -1,0 +1,512 @@
+//! Differentially private count tables: every margin of the table measured
+//! with OpenDP's discrete Gaussian under zCDP, combined by least squares,
+//! and post-processed top down into non-negative whole numbers that add up.
+//!
+//! The grid is the product of each dimension's *domain*, which the caller
+//! gives from the code lists or the publisher, never from the data: a
+//! category that no record has is still a cell, and still gets noise, so
+//! the shape of the output says nothing about who is in the data. A record
+//! whose code is outside the domain is left out.
+//!
+//! Measurement: each of the 2^d groups of cells (the leaves, each one-way
+//! margin, …, the grand total) is one query of L2 sensitivity 1 (a record
+//! counts once in each group), with an equal share of ρ. Least squares on
+//! all of them has a closed form on a product grid (the normal matrix is a
+//! Kronecker product of `I + J` per dimension), so the estimate costs a few
+//! passes over the grid and every cell's variance is known exactly:
+//! σ² · Π nₖ/(nₖ+1). That is the published 95 % error bound, and it depends
+//! on ρ and the domain sizes only.
+//!
+//! Post-processing, in the spirit of the Census 2020 TopDown algorithm:
+//! the grand total is rounded first; then, one dimension at a time in the
+//! table's order, each parent's children are projected onto the
+//! non-negative vectors that sum to the parent's whole number (the L2
+//! nearest), and rounded by largest remainder keeping that sum. Every
+//! published margin is then the sum of the published leaves.
+
+use opendp::domains::{AtomDomain, VectorDomain};
+use opendp::measurements::make_gaussian;
+use opendp::measures::ZeroConcentratedDivergence;
+use opendp::metrics::L2Distance;
+use serde::Serialize;
+
+use corridor_stats::{TOTAL, Table};
+
+use crate::{Method, ProtectError, Protected, PublishedCell, PublishedTable, count_of};
+
+/// What every DP table states as its mechanism.
+pub const DP_MECHANISM: &str = "discrete Gaussian on every margin (OpenDP make_gaussian), zCDP; least squares, then top-down non-negative rounding";
+
+/// A grid larger than this is refused: noise on every cell of it would
+/// take long and say little.
+const MAX_CELLS: usize = 50_000_000;
+
+/// The privacy loss a DP table is about to spend: the caller charges it
+/// (to the ledger) before any noise is drawn, and may refuse.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DpCharge {
+    /// ρ of zCDP, the sum of what the measurements spend.
+    pub rho: f64,
+    /// One line per measurement: which margin, how many cells, the scale
+    /// and the ρ OpenDP's privacy map gives for sensitivity 1.
+    pub measurements: Vec<DpMeasurement>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DpMeasurement {
+    /// The dimensions kept (the others are totalled).
+    pub by: Vec<String>,
+    pub cells: usize,
+    pub scale: f64,
+    pub rho: f64,
+}
+
+/// Publishes `table` under ρ-zCDP over the grid of `domains` (one per
+/// dimension, in the table's order). `charge` is called once, with the
+/// total ρ, before any noise is drawn; an error from it stops the table.
+pub fn dp_table(
+    table: &Table,
+    domains: &[Vec<String>],
+    rho: f64,
+    charge: &mut dyn FnMut(&DpCharge) -> Result<(), String>,
+) -> Result<Protected<PublishedTable>, ProtectError> {
+    let sizes = check(table, domains, rho)?;
+    let d = sizes.len();
+    let leaves = leaf_counts(table, domains, &sizes)?;
+    let groups = 1usize << d;
+    // Equal shares: each group is a sensitivity-1 query with ρ / 2^d.
+    let scale = (groups as f64 / (2.0 * rho)).sqrt();
+    let dp_err = |e: opendp::error::Error| ProtectError::Privacy(e.to_string());
+    let m = make_gaussian::<_, _, ZeroConcentratedDivergence>(
+        VectorDomain::new(AtomDomain::<i64>::default()),
+        L2Distance::<i64>::default(),
+        scale,
+        None,
+    )
+    .map_err(dp_err)?;
+    let per_group = m.map(&1).map_err(dp_err)?;
+    let mut measurements = Vec::with_capacity(groups);
+    for mask in 0..groups {
+        let kept: Vec<usize> = (0..d).filter(|k| mask & (1 << k) == 0).collect();
+        measurements.push(DpMeasurement {
+            by: kept.iter().map(|&k| table.dims[k].clone()).collect(),
+            cells: kept.iter().map(|&k| sizes[k]).product(),
+            scale,
+            rho: per_group,
+        });
+    }
+    let spent = DpCharge {
+        rho: measurements.iter().map(|m| m.rho).sum(),
+        measurements,
+    };
+    charge(&spent).map_err(ProtectError::Refused)?;
+
+    let noise = |v: &[i64]| m.invoke(&v.to_vec()).map_err(dp_err);
+    let whole = release(&leaves, &sizes, &noise)?;
+    let bounds = error_bounds(&whole, &sizes, scale, &noise)?;
+    let cells = published_cells(&whole, &sizes, domains, &bounds);
+    let method = Method::DifferentialPrivacy {
+        rho: spent.rho,
+        mechanism: DP_MECHANISM.into(),
+        scale,
+        bound_replicates: REPLICATES,
+    };
+    Ok(Protected::new(PublishedTable::of(table, cells), method))
+}
+
+/// Noise on every margin of `leaves`, least squares, top-down rounding:
+/// the whole leaves a DP table publishes.
+fn release(
+    leaves: &[i64],
+    sizes: &[usize],
+    noise: &dyn Fn(&[i64]) -> Result<Vec<i64>, ProtectError>,
+) -> Result<Vec<i64>, ProtectError> {
+    let ext: Vec<usize> = sizes.iter().map(|n| n + 1).collect();
+    let mut noisy = vec![0.0f64; ext.iter().product()];
+    for mask in 0..1usize << sizes.len() {
+        let drawn = noise(&margin_of(leaves, sizes, mask))?;
+        for (pos, v) in extended_positions(sizes, mask).zip(drawn) {
+            noisy[pos] = v as f64;
+        }
+    }
+    Ok(top_down(&least_squares(noisy, sizes), sizes))
+}
+
+/// How many times the bounds' simulation re-runs the release.
+const REPLICATES: usize = 8;
+
+/// The 95 % error bound of every published cell (row-major per margin
+/// group, groups by mask): the larger of the least-squares estimate's
+/// (exact: σ² · Π nₖ/(nₖ+1)) and the 95th percentile of the errors when
+/// the whole release, rounding included, is re-run on the *published*
+/// table, pooled over the cells of one group and one size band (near zero
+/// or not: non-negativity pushes those two different ways). The
+/// simulation sees only published numbers, so it costs no privacy.
+fn error_bounds(
+    published: &[i64],
+    sizes: &[usize],
+    scale: f64,
+    noise: &dyn Fn(&[i64]) -> Result<Vec<i64>, ProtectError>,
+) -> Result<Vec<Vec<f64>>, ProtectError> {
+    let groups = 1usize << sizes.len();
+    let variance: f64 = scale
+        * scale
+        * sizes
+            .iter()
+            .map(|&n| n as f64 / (n as f64 + 1.0))
+            .product::<f64>();
+    let analytic = 1.96 * variance.sqrt();
+    let band = |v: i64| usize::from(v as f64 >= 2.0 * analytic);
+    let base: Vec<Vec<i64>> = (0..groups)
+        .map(|g| margin_of(published, sizes, g))
+        .collect();
+    let mut errors: Vec<[Vec<f64>; 2]> = vec![[Vec::new(), Vec::new()]; groups];
+    for _ in 0..REPLICATES {
+        let again = release(published, sizes, noise)?;
+        for (g, errs) in errors.iter_mut().enumerate() {
+            let m = margin_of(&again, sizes, g);
+            for (a, &b) in m.iter().zip(&base[g]) {
+                errs[band(b)].push((a - b).abs() as f64);
+            }
+        }
+    }
+    let quantile = |mut e: Vec<f64>| {
+        e.sort_by(f64::total_cmp);
+        let q = e
+            .get((e.len() * 95).div_ceil(100).saturating_sub(1))
+            .copied()
+            .unwrap_or(0.0);
+        analytic.max(q).ceil()
+    };
+    Ok(errors
+        .into_iter()
+        .zip(&base)
+        .map(|([small, large], cells)| {
+            let bound = [quantile(small), quantile(large)];
+            cells.iter().map(|&v| bound[band(v)]).collect()
+        })
+        .collect())
+}
+
+fn check(table: &Table, domains: &[Vec<String>], rho: f64) -> Result<Vec<usize>, ProtectError> {
+    let bad = |why: String| {
+        Err(ProtectError::Parameters(format!(
+            "{}: {why}",
+            table.measure
+        )))
+    };
+    if !(rho.is_finite() && rho > 0.0) {
+        return bad(format!("ρ must be a positive number, not {rho}"));
+    }
+    if domains.len() != table.dims.len() {
+        return bad(format!(
+            "{} domains for {} dimensions",
+            domains.len(),
+            table.dims.len()
+        ));
+    }
+    if table.dims.len() > 8 {
+        return bad("a DP table has at most 8 dimensions".into());
+    }
+    let mut cells = 1usize;
+    for (dim, codes) in table.dims.iter().zip(domains) {
+        if codes.is_empty() {
+            return bad(format!("the domain of `{dim}` is empty"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for c in codes {
+            if c == TOTAL || !seen.insert(c) {
+                return bad(format!(
+                    "the domain of `{dim}` lists `{c}` twice or lists the total"
+                ));
+            }
+        }
+        cells = cells.saturating_mul(codes.len() + 1);
+    }
+    if cells > MAX_CELLS {
+        return bad(format!(
+            "the grid of the domains has {cells} cells with its margins; at most {MAX_CELLS} (give smaller domains)"
+        ));
+    }
+    Ok(domains.iter().map(Vec::len).collect())
+}
+
+/// The true count of every leaf of the domain grid, row-major.
+fn leaf_counts(
+    table: &Table,
+    domains: &[Vec<String>],
+    sizes: &[usize],
+) -> Result<Vec<i64>, ProtectError> {
+    let index: Vec<std::collections::HashMap<&str, usize>> = domains
+        .iter()
+        .map(|codes| {
+            codes
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.as_str(), i))
+                .collect()
+        })
+        .collect();
+    let mut leaves = vec![0i64; sizes.iter().product()];
+    'cells: for cell in &table.cells {
+        let mut pos = 0;
+        for (k, c) in cell.coords.iter().enumerate() {
+            // A margin, or a code outside the domain: not a leaf here.
+            let Some(&i) = index[k].get(c.as_str()) else {
+                continue 'cells;
+            };
+            pos = pos * sizes[k] + i;
+        }
+        leaves[pos] += count_of(table, cell)? as i64;
+    }
+    Ok(leaves)
+}
+
+/// Sums the leaves over the dimensions set in `mask`, row-major over the
+/// others.
+fn margin_of(leaves: &[i64], sizes: &[usize], mask: usize) -> Vec<i64> {
+    let kept: Vec<usize> = (0..sizes.len()).filter(|k| mask & (1 << k) == 0).collect();
+    let mut out = vec![0i64; kept.iter().map(|&k| sizes[k]).product()];
+    let mut idx = vec![0usize; sizes.len()];
+    for &v in leaves {
+        let mut pos = 0;
+        for &k in &kept {
+            pos = pos * sizes[k] + idx[k];
+        }
+        out[pos] += v;
+        step(&mut idx, sizes);
+    }
+    out
+}
+
+/// The odometer over a row-major grid.
+fn step(idx: &mut [usize], sizes: &[usize]) {
+    for k in (0..sizes.len()).rev() {
+        idx[k] += 1;
+        if idx[k] < sizes[k] {
+            return;
+        }
+        idx[k] = 0;
+    }
+}
+
+/// Where the cells of the margin `mask` (row-major over its kept
+/// dimensions) sit in the extended grid, whose index nₖ is the total.
+fn extended_positions(sizes: &[usize], mask: usize) -> impl Iterator<Item = usize> + '_ {
+    let kept: Vec<usize> = (0..sizes.len()).filter(|k| mask & (1 << k) == 0).collect();
+    let kept_sizes: Vec<usize> = kept.iter().map(|&k| sizes[k]).collect();
+    let n: usize = kept_sizes.iter().product();
+    let mut idx = vec![0usize; kept.len()];
+    (0..n).map(move |_| {
+        let mut pos = 0;
+        let mut j = 0;
+        for (k, &size) in sizes.iter().enumerate() {
+            let i = if j < kept.len() && kept[j] == k {
+                j += 1;
+                idx[j - 1]
+            } else {
+                size
+            };
+            pos = pos * (size + 1) + i;
+        }
+        step(&mut idx, &kept_sizes);
+        pos
+    })
+}
+
+/// Applies `f` to every line of `grid` along axis `k` (`shape` row-major).
+fn along_axis(
+    grid: &[f64],
+    shape: &[usize],
+    k: usize,
+    out_len: usize,
+    mut f: impl FnMut(&[f64], &mut [f64]),
+) -> Vec<f64> {
+    let inner: usize = shape[k + 1..].iter().product();
+    let outer: usize = shape[..k].iter().product();
+    let n = shape[k];
+    let mut out = vec![0.0; outer * out_len * inner];
+    let mut line = vec![0.0; n];
+    let mut done = vec![0.0; out_len];
+    for o in 0..outer {
+        for i in 0..inner {
+            for (j, l) in line.iter_mut().enumerate() {
+                *l = grid[(o * n + j) * inner + i];
+            }
+            f(&line, &mut done);
+            for (j, v) in done.iter().enumerate() {
+                out[(o * out_len + j) * inner + i] = *v;
+            }
+        }
+    }
+    out
+}
+
+/// The least-squares leaves from the noisy extended grid: Aᵀy, then
+/// (AᵀA)⁻¹ = ⊗(I − J/(n+1)), one axis at a time.
+fn least_squares(noisy: Vec<f64>, sizes: &[usize]) -> Vec<f64> {
+    let mut shape: Vec<usize> = sizes.iter().map(|n| n + 1).collect();
+    let mut grid = noisy;
+    for k in 0..sizes.len() {
+        let n = sizes[k];
+        grid = along_axis(&grid, &shape, k, n, |line, out| {
+            for i in 0..n {
+                out[i] = line[i] + line[n];
+            }
+        });
+        shape[k] = n;
+    }
+    for k in 0..sizes.len() {
+        let n = sizes[k];
+        grid = along_axis(&grid, &shape, k, n, |line, out| {
+            let mean = line.iter().sum::<f64>() / (n as f64 + 1.0);
+            for i in 0..n {
+                out[i] = line[i] - mean;
+            }
+        });
+    }
+    grid
+}
+
+/// Non-negative whole leaves that keep the estimate's margins, top down
+/// through the dimensions in order.
+fn top_down(estimate: &[f64], sizes: &[usize]) -> Vec<i64> {
+    let d = sizes.len();
+    // prefix[j]: the estimate summed over dimensions j.., row-major over
+    // 0..j.
+    let mut prefix = vec![estimate.to_vec()];
+    for j in (0..d).rev() {
+        let n = sizes[j];
+        let last = prefix.last().map(Vec::as_slice).unwrap_or(&[]);
+        prefix.push(last.chunks(n).map(|c| c.iter().sum()).collect());
+    }
+    prefix.reverse();
+    let mut whole = vec![prefix[0][0].max(0.0).round() as i64];
+    for (j, &n) in sizes.iter().enumerate() {
+        let est = &prefix[j + 1];
+        let mut next = Vec::with_capacity(est.len());
+        for (p, &target) in whole.iter().enumerate() {
+            next.extend(round_to_sum(
+                &project(&est[p * n..(p + 1) * n], target as f64),
+                target,
+            ));
+        }
+        whole = next;
+    }
+    whole
+}
+
+/// The nearest (L2) vector of non-negative numbers that sum to `total`
+/// (Duchi et al. 2008, projection onto the simplex).
+fn project(v: &[f64], total: f64) -> Vec<f64> {
+    if total <= 0.0 {
+        return vec![0.0; v.len()];
+    }
+    let mut sorted = v.to_vec();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    let (mut cum, mut theta) = (0.0, 0.0);
+    for (i, &u) in sorted.iter().enumerate() {
+        cum += u;
+        let t = (cum - total) / (i as f64 + 1.0);
+        if u - t > 0.0 {
+            theta = t;
+        }
+    }
+    v.iter().map(|x| (x - theta).max(0.0)).collect()
+}
+
+/// Whole numbers nearest to `v` (which sums to `total`) that sum to
+/// `total`: floors, then one more to the largest remainders.
+fn round_to_sum(v: &[f64], total: i64) -> Vec<i64> {
+    let mut out: Vec<i64> = v.iter().map(|x| x.floor().max(0.0) as i64).collect();
+    let mut short = total - out.iter().sum::<i64>();
+    let mut order: Vec<usize> = (0..v.len()).collect();
+    order.sort_by(|&a, &b| (v[b] - v[b].floor()).total_cmp(&(v[a] - v[a].floor())));
+    let mut i = 0;
+    while short > 0 && !order.is_empty() {
+        out[order[i % order.len()]] += 1;
+        short -= 1;
+        i += 1;
+    }
+    // Floating error can leave one too many.
+    while short < 0 {
+        if let Some(j) = (0..out.len()).max_by_key(|&j| out[j]) {
+            out[j] -= 1;
+        }
+        short += 1;
+    }
+    out
+}
+
+/// Every cell of the grid with its margins: totals first in each
+/// dimension, values summed from the whole leaves.
+fn published_cells(
+    leaves: &[i64],
+    sizes: &[usize],
+    domains: &[Vec<String>],
+    bounds: &[Vec<f64>],
+) -> Vec<PublishedCell> {
+    let d = sizes.len();
+    let mut cells = Vec::new();
+    for mask in (0..1usize << d).rev() {
+        let margin = margin_of(leaves, sizes, mask);
+        let kept: Vec<usize> = (0..d).filter(|k| mask & (1 << k) == 0).collect();
+        let kept_sizes: Vec<usize> = kept.iter().map(|&k| sizes[k]).collect();
+        let mut idx = vec![0usize; kept.len()];
+        for (v, &bound) in margin.into_iter().zip(&bounds[mask]) {
+            let mut coords = vec![TOTAL.to_string(); d];
+            for (j, &k) in kept.iter().enumerate() {
+                coords[k] = domains[k][idx[j]].clone();
+            }
+            cells.push(PublishedCell {
+                coords,
+                value: Some(v as f64),
+                provisional: false,
+                error_bound: Some(bound),
+            });
+            step(&mut idx, &kept_sizes);
+        }
+    }
+    cells
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn projection_is_non_negative_and_sums(v in proptest::collection::vec(-50.0f64..50.0, 1..20), t in 0i64..200) {
+            let p = project(&v, t as f64);
+            prop_assert!(p.iter().all(|x| *x >= 0.0));
+            prop_assert!((p.iter().sum::<f64>() - t as f64).abs() < 1e-6);
+            let r = round_to_sum(&p, t);
+            prop_assert_eq!(r.iter().sum::<i64>(), t);
+            prop_assert!(r.iter().zip(&p).all(|(a, b)| (*a as f64 - b).abs() < 1.0 + 1e-9));
+        }
+
+        /// Without noise, least squares gives back the leaves exactly.
+        #[test]
+        fn least_squares_is_exact_on_consistent_input(
+            sizes in proptest::collection::vec(1usize..5, 1..4),
+            seed in any::<u64>(),
+        ) {
+            let n: usize = sizes.iter().product();
+            let leaves: Vec<i64> = (0..n).map(|i| ((seed >> (i % 60)) & 15) as i64).collect();
+            let ext: Vec<usize> = sizes.iter().map(|n| n + 1).collect();
+            let mut grid = vec![0.0; ext.iter().product()];
+            for mask in 0..1usize << sizes.len() {
+                for (pos, v) in extended_positions(&sizes, mask).zip(margin_of(&leaves, &sizes, mask)) {
+                    grid[pos] = v as f64;
+                }
+            }
+            let est = least_squares(grid, &sizes);
+            for (a, b) in est.iter().zip(&leaves) {
+                prop_assert!((a - *b as f64).abs() < 1e-6, "{a} vs {b}");
+            }
+            let whole = top_down(&est, &sizes);
+            prop_assert_eq!(whole, leaves);
+        }
+    }
+}
