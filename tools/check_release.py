@@ -24,7 +24,8 @@ What it checks (exit status 0 = all good, 1 = at least one check failed,
                    DataStructure, Dataflow) has a non-empty name in each
                    language of --langs (pysdmx keeps only English names, so
                    this is read with lxml).
-  data/<t>.csv   header is `<dims...>,value,obs_status,conf_status`; value is
+  data/<t>.csv   header is `<dims...>,value,obs_status,conf_status` (and
+                 `error_bound_95`, a whole number, for DP tables); value is
                  an integer, empty exactly when conf_status is C; codes are in
                  the DSD codelists; time codes look like 2023-01 / 2023, or
                  are `_T` (all periods) or `_U` (unknown); no duplicate keys.
@@ -82,6 +83,15 @@ NS = {
 }
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 MAX_REPORTED = 10  # mismatches reported per table and check
+
+
+def expected_columns(table) -> list:
+    """A table's columns: its dimensions, the value and both statuses, and
+    for a differentially private table each cell's 95 % error bound."""
+    cols = list(table["dims"]) + ["value", "obs_status", "conf_status"]
+    if (table.get("protection") or {}).get("method") == "differential_privacy":
+        cols.append("error_bound_95")
+    return cols
 
 
 def _import_deps() -> dict[str, Any]:
@@ -337,7 +347,7 @@ class Checker:
             self.fail(where, "empty file")
             return None
         header, body = rows[0], rows[1:]
-        expected = list(table["dims"]) + ["value", "obs_status", "conf_status"]
+        expected = expected_columns(table)
         if header != expected:
             self.fail(where, f"header {header} != expected {expected}")
             return None
@@ -349,7 +359,9 @@ class Checker:
                 probs.append(f"line {ln}: {len(row)} fields, expected {len(header)}")
                 continue
             key = tuple(row[:nd])
-            value, obs, conf = row[nd:]
+            value, obs, conf = row[nd:nd + 3]
+            if len(row) > nd + 3 and not (INT_RE.match(row[nd + 3]) and int(row[nd + 3]) >= 0):
+                probs.append(f"line {ln}: error_bound_95 {row[nd + 3]!r} is not a whole number of 0 or more")
             for d, v in zip(table["dims"], key):
                 if d in TIME_DIMS and v not in NOT_A_PERIOD and not TIME_DIMS[d].match(v):
                     probs.append(f"line {ln}: {d}={v!r} is not a valid {d}")
@@ -511,7 +523,7 @@ class Checker:
         except Exception as exc:
             self.fail(where, f"pyarrow could not read it: {exc}")
             return None
-        expected = list(table["dims"]) + ["value", "obs_status", "conf_status"]
+        expected = expected_columns(table)
         if tbl.column_names != expected:
             self.fail(where, f"columns {tbl.column_names} != expected {expected}")
             return None
@@ -524,7 +536,7 @@ class Checker:
         nd = len(table["dims"])
         for rec in zip(*(tbl.column(c).to_pylist() for c in expected)):
             key = tuple("" if v is None else str(v) for v in rec[:nd])
-            value, obs, conf = rec[nd:]
+            value, obs, conf = rec[nd:nd + 3]
             out[key] = (None if value is None else int(value), obs, conf)
         if len(out) != tbl.num_rows:
             self.fail(where, "duplicate keys")
@@ -558,7 +570,7 @@ class Checker:
                 self.fail(where, "resource has no inline schema.fields")
                 continue
             names = [f.get("name") for f in fields]
-            expected = list(t["dims"]) + ["value", "obs_status", "conf_status"]
+            expected = expected_columns(t)
             if names != expected:
                 self.fail(where, f"schema fields {names} != csv header {expected}")
             vfield = next((f for f in fields if f.get("name") == "value"), {})

@@ -90,3 +90,82 @@ mod tests {
         assert_eq!(age_on_days(birth, birth - 1), None);
     }
 }
+
+/// The months (`2024-01`) or years (`2024`) of a reference period written
+/// `2022-01/2025-12`, `2022/2025`, `2024-03` or `2024`, in order: the time
+/// domain a release states for its tables.
+pub fn periods_of(reference: &str, unit: PeriodUnit) -> Result<Vec<String>, String> {
+    let parse = |s: &str, end: bool| -> Result<(i32, u32), String> {
+        let s = s.trim();
+        let bad = || {
+            format!(
+                "`{s}` in reference period `{reference}`: write a year (2024) or a month (2024-03)"
+            )
+        };
+        let (y, m) = match s.split_once('-') {
+            Some((y, m)) => (y, Some(m)),
+            None => (s, None),
+        };
+        let y: i32 = y.parse().map_err(|_| bad())?;
+        if !(1900..=2200).contains(&y) {
+            return Err(bad());
+        }
+        let m = match m {
+            Some(m) => m
+                .parse()
+                .ok()
+                .filter(|m| (1..=12).contains(m))
+                .ok_or_else(bad)?,
+            None if end => 12,
+            None => 1,
+        };
+        Ok((y, m))
+    };
+    let (from, to) = match reference.split_once('/') {
+        Some((a, b)) => (parse(a, false)?, parse(b, true)?),
+        None => (parse(reference, false)?, parse(reference, true)?),
+    };
+    if to < from {
+        return Err(format!(
+            "reference period `{reference}` ends before it starts"
+        ));
+    }
+    let mut out = Vec::new();
+    match unit {
+        PeriodUnit::Year => out.extend((from.0..=to.0).map(|y| y.to_string())),
+        PeriodUnit::Month => {
+            let (mut y, mut m) = from;
+            while (y, m) <= to {
+                out.push(format!("{y}-{m:02}"));
+                (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The unit of a time dimension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeriodUnit {
+    Month,
+    Year,
+}
+
+#[cfg(test)]
+mod period_tests {
+    use super::*;
+
+    #[test]
+    fn reference_periods_give_their_months_and_years() {
+        let m = periods_of("2022-11/2023-02", PeriodUnit::Month).unwrap();
+        assert_eq!(m, ["2022-11", "2022-12", "2023-01", "2023-02"]);
+        assert_eq!(periods_of("2024", PeriodUnit::Month).unwrap().len(), 12);
+        assert_eq!(
+            periods_of("2022-01/2025-12", PeriodUnit::Year).unwrap(),
+            ["2022", "2023", "2024", "2025"]
+        );
+        for bad in ["2024-13", "soon", "2025/2024", "24", "2024-01/"] {
+            assert!(periods_of(bad, PeriodUnit::Month).is_err(), "{bad}");
+        }
+    }
+}

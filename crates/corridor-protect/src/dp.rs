@@ -104,7 +104,19 @@ pub fn dp_table(
     let noise = |v: &[i64]| m.invoke(&v.to_vec()).map_err(dp_err);
     let whole = release(&leaves, &sizes, &noise)?;
     let bounds = error_bounds(&whole, &sizes, scale, &noise)?;
-    let cells = published_cells(&whole, &sizes, domains, &bounds);
+    let mut cells = published_cells(&whole, &sizes, domains, &bounds);
+    // A cell of an open 12/16-month window stays marked provisional.
+    let provisional: std::collections::HashSet<&[String]> = table
+        .cells
+        .iter()
+        .filter(|c| c.provisional)
+        .map(|c| c.coords.as_slice())
+        .collect();
+    if !provisional.is_empty() {
+        for c in &mut cells {
+            c.provisional = provisional.contains(c.coords.as_slice());
+        }
+    }
     let method = Method::DifferentialPrivacy {
         rho: spent.rho,
         mechanism: DP_MECHANISM.into(),

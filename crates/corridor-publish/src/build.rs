@@ -8,11 +8,11 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Int64Array, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
-use corridor_protect::{Method, PTable, Protected, PublishedTable};
+use corridor_protect::{DpCharge, Method, PTable, Protected, PublishedTable};
 use corridor_store::Workspace;
 use serde::Serialize;
 
-use crate::spec::{MethodName, ReleaseSpec};
+use crate::spec::{BORDER_DATASET, MethodName, ReleaseSpec, TableRequest};
 use crate::{PublishError, io, note, package, sdmx, sign};
 
 /// A table as a release holds it: its name, title and protected cells.
@@ -89,6 +89,14 @@ pub fn build_release(
                 corridor_protect::cell_key_perturb(&raw, &ptable).map_err(protect_err)?
             }
             MethodName::Rr3 => corridor_protect::random_round_3(&raw).map_err(protect_err)?,
+            MethodName::Dp => dp_table(ws, spec, req, &raw).map_err(|e| match e {
+                DpFailure::Protect(source) => protect_err(source),
+                DpFailure::Domain(why) => PublishError::Spec {
+                    path: "(given)".into(),
+                    why: format!("[[table]] `{}`: {why}", req.name),
+                },
+                DpFailure::Ledger(e) => PublishError::Store(e),
+            })?,
             MethodName::Suppression => {
                 linked.push((i, title, raw));
                 entries.push(None);
@@ -131,6 +139,63 @@ pub fn build_release(
     let utility: Vec<TableUtility> = utility.into_iter().flatten().collect();
     let seed = ws.signing_seed()?;
     seal(spec, &entries, &utility, &seed, out)
+}
+
+/// The (ε, δ) a DP table's ρ is stated as: δ = 10⁻⁶.
+pub(crate) const REPORTED_DELTA: f64 = 1e-6;
+
+enum DpFailure {
+    Protect(corridor_protect::ProtectError),
+    Domain(String),
+    Ledger(corridor_store::StoreError),
+}
+
+/// A DP table, charged to the workspace's ledger before any noise is
+/// drawn; the ledger line then records the measurements made.
+fn dp_table(
+    ws: &Workspace,
+    spec: &ReleaseSpec,
+    req: &TableRequest,
+    raw: &corridor_stats::Table,
+) -> Result<Protected<PublishedTable>, DpFailure> {
+    let domains = crate::domain::domains(&raw.dims, &spec.reference_period, &req.domain)
+        .map_err(DpFailure::Domain)?;
+    let dataset = req.dataset.as_deref().unwrap_or(BORDER_DATASET);
+    let output = format!(
+        "release {} ({}), table {}",
+        spec.version, spec.title, req.name
+    );
+    let mut ledger_error = None;
+    let protected = corridor_protect::dp_table(
+        raw,
+        &domains,
+        req.rho.unwrap_or_default(),
+        &mut |c: &DpCharge| {
+            let detail = serde_json::to_string(c).unwrap_or_default();
+            let charge = corridor_store::Charge {
+                dataset,
+                output: &output,
+                mechanism: corridor_protect::DP_MECHANISM,
+                rho: c.rho,
+                epsilon: corridor_synth::dp::epsilon_of(c.rho, REPORTED_DELTA),
+                delta: REPORTED_DELTA,
+                detail_json: &detail,
+            };
+            match ws.charge_privacy_loss(&charge) {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    let why = e.to_string();
+                    ledger_error = Some(e);
+                    Err(why)
+                }
+            }
+        },
+    );
+    match (protected, ledger_error) {
+        (Ok(p), _) => Ok(p),
+        (Err(_), Some(e)) => Err(DpFailure::Ledger(e)),
+        (Err(e), None) => Err(DpFailure::Protect(e)),
+    }
 }
 
 fn measure_utility(
@@ -294,16 +359,31 @@ pub(crate) fn value_text(v: Option<f64>) -> String {
         .unwrap_or_default()
 }
 
+/// The column of a DP table's 95 % error bounds.
+pub(crate) const ERROR_BOUND: &str = "error_bound_95";
+
+/// Whether the table's cells carry error bounds (DP tables).
+pub(crate) fn has_bounds(t: &PublishedTable) -> bool {
+    t.cells.iter().any(|c| c.error_bound.is_some())
+}
+
 fn csv_of(t: &PublishedTable) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
+    let bounds = has_bounds(t);
     let mut header: Vec<&str> = t.dims.iter().map(String::as_str).collect();
     header.extend(["value", "obs_status", "conf_status"]);
+    if bounds {
+        header.push(ERROR_BOUND);
+    }
     // Writing to memory cannot fail.
     let _ = w.write_record(&header);
     for c in &t.cells {
         let (obs, conf) = statuses(c);
         let mut row = c.coords.clone();
         row.extend([value_text(c.value), obs.into(), conf.into()]);
+        if bounds {
+            row.push(value_text(c.error_bound));
+        }
         let _ = w.write_record(&row);
     }
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
@@ -318,6 +398,9 @@ fn write_parquet(path: &Path, t: &PublishedTable) -> Result<(), PublishError> {
     fields.push(Field::new("value", DataType::Int64, true));
     fields.push(Field::new("obs_status", DataType::Utf8, false));
     fields.push(Field::new("conf_status", DataType::Utf8, false));
+    if has_bounds(t) {
+        fields.push(Field::new(ERROR_BOUND, DataType::Int64, true));
+    }
     let schema = Arc::new(Schema::new(fields));
     let mut columns: Vec<ArrayRef> = (0..t.dims.len())
         .map(|i| {
@@ -335,6 +418,13 @@ fn write_parquet(path: &Path, t: &PublishedTable) -> Result<(), PublishError> {
     columns.push(Arc::new(StringArray::from_iter_values(
         t.cells.iter().map(|c| statuses(c).1),
     )));
+    if has_bounds(t) {
+        columns.push(Arc::new(Int64Array::from_iter(
+            t.cells
+                .iter()
+                .map(|c| c.error_bound.map(|v| v.round() as i64)),
+        )));
+    }
     let err = |e: &dyn std::fmt::Display| PublishError::Write(format!("{}: {e}", path.display()));
     let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| err(&e))?;
     let file = fs::File::create(path).map_err(io(path))?;

@@ -19,6 +19,7 @@
 //! [`PublishError`].
 
 mod build;
+mod domain;
 mod note;
 mod package;
 mod sdmx;
@@ -29,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 pub use build::{Built, TableUtility, build_release};
 pub use sign::{ReleaseInfo, Verified, list_releases, verify_release};
-pub use spec::{MethodName, ReleaseSpec, TableRequest};
+pub use spec::{BORDER_DATASET, MethodName, ReleaseSpec, TableRequest};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {

@@ -62,6 +62,15 @@ fn method_name(m: &Method, l: Lang) -> String {
                 corridor_protect::Cost::Values => l.pick("values", "valores"),
             }
         ),
+        Method::DifferentialPrivacy { rho, .. } => format!(
+            "{} (ρ = {rho}, ε = {:.2} {} δ = 10⁻⁶)",
+            l.pick(
+                "differential privacy (zero-concentrated)",
+                "privacidad diferencial (concentrada en cero)"
+            ),
+            corridor_synth::dp::epsilon_of(*rho, crate::build::REPORTED_DELTA),
+            l.pick("at", "con"),
+        ),
     }
 }
 
@@ -144,6 +153,12 @@ fn explain(m: &Method, l: Lang) -> String {
              {protection} menos que el conteo verdadero (o desde 0, si se llega antes) hasta {protection} más. Las celdas vacías (0) se publican \
              tal cual. Todo valor publicado es exacto.",
             below = threshold - 1
+        ),
+        (Method::DifferentialPrivacy { rho, scale, .. }, Lang::En) => format!(
+            "Random noise was added to every count of the table and to every total, drawn from a discrete Gaussian              distribution with a spread of {scale:.1} by OpenDP, a vetted open-source library. The amount of noise              is set by the privacy-loss budget ρ = {rho} and does not depend on the data: whatever anyone knows              beforehand, the published table tells them almost nothing more about whether one particular record is              in the data (this is the guarantee called differential privacy, here in its zero-concentrated form; a              record is one crossing, permit or return). The noisy counts and totals were then combined by least              squares and rounded, from the grand total down, into whole numbers of 0 or more that add up exactly:              every row sums to its total. The categories of each column (the countries, years, sexes, age groups)              were fixed beforehand from the code lists or by the publisher, never taken from the data, so a              category with no one in it is still published, with noise; records outside those categories are              left out. Each value has its own 95 % error bound in the column `error_bound_95`: the true count lies              within that many of the published one with 95 % probability (found from the noise's known size and by              re-running the method on the published table, which reveals nothing more). The spending is recorded              in the workspace's privacy-loss ledger, which refuses to spend more than the budget set for the data."
+        ),
+        (Method::DifferentialPrivacy { rho, scale, .. }, Lang::Es) => format!(
+            "Se añadió ruido aleatorio a cada conteo del cuadro y a cada total, tomado de una distribución gaussiana              discreta con una dispersión de {scale:.1} mediante OpenDP, una biblioteca abierta y revisada. La              cantidad de ruido la fija el presupuesto de pérdida de privacidad ρ = {rho} y no depende de los datos:              sepa lo que sepa alguien de antemano, el cuadro publicado no le dice casi nada más sobre si un registro              concreto está en los datos (es la garantía llamada privacidad diferencial, aquí en su forma concentrada              en cero; un registro es un cruce, un permiso o un retorno). Los conteos y totales con ruido se              combinaron luego por mínimos cuadrados y se redondearon, desde el total general hacia abajo, a números              enteros de 0 o más que suman exactamente: cada fila suma su total. Las categorías de cada columna (los              países, años, sexos, grupos de edad) se fijaron de antemano a partir de las listas de códigos o por              quien publica, nunca a partir de los datos, así que una categoría sin nadie se publica igualmente, con              ruido; los registros fuera de esas categorías quedan fuera. Cada valor tiene su propio límite de error              del 95 % en la columna `error_bound_95`: el conteo verdadero está a esa distancia o menos del publicado              con un 95 % de probabilidad (calculado a partir del tamaño conocido del ruido y volviendo a aplicar el              método al cuadro publicado, lo que no revela nada más). El gasto queda anotado en el registro de              pérdida de privacidad del espacio de trabajo, que se niega a gastar más que el presupuesto fijado."
         ),
     }
 }

@@ -84,6 +84,14 @@ pub(crate) fn datapackage(spec: &ReleaseSpec, entries: &[Entry]) -> String {
                 "description": "SDMX CONF_STATUS: F free, C confidential (suppressed)",
                 "constraints": {"required": true, "enum": ["F", "C"]},
             }));
+            if crate::build::has_bounds(t) {
+                fields.push(json!({
+                    "name": crate::build::ERROR_BOUND,
+                    "type": "integer",
+                    "description": "the value is within this many of the noise-free count with 95 % probability (differential privacy)",
+                    "constraints": {"required": true, "minimum": 0},
+                }));
+            }
             let mut schema = json!({"fields": fields, "missingValues": [""]});
             if !t.dims.is_empty() {
                 schema["primaryKey"] = json!(t.dims);

@@ -1,6 +1,6 @@
 //! The release spec: what a publisher writes to say what a release holds.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use corridor_protect::{PTableParams, SuppressionParams};
@@ -34,6 +34,14 @@ use crate::PublishError;
 /// name = "permits"
 /// standard = "permits"
 /// method = "suppression"
+///
+/// [[table]]
+/// name = "migrant_arrivals_dp"
+/// measure = "migrant_arrivals"
+/// by = ["year", "reporting_country", "citizenship_region"]
+/// method = "dp"
+/// rho = 0.5
+/// domain = { reporting_country = ["ATL", "BOR"] }
 ///
 /// # Optional: the threshold rule of every suppressed table.
 /// [suppression]
@@ -81,7 +89,21 @@ pub struct TableRequest {
     /// The perturbation table's parameters (cell_key only).
     #[serde(default)]
     pub ptable: Option<PTableParams>,
+    /// The privacy loss (zCDP ρ) the table spends (dp only).
+    #[serde(default)]
+    pub rho: Option<f64>,
+    /// The ledger dataset it is charged to (dp only; default
+    /// `border_records`).
+    #[serde(default)]
+    pub dataset: Option<String>,
+    /// Categories of a dimension, where the code lists' are not the ones
+    /// to publish (dp only), e.g. `domain = { reporting_country = ["ATL"] }`.
+    #[serde(default)]
+    pub domain: BTreeMap<String, Vec<String>>,
 }
+
+/// The ledger dataset of the border agencies' records.
+pub const BORDER_DATASET: &str = "border_records";
 
 /// The protection methods a release can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +112,7 @@ pub enum MethodName {
     CellKey,
     Rr3,
     Suppression,
+    Dp,
 }
 
 impl ReleaseSpec {
@@ -142,6 +165,17 @@ impl ReleaseSpec {
             }
             if t.ptable.is_some() && t.method != MethodName::CellKey {
                 return Err(format!("{at}: `ptable` belongs to method = \"cell_key\""));
+            }
+            let dp = t.method == MethodName::Dp;
+            if !dp && (t.rho.is_some() || t.dataset.is_some() || !t.domain.is_empty()) {
+                return Err(format!(
+                    "{at}: `rho`, `dataset` and `domain` belong to method = \"dp\""
+                ));
+            }
+            if dp && !t.rho.is_some_and(|r| r.is_finite() && r > 0.0) {
+                return Err(format!(
+                    "{at}: method = \"dp\" needs `rho`, the privacy loss to spend (a positive number, e.g. rho = 0.5)"
+                ));
             }
         }
         Ok(())

@@ -37,6 +37,14 @@ name = "by_sex_only"
 measure = "departures"
 by = ["sex"]
 method = "cell_key"
+
+[[table]]
+name = "arrivals_dp"
+measure = "arrivals"
+by = ["year", "reporting_country", "sex"]
+method = "dp"
+rho = 0.25
+domain = { sex = ["F", "M", "_U"] }
 "#;
 
 fn workspace(root: &Path) -> Workspace {
@@ -106,9 +114,15 @@ fn a_release_is_built_verified_validated_and_tamper_evident() {
     std::fs::write(&spec_path, SPEC).unwrap();
     let spec = ReleaseSpec::load(&spec_path).unwrap();
     let out = tmp.path().join("releases");
+    // A DP table needs a budget, and is refused before any noise without one.
+    let e = build_release(&ws, &spec, &out, &|_, _, _| {}).unwrap_err();
+    assert!(e.to_string().contains("border_records"), "{e}");
+    assert!(list_releases(&out).map(|l| l.is_empty()).unwrap_or(true));
+    ws.set_privacy_budget(corridor_publish::BORDER_DATASET, 0.6)
+        .unwrap();
     let built = build_release(&ws, &spec, &out, &|_, _, _| {}).unwrap();
     assert!(built.dir.starts_with(&out));
-    assert_eq!(built.tables.len(), 4);
+    assert_eq!(built.tables.len(), 5);
     let v = verify_release(&built.dir, Some(&built.public_key)).unwrap();
     assert_eq!(v.id, built.id);
     assert_eq!(v.files, built.files);
@@ -147,6 +161,7 @@ fn a_release_is_built_verified_validated_and_tamper_evident() {
     assert!(html.contains("D = 3, V = 1.5, js = 2, pstay = 0.5"));
     let es = std::fs::read_to_string(dir.join("methods/methods.es.md")).unwrap();
     assert!(es.contains("perturbación por clave de celda") && es.contains("redondeo aleatorio"));
+    assert!(es.contains("privacidad diferencial") && html.contains("never taken from the data"));
 
     // The signing key is private, in the workspace, never in the release.
     let key = ws.root().join("signing.key");
@@ -168,6 +183,51 @@ fn a_release_is_built_verified_validated_and_tamper_evident() {
     assert_eq!(again.public_key, built.public_key);
     let listed = list_releases(&out).unwrap();
     assert_eq!(listed.len(), 2);
+    // The ledger holds what the two DP tables' mechanisms spent, and
+    // refuses a third.
+    let spent: f64 = [&built, &again]
+        .iter()
+        .flat_map(|b| &b.tables)
+        .filter_map(|t| match &t.method {
+            corridor_protect::Method::DifferentialPrivacy { rho, .. } => Some(*rho),
+            _ => None,
+        })
+        .sum();
+    let budget = ws.privacy_budget(corridor_publish::BORDER_DATASET).unwrap();
+    assert!(
+        (budget.spent - spent).abs() < 1e-12 && (spent - 0.5).abs() < 1e-9,
+        "{budget:?}"
+    );
+    assert_eq!(budget.charges, 2);
+    let e = build_release(&ws, &spec, &out, &|_, _, _| {}).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PublishError::Store(corridor_store::StoreError::OverBudget { .. })
+        ),
+        "{e}"
+    );
+    assert_eq!(list_releases(&out).unwrap().len(), 2);
+    // The DP table: the whole domain, consistent, each cell with its bound.
+    let dp = std::fs::read_to_string(dir.join("data/arrivals_dp.csv")).unwrap();
+    assert!(
+        dp.starts_with("year,reporting_country,sex,value,obs_status,conf_status,error_bound_95\n")
+    );
+    let rows: Vec<Vec<&str>> = dp.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let countries = corridor_model::CodeListId::Country.list().codes.len() + 1;
+    assert_eq!(rows.len(), 3 * (countries + 1) * 4);
+    let total = |y: &str, c: &str, s: &str| -> i64 {
+        rows.iter()
+            .find(|r| r[..3] == [y, c, s])
+            .map(|r| r[3].parse().unwrap())
+            .unwrap()
+    };
+    let by_sex: i64 = ["F", "M", "_U"].iter().map(|s| total("_T", "_T", s)).sum();
+    assert_eq!(by_sex, total("_T", "_T", "_T"));
+    assert!(
+        rows.iter()
+            .all(|r| r[3].parse::<i64>().unwrap() >= 0 && r[6].parse::<i64>().unwrap() >= 1)
+    );
     assert!(listed.iter().all(|r| r.version == "2026.1"));
     verify_release(&built.dir, None).unwrap();
 
