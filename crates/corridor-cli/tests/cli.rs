@@ -201,10 +201,16 @@ fn demo_builds_the_world_and_says_what_next() {
     let o = corridor(&["budget", "--workspace", ws, "--json"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let b: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    let cases = &b["budgets"][0];
-    assert_eq!(cases["dataset"], "trafficking_cases");
-    assert!(cases["spent"].as_f64().unwrap() > 0.0);
-    assert!(cases["rho"].as_f64().unwrap() >= cases["spent"].as_f64().unwrap());
+    let budgets = b["budgets"].as_array().unwrap();
+    let names: Vec<&str> = budgets
+        .iter()
+        .filter_map(|b| b["dataset"].as_str())
+        .collect();
+    assert_eq!(names, ["border_records", "trafficking_cases"]);
+    for budget in budgets {
+        assert!(budget["spent"].as_f64().unwrap() > 0.0, "{budget}");
+        assert!(budget["rho"].as_f64().unwrap() >= budget["spent"].as_f64().unwrap() - 1e-12);
+    }
     let o = corridor(&["budget", "--workspace", ws, "--set", "1"]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--dataset"));
@@ -249,13 +255,32 @@ fn demo_builds_the_world_and_says_what_next() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(stdout(&o).contains("key you trust"));
+    let build = || {
+        corridor(&[
+            "release",
+            "build",
+            "--workspace",
+            ws,
+            demo.join("release.toml").to_str().unwrap(),
+        ])
+    };
+    // The demo's release spent the border records' budget on its DP
+    // tables: a second one is refused until the publisher raises it.
+    let o = build();
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("border_records"), "{e}");
     let o = corridor(&[
-        "release",
-        "build",
+        "budget",
         "--workspace",
         ws,
-        demo.join("release.toml").to_str().unwrap(),
+        "--dataset",
+        "border_records",
+        "--set",
+        "1.0",
     ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = build();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(stdout(&o).contains("signed"), "{}", stdout(&o));
     let o = corridor(&["release", "list", "--workspace", ws]);

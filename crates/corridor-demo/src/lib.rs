@@ -393,12 +393,12 @@ method = "cell_key"
 [[table]]
 name = "returns"
 standard = "returns"
-method = "suppression"
+method = "cell_key"
 
 [[table]]
 name = "permits"
 standard = "permits"
-method = "suppression"
+method = "cell_key"
 
 [[table]]
 name = "arrivals_by_year_and_sex"
@@ -407,6 +407,32 @@ measure = "arrivals"
 by = ["year", "reporting_country", "sex"]
 method = "rr3"
 
+# Differentially private: noise on every cell and margin under a budget
+# the ledger keeps; whole numbers of 0 or more that add up, each with its
+# 95 % error bound. The categories come from the code lists (regions)
+# and from the publisher (the reporting countries), never from the data.
+[[table]]
+name = "migrant_arrivals_by_region"
+title = "Long-term immigrants by year, reporting country and region of citizenship"
+measure = "migrant_arrivals"
+by = ["year", "reporting_country", "citizenship_region"]
+method = "dp"
+rho = 0.25
+domain = { reporting_country = ["GTM", "HND", "SLV"] }
+
+[[table]]
+name = "migrant_departures_by_region"
+title = "Long-term emigrants by year, reporting country and region of citizenship"
+measure = "migrant_departures"
+by = ["year", "reporting_country", "citizenship_region"]
+method = "dp"
+rho = 0.25
+domain = { reporting_country = ["GTM", "HND", "SLV"] }
+
+# Suppressed: counts from 1 to 9 withheld, with enough others that none
+# can be worked out to within 3 persons from everything published. The
+# two tables share their year and country totals and are protected
+# together: a cell they share is withheld in both or in neither.
 [[table]]
 name = "permits_by_year"
 title = "Residence permits by year, reporting country and type"
@@ -414,11 +440,16 @@ measure = "permits"
 by = ["year", "reporting_country", "permit_type"]
 method = "suppression"
 
-# The threshold rule of the suppressed tables, which are protected
-# together: a cell they share is withheld in both or in neither.
+[[table]]
+name = "permits_by_region"
+title = "Residence permits by year, reporting country and region of citizenship"
+measure = "permits"
+by = ["year", "reporting_country", "citizenship_region"]
+method = "suppression"
+
 [suppression]
 threshold = 10
-protection = 10
+protection = 3
 cost = "values"
 "#;
 
@@ -433,6 +464,11 @@ fn release(
         .map_err(at(format!("writing {}", layout.release_spec.display())))?;
     let spec = corridor_publish::ReleaseSpec::load(&layout.release_spec)
         .map_err(at("the demo release spec"))?;
+    // The demo's publisher sets the border records' budget to what the
+    // release's DP tables spend.
+    let rho: f64 = spec.tables.iter().filter_map(|t| t.rho).sum();
+    ws.set_privacy_budget(corridor_publish::BORDER_DATASET, rho)
+        .map_err(at("setting the border records' privacy budget"))?;
     let built = corridor_publish::build_release(ws, &spec, &layout.releases, &|_, _, _| {})
         .map_err(at("building the demo release"))?;
     let verified = corridor_publish::verify_release(&built.dir, Some(&built.public_key))

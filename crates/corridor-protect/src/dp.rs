@@ -126,12 +126,15 @@ pub fn dp_table(
     Ok(Protected::new(PublishedTable::of(table, cells), method))
 }
 
+/// Draws the noisy counts of one margin.
+type Noise<'a> = dyn Fn(&[i64]) -> Result<Vec<i64>, ProtectError> + 'a;
+
 /// Noise on every margin of `leaves`, least squares, top-down rounding:
 /// the whole leaves a DP table publishes.
 fn release(
     leaves: &[i64],
     sizes: &[usize],
-    noise: &dyn Fn(&[i64]) -> Result<Vec<i64>, ProtectError>,
+    noise: &Noise,
 ) -> Result<Vec<i64>, ProtectError> {
     let ext: Vec<usize> = sizes.iter().map(|n| n + 1).collect();
     let mut noisy = vec![0.0f64; ext.iter().product()];
@@ -158,7 +161,7 @@ fn error_bounds(
     published: &[i64],
     sizes: &[usize],
     scale: f64,
-    noise: &dyn Fn(&[i64]) -> Result<Vec<i64>, ProtectError>,
+    noise: &Noise,
 ) -> Result<Vec<Vec<f64>>, ProtectError> {
     let groups = 1usize << sizes.len();
     let variance: f64 = scale
@@ -359,21 +362,19 @@ fn along_axis(
 fn least_squares(noisy: Vec<f64>, sizes: &[usize]) -> Vec<f64> {
     let mut shape: Vec<usize> = sizes.iter().map(|n| n + 1).collect();
     let mut grid = noisy;
-    for k in 0..sizes.len() {
-        let n = sizes[k];
+    for (k, &n) in sizes.iter().enumerate() {
         grid = along_axis(&grid, &shape, k, n, |line, out| {
-            for i in 0..n {
-                out[i] = line[i] + line[n];
+            for (o, l) in out.iter_mut().zip(line) {
+                *o = l + line[n];
             }
         });
         shape[k] = n;
     }
-    for k in 0..sizes.len() {
-        let n = sizes[k];
+    for (k, &n) in sizes.iter().enumerate() {
         grid = along_axis(&grid, &shape, k, n, |line, out| {
             let mean = line.iter().sum::<f64>() / (n as f64 + 1.0);
-            for i in 0..n {
-                out[i] = line[i] - mean;
+            for (o, l) in out.iter_mut().zip(line) {
+                *o = l - mean;
             }
         });
     }

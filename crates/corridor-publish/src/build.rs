@@ -204,22 +204,29 @@ fn measure_utility(
     raw: &corridor_stats::Table,
     protected: &Protected<PublishedTable>,
 ) -> TableUtility {
-    let cells = raw.cells.len();
+    // A DP table covers its whole domain: a cell the data lack is a true 0.
+    let truth: std::collections::HashMap<&[String], f64> = raw
+        .cells
+        .iter()
+        .map(|c| (c.coords.as_slice(), c.value))
+        .collect();
+    let cells = protected.value().cells.len();
     let (mut changed, mut abs) = (0usize, 0.0);
     let (mut suppressed, mut value_suppressed, mut value_all) = (0usize, 0.0, 0.0);
     let mut total = (0.0, 0.0);
-    for (r, p) in raw.cells.iter().zip(&protected.value().cells) {
-        value_all += r.value;
+    for p in &protected.value().cells {
+        let r = truth.get(p.coords.as_slice()).copied().unwrap_or(0.0);
+        value_all += r;
         let Some(v) = p.value else {
             suppressed += 1;
-            value_suppressed += r.value;
+            value_suppressed += r;
             continue;
         };
-        let d = (v - r.value).abs();
+        let d = (v - r).abs();
         changed += usize::from(d > 1e-9);
         abs += d;
-        if r.coords.iter().all(|c| c == corridor_stats::TOTAL) {
-            total = (r.value, v);
+        if p.coords.iter().all(|c| c == corridor_stats::TOTAL) {
+            total = (r, v);
         }
     }
     let published = cells - suppressed;

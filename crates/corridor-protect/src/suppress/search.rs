@@ -175,6 +175,7 @@ impl State {
             let stride = self.grid.strides[d] as isize;
             let here = positions[d][at[d]] as isize;
             let mut opts = Vec::new();
+            let mut margin = None;
             for (b, &node) in positions[d].iter().enumerate() {
                 if b == at[d] {
                     continue;
@@ -183,13 +184,24 @@ impl State {
                 let delta = (node as isize - here) * stride;
                 let other = (cell as isize + delta) as usize;
                 if self.fits(other, sign, up, down) {
-                    opts.push((self.price(other), delta, sign));
+                    if b == 0 {
+                        margin = Some((self.price(other), delta, sign));
+                    } else {
+                        opts.push((self.price(other), delta, sign));
+                    }
                 }
+            }
+            opts.sort_by_key(|o| o.0);
+            // The margin goes first, so that every search tries it: a
+            // cube through the margins always exists for a leaf (they
+            // are at least the cell), where a sparse table may have no
+            // cube among its cheapest cells.
+            if let Some(m) = margin {
+                opts.insert(0, m);
             }
             if opts.is_empty() {
                 return self.suppress_whole(positions);
             }
-            opts.sort_by_key(|o| o.0);
             options.push(opts);
         }
         for budget in [64usize, 4096] {
