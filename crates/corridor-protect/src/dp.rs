@@ -131,11 +131,7 @@ type Noise<'a> = dyn Fn(&[i64]) -> Result<Vec<i64>, ProtectError> + 'a;
 
 /// Noise on every margin of `leaves`, least squares, top-down rounding:
 /// the whole leaves a DP table publishes.
-fn release(
-    leaves: &[i64],
-    sizes: &[usize],
-    noise: &Noise,
-) -> Result<Vec<i64>, ProtectError> {
+fn release(leaves: &[i64], sizes: &[usize], noise: &Noise) -> Result<Vec<i64>, ProtectError> {
     let ext: Vec<usize> = sizes.iter().map(|n| n + 1).collect();
     let mut noisy = vec![0.0f64; ext.iter().product()];
     for mask in 0..1usize << sizes.len() {

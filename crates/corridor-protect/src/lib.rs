@@ -27,6 +27,7 @@
 
 mod ckm;
 mod dp;
+mod kanon;
 mod rr3;
 mod suppress;
 
@@ -35,6 +36,9 @@ use serde::Serialize;
 
 pub use ckm::{PRow, PTable, PTableParams, cell_key_perturb};
 pub use dp::{DP_MECHANISM, DpCharge, DpMeasurement, dp_table};
+pub use kanon::{
+    ColumnLoss, KAnonParams, KAnonReport, Ladder, PublishedMicrodata, SUPPRESSED, k_anonymise,
+};
 pub use rr3::{random_round_3, random_round_3_with};
 pub use suppress::{
     Cost, Hierarchy, LeafTable, SuppressedGrid, SuppressionParams, SuppressionReport, suppress,
@@ -164,6 +168,13 @@ pub enum Method {
         mechanism: String,
         scale: f64,
         bound_replicates: usize,
+    },
+    /// Microdata whose quasi-identifiers, generalised to `levels` and
+    /// locally suppressed, occur in combinations of at least `k` records.
+    KAnonymity {
+        k: usize,
+        quasi_identifiers: Vec<String>,
+        levels: Vec<usize>,
     },
 }
 
