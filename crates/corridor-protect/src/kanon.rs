@@ -324,6 +324,9 @@ pub fn k_anonymise(
     ))
 }
 
+/// A class: what is blanked, and the codes.
+type GroupKey = (u32, Vec<u32>);
+
 /// At `levels`, which quasi-identifiers each record must lose so that
 /// every combination occurs k times or more: per record, a bit mask.
 fn local_suppression(codes: &[Vec<Vec<u32>>], levels: &[usize], n: usize, k: usize) -> Vec<u32> {
@@ -350,7 +353,7 @@ fn local_suppression(codes: &[Vec<Vec<u32>>], levels: &[usize], n: usize, k: usi
     }
     // One quasi-identifier blanked: the groups it would gather, largest
     // first, each taken whole where it reaches k.
-    let mut groups: HashMap<(u32, Vec<u32>), Vec<usize>> = HashMap::new();
+    let mut groups: HashMap<GroupKey, Vec<usize>> = HashMap::new();
     for &i in &small {
         for j in 0..q {
             groups
@@ -359,7 +362,7 @@ fn local_suppression(codes: &[Vec<Vec<u32>>], levels: &[usize], n: usize, k: usi
                 .push(i);
         }
     }
-    let mut order: Vec<(&(u32, Vec<u32>), &Vec<usize>)> =
+    let mut order: Vec<(&GroupKey, &Vec<usize>)> =
         groups.iter().filter(|(_, v)| v.len() >= k).collect();
     order.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(b.0)));
     let mut placed = vec![false; n];
@@ -377,13 +380,10 @@ fn local_suppression(codes: &[Vec<Vec<u32>>], levels: &[usize], n: usize, k: usi
     let all = (1u32 << q) - 1;
     let mut rest: Vec<usize> = small.iter().copied().filter(|&i| !placed[i]).collect();
     if !rest.is_empty() && rest.len() < k {
-        let mut classes: HashMap<(u32, Vec<u32>), Vec<usize>> = HashMap::new();
-        for i in 0..n {
+        let mut classes: HashMap<GroupKey, Vec<usize>> = HashMap::new();
+        for (i, &m) in mask.iter().enumerate() {
             if !rest.contains(&i) {
-                classes
-                    .entry((mask[i], key(i, mask[i])))
-                    .or_default()
-                    .push(i);
+                classes.entry((m, key(i, m))).or_default().push(i);
             }
         }
         let mut by_size: Vec<Vec<usize>> = classes.into_values().collect();

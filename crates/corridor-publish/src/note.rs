@@ -71,6 +71,9 @@ fn method_name(m: &Method, l: Lang) -> String {
             corridor_synth::dp::epsilon_of(*rho, crate::build::REPORTED_DELTA),
             l.pick("at", "con"),
         ),
+        Method::KAnonymity { k, .. } => {
+            format!("{} (k = {k})", l.pick("k-anonymity", "k-anonimato"))
+        }
     }
 }
 
@@ -159,6 +162,33 @@ fn explain(m: &Method, l: Lang) -> String {
         ),
         (Method::DifferentialPrivacy { rho, scale, .. }, Lang::Es) => format!(
             "Se añadió ruido aleatorio a cada conteo del cuadro y a cada total, tomado de una distribución gaussiana              discreta con una dispersión de {scale:.1} mediante OpenDP, una biblioteca abierta y revisada. La              cantidad de ruido la fija el presupuesto de pérdida de privacidad ρ = {rho} y no depende de los datos:              sepa lo que sepa alguien de antemano, el cuadro publicado no le dice casi nada más sobre si un registro              concreto está en los datos (es la garantía llamada privacidad diferencial, aquí en su forma concentrada              en cero; un registro es un cruce, un permiso o un retorno). Los conteos y totales con ruido se              combinaron luego por mínimos cuadrados y se redondearon, desde el total general hacia abajo, a números              enteros de 0 o más que suman exactamente: cada fila suma su total. Las categorías de cada columna (los              países, años, sexos, grupos de edad) se fijaron de antemano a partir de las listas de códigos o por              quien publica, nunca a partir de los datos, así que una categoría sin nadie se publica igualmente, con              ruido; los registros fuera de esas categorías quedan fuera. Cada valor tiene su propio límite de error              del 95 % en la columna `error_bound_95`: el conteo verdadero está a esa distancia o menos del publicado              con un 95 % de probabilidad (calculado a partir del tamaño conocido del ruido y volviendo a aplicar el              método al cuadro publicado, lo que no revela nada más). El gasto queda anotado en el registro de              pérdida de privacidad del espacio de trabajo, que se niega a gastar más que el presupuesto fijado."
+        ),
+        (
+            Method::KAnonymity {
+                k,
+                quasi_identifiers,
+                ..
+            },
+            Lang::En,
+        ) => format!(
+            "Each record describes one case. The columns that could point to a person ({}) were coarsened (an \
+             age becomes an age group, a country its region) and, where that was not enough, blanked (`*`), until \
+             every combination of them is shared by at least {k} records. No record was left out.",
+            quasi_identifiers.join(", ")
+        ),
+        (
+            Method::KAnonymity {
+                k,
+                quasi_identifiers,
+                ..
+            },
+            Lang::Es,
+        ) => format!(
+            "Cada registro describe un caso. Las columnas que podrían señalar a una persona ({}) se hicieron más \
+             generales (una edad pasa a un grupo de edad, un país a su región) y, donde no bastó, se dejaron en \
+             blanco (`*`), hasta que cada combinación de ellas la comparten al menos {k} registros. No se dejó \
+             fuera ningún registro.",
+            quasi_identifiers.join(", ")
         ),
     }
 }
