@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 /// Corridor collects, harmonises, links and analyses administrative data on
 /// human mobility and human trafficking, and makes synthetic case data for
-/// publishers to review (protected tables and releases are not built yet).
+/// publishers to review, and publishes protected tables in signed releases.
 #[derive(Parser)]
 #[command(name = "corridor", version, about, long_about = None, arg_required_else_help = true)]
 struct Cli {
@@ -160,6 +160,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Disclosure control on a table or records in CSV files: suppress, dp (differential privacy) or kanon (k-anonymity)
+    Protect {
+        #[command(subcommand)]
+        command: protect_commands::ProtectCommand,
+    },
     /// Releases: build a signed release of protected tables, list releases, verify a copy
     Release {
         #[command(subcommand)]
@@ -207,6 +212,7 @@ enum MappingCommand {
 
 mod analysis_commands;
 mod demo_commands;
+mod protect_commands;
 mod release_commands;
 mod trafficking_commands;
 mod workspace_commands;
@@ -296,6 +302,7 @@ fn main() -> Result<()> {
             set,
             json,
         } => workspace_commands::budget(&workspace, dataset.as_deref(), set, json),
+        Command::Protect { command } => protect_commands::protect(command),
         Command::Release { command } => release_commands::release(command),
         Command::Standard => {
             print!("{}", corridor_model::docs::standard_markdown());

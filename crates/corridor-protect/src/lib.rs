@@ -27,15 +27,22 @@
 
 mod ckm;
 mod dp;
+mod files;
 mod kanon;
 mod rr3;
 mod suppress;
+
+use std::path::PathBuf;
 
 use corridor_stats::{Cell, Table};
 use serde::Serialize;
 
 pub use ckm::{PRow, PTable, PTableParams, cell_key_perturb};
 pub use dp::{DP_MECHANISM, DpCharge, DpMeasurement, dp_table};
+pub use files::{
+    DpFileReport, HierarchySource, KAnonFileReport, LeafFile, SuppressFileReport, dp_file,
+    kanon_file, read_domain, suppress_file,
+};
 pub use kanon::{
     ColumnLoss, KAnonParams, KAnonReport, Ladder, PublishedMicrodata, SUPPRESSED, k_anonymise,
 };
@@ -64,6 +71,15 @@ pub enum ProtectError {
     Privacy(String),
     #[error("the privacy-loss charge was refused, so no noise was drawn: {0}")]
     Refused(String),
+    #[error("{}: {message}", path.display())]
+    File { path: PathBuf, message: String },
+    #[error("{} line {line}, column `{column}`: {message}", path.display())]
+    Row {
+        path: PathBuf,
+        line: u64,
+        column: String,
+        message: String,
+    },
 }
 
 /// Publishes `table` with every cell's count replaced by `protect(count,

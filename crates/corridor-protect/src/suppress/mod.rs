@@ -122,6 +122,11 @@ impl SuppressedGrid {
             (codes, g.values[cell], self.state.suppressed[cell])
         })
     }
+
+    /// The value of the cell at `nodes` (one node per dimension).
+    pub fn value_at(&self, nodes: &[usize]) -> u64 {
+        self.state.grid.values[self.state.grid.index(nodes)]
+    }
 }
 
 /// Protects one hierarchical table given by its leaves.
