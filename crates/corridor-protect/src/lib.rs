@@ -178,11 +178,14 @@ pub enum Method {
     },
     /// Every margin measured with noise under ρ-zCDP, made consistent;
     /// each cell carries its 95 % error bound, found with
-    /// `bound_replicates` re-runs on the published table.
+    /// `bound_replicates` re-runs on the published table. `scale` is the
+    /// finest cells' noise; a margin summed over s dimensions gets the
+    /// share `margin_weight`ˢ of theirs of ρ.
     DifferentialPrivacy {
         rho: f64,
         mechanism: String,
         scale: f64,
+        margin_weight: f64,
         bound_replicates: usize,
     },
     /// Microdata whose quasi-identifiers, generalised to `levels` and
