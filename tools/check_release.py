@@ -601,6 +601,55 @@ class Checker:
             self.fail("datapackage.json", "frictionless reports the package invalid")
         return status
 
+    # -- microdata ---------------------------------------------------------
+    def check_microdata(self, fl_status: dict[str, str]) -> list[str]:
+        """Each k-anonymised file: its header as listed, k recounted from the
+        file itself, the same rows in Parquet, a valid Frictionless resource."""
+        rel = json.loads((self.root / "release.json").read_text(encoding="utf-8"))
+        out = []
+        for m in rel.get("microdata") or []:
+            name = m.get("name", "?")
+            before = len(self.failures)
+            path = self.root / m["files"]["csv"]
+            try:
+                with path.open(newline="", encoding="utf-8") as f:
+                    reader = csv.DictReader(f)
+                    header = reader.fieldnames or []
+                    rows = list(reader)
+            except OSError as exc:
+                self.fail(name, f"cannot read {path}: {exc}")
+                continue
+            if header != m.get("columns"):
+                self.fail(name, f"header {header} != release.json columns {m.get('columns')}")
+            if len(rows) != m.get("records"):
+                self.fail(name, f"{len(rows)} rows, release.json says {m.get('records')}")
+            k = (m.get("protection") or {}).get("k")
+            quasi = m.get("quasi_identifiers") or []
+            if not isinstance(k, int) or not quasi:
+                self.fail(name, "release.json gives no k or no quasi-identifiers")
+            else:
+                got = _microdata_k(rows, quasi)
+                if got < k:
+                    self.fail(name, f"a combination of {quasi} is shared by only {got} records (k = {k})")
+            pq = self.root / m["files"]["parquet"]
+            try:
+                import pyarrow.parquet as papq
+
+                table = papq.read_table(pq)
+                if table.column_names != header or table.num_rows != len(rows):
+                    self.fail(name, "the parquet file differs from the csv in columns or rows")
+                elif [str(v) for v in table.column(header[0]).to_pylist()] != [r[header[0]] for r in rows]:
+                    self.fail(name, "the parquet file's first column differs from the csv's")
+            except ImportError:
+                pass
+            except Exception as exc:  # noqa: BLE001 - any unreadable file is a failure
+                self.fail(name, f"parquet: {exc}")
+            if fl_status.get(name) != "valid":
+                self.fail(name, f"frictionless: {fl_status.get(name, 'not validated')}")
+            ok = len(self.failures) == before
+            out.append(f"{'OK  ' if ok else 'FAIL'} {name}: {len(rows)} records, k = {k} recounted; frictionless={fl_status.get(name, '?')}")
+        return out
+
     # -- main --------------------------------------------------------------
     def run(self) -> int:
         tables = self.load_release()
@@ -651,6 +700,7 @@ class Checker:
                 f"dataflow {flow} -> DSD {dsd}; {sdmx_note}; "
                 f"{pq_note}; frictionless={fl_status.get(name, '?')}"
             )
+        summaries.extend(self.check_microdata(fl_status))
         for line in summaries:
             print(line)
         if self.failures:
@@ -660,6 +710,15 @@ class Checker:
             return 1
         print(f"release {self.root}: all checks passed ({len(tables)} tables)")
         return 0
+
+
+def _microdata_k(rows: list[dict[str, str]], quasi: list[str]) -> int:
+    """The smallest number of records sharing one combination of the quasi-identifiers."""
+    classes: dict[tuple, int] = {}
+    for r in rows:
+        key = tuple(r.get(q, "") for q in quasi)
+        classes[key] = classes.get(key, 0) + 1
+    return min(classes.values()) if classes else 0
 
 
 def _cell(v: Any) -> str:

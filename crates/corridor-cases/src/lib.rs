@@ -214,6 +214,20 @@ pub fn age_group(age: i64) -> &'static str {
 /// linkage has been run (the first record of each cluster), as a
 /// categorical table.
 pub fn workspace_cases(ws: &Workspace) -> Result<(Table, usize), CasesError> {
+    let (columns, rows, records) = workspace_case_rows(ws)?;
+    let table = Table::from_rows(
+        columns,
+        rows.iter().map(|r| r.iter().map(String::as_str).collect()),
+    );
+    Ok((table, records))
+}
+
+/// Column names, rows of text and the number of case records read.
+pub type CaseRows = (Vec<String>, Vec<Vec<String>>, usize);
+
+/// The same cases as rows of text, one value per [`CASE_COLUMNS`] (empty
+/// where unknown), with the number of case records read.
+pub fn workspace_case_rows(ws: &Workspace) -> Result<CaseRows, CasesError> {
     let batches = ws.sql(
         "SELECT case_key, sex, age, citizenship, country_of_exploitation, \
          array_to_string(exploitation_types, '+') AS exploitation, labour_industry, \
@@ -295,11 +309,11 @@ pub fn workspace_cases(ws: &Workspace) -> Result<(Table, usize), CasesError> {
             );
         }
     }
-    let table = Table::from_rows(
+    Ok((
         columns.iter().map(|c| c.to_string()).collect(),
-        rows.iter().map(|r| r.iter().map(String::as_str).collect()),
-    );
-    Ok((table, records))
+        rows,
+        records,
+    ))
 }
 
 /// A set of forms of exploitation as one value: its codes in code-list

@@ -20,7 +20,7 @@ fn help_lists_every_command_with_one_line() {
     let text = stdout(&out);
     for cmd in [
         "demo", "generate", "init", "ingest", "mapping", "sql", "status", "standard", "country",
-        "codes", "budget", "release",
+        "codes", "budget", "release", "protect",
     ] {
         assert!(
             text.lines().any(|l| l.trim_start().starts_with(cmd)),
@@ -245,6 +245,27 @@ fn demo_builds_the_world_and_says_what_next() {
     let o = corridor(&["release", "verify", releases.join(&id).to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(stdout(&o).contains("verified"), "{}", stdout(&o));
+    // The victims' microdata: one record per person, 11-anonymous over the
+    // quasi-identifiers, recounted here from the file.
+    let mut r = csv::Reader::from_path(releases.join(&id).join("data/victims.csv")).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        header[..4],
+        ["sex", "age_group", "citizenship", "country_of_exploitation"]
+    );
+    let mut classes: std::collections::HashMap<Vec<String>, usize> = Default::default();
+    let mut records = 0;
+    for row in r.records() {
+        let row = row.unwrap();
+        records += 1;
+        *classes
+            .entry(row.iter().take(4).map(String::from).collect())
+            .or_default() += 1;
+    }
+    assert!(records > 100, "{records} victims");
+    assert!(classes.values().all(|&n| n >= 11), "{classes:?}");
+    let note = std::fs::read_to_string(releases.join(&id).join("methods/methods.en.md")).unwrap();
+    assert!(note.contains("## The case records") && note.contains("k-anonymity"));
     let key = std::fs::read_to_string(releases.join(&id).join("signing-key.pub")).unwrap();
     let o = corridor(&[
         "release",

@@ -343,7 +343,7 @@ fn trafficking(
 /// The demo's release spec: the standard border tables, each protected by
 /// cell-key perturbation, and one by random rounding.
 pub const RELEASE_SPEC: &str = r#"# The demo release: what `corridor release build` publishes.
-title = "Human mobility in the demo world: border statistics"
+title = "Human mobility in the demo world: border statistics and trafficking cases"
 description = "Flows, long-term migration by the 12/16-month rule, stocks, overstays, returns and residence permits, from the border agencies' records of the demo world."
 licence = "CC-BY-4.0"
 version = "demo-1"
@@ -446,6 +446,15 @@ title = "Residence permits by year, reporting country and region of citizenship"
 measure = "permits"
 by = ["year", "reporting_country", "citizenship_region"]
 method = "suppression"
+
+# One record per identified victim (the linkage keeps each person once),
+# k-anonymous over what someone could know of a victim from elsewhere.
+[[microdata]]
+name = "victims"
+title = "Identified victims of trafficking, one record per person, 11-anonymous"
+columns = ["sex", "age_group", "citizenship", "country_of_exploitation", "exploitation", "registration_year"]
+quasi = ["sex", "age_group", "citizenship", "country_of_exploitation"]
+k = 11
 
 [suppression]
 threshold = 10

@@ -12,6 +12,7 @@ use corridor_protect::{DpCharge, Method, PTable, Protected, PublishedTable};
 use corridor_store::Workspace;
 use serde::Serialize;
 
+use crate::microdata::MicroEntry;
 use crate::spec::{BORDER_DATASET, MethodName, ReleaseSpec, TableRequest};
 use crate::{PublishError, io, note, package, sdmx, sign};
 
@@ -137,8 +138,17 @@ pub fn build_release(
     }
     let entries: Vec<Entry> = entries.into_iter().flatten().collect();
     let utility: Vec<TableUtility> = utility.into_iter().flatten().collect();
+    let mut micro = Vec::with_capacity(spec.microdata.len());
+    for (i, req) in spec.microdata.iter().enumerate() {
+        micro.push(crate::microdata::build(ws, req)?);
+        progress(
+            &req.name,
+            spec.tables.len() + i + 1,
+            spec.tables.len() + spec.microdata.len(),
+        );
+    }
     let seed = ws.signing_seed()?;
-    seal(spec, &entries, &utility, &seed, out)
+    seal(spec, &entries, &micro, &utility, &seed, out)
 }
 
 /// The (ε, δ) a DP table's ρ is stated as: δ = 10⁻⁶.
@@ -260,6 +270,7 @@ fn share(part: f64, whole: f64) -> f64 {
 pub(crate) fn seal(
     spec: &ReleaseSpec,
     entries: &[Entry],
+    micro: &[MicroEntry],
     utility: &[TableUtility],
     seed: &[u8; 32],
     out: &Path,
@@ -268,7 +279,7 @@ pub(crate) fn seal(
     let mut tag = [0u8; 6];
     getrandom::fill(&mut tag).map_err(|e| PublishError::Write(e.to_string()))?;
     let staging = out.join(format!(".building-{}", hex::encode(tag)));
-    let result = write_all(spec, entries, utility, seed, &staging);
+    let result = write_all(spec, entries, micro, utility, seed, &staging);
     let (id, files, public_key) = match result {
         Ok(v) => v,
         Err(e) => {
@@ -299,6 +310,7 @@ pub(crate) fn seal(
 fn write_all(
     spec: &ReleaseSpec,
     entries: &[Entry],
+    micro: &[MicroEntry],
     utility: &[TableUtility],
     seed: &[u8; 32],
     dir: &Path,
@@ -321,17 +333,20 @@ fn write_all(
             sdmx::data_csv(&e.name, e.table()).as_bytes(),
         )?;
     }
+    for m in micro {
+        crate::microdata::write(dir, m)?;
+    }
     write(
         "sdmx/structure.xml",
         sdmx::structure(spec, entries).as_bytes(),
     )?;
     write(
         "datapackage.json",
-        package::datapackage(spec, entries).as_bytes(),
+        package::datapackage(spec, entries, micro).as_bytes(),
     )?;
     write(
         "release.json",
-        package::manifest(spec, entries, utility).as_bytes(),
+        package::manifest(spec, entries, micro, utility).as_bytes(),
     )?;
     write(
         "utility.json",
@@ -340,7 +355,7 @@ fn write_all(
             .as_bytes(),
     )?;
     for lang in note::Lang::ALL {
-        let md = note::methods_note(spec, entries, utility, lang);
+        let md = note::methods_note(spec, entries, micro, utility, lang);
         write(
             &format!("methods/methods.{}.md", lang.code()),
             md.as_bytes(),
@@ -432,11 +447,18 @@ fn write_parquet(path: &Path, t: &PublishedTable) -> Result<(), PublishError> {
                 .map(|c| c.error_bound.map(|v| v.round() as i64)),
         )));
     }
+    let batch = RecordBatch::try_new(schema, columns)
+        .map_err(|e| PublishError::Write(format!("{}: {e}", path.display())))?;
+    write_batch(path, &batch)
+}
+
+/// Writes one batch as a Parquet file.
+pub(crate) fn write_batch(path: &Path, batch: &RecordBatch) -> Result<(), PublishError> {
     let err = |e: &dyn std::fmt::Display| PublishError::Write(format!("{}: {e}", path.display()));
-    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| err(&e))?;
     let file = fs::File::create(path).map_err(io(path))?;
-    let mut w = parquet::arrow::ArrowWriter::try_new(file, schema, None).map_err(|e| err(&e))?;
-    w.write(&batch).map_err(|e| err(&e))?;
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).map_err(|e| err(&e))?;
+    w.write(batch).map_err(|e| err(&e))?;
     w.close().map_err(|e| err(&e))?;
     Ok(())
 }

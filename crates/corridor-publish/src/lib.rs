@@ -20,6 +20,7 @@
 
 mod build;
 mod domain;
+mod microdata;
 mod note;
 mod package;
 mod sdmx;
@@ -30,7 +31,7 @@ use std::path::{Path, PathBuf};
 
 pub use build::{Built, TableUtility, build_release};
 pub use sign::{ReleaseInfo, Verified, list_releases, verify_release};
-pub use spec::{BORDER_DATASET, MethodName, ReleaseSpec, TableRequest};
+pub use spec::{BORDER_DATASET, MethodName, MicrodataRequest, ReleaseSpec, TableRequest};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {

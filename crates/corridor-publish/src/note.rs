@@ -4,6 +4,7 @@
 use corridor_protect::Method;
 
 use crate::build::{Entry, TableUtility};
+use crate::microdata::MicroEntry;
 use crate::spec::ReleaseSpec;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,6 +198,7 @@ fn explain(m: &Method, l: Lang) -> String {
 pub(crate) fn methods_note(
     spec: &ReleaseSpec,
     entries: &[Entry],
+    micro: &[MicroEntry],
     utility: &[TableUtility],
     l: Lang,
 ) -> String {
@@ -300,6 +302,7 @@ pub(crate) fn methods_note(
         });
     }
     s.push('\n');
+    s.push_str(&crate::microdata::note(micro, l));
     s.push_str(&format!(
         "## {}\n\n",
         p("Reading the tables", "Cómo leer los cuadros")

@@ -4,9 +4,15 @@
 use serde_json::{Value, json};
 
 use crate::build::{Entry, TableUtility};
+use crate::microdata::MicroEntry;
 use crate::spec::ReleaseSpec;
 
-pub(crate) fn manifest(spec: &ReleaseSpec, entries: &[Entry], utility: &[TableUtility]) -> String {
+pub(crate) fn manifest(
+    spec: &ReleaseSpec,
+    entries: &[Entry],
+    micro: &[MicroEntry],
+    utility: &[TableUtility],
+) -> String {
     let tables: Vec<Value> = entries
         .iter()
         .zip(utility)
@@ -41,6 +47,7 @@ pub(crate) fn manifest(spec: &ReleaseSpec, entries: &[Entry], utility: &[TableUt
         "built_at": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         "built_by": format!("corridor {}", env!("CARGO_PKG_VERSION")),
         "tables": tables,
+        "microdata": micro.iter().map(crate::microdata::manifest_entry).collect::<Vec<_>>(),
         "sdmx_structure": "sdmx/structure.xml",
         "methods_note": {"en": "methods/methods.en.html", "es": "methods/methods.es.html"},
         "utility_report": "utility.json",
@@ -50,8 +57,8 @@ pub(crate) fn manifest(spec: &ReleaseSpec, entries: &[Entry], utility: &[TableUt
 }
 
 /// Frictionless names: lower-case, digits, `-`, `_`, `.`.
-pub(crate) fn datapackage(spec: &ReleaseSpec, entries: &[Entry]) -> String {
-    let resources: Vec<Value> = entries
+pub(crate) fn datapackage(spec: &ReleaseSpec, entries: &[Entry], micro: &[MicroEntry]) -> String {
+    let mut resources: Vec<Value> = entries
         .iter()
         .map(|e| {
             let t = e.table();
@@ -108,6 +115,7 @@ pub(crate) fn datapackage(spec: &ReleaseSpec, entries: &[Entry]) -> String {
             })
         })
         .collect();
+    resources.extend(micro.iter().map(crate::microdata::resource));
     let p = json!({
         "profile": "tabular-data-package",
         "name": format!("corridor-{}", spec.version.to_lowercase().replace(['_', ' '], "-")),

@@ -43,6 +43,13 @@ use crate::PublishError;
 /// rho = 0.5
 /// domain = { reporting_country = ["ATL", "BOR"] }
 ///
+/// # k-anonymised case microdata (one record per victim once linked).
+/// [[microdata]]
+/// name = "victims"
+/// columns = ["sex", "age_group", "citizenship", "country_of_exploitation", "exploitation", "registration_year"]
+/// quasi = ["sex", "age_group", "citizenship", "country_of_exploitation"]
+/// k = 11
+///
 /// # Optional: the threshold rule of every suppressed table.
 /// [suppression]
 /// threshold = 10
@@ -60,6 +67,8 @@ pub struct ReleaseSpec {
     pub reference_period: String,
     #[serde(rename = "table", default)]
     pub tables: Vec<TableRequest>,
+    #[serde(rename = "microdata", default)]
+    pub microdata: Vec<MicrodataRequest>,
     /// The threshold rule of every table with method = "suppression":
     /// they are protected together, as linked tables.
     #[serde(default)]
@@ -102,6 +111,32 @@ pub struct TableRequest {
     pub domain: BTreeMap<String, Vec<String>>,
 }
 
+/// Record-level data of a release: the workspace's trafficking cases (one
+/// record per person once a linkage has been run), k-anonymised.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MicrodataRequest {
+    /// Its files are named after it.
+    pub name: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The columns published, from the case columns (`sex`, `age_group`,
+    /// `citizenship`, `country_of_exploitation`, `exploitation`, …).
+    pub columns: Vec<String>,
+    /// The quasi-identifiers among them: what someone could know of a
+    /// victim from elsewhere. Age groups climb to minor/adult, countries to
+    /// their M49 sub-region and region; any other is kept or suppressed.
+    pub quasi: Vec<String>,
+    /// Every combination of the quasi-identifiers is shared by at least k
+    /// records.
+    #[serde(default = "default_k")]
+    pub k: usize,
+}
+
+fn default_k() -> usize {
+    11
+}
+
 /// The ledger dataset of the border agencies' records.
 pub const BORDER_DATASET: &str = "border_records";
 
@@ -131,8 +166,8 @@ impl ReleaseSpec {
 
     /// Names are file names: lower-case letters, digits and `_`, unique.
     pub fn check(&self) -> Result<(), String> {
-        if self.tables.is_empty() {
-            return Err("a release needs at least one [[table]]".into());
+        if self.tables.is_empty() && self.microdata.is_empty() {
+            return Err("a release needs at least one [[table]] or [[microdata]]".into());
         }
         if !is_name(&self.version.replace(['.', '-'], "_")) {
             return Err(format!(
@@ -175,6 +210,40 @@ impl ReleaseSpec {
             if dp && !t.rho.is_some_and(|r| r.is_finite() && r > 0.0) {
                 return Err(format!(
                     "{at}: method = \"dp\" needs `rho`, the privacy loss to spend (a positive number, e.g. rho = 0.5)"
+                ));
+            }
+        }
+        for (i, m) in self.microdata.iter().enumerate() {
+            let at = format!("[[microdata]] {} (`{}`)", i + 1, m.name);
+            if !is_name(&m.name) {
+                return Err(format!(
+                    "{at}: a name is lower-case letters, digits and `_` (it names the files)"
+                ));
+            }
+            if !seen.insert(m.name.as_str()) {
+                return Err(format!("{at}: the name is used twice"));
+            }
+            let known = corridor_cases::CASE_COLUMNS;
+            if let Some(c) = m.columns.iter().find(|c| !known.contains(&c.as_str())) {
+                return Err(format!(
+                    "{at}: `{c}` is not a case column; use {}",
+                    known.join(", ")
+                ));
+            }
+            if m.quasi.is_empty() {
+                return Err(format!(
+                    "{at}: name the quasi-identifiers in `quasi` (e.g. sex, age_group, citizenship)"
+                ));
+            }
+            if let Some(q) = m.quasi.iter().find(|q| !m.columns.contains(q)) {
+                return Err(format!(
+                    "{at}: the quasi-identifier `{q}` is not among `columns`"
+                ));
+            }
+            if m.k < 2 {
+                return Err(format!(
+                    "{at}: k = {} protects nothing; use 2 or more (11 is usual)",
+                    m.k
                 ));
             }
         }
