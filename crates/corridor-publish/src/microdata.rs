@@ -142,16 +142,7 @@ pub(crate) fn resource(e: &MicroEntry) -> Value {
             json!({"name": c, "type": "string", "description": description})
         })
         .collect();
-    json!({
-        "name": e.name,
-        "title": e.title,
-        "path": format!("data/{}.csv", e.name),
-        "profile": "tabular-data-resource",
-        "format": "csv",
-        "mediatype": "text/csv",
-        "encoding": "utf-8",
-        "schema": {"fields": fields},
-    })
+    crate::package::csv_resource(&e.name, &e.title, json!({"fields": fields}))
 }
 
 fn quasi_names(e: &MicroEntry) -> Vec<&str> {

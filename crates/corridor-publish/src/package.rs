@@ -103,16 +103,7 @@ pub(crate) fn datapackage(spec: &ReleaseSpec, entries: &[Entry], micro: &[MicroE
             if !t.dims.is_empty() {
                 schema["primaryKey"] = json!(t.dims);
             }
-            json!({
-                "name": e.name,
-                "title": e.title,
-                "path": format!("data/{}.csv", e.name),
-                "profile": "tabular-data-resource",
-                "format": "csv",
-                "mediatype": "text/csv",
-                "encoding": "utf-8",
-                "schema": schema,
-            })
+            csv_resource(&e.name, &e.title, schema)
         })
         .collect();
     resources.extend(micro.iter().map(crate::microdata::resource));
@@ -127,4 +118,18 @@ pub(crate) fn datapackage(spec: &ReleaseSpec, entries: &[Entry], micro: &[MicroE
         "resources": resources,
     });
     serde_json::to_string_pretty(&p).unwrap_or_default()
+}
+
+/// A Frictionless tabular resource for `data/<name>.csv`.
+pub(crate) fn csv_resource(name: &str, title: &str, schema: Value) -> Value {
+    json!({
+        "name": name,
+        "title": title,
+        "path": format!("data/{name}.csv"),
+        "profile": "tabular-data-resource",
+        "format": "csv",
+        "mediatype": "text/csv",
+        "encoding": "utf-8",
+        "schema": schema,
+    })
 }
