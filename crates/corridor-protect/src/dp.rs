@@ -256,12 +256,10 @@ fn rake(estimate: &[f64], sizes: &[usize]) -> Vec<f64> {
     let groups = 1usize << sizes.len();
     let targets: Vec<Vec<f64>> = (0..groups)
         .map(|mask| {
-            let pos = margin_index(sizes, mask);
-            let mut t = vec![0.0; pos.iter().map(|&p| p as usize + 1).max().unwrap_or(0)];
-            for (&p, v) in pos.iter().zip(estimate) {
-                t[p as usize] += v;
-            }
-            t.iter().map(|v| v.max(0.0)).collect()
+            margin_of(estimate, sizes, mask)
+                .into_iter()
+                .map(|v| v.max(0.0))
+                .collect()
         })
         .collect();
     // A few sweeps settle it; a huge table gets fewer. The positions are
@@ -283,10 +281,7 @@ fn rake(estimate: &[f64], sizes: &[usize]) -> Vec<f64> {
                     &fresh
                 }
             };
-            let mut now = vec![0.0; target.len()];
-            for (&p, v) in pos.iter().zip(&x) {
-                now[p as usize] += v;
-            }
+            let now = margin_of(&x, sizes, mask);
             let factor: Vec<f64> = target
                 .iter()
                 .zip(&now)
@@ -454,9 +449,13 @@ fn leaf_counts(
 
 /// Sums the leaves over the dimensions set in `mask`, row-major over the
 /// others.
-fn margin_of(leaves: &[i64], sizes: &[usize], mask: usize) -> Vec<i64> {
+fn margin_of<T: Copy + Default + std::ops::AddAssign>(
+    leaves: &[T],
+    sizes: &[usize],
+    mask: usize,
+) -> Vec<T> {
     let kept: Vec<usize> = (0..sizes.len()).filter(|k| mask & (1 << k) == 0).collect();
-    let mut out = vec![0i64; kept.iter().map(|&k| sizes[k]).product()];
+    let mut out = vec![T::default(); kept.iter().map(|&k| sizes[k]).product()];
     let mut idx = vec![0usize; sizes.len()];
     for &v in leaves {
         let mut pos = 0;

@@ -345,7 +345,7 @@ fn hierarchy_for(
     }
 }
 
-/// A hierarchy per dimension of `file`, from `sources` (dimension → source).
+/// Refuses a source named for a column that is not among `dims`.
 fn check_sources(
     dims: &[String],
     sources: &[(String, HierarchySource)],
@@ -443,20 +443,18 @@ pub fn suppress_file(
     }
     let leaf_rows = leaves.len();
     let done = suppress_leaves(LeafTable { dims, leaves }, params)?;
-    if !margins.is_empty() {
-        for (nodes, value, line) in &margins {
-            let sum = done.value_at(nodes);
-            if sum != *value {
-                return Err(ProtectError::Row {
-                    path: file.path.clone(),
-                    line: *line,
-                    column: file.value.clone(),
-                    message: format!(
-                        "this margin holds {value} but the finest cells under it sum to {sum}; \
-                         fix it or give the finest cells only (margins are computed)"
-                    ),
-                });
-            }
+    for (nodes, value, line) in &margins {
+        let sum = done.value_at(nodes);
+        if sum != *value {
+            return Err(ProtectError::Row {
+                path: file.path.clone(),
+                line: *line,
+                column: file.value.clone(),
+                message: format!(
+                    "this margin holds {value} but the finest cells under it sum to {sum}; \
+                     fix it or give the finest cells only (margins are computed)"
+                ),
+            });
         }
     }
     write_csv(out, |w| {

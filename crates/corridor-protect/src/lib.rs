@@ -9,20 +9,21 @@
 //! this crate, the only way to get one is to run a method, so whatever
 //! takes a `Protected<…>` (the releases, later) takes only protected data.
 //!
-//! Methods so far: random rounding to base 3 ([`random_round_3`], Stats
-//! NZ's RR3), cell-key perturbation ([`cell_key_perturb`] with a
-//! [`PTable`], the ABS method), and the threshold rule with secondary
-//! suppression over hierarchies and linked tables ([`suppress`], and
-//! [`suppress_leaves`] for a table given by its finest cells).
-//! and differentially private count tables over domains from the code
-//! lists ([`dp_table`]: OpenDP's discrete Gaussian on every margin, least
-//! squares, top-down rounding to consistent non-negative whole numbers).
+//! Methods: random rounding to base 3 ([`random_round_3`], Stats NZ's
+//! RR3), cell-key perturbation ([`cell_key_perturb`] with a [`PTable`],
+//! the ABS method), the threshold rule with secondary suppression over
+//! hierarchies and linked tables ([`suppress`], and [`suppress_leaves`] for
+//! a table given by its finest cells), differentially private count tables
+//! over domains from the code lists ([`dp_table`]: OpenDP's discrete
+//! Gaussian on every margin, least squares, top-down rounding to consistent
+//! non-negative whole numbers), and k-anonymised microdata
+//! ([`k_anonymise`]). [`suppress_file`], [`dp_file`] and [`kanon_file`] run
+//! them on CSV files, outside any workspace.
 //!
 //! The API: [`Protected`], [`PublishedTable`], [`PublishedCell`],
-//! [`Method`], [`random_round_3`], [`random_round_3_with`],
-//! [`cell_key_perturb`], [`PTable`], [`PTableParams`], [`suppress`],
-//! [`suppress_leaves`], [`SuppressionParams`], [`Hierarchy`], [`dp_table`],
-//! [`DpCharge`]; errors are
+//! [`PublishedMicrodata`], [`Method`], the methods above with their
+//! parameters ([`PTableParams`], [`SuppressionParams`], [`Hierarchy`],
+//! [`DpCharge`], [`KAnonParams`], [`Ladder`]) and reports; errors are
 //! [`ProtectError`].
 
 mod ckm;
