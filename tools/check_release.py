@@ -43,7 +43,13 @@ What it checks (exit status 0 = all good, 1 = at least one check failed,
                  validated with the frictionless Python API (descriptor and
                  data); one tabular resource per table whose path is the
                  table's csv file and whose fields are the csv header, with
-                 `value` typed integer.
+                 `value` typed integer (number for tables of rates, whose
+                 release.json entry says value_type "number").
+  microdata      each k-anonymised file: k recounted from the file itself.
+  synthetic/<s>/ each synthesis: header and record count as listed; for
+                 k-synthetic data every aggregate count is at least k and a
+                 multiple of the reporting resolution; for DP synthetic
+                 data privacy.json spends the rho release.json states.
 
 Dependencies (tested with Python 3.11):
     pip install 'pysdmx[xml,data]==1.21.0' 'frictionless==5.21.0'
@@ -76,6 +82,8 @@ ATTR_IDS = ("OBS_STATUS", "CONF_STATUS")
 OBS_STATUS_CODES = {"A", "P"}
 CONF_STATUS_CODES = {"F", "C"}
 INT_RE = re.compile(r"^-?(0|[1-9]\d*)$")
+# Rates (value_type "number" in release.json, e.g. per 100,000): decimals.
+NUM_RE = re.compile(r"^-?(0|[1-9]\d*)(\.\d+)?$")
 NS = {
     "mes": "http://www.sdmx.org/resources/sdmxml/schemas/v3_0/message",
     "str": "http://www.sdmx.org/resources/sdmxml/schemas/v3_0/structure",
@@ -83,6 +91,15 @@ NS = {
 }
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 MAX_REPORTED = 10  # mismatches reported per table and check
+
+
+def is_number(table) -> bool:
+    """A table of rates rather than counts: values may have decimals."""
+    return table.get("value_type") == "number"
+
+
+def value_re(table):
+    return NUM_RE if is_number(table) else INT_RE
 
 
 def expected_columns(table) -> list:
@@ -360,15 +377,16 @@ class Checker:
                 continue
             key = tuple(row[:nd])
             value, obs, conf = row[nd:nd + 3]
-            if len(row) > nd + 3 and not (INT_RE.match(row[nd + 3]) and int(row[nd + 3]) >= 0):
-                probs.append(f"line {ln}: error_bound_95 {row[nd + 3]!r} is not a whole number of 0 or more")
+            vre = value_re(table)
+            if len(row) > nd + 3 and not (vre.match(row[nd + 3]) and float(row[nd + 3]) >= 0):
+                probs.append(f"line {ln}: error_bound_95 {row[nd + 3]!r} is not a {'number' if is_number(table) else 'whole number'} of 0 or more")
             for d, v in zip(table["dims"], key):
                 if d in TIME_DIMS and v not in NOT_A_PERIOD and not TIME_DIMS[d].match(v):
                     probs.append(f"line {ln}: {d}={v!r} is not a valid {d}")
                 elif v == "":
                     probs.append(f"line {ln}: empty code for {d}")
-            if value != "" and not INT_RE.match(value):
-                probs.append(f"line {ln}: value {value!r} is not an integer")
+            if value != "" and not vre.match(value):
+                probs.append(f"line {ln}: value {value!r} is not {'a number' if is_number(table) else 'an integer'}")
             if obs not in OBS_STATUS_CODES:
                 probs.append(f"line {ln}: obs_status {obs!r} not in {sorted(OBS_STATUS_CODES)}")
             if conf not in CONF_STATUS_CODES:
@@ -377,7 +395,7 @@ class Checker:
                 probs.append(f"line {ln}: value must be empty exactly when conf_status is C (value={value!r}, conf_status={conf!r})")
             if key in out:
                 probs.append(f"line {ln}: duplicate key {key}")
-            out[key] = (_norm_int(value), obs, conf)
+            out[key] = (_norm_value(value), obs, conf)
         self.fail_many(where, "invalid rows", probs)
         return out
 
@@ -432,7 +450,7 @@ class Checker:
             if rec.get(MEASURE_DIM) != measure:
                 probs.append(f"line {ln}: MEASURE {rec.get(MEASURE_DIM)!r}, expected {measure!r}")
             key = tuple(rec.get(c, "") for c in order_text)
-            text_obs[key] = (_norm_int(rec.get(MEASURE_ID, "")), rec.get("OBS_STATUS"), rec.get("CONF_STATUS"))
+            text_obs[key] = (_norm_value(rec.get(MEASURE_ID, "")), rec.get("OBS_STATUS"), rec.get("CONF_STATUS"))
         self.fail_many(where, "invalid rows", probs)
         self.sdmx_text = text_obs
         # Now through pysdmx.
@@ -475,11 +493,11 @@ class Checker:
             vals = [_cell(v) for v in rec]
             key = tuple(vals[: len(order)])
             value, obs, conf = vals[len(order):]
-            if value != "" and not INT_RE.match(value):
-                probs.append(f"observation {i + 1}: OBS_VALUE {value!r} is not an integer as read by pysdmx")
+            if value != "" and not value_re(table).match(value):
+                probs.append(f"observation {i + 1}: OBS_VALUE {value!r} is not {'a number' if is_number(table) else 'an integer'} as read by pysdmx")
             if key in out:
                 probs.append(f"observation {i + 1}: duplicate key {key}")
-            out[key] = (_norm_int(value), obs, conf)
+            out[key] = (_norm_value(value), obs, conf)
         self.fail_many(where, "invalid observations", probs)
         return out
 
@@ -530,14 +548,17 @@ class Checker:
         import pyarrow as pa
 
         vtype = tbl.schema.field("value").type
-        if not pa.types.is_integer(vtype):
+        if is_number(table):
+            if not pa.types.is_floating(vtype):
+                self.fail(where, f"column value has type {vtype}, expected a floating-point type (rates)")
+        elif not pa.types.is_integer(vtype):
             self.fail(where, f"column value has type {vtype}, expected an integer type")
         out: dict[tuple, tuple] = {}
         nd = len(table["dims"])
         for rec in zip(*(tbl.column(c).to_pylist() for c in expected)):
             key = tuple("" if v is None else str(v) for v in rec[:nd])
             value, obs, conf = rec[nd:nd + 3]
-            out[key] = (None if value is None else int(value), obs, conf)
+            out[key] = (None if value is None else _norm_value(repr(value) if isinstance(value, float) else str(value)), obs, conf)
         if len(out) != tbl.num_rows:
             self.fail(where, "duplicate keys")
         return out
@@ -574,8 +595,9 @@ class Checker:
             if names != expected:
                 self.fail(where, f"schema fields {names} != csv header {expected}")
             vfield = next((f for f in fields if f.get("name") == "value"), {})
-            if vfield.get("type") != "integer":
-                self.fail(where, f"field 'value' has type {vfield.get('type')!r}, expected 'integer'")
+            want = "number" if is_number(t) else "integer"
+            if vfield.get("type") != want:
+                self.fail(where, f"field 'value' has type {vfield.get('type')!r}, expected {want!r}")
             mv = r["schema"].get("missingValues", [""])
             if "" not in mv:
                 self.fail(where, "schema.missingValues must contain '' (empty = suppressed)")
@@ -650,6 +672,70 @@ class Checker:
             out.append(f"{'OK  ' if ok else 'FAIL'} {name}: {len(rows)} records, k = {k} recounted; frictionless={fl_status.get(name, '?')}")
         return out
 
+    # -- synthetic data ----------------------------------------------------
+    def check_synthetic(self, fl_status: dict[str, str]) -> list[str]:
+        """Each synthesis: its records' header and count as listed; for
+        k-synthetic data, every aggregate count at least k and a multiple of
+        the reporting resolution; for DP, privacy.json's ρ equal to the
+        release's; valid Frictionless resources."""
+        rel = json.loads((self.root / "release.json").read_text(encoding="utf-8"))
+        out = []
+        for y in rel.get("synthetic") or []:
+            name = y.get("name", "?")
+            before = len(self.failures)
+            files = y.get("files") or {}
+            prot = y.get("protection") or {}
+            path = self.root / (files.get("synthetic") or "")
+            try:
+                with path.open(newline="", encoding="utf-8") as f:
+                    reader = csv.DictReader(f)
+                    header = reader.fieldnames or []
+                    rows = list(reader)
+            except OSError as exc:
+                self.fail(name, f"cannot read {path}: {exc}")
+                continue
+            if header != y.get("columns"):
+                self.fail(name, f"header {header} != release.json columns {y.get('columns')}")
+            if len(rows) != y.get("synthetic_records"):
+                self.fail(name, f"{len(rows)} records, release.json says {y.get('synthetic_records')}")
+            method = prot.get("method")
+            detail = ""
+            if method == "k_synthetic":
+                k, res = prot.get("k"), prot.get("resolution")
+                agg = self.root / (files.get("aggregates") or "")
+                try:
+                    with agg.open(newline="", encoding="utf-8") as f:
+                        counts = [int(r["count"]) for r in csv.DictReader(f)]
+                except (OSError, KeyError, ValueError) as exc:
+                    self.fail(name, f"aggregates: {exc}")
+                    counts = []
+                small = [c for c in counts if c < k]
+                if small:
+                    self.fail(name, f"{len(small)} aggregate counts below k = {k} (e.g. {small[0]})")
+                odd = [c for c in counts if c % res]
+                if odd:
+                    self.fail(name, f"{len(odd)} aggregate counts not a multiple of {res} (e.g. {odd[0]})")
+                if fl_status.get(f"{name}_aggregates") != "valid":
+                    self.fail(name, f"aggregates frictionless: {fl_status.get(name + '_aggregates', 'not validated')}")
+                detail = f"k = {k}, {len(counts)} aggregates all >= k and multiples of {res}"
+            elif method == "dp_synthesis":
+                try:
+                    priv = json.loads((self.root / files["privacy"]).read_text(encoding="utf-8"))
+                    rho = priv["privacy_loss"]["rho"]
+                except (OSError, KeyError, TypeError, json.JSONDecodeError) as exc:
+                    self.fail(name, f"privacy.json: {exc}")
+                    rho = None
+                if rho is not None and abs(rho - prot.get("rho", -1)) > 1e-9:
+                    self.fail(name, f"privacy.json spends rho = {rho}, release.json says {prot.get('rho')}")
+                detail = f"rho = {rho} as stated"
+            else:
+                self.fail(name, f"unknown synthesis method {method!r}")
+            if fl_status.get(name) != "valid":
+                self.fail(name, f"frictionless: {fl_status.get(name, 'not validated')}")
+            ok = len(self.failures) == before
+            out.append(f"{'OK  ' if ok else 'FAIL'} {name}: {len(rows)} synthetic records; {detail}; frictionless={fl_status.get(name, '?')}")
+        return out
+
     # -- main --------------------------------------------------------------
     def run(self) -> int:
         tables = self.load_release()
@@ -701,6 +787,7 @@ class Checker:
                 f"{pq_note}; frictionless={fl_status.get(name, '?')}"
             )
         summaries.extend(self.check_microdata(fl_status))
+        summaries.extend(self.check_synthetic(fl_status))
         for line in summaries:
             print(line)
         if self.failures:
@@ -741,10 +828,18 @@ def _numeric_codes(obs: dict[tuple, tuple]) -> dict[tuple, tuple]:
     return {tuple(str(int(c)) if c.isdigit() else c for c in k): v for k, v in obs.items()}
 
 
-def _norm_int(s: str) -> int | str | None:
+def _norm_value(s: str) -> int | float | str | None:
+    """A value as text in one normal form: an integer, a number to four
+    decimals (rates), or the text itself when it is neither."""
     if s == "":
         return None
-    return int(s) if INT_RE.match(s) else s
+    if INT_RE.match(s):
+        return int(s)
+    try:
+        v = round(float(s), 4)
+    except ValueError:
+        return s
+    return int(v) if v == int(v) else v
 
 
 def _show(t: tuple) -> str:

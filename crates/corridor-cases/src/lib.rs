@@ -228,8 +228,15 @@ pub type CaseRows = (Vec<String>, Vec<Vec<String>>, usize);
 /// The same cases as rows of text, one value per [`CASE_COLUMNS`] (empty
 /// where unknown), with the number of case records read.
 pub fn workspace_case_rows(ws: &Workspace) -> Result<CaseRows, CasesError> {
+    workspace_case_rows_keyed(ws).map(|(rows, _)| rows)
+}
+
+/// [`workspace_case_rows`] with, per row, the top 32 bits of the kept
+/// record's permanent record key: what a cell key sums, so that the same
+/// victims give the same cell key in every table.
+pub fn workspace_case_rows_keyed(ws: &Workspace) -> Result<(CaseRows, Vec<u64>), CasesError> {
     let batches = ws.sql(
-        "SELECT case_key, sex, age, citizenship, country_of_exploitation, \
+        "SELECT case_key, CAST(record_key >> 32 AS BIGINT UNSIGNED) AS key_part, sex, age, citizenship, country_of_exploitation, \
          array_to_string(exploitation_types, '+') AS exploitation, labour_industry, \
          recruiter_relationship, CAST(registration_year AS VARCHAR) AS registration_year, \
          CASE WHEN array_has(means_of_control, 'threats') THEN 'yes' ELSE 'no' END AS threats, \
@@ -254,8 +261,13 @@ pub fn workspace_case_rows(ws: &Workspace) -> Result<CaseRows, CasesError> {
     let columns = CASE_COLUMNS;
     let mut seen = std::collections::HashSet::new();
     let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut keys_kept: Vec<u64> = Vec::new();
     let mut records = 0;
     for b in &batches {
+        let key_parts = b.column_by_name("key_part").and_then(|c| {
+            c.as_primitive_opt::<arrow::datatypes::UInt64Type>()
+                .cloned()
+        });
         // No value and the unknown code `_U` become empty cells.
         let text = |name: &str| -> Vec<String> {
             b.column_by_name(name).map_or_else(
@@ -289,6 +301,7 @@ pub fn workspace_case_rows(ws: &Workspace) -> Result<CaseRows, CasesError> {
             if !seen.insert(person) {
                 continue;
             }
+            keys_kept.push(key_parts.as_ref().map_or(0, |k| k.value(r)));
             rows.push(
                 columns
                     .iter()
@@ -310,9 +323,12 @@ pub fn workspace_case_rows(ws: &Workspace) -> Result<CaseRows, CasesError> {
         }
     }
     Ok((
-        columns.iter().map(|c| c.to_string()).collect(),
-        rows,
-        records,
+        (
+            columns.iter().map(|c| c.to_string()).collect(),
+            rows,
+            records,
+        ),
+        keys_kept,
     ))
 }
 

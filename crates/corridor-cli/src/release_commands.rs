@@ -173,5 +173,16 @@ pub(crate) fn print_built(built: &corridor_publish::Built) {
                 .unwrap_or_default()
         );
     }
+    for r in &built.records {
+        println!(
+            "  {:<28} {:>6} records ({})",
+            r.name,
+            r.records,
+            serde_json::to_value(&r.method)
+                .ok()
+                .and_then(|v| v["method"].as_str().map(str::to_string))
+                .unwrap_or_default()
+        );
+    }
     println!("  public key: {}", built.public_key);
 }

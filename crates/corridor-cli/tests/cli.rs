@@ -266,6 +266,38 @@ fn demo_builds_the_world_and_says_what_next() {
     assert!(classes.values().all(|&n| n >= 11), "{classes:?}");
     let note = std::fs::read_to_string(releases.join(&id).join("methods/methods.en.md")).unwrap();
     assert!(note.contains("## The case records") && note.contains("k-anonymity"));
+    // SDG 16.2.2, counts and rates, and both kinds of synthetic victims.
+    let sdg = std::fs::read_to_string(releases.join(&id).join("data/sdg_16_2_2.csv")).unwrap();
+    assert!(sdg.starts_with("sex,age_group,exploitation_form,value,"));
+    let total: f64 = sdg
+        .lines()
+        .find_map(|l| l.strip_prefix("_T,_T,_T,"))
+        .and_then(|r| r.split(',').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (total - records as f64).abs() <= 2.0,
+        "{total} vs {records}"
+    );
+    let rates = releases.join(&id).join("data/sdg_16_2_2_per_100000.csv");
+    let rate: f64 = std::fs::read_to_string(rates)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("_T,_T,_T,"))
+        .and_then(|r| r.split(',').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(rate > 0.0 && rate < total, "{rate} per 100,000");
+    for f in [
+        "synthetic/victims_k_synthetic/synthetic.csv",
+        "synthetic/victims_k_synthetic/aggregates.csv",
+        "synthetic/victims_dp_synthetic/privacy.json",
+    ] {
+        assert!(releases.join(&id).join(f).is_file(), "{f}");
+    }
+    assert!(note.contains("## Synthetic case data") && note.contains("k-synthetic data (k = 10"));
     let key = std::fs::read_to_string(releases.join(&id).join("signing-key.pub")).unwrap();
     let o = corridor(&[
         "release",
@@ -297,6 +329,21 @@ fn demo_builds_the_world_and_says_what_next() {
         ws,
         "--dataset",
         "border_records",
+        "--set",
+        "1.5",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // And the cases' budget on its DP synthesis.
+    let o = build();
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("trafficking_cases"), "{e}");
+    let o = corridor(&[
+        "budget",
+        "--workspace",
+        ws,
+        "--dataset",
+        "trafficking_cases",
         "--set",
         "1.0",
     ]);

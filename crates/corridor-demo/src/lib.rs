@@ -325,8 +325,8 @@ fn trafficking(
             seed: 1,
         }),
     };
-    // The demo's publisher sets the cases' budget: twice what one DP
-    // synthesis spends.
+    // The demo's publisher sets the cases' budget: one DP synthesis here and
+    // one in the release (`victims_dp_synthetic`, the same ε).
     let dp_rho = plan.dp.as_ref().map_or(0.0, |d| d.rho);
     ws.set_privacy_budget(corridor_cases::CASES_DATASET, 2.0 * dp_rho)
         .map_err(at("setting the cases' privacy budget"))?;
@@ -344,7 +344,7 @@ fn trafficking(
 /// cell-key perturbation, and one by random rounding.
 pub const RELEASE_SPEC: &str = r#"# The demo release: what `corridor release build` publishes.
 title = "Human mobility in the demo world: border statistics and trafficking cases"
-description = "Flows, long-term migration by the 12/16-month rule, stocks, overstays, returns and residence permits, from the border agencies' records of the demo world."
+description = "Flows, long-term migration by the 12/16-month rule, stocks, overstays, returns and residence permits, from the border agencies' records of the demo world; identified victims of trafficking (SDG 16.2.2), their k-anonymised records and synthetic data, from the organisations' case records."
 licence = "CC-BY-4.0"
 version = "demo-1"
 reference_period = "2022-01/2025-12"
@@ -447,6 +447,24 @@ measure = "permits"
 by = ["year", "reporting_country", "citizenship_region"]
 method = "suppression"
 
+# SDG 16.2.2: identified victims by sex, age group and form of
+# exploitation, each person once, randomly rounded to base 3; and the same
+# per 100,000 of the population (sdg_16_2_2_per_100000).
+[[table]]
+name = "sdg_16_2_2"
+title = "SDG 16.2.2: identified victims of trafficking by sex, age group and form of exploitation"
+measure = "victims"
+by = ["sex", "age_group", "exploitation_form"]
+method = "rr3"
+per_100000 = true
+
+[[table]]
+name = "victims_by_year"
+title = "Identified victims of trafficking by year of registration, citizenship region and country of exploitation"
+measure = "victims"
+by = ["year", "citizenship_region", "country_of_exploitation"]
+method = "cell_key"
+
 # One record per identified victim (the linkage keeps each person once),
 # k-anonymous over what someone could know of a victim from elsewhere.
 [[microdata]]
@@ -455,6 +473,21 @@ title = "Identified victims of trafficking, one record per person, 11-anonymous"
 columns = ["sex", "age_group", "citizenship", "country_of_exploitation", "exploitation", "registration_year"]
 quasi = ["sex", "age_group", "citizenship", "country_of_exploitation"]
 k = 11
+
+# Synthetic victims: k-synthetic (nothing about fewer than 10 victims),
+# and differentially private (ε = 1, charged to the cases' budget).
+[[synthetic]]
+name = "victims_k_synthetic"
+method = "k_synthetic"
+k = 10
+length = 4
+resolution = 10
+
+[[synthetic]]
+name = "victims_dp_synthetic"
+method = "dp"
+epsilon = 1.0
+delta = 1e-6
 
 [suppression]
 threshold = 10

@@ -29,6 +29,8 @@ pub enum CodeListId {
     PermitDecision,
     ReturnType,
     ExploitationType,
+    /// The forms of exploitation SDG 16.2.2 counts victims by.
+    ExploitationForm,
     LabourIndustry,
     MeansOfControl,
     RecruiterRelationship,
@@ -37,7 +39,7 @@ pub enum CodeListId {
 
 impl CodeListId {
     /// Every code list, in documentation order.
-    pub const ALL: [CodeListId; 18] = [
+    pub const ALL: [CodeListId; 19] = [
         CodeListId::Country,
         CodeListId::M49Region,
         CodeListId::Sex,
@@ -52,6 +54,7 @@ impl CodeListId {
         CodeListId::PermitDecision,
         CodeListId::ReturnType,
         CodeListId::ExploitationType,
+        CodeListId::ExploitationForm,
         CodeListId::LabourIndustry,
         CodeListId::MeansOfControl,
         CodeListId::RecruiterRelationship,
@@ -75,6 +78,7 @@ impl CodeListId {
             CodeListId::PermitDecision => "permit_decision",
             CodeListId::ReturnType => "return_type",
             CodeListId::ExploitationType => "exploitation_type",
+            CodeListId::ExploitationForm => "exploitation_form",
             CodeListId::LabourIndustry => "labour_industry",
             CodeListId::MeansOfControl => "means_of_control",
             CodeListId::RecruiterRelationship => "recruiter_relationship",
@@ -138,6 +142,10 @@ impl CodeListId {
             CodeListId::ExploitationType => (
                 "exploitation_type.csv",
                 include_str!("../data/exploitation_type.csv"),
+            ),
+            CodeListId::ExploitationForm => (
+                "exploitation_form.csv",
+                include_str!("../data/exploitation_form.csv"),
             ),
             CodeListId::LabourIndustry => (
                 "labour_industry.csv",
@@ -520,6 +528,35 @@ impl Shape {
     }
 }
 
+/// The SDG 16.2.2 form of exploitation (a code of `exploitation_form`) of
+/// a victim exploited in `forms` (codes of `exploitation_type`): the `sdg`
+/// form each counts under, `mixed` when they fall under more than one,
+/// `None` when none is known. A code the list lacks counts as `other`.
+pub fn sdg_exploitation_form<'a>(forms: impl IntoIterator<Item = &'a str>) -> Option<&'static str> {
+    let list = CodeListId::ExploitationType.list();
+    let mut found: Option<&'static str> = None;
+    for f in forms.into_iter().map(str::trim).filter(|f| !f.is_empty()) {
+        let sdg = list
+            .codes
+            .iter()
+            .find(|c| c.code == f)
+            .and_then(|c| c.extra.get("sdg"))
+            .map_or("other", String::as_str);
+        let sdg = CodeListId::ExploitationForm
+            .list()
+            .codes
+            .iter()
+            .find(|c| c.code == sdg)
+            .map_or("other", |c| c.code.as_str());
+        match found {
+            None => found = Some(sdg),
+            Some(x) if x != sdg => return Some("mixed"),
+            Some(_) => {}
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -562,6 +599,30 @@ mod tests {
             let folded = fold(&value);
             let by_chars = strsim::generic_jaro_winkler(&Shape::of(&folded).text, &shape.text);
             prop_assert_eq!(by_chars.to_bits(), strsim::jaro_winkler(&folded, &text).to_bits());
+        }
+    }
+
+    #[test]
+    fn a_victims_forms_count_under_one_sdg_form() {
+        assert_eq!(sdg_exploitation_form(["sexual"]), Some("sexual"));
+        assert_eq!(sdg_exploitation_form(["forced_labour"]), Some("labour"));
+        assert_eq!(
+            sdg_exploitation_form(["begging", "forced_marriage"]),
+            Some("other")
+        );
+        assert_eq!(
+            sdg_exploitation_form(["sexual", "forced_labour"]),
+            Some("mixed")
+        );
+        assert_eq!(sdg_exploitation_form(["no_such_form"]), Some("other"));
+        assert_eq!(sdg_exploitation_form(["", " "]), None);
+        for c in &CodeListId::ExploitationType.list().codes {
+            let sdg = &c.extra["sdg"];
+            assert!(
+                CodeListId::ExploitationForm.list().get(sdg).is_some(),
+                "{}: sdg form {sdg} is not in exploitation_form",
+                c.code
+            );
         }
     }
 }

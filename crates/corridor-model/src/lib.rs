@@ -22,7 +22,7 @@ pub mod records;
 pub(crate) mod standard;
 mod text;
 
-pub use codes::{Code, CodeList, CodeListId, UnknownCode};
+pub use codes::{Code, CodeList, CodeListId, UnknownCode, sdg_exploitation_form};
 pub use countries::{Countries, Country, CountryNotFound};
 pub use standard::{Field, FieldType, RecordType};
 pub use text::{ForDisplay, fold, fold_words, for_display, list_for_display, without_accents};

@@ -32,6 +32,7 @@ mod files;
 mod kanon;
 mod rr3;
 mod suppress;
+mod synthetic;
 
 use std::path::PathBuf;
 
@@ -52,6 +53,7 @@ pub use suppress::{
     Cost, Hierarchy, LeafTable, SuppressedGrid, SuppressionParams, SuppressionReport, suppress,
     suppress_leaves,
 };
+pub use synthetic::{PublishedSynthetic, Synthesis, synthesise_cases};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProtectError {
@@ -70,6 +72,8 @@ pub enum ProtectError {
     Parameters(String),
     #[error("OpenDP refused the measurement: {0}")]
     Privacy(String),
+    #[error("synthesis: {0}")]
+    Synthesis(String),
     #[error("the privacy-loss charge was refused, so no noise was drawn: {0}")]
     Refused(String),
     #[error("{}: {message}", path.display())]
@@ -159,6 +163,54 @@ impl<T> Protected<T> {
     }
 }
 
+impl Protected<PublishedTable> {
+    /// Rates from a protected count table: every published count (and its
+    /// error bound) times `per` over the cell's population, to four
+    /// decimals; withheld where the count is withheld. It reads nothing
+    /// but the protected values and the public `population`, so the rates
+    /// are as protected as the counts, by the same method (post-processing).
+    /// A cell without a population is refused: a rate's denominator must
+    /// be stated, never guessed.
+    pub fn rates(
+        &self,
+        measure: &str,
+        per: f64,
+        population: &dyn Fn(&[String]) -> Option<f64>,
+        note: String,
+    ) -> Result<Protected<PublishedTable>, ProtectError> {
+        let t = &self.value;
+        let round = |v: f64| (v * 1e4).round() / 1e4;
+        let mut cells = Vec::with_capacity(t.cells.len());
+        for c in &t.cells {
+            let p = population(&c.coords).filter(|p| *p > 0.0).ok_or_else(|| {
+                ProtectError::Parameters(format!(
+                    "{measure}: no population for the cell {} of {}",
+                    c.coords.join(","),
+                    t.measure
+                ))
+            })?;
+            cells.push(PublishedCell {
+                coords: c.coords.clone(),
+                value: c.value.map(|v| round(v * per / p)),
+                provisional: c.provisional,
+                error_bound: c.error_bound.map(|b| round(b * per / p)),
+            });
+        }
+        let mut notes = t.notes.clone();
+        notes.push(note);
+        Ok(Protected::new(
+            PublishedTable {
+                measure: measure.into(),
+                dims: t.dims.clone(),
+                filter: t.filter.clone(),
+                cells,
+                notes,
+            },
+            self.method.clone(),
+        ))
+    }
+}
+
 /// How a table was protected, with every parameter.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "method", rename_all = "snake_case")]
@@ -188,6 +240,22 @@ pub enum Method {
         scale: f64,
         margin_weight: f64,
         bound_replicates: usize,
+    },
+    /// Synthetic records and aggregates of which every combination of up
+    /// to `length` attributes is held by at least `k` real records;
+    /// aggregate counts rounded down to a multiple of `resolution`.
+    KSynthetic {
+        k: u32,
+        length: usize,
+        resolution: u32,
+    },
+    /// Synthetic records drawn from a model fitted to noisy marginals
+    /// under ρ-zCDP (about (ε, δ)-DP).
+    DpSynthesis {
+        rho: f64,
+        epsilon: f64,
+        delta: f64,
+        mechanism: String,
     },
     /// Microdata whose quasi-identifiers, generalised to `levels` and
     /// locally suppressed, occur in combinations of at least `k` records.

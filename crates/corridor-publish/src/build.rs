@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Array, StringArray};
+use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use corridor_protect::{DpCharge, Method, PTable, Protected, PublishedTable};
@@ -13,7 +13,8 @@ use corridor_store::Workspace;
 use serde::Serialize;
 
 use crate::microdata::MicroEntry;
-use crate::spec::{BORDER_DATASET, MethodName, ReleaseSpec, TableRequest};
+use crate::spec::{BORDER_DATASET, MethodName, PER_100000, ReleaseSpec, TableRequest};
+use crate::synthetic::SynthEntry;
 use crate::{PublishError, io, note, package, sdmx, sign};
 
 /// A table as a release holds it: its name, title and protected cells.
@@ -57,8 +58,18 @@ pub struct Built {
     pub version: String,
     pub files: usize,
     pub tables: Vec<TableUtility>,
+    /// The record-level files: k-anonymised microdata and synthetic data.
+    pub records: Vec<RecordsBuilt>,
     /// The public key that verifies the signature, hex.
     pub public_key: String,
+}
+
+/// A record-level file of a release, as the build reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordsBuilt {
+    pub name: String,
+    pub records: usize,
+    pub method: Method,
 }
 
 /// Builds the release `spec` describes from `ws` into `out/<id>/`.
@@ -77,9 +88,14 @@ pub fn build_release(
     let mut utility: Vec<Option<TableUtility>> = Vec::new();
     // Suppressed tables are protected together, after the others.
     let mut linked = Vec::new();
+    // The counts behind each table published also per 100,000.
+    let mut for_rates: std::collections::HashMap<usize, corridor_stats::Table> = Default::default();
     for (i, req) in spec.tables.iter().enumerate() {
         let (tspec, title) = req.table_spec()?;
         let raw = corridor_stats::table(ws, &tspec)?;
+        if req.per_100000 {
+            for_rates.insert(i, raw.clone());
+        }
         let protect_err = |source| PublishError::Protect {
             table: req.name.clone(),
             source,
@@ -136,8 +152,30 @@ pub fn build_release(
             progress(name, *i + 1, spec.tables.len());
         }
     }
-    let entries: Vec<Entry> = entries.into_iter().flatten().collect();
-    let utility: Vec<TableUtility> = utility.into_iter().flatten().collect();
+    let population = if for_rates.is_empty() {
+        None
+    } else {
+        Some(corridor_cases::workspace_population(ws).ok_or_else(|| PublishError::Spec {
+            path: "(given)".into(),
+            why: "`per_100000` needs the workspace's population table (record type `population`, by sex and age group): ingest one, or drop `per_100000`".into(),
+        })?)
+    };
+    let mut all_entries = Vec::with_capacity(entries.len());
+    let mut all_utility = Vec::with_capacity(utility.len());
+    for (i, (e, u)) in entries.into_iter().zip(utility).enumerate() {
+        let (Some(e), Some(u)) = (e, u) else { continue };
+        let rates = match (for_rates.get(&i), &population) {
+            (Some(raw), Some(p)) => Some(rates_of(&e, raw, p)?),
+            _ => None,
+        };
+        all_entries.push(e);
+        all_utility.push(u);
+        if let Some((entry, utility)) = rates {
+            all_entries.push(entry);
+            all_utility.push(utility);
+        }
+    }
+    let (entries, utility) = (all_entries, all_utility);
     let mut micro = Vec::with_capacity(spec.microdata.len());
     for (i, req) in spec.microdata.iter().enumerate() {
         micro.push(crate::microdata::build(ws, req)?);
@@ -147,8 +185,70 @@ pub fn build_release(
             spec.tables.len() + spec.microdata.len(),
         );
     }
+    let mut synth = Vec::with_capacity(spec.synthetic.len());
+    let done = spec.tables.len() + spec.microdata.len();
+    let all = done + spec.synthetic.len();
+    for (i, req) in spec.synthetic.iter().enumerate() {
+        synth.push(crate::synthetic::build(ws, req, out)?);
+        progress(&req.name, done + i + 1, all);
+    }
     let seed = ws.signing_seed()?;
-    seal(spec, &entries, &micro, &utility, &seed, out)
+    seal(spec, &entries, &micro, &synth, &utility, &seed, out)
+}
+
+/// The table `<name>_per_100000` of a protected count table: each count
+/// per 100,000 of the population of the cell's sex and age group.
+fn rates_of(
+    counts: &Entry,
+    raw: &corridor_stats::Table,
+    population: &corridor_synth::report::Population,
+) -> Result<(Entry, TableUtility), PublishError> {
+    let at = |d: &str| raw.dims.iter().position(|x| x == d);
+    let (sex, age) = (at("sex"), at("age_group"));
+    let group = |coords: &[String], i: Option<usize>| -> String {
+        i.map(|i| coords[i].as_str())
+            .filter(|c| *c != corridor_stats::UNKNOWN)
+            .unwrap_or(corridor_stats::TOTAL)
+            .to_string()
+    };
+    // A sex or age group the population lacks (other, unknown) counts
+    // against all sexes or all ages.
+    let of = |coords: &[String]| {
+        let (s, a) = (group(coords, sex), group(coords, age));
+        let t = corridor_stats::TOTAL;
+        population
+            .of(&s, &a)
+            .or_else(|| population.of(t, &a))
+            .or_else(|| population.of(&s, t))
+            .or_else(|| population.of(t, t))
+    };
+    let measure = format!("{}{PER_100000}", raw.measure);
+    let note = format!(
+        "`{measure}`: per 100,000 of the population of the cell's sex and age group (victims of a sex or age group the population does not have, such as unknown, per 100,000 of all sexes or all ages), whatever the other columns; the population is {}.",
+        population.note
+    );
+    let name = format!("{}{PER_100000}", counts.name);
+    let protected = counts
+        .protected
+        .rates(&measure, 1e5, &of, note)
+        .map_err(|source| PublishError::Protect {
+            table: name.clone(),
+            source,
+        })?;
+    let mut truth = raw.clone();
+    for c in &mut truth.cells {
+        c.value = of(&c.coords).map_or(0.0, |p| c.value * 1e5 / p);
+    }
+    let title = format!("{}, per 100,000 population", counts.title);
+    let utility = measure_utility(&name, &title, &truth, &protected);
+    Ok((
+        Entry {
+            name,
+            title,
+            protected,
+        },
+        utility,
+    ))
 }
 
 /// The (ε, δ) a DP table's ρ is stated as: δ = 10⁻⁶.
@@ -271,6 +371,7 @@ pub(crate) fn seal(
     spec: &ReleaseSpec,
     entries: &[Entry],
     micro: &[MicroEntry],
+    synth: &[SynthEntry],
     utility: &[TableUtility],
     seed: &[u8; 32],
     out: &Path,
@@ -279,7 +380,7 @@ pub(crate) fn seal(
     let mut tag = [0u8; 6];
     getrandom::fill(&mut tag).map_err(|e| PublishError::Write(e.to_string()))?;
     let staging = out.join(format!(".building-{}", hex::encode(tag)));
-    let result = write_all(spec, entries, micro, utility, seed, &staging);
+    let result = write_all(spec, entries, micro, synth, utility, seed, &staging);
     let (id, files, public_key) = match result {
         Ok(v) => v,
         Err(e) => {
@@ -303,6 +404,15 @@ pub(crate) fn seal(
         version: spec.version.clone(),
         files,
         tables: utility.to_vec(),
+        records: micro
+            .iter()
+            .map(|m| RecordsBuilt {
+                name: m.name.clone(),
+                records: m.report.records,
+                method: m.protected.method().clone(),
+            })
+            .chain(synth.iter().map(crate::synthetic::built))
+            .collect(),
         public_key,
     })
 }
@@ -311,6 +421,7 @@ fn write_all(
     spec: &ReleaseSpec,
     entries: &[Entry],
     micro: &[MicroEntry],
+    synth: &[SynthEntry],
     utility: &[TableUtility],
     seed: &[u8; 32],
     dir: &Path,
@@ -336,17 +447,20 @@ fn write_all(
     for m in micro {
         crate::microdata::write(dir, m)?;
     }
+    for y in synth {
+        crate::synthetic::write(dir, y)?;
+    }
     write(
         "sdmx/structure.xml",
         sdmx::structure(spec, entries).as_bytes(),
     )?;
     write(
         "datapackage.json",
-        package::datapackage(spec, entries, micro).as_bytes(),
+        package::datapackage(spec, entries, micro, synth).as_bytes(),
     )?;
     write(
         "release.json",
-        package::manifest(spec, entries, micro, utility).as_bytes(),
+        package::manifest(spec, entries, micro, synth, utility).as_bytes(),
     )?;
     write(
         "utility.json",
@@ -355,7 +469,7 @@ fn write_all(
             .as_bytes(),
     )?;
     for lang in note::Lang::ALL {
-        let md = note::methods_note(spec, entries, micro, utility, lang);
+        let md = note::methods_note(spec, entries, micro, synth, utility, lang);
         write(
             &format!("methods/methods.{}.md", lang.code()),
             md.as_bytes(),
@@ -375,10 +489,22 @@ pub(crate) fn statuses(c: &corridor_protect::PublishedCell) -> (&'static str, &'
     (obs, if c.value.is_some() { "F" } else { "C" })
 }
 
-/// A value as the files write it: empty where it is withheld.
-pub(crate) fn value_text(v: Option<f64>) -> String {
-    v.map(|v| format!("{}", v.round() as i64))
-        .unwrap_or_default()
+/// A value as the files write it: empty where it is withheld; a whole
+/// number, or a rate with four decimals.
+pub(crate) fn value_text(v: Option<f64>, rate: bool) -> String {
+    v.map(|v| {
+        if rate {
+            format!("{v:.4}")
+        } else {
+            format!("{}", v.round() as i64)
+        }
+    })
+    .unwrap_or_default()
+}
+
+/// Whether a table holds rates (per 100,000) rather than counts.
+pub(crate) fn is_rate(t: &PublishedTable) -> bool {
+    t.measure.ends_with(PER_100000)
 }
 
 /// The column of a DP table's 95 % error bounds.
@@ -392,6 +518,7 @@ pub(crate) fn has_bounds(t: &PublishedTable) -> bool {
 fn csv_of(t: &PublishedTable) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let bounds = has_bounds(t);
+    let rate = is_rate(t);
     let mut header: Vec<&str> = t.dims.iter().map(String::as_str).collect();
     header.extend(["value", "obs_status", "conf_status"]);
     if bounds {
@@ -402,9 +529,9 @@ fn csv_of(t: &PublishedTable) -> String {
     for c in &t.cells {
         let (obs, conf) = statuses(c);
         let mut row = c.coords.clone();
-        row.extend([value_text(c.value), obs.into(), conf.into()]);
+        row.extend([value_text(c.value, rate), obs.into(), conf.into()]);
         if bounds {
-            row.push(value_text(c.error_bound));
+            row.push(value_text(c.error_bound, rate));
         }
         let _ = w.write_record(&row);
     }
@@ -417,12 +544,27 @@ fn write_parquet(path: &Path, t: &PublishedTable) -> Result<(), PublishError> {
         .iter()
         .map(|d| Field::new(d, DataType::Utf8, false))
         .collect();
-    fields.push(Field::new("value", DataType::Int64, true));
+    let rate = is_rate(t);
+    let number = if rate {
+        DataType::Float64
+    } else {
+        DataType::Int64
+    };
+    fields.push(Field::new("value", number.clone(), true));
     fields.push(Field::new("obs_status", DataType::Utf8, false));
     fields.push(Field::new("conf_status", DataType::Utf8, false));
     if has_bounds(t) {
-        fields.push(Field::new(ERROR_BOUND, DataType::Int64, true));
+        fields.push(Field::new(ERROR_BOUND, number, true));
     }
+    let numbers = |values: Vec<Option<f64>>| -> ArrayRef {
+        if rate {
+            Arc::new(Float64Array::from(values))
+        } else {
+            Arc::new(Int64Array::from_iter(
+                values.into_iter().map(|v| v.map(|v| v.round() as i64)),
+            ))
+        }
+    };
     let schema = Arc::new(Schema::new(fields));
     let mut columns: Vec<ArrayRef> = (0..t.dims.len())
         .map(|i| {
@@ -431,9 +573,7 @@ fn write_parquet(path: &Path, t: &PublishedTable) -> Result<(), PublishError> {
             )) as ArrayRef
         })
         .collect();
-    columns.push(Arc::new(Int64Array::from_iter(
-        t.cells.iter().map(|c| c.value.map(|v| v.round() as i64)),
-    )));
+    columns.push(numbers(t.cells.iter().map(|c| c.value).collect()));
     columns.push(Arc::new(StringArray::from_iter_values(
         t.cells.iter().map(|c| statuses(c).0),
     )));
@@ -441,11 +581,7 @@ fn write_parquet(path: &Path, t: &PublishedTable) -> Result<(), PublishError> {
         t.cells.iter().map(|c| statuses(c).1),
     )));
     if has_bounds(t) {
-        columns.push(Arc::new(Int64Array::from_iter(
-            t.cells
-                .iter()
-                .map(|c| c.error_bound.map(|v| v.round() as i64)),
-        )));
+        columns.push(numbers(t.cells.iter().map(|c| c.error_bound).collect()));
     }
     let batch = RecordBatch::try_new(schema, columns)
         .map_err(|e| PublishError::Write(format!("{}: {e}", path.display())))?;

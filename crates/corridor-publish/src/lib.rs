@@ -26,12 +26,16 @@ mod package;
 mod sdmx;
 mod sign;
 mod spec;
+mod synthetic;
 
 use std::path::{Path, PathBuf};
 
-pub use build::{Built, TableUtility, build_release};
+pub use build::{Built, RecordsBuilt, TableUtility, build_release};
 pub use sign::{ReleaseInfo, Verified, list_releases, verify_release};
-pub use spec::{BORDER_DATASET, MethodName, MicrodataRequest, ReleaseSpec, TableRequest};
+pub use spec::{
+    BORDER_DATASET, MethodName, MicrodataRequest, ReleaseSpec, SyntheticMethod, SyntheticRequest,
+    TableRequest,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {

@@ -6,6 +6,7 @@ use corridor_protect::Method;
 use crate::build::{Entry, TableUtility};
 use crate::microdata::MicroEntry;
 use crate::spec::ReleaseSpec;
+use crate::synthetic::SynthEntry;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Lang {
@@ -75,6 +76,17 @@ fn method_name(m: &Method, l: Lang) -> String {
         Method::KAnonymity { k, .. } => {
             format!("{} (k = {k})", l.pick("k-anonymity", "k-anonimato"))
         }
+        Method::KSynthetic { k, .. } => format!(
+            "{} (k = {k})",
+            l.pick("k-synthetic data", "datos k-sintéticos")
+        ),
+        Method::DpSynthesis { epsilon, .. } => format!(
+            "{} (ε = {epsilon:.2})",
+            l.pick(
+                "differentially private synthetic data",
+                "datos sintéticos con privacidad diferencial"
+            )
+        ),
     }
 }
 
@@ -159,10 +171,10 @@ fn explain(m: &Method, l: Lang) -> String {
             below = threshold - 1
         ),
         (Method::DifferentialPrivacy { rho, scale, .. }, Lang::En) => format!(
-            "Random noise was added to every count of the table and to every total, drawn from a discrete Gaussian              distribution with a spread of {scale:.1} for the finest cells (more for the totals, which the finest cells already inform) by OpenDP, a vetted open-source library. The amount of noise              is set by the privacy-loss budget ρ = {rho} and does not depend on the data: whatever anyone knows              beforehand, the published table tells them almost nothing more about whether one particular record is              in the data (this is the guarantee called differential privacy, here in its zero-concentrated form; a              record is one crossing, permit or return). The noisy counts and totals were then combined by least              squares, fitted to the totals without going below zero, and rounded (up or down at random, in proportion to the fraction), from the grand total down, into whole numbers of 0 or more that add up exactly:              every row sums to its total. The categories of each column (the countries, years, sexes, age groups)              were fixed beforehand from the code lists or by the publisher, never taken from the data, so a              category with no one in it is still published, with noise; records outside those categories are              left out. Each value has its own 95 % error bound in the column `error_bound_95`: the true count lies              within that many of the published one with 95 % probability (found from the noise's known size and by              re-running the method on the published table, which reveals nothing more). The spending is recorded              in the workspace's privacy-loss ledger, which refuses to spend more than the budget set for the data."
+            "Random noise was added to every count of the table and to every total, drawn from a discrete Gaussian              distribution with a spread of {scale:.1} for the finest cells (more for the totals, which the finest cells already inform) by OpenDP, a vetted open-source library. The amount of noise              is set by the privacy-loss budget ρ = {rho} and does not depend on the data: whatever anyone knows              beforehand, the published table tells them almost nothing more about whether one particular record is              in the data (this is the guarantee called differential privacy, here in its zero-concentrated form; a              record is one crossing, permit, return or victim). The noisy counts and totals were then combined by least              squares, fitted to the totals without going below zero, and rounded (up or down at random, in proportion to the fraction), from the grand total down, into whole numbers of 0 or more that add up exactly:              every row sums to its total. The categories of each column (the countries, years, sexes, age groups)              were fixed beforehand from the code lists or by the publisher, never taken from the data, so a              category with no one in it is still published, with noise; records outside those categories are              left out. Each value has its own 95 % error bound in the column `error_bound_95`: the true count lies              within that many of the published one with 95 % probability (found from the noise's known size and by              re-running the method on the published table, which reveals nothing more). The spending is recorded              in the workspace's privacy-loss ledger, which refuses to spend more than the budget set for the data."
         ),
         (Method::DifferentialPrivacy { rho, scale, .. }, Lang::Es) => format!(
-            "Se añadió ruido aleatorio a cada conteo del cuadro y a cada total, tomado de una distribución gaussiana              discreta con una dispersión de {scale:.1} en las celdas más finas (mayor en los totales, que las celdas finas ya informan) mediante OpenDP, una biblioteca abierta y revisada. La              cantidad de ruido la fija el presupuesto de pérdida de privacidad ρ = {rho} y no depende de los datos:              sepa lo que sepa alguien de antemano, el cuadro publicado no le dice casi nada más sobre si un registro              concreto está en los datos (es la garantía llamada privacidad diferencial, aquí en su forma concentrada              en cero; un registro es un cruce, un permiso o un retorno). Los conteos y totales con ruido se              combinaron luego por mínimos cuadrados, se ajustaron a los totales sin bajar de cero y se redondearon (hacia arriba o abajo al azar, en proporción a la fracción), desde el total general hacia abajo, a números              enteros de 0 o más que suman exactamente: cada fila suma su total. Las categorías de cada columna (los              países, años, sexos, grupos de edad) se fijaron de antemano a partir de las listas de códigos o por              quien publica, nunca a partir de los datos, así que una categoría sin nadie se publica igualmente, con              ruido; los registros fuera de esas categorías quedan fuera. Cada valor tiene su propio límite de error              del 95 % en la columna `error_bound_95`: el conteo verdadero está a esa distancia o menos del publicado              con un 95 % de probabilidad (calculado a partir del tamaño conocido del ruido y volviendo a aplicar el              método al cuadro publicado, lo que no revela nada más). El gasto queda anotado en el registro de              pérdida de privacidad del espacio de trabajo, que se niega a gastar más que el presupuesto fijado."
+            "Se añadió ruido aleatorio a cada conteo del cuadro y a cada total, tomado de una distribución gaussiana              discreta con una dispersión de {scale:.1} en las celdas más finas (mayor en los totales, que las celdas finas ya informan) mediante OpenDP, una biblioteca abierta y revisada. La              cantidad de ruido la fija el presupuesto de pérdida de privacidad ρ = {rho} y no depende de los datos:              sepa lo que sepa alguien de antemano, el cuadro publicado no le dice casi nada más sobre si un registro              concreto está en los datos (es la garantía llamada privacidad diferencial, aquí en su forma concentrada              en cero; un registro es un cruce, un permiso, un retorno o una víctima). Los conteos y totales con ruido se              combinaron luego por mínimos cuadrados, se ajustaron a los totales sin bajar de cero y se redondearon (hacia arriba o abajo al azar, en proporción a la fracción), desde el total general hacia abajo, a números              enteros de 0 o más que suman exactamente: cada fila suma su total. Las categorías de cada columna (los              países, años, sexos, grupos de edad) se fijaron de antemano a partir de las listas de códigos o por              quien publica, nunca a partir de los datos, así que una categoría sin nadie se publica igualmente, con              ruido; los registros fuera de esas categorías quedan fuera. Cada valor tiene su propio límite de error              del 95 % en la columna `error_bound_95`: el conteo verdadero está a esa distancia o menos del publicado              con un 95 % de probabilidad (calculado a partir del tamaño conocido del ruido y volviendo a aplicar el              método al cuadro publicado, lo que no revela nada más). El gasto queda anotado en el registro de              pérdida de privacidad del espacio de trabajo, que se niega a gastar más que el presupuesto fijado."
         ),
         (
             Method::KAnonymity {
@@ -191,6 +203,9 @@ fn explain(m: &Method, l: Lang) -> String {
              fuera ningún registro.",
             quasi_identifiers.join(", ")
         ),
+        (m @ (Method::KSynthetic { .. } | Method::DpSynthesis { .. }), l) => {
+            crate::synthetic::explain(m, l)
+        }
     }
 }
 
@@ -199,6 +214,7 @@ pub(crate) fn methods_note(
     spec: &ReleaseSpec,
     entries: &[Entry],
     micro: &[MicroEntry],
+    synth: &[SynthEntry],
     utility: &[TableUtility],
     l: Lang,
 ) -> String {
@@ -226,12 +242,12 @@ pub(crate) fn methods_note(
     ));
     s.push_str(p(
         "These tables are counted from administrative records about individual people: border crossings, \
-         residence permits, returns. A small count in a table (say, the two women of one nationality who \
+         residence permits, returns, the cases of victims of trafficking. A small count in a table (say, the two women of one nationality who \
          entered in one month) could tell someone who those people are. Before publication every table was \
          protected by one of the methods below. The changes are small and do not change the picture the tables \
          give; they make it impossible to learn anything about one person.\n\n",
         "Estos cuadros se cuentan a partir de registros administrativos sobre personas: cruces de frontera, \
-         permisos de residencia, retornos. Un conteo pequeño en un cuadro (por ejemplo, las dos mujeres de una \
+         permisos de residencia, retornos, los casos de víctimas de trata. Un conteo pequeño en un cuadro (por ejemplo, las dos mujeres de una \
          nacionalidad que entraron en un mes) podría decirle a alguien quiénes son esas personas. Antes de publicarse, \
          cada cuadro se protegió con uno de los métodos que siguen. Los cambios son pequeños y no cambian la imagen \
          que dan los cuadros; impiden saber algo de una persona concreta.\n\n",
@@ -303,6 +319,7 @@ pub(crate) fn methods_note(
     }
     s.push('\n');
     s.push_str(&crate::microdata::note(micro, l));
+    s.push_str(&crate::synthetic::note(synth, l));
     s.push_str(&format!(
         "## {}\n\n",
         p("Reading the tables", "Cómo leer los cuadros")

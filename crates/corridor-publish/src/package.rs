@@ -6,11 +6,13 @@ use serde_json::{Value, json};
 use crate::build::{Entry, TableUtility};
 use crate::microdata::MicroEntry;
 use crate::spec::ReleaseSpec;
+use crate::synthetic::SynthEntry;
 
 pub(crate) fn manifest(
     spec: &ReleaseSpec,
     entries: &[Entry],
     micro: &[MicroEntry],
+    synth: &[SynthEntry],
     utility: &[TableUtility],
 ) -> String {
     let tables: Vec<Value> = entries
@@ -33,6 +35,7 @@ pub(crate) fn manifest(
                     "sdmx_csv": format!("sdmx/{}.csv", e.name),
                 },
                 "dataflow": crate::sdmx::flow_id(&e.name),
+                "value_type": if crate::build::is_rate(t) { "number" } else { "integer" },
                 "cells_changed": u.cells_changed,
             })
         })
@@ -48,6 +51,7 @@ pub(crate) fn manifest(
         "built_by": format!("corridor {}", env!("CARGO_PKG_VERSION")),
         "tables": tables,
         "microdata": micro.iter().map(crate::microdata::manifest_entry).collect::<Vec<_>>(),
+        "synthetic": synth.iter().map(crate::synthetic::manifest_entry).collect::<Vec<_>>(),
         "sdmx_structure": "sdmx/structure.xml",
         "methods_note": {"en": "methods/methods.en.html", "es": "methods/methods.es.html"},
         "utility_report": "utility.json",
@@ -57,7 +61,12 @@ pub(crate) fn manifest(
 }
 
 /// Frictionless names: lower-case, digits, `-`, `_`, `.`.
-pub(crate) fn datapackage(spec: &ReleaseSpec, entries: &[Entry], micro: &[MicroEntry]) -> String {
+pub(crate) fn datapackage(
+    spec: &ReleaseSpec,
+    entries: &[Entry],
+    micro: &[MicroEntry],
+    synth: &[SynthEntry],
+) -> String {
     let mut resources: Vec<Value> = entries
         .iter()
         .map(|e| {
@@ -74,9 +83,10 @@ pub(crate) fn datapackage(spec: &ReleaseSpec, entries: &[Entry], micro: &[MicroE
                     })
                 })
                 .collect();
+            let rate = crate::build::is_rate(t);
             fields.push(json!({
                 "name": "value",
-                "type": "integer",
+                "type": if rate { "number" } else { "integer" },
                 "description": format!("{} (protected: see the methods note); empty where suppressed", t.measure),
             }));
             fields.push(json!({
@@ -94,7 +104,7 @@ pub(crate) fn datapackage(spec: &ReleaseSpec, entries: &[Entry], micro: &[MicroE
             if crate::build::has_bounds(t) {
                 fields.push(json!({
                     "name": crate::build::ERROR_BOUND,
-                    "type": "integer",
+                    "type": if rate { "number" } else { "integer" },
                     "description": "the value is within this many of the noise-free count with 95 % probability (differential privacy)",
                     "constraints": {"required": true, "minimum": 0},
                 }));
@@ -107,6 +117,7 @@ pub(crate) fn datapackage(spec: &ReleaseSpec, entries: &[Entry], micro: &[MicroE
         })
         .collect();
     resources.extend(micro.iter().map(crate::microdata::resource));
+    resources.extend(synth.iter().flat_map(crate::synthetic::resources));
     let p = json!({
         "profile": "tabular-data-package",
         "name": format!("corridor-{}", spec.version.to_lowercase().replace(['_', ' '], "-")),

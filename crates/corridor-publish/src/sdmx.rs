@@ -368,8 +368,14 @@ pub(crate) fn structure(spec: &ReleaseSpec, entries: &[Entry]) -> String {
         }
         let _ = writeln!(
             x,
-            "          </str:AttributeList>\n          <str:MeasureList id=\"MeasureDescriptor\">\n            <str:Measure id=\"OBS_VALUE\" usage=\"optional\">\n              <str:ConceptIdentity>{}</str:ConceptIdentity>\n              <str:LocalRepresentation>\n                <str:TextFormat textType=\"Long\"/>\n              </str:LocalRepresentation>\n            </str:Measure>\n          </str:MeasureList>\n        </str:DataStructureComponents>\n      </str:DataStructure>",
-            urn_concept("OBS_VALUE")
+            "          </str:AttributeList>\n          <str:MeasureList id=\"MeasureDescriptor\">\n            <str:Measure id=\"OBS_VALUE\" usage=\"optional\">\n              <str:ConceptIdentity>{}</str:ConceptIdentity>\n              <str:LocalRepresentation>\n                <str:TextFormat textType=\"{}\"/>\n              </str:LocalRepresentation>\n            </str:Measure>\n          </str:MeasureList>\n        </str:DataStructureComponents>\n      </str:DataStructure>",
+            urn_concept("OBS_VALUE"),
+            // Counts are whole numbers; rates have decimals.
+            if crate::build::is_rate(e.table()) {
+                "Decimal"
+            } else {
+                "Long"
+            }
         );
     }
     x.push_str("    </str:DataStructures>\n  </mes:Structures>\n</mes:Structure>\n");
@@ -417,7 +423,11 @@ pub(crate) fn data_csv(name: &str, t: &corridor_protect::PublishedTable) -> Stri
         if let Some(i) = time {
             row.push(c.coords[i].clone());
         }
-        row.extend([value_text(c.value), obs.into(), conf.into()]);
+        row.extend([
+            value_text(c.value, crate::build::is_rate(t)),
+            obs.into(),
+            conf.into(),
+        ]);
         let _ = w.write_record(&row);
     }
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()

@@ -50,6 +50,26 @@ use crate::PublishError;
 /// quasi = ["sex", "age_group", "citizenship", "country_of_exploitation"]
 /// k = 11
 ///
+/// # SDG 16.2.2: victims by sex, age group and form of exploitation, and
+/// # (per_100000) the same per 100,000 of the population.
+/// [[table]]
+/// name = "sdg_16_2_2"
+/// measure = "victims"
+/// by = ["sex", "age_group", "exploitation_form"]
+/// method = "rr3"
+/// per_100000 = true
+///
+/// # Synthetic case data: k-synthetic, or DP (charged to the cases' budget).
+/// [[synthetic]]
+/// name = "victims_k_synthetic"
+/// method = "k_synthetic"
+/// k = 10
+///
+/// [[synthetic]]
+/// name = "victims_dp_synthetic"
+/// method = "dp"
+/// epsilon = 1.0
+///
 /// # Optional: the threshold rule of every suppressed table.
 /// [suppression]
 /// threshold = 10
@@ -69,6 +89,8 @@ pub struct ReleaseSpec {
     pub tables: Vec<TableRequest>,
     #[serde(rename = "microdata", default)]
     pub microdata: Vec<MicrodataRequest>,
+    #[serde(rename = "synthetic", default)]
+    pub synthetic: Vec<SyntheticRequest>,
     /// The threshold rule of every table with method = "suppression":
     /// they are protected together, as linked tables.
     #[serde(default)]
@@ -109,7 +131,81 @@ pub struct TableRequest {
     /// to publish (dp only), e.g. `domain = { reporting_country = ["ATL"] }`.
     #[serde(default)]
     pub domain: BTreeMap<String, Vec<String>>,
+    /// Also publish the table per 100,000 of the population (`victims`
+    /// only): the table `<name>_per_100000`, from the protected counts and
+    /// the workspace's population table by sex and age group.
+    #[serde(default)]
+    pub per_100000: bool,
 }
+
+/// Synthetic case data in a release: one synthesis of the workspace's
+/// (linked) cases, by one method.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyntheticRequest {
+    /// Its files go to `synthetic/<name>/`.
+    pub name: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    pub method: SyntheticMethod,
+    /// k-synthetic: nothing is published about fewer than k victims.
+    #[serde(default)]
+    pub k: Option<u32>,
+    /// k-synthetic: the longest combination of attributes protected (L).
+    #[serde(default)]
+    pub length: Option<usize>,
+    /// k-synthetic: aggregate counts round down to a multiple of this.
+    #[serde(default)]
+    pub resolution: Option<u32>,
+    /// DP: the privacy loss, as ε (with `delta`) or as zCDP ρ.
+    #[serde(default)]
+    pub epsilon: Option<f64>,
+    #[serde(default)]
+    pub rho: Option<f64>,
+    #[serde(default)]
+    pub delta: Option<f64>,
+    /// Seed of the sampling (never of the noise).
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+/// How synthetic case data are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyntheticMethod {
+    KSynthetic,
+    Dp,
+}
+
+/// δ of a DP synthesis whose spec gives none.
+pub(crate) const DEFAULT_DELTA: f64 = 1e-6;
+
+impl SyntheticRequest {
+    /// The synthesis to run, with defaults filled in.
+    pub(crate) fn synthesis(&self) -> corridor_protect::Synthesis {
+        let seed = self.seed.unwrap_or(1);
+        match self.method {
+            SyntheticMethod::KSynthetic => {
+                corridor_protect::Synthesis::KSynthetic(corridor_synth::KOptions {
+                    k: self.k.unwrap_or(10),
+                    length: self.length.unwrap_or(4),
+                    resolution: self.resolution.unwrap_or(10),
+                    seed,
+                })
+            }
+            SyntheticMethod::Dp => {
+                let delta = self.delta.unwrap_or(DEFAULT_DELTA);
+                let rho = self.rho.unwrap_or_else(|| {
+                    corridor_synth::dp::rho_of(self.epsilon.unwrap_or_default(), delta)
+                });
+                corridor_protect::Synthesis::Dp(corridor_synth::DpOptions { rho, delta, seed })
+            }
+        }
+    }
+}
+
+/// The suffix of a table's rates per 100,000.
+pub(crate) const PER_100000: &str = "_per_100000";
 
 /// Record-level data of a release: the workspace's trafficking cases (one
 /// record per person once a linkage has been run), k-anonymised.
@@ -166,8 +262,10 @@ impl ReleaseSpec {
 
     /// Names are file names: lower-case letters, digits and `_`, unique.
     pub fn check(&self) -> Result<(), String> {
-        if self.tables.is_empty() && self.microdata.is_empty() {
-            return Err("a release needs at least one [[table]] or [[microdata]]".into());
+        if self.tables.is_empty() && self.microdata.is_empty() && self.synthetic.is_empty() {
+            return Err(
+                "a release needs at least one [[table]], [[microdata]] or [[synthetic]]".into(),
+            );
         }
         if !is_name(&self.version.replace(['.', '-'], "_")) {
             return Err(format!(
@@ -175,7 +273,7 @@ impl ReleaseSpec {
                 self.version
             ));
         }
-        let mut seen = HashSet::new();
+        let mut seen: HashSet<String> = HashSet::new();
         for (i, t) in self.tables.iter().enumerate() {
             let at = format!("[[table]] {} (`{}`)", i + 1, t.name);
             if !is_name(&t.name) {
@@ -183,7 +281,7 @@ impl ReleaseSpec {
                     "{at}: a table name is lower-case letters, digits and `_` (it names the table's files)"
                 ));
             }
-            if !seen.insert(t.name.as_str()) {
+            if !seen.insert(t.name.clone()) {
                 return Err(format!("{at}: the name is used twice"));
             }
             match (&t.standard, &t.measure) {
@@ -212,6 +310,20 @@ impl ReleaseSpec {
                     "{at}: method = \"dp\" needs `rho`, the privacy loss to spend (a positive number, e.g. rho = 0.5)"
                 ));
             }
+            if t.per_100000 {
+                if t.measure.as_deref() != Some("victims") {
+                    return Err(format!(
+                        "{at}: `per_100000` needs measure = \"victims\": the population is known by sex and age group, not by the dimensions of other measures"
+                    ));
+                }
+                let rates = format!("{}{PER_100000}", t.name);
+                if !is_name(&rates) || !seen.insert(rates) {
+                    return Err(format!(
+                        "{at}: its rates table `{}{PER_100000}` would clash with another name (or be too long)",
+                        t.name
+                    ));
+                }
+            }
         }
         for (i, m) in self.microdata.iter().enumerate() {
             let at = format!("[[microdata]] {} (`{}`)", i + 1, m.name);
@@ -220,7 +332,7 @@ impl ReleaseSpec {
                     "{at}: a name is lower-case letters, digits and `_` (it names the files)"
                 ));
             }
-            if !seen.insert(m.name.as_str()) {
+            if !seen.insert(m.name.clone()) {
                 return Err(format!("{at}: the name is used twice"));
             }
             let known = corridor_cases::CASE_COLUMNS;
@@ -245,6 +357,63 @@ impl ReleaseSpec {
                     "{at}: k = {} protects nothing; use 2 or more (11 is usual)",
                     m.k
                 ));
+            }
+        }
+        for (i, y) in self.synthetic.iter().enumerate() {
+            let at = format!("[[synthetic]] {} (`{}`)", i + 1, y.name);
+            if !is_name(&y.name) {
+                return Err(format!(
+                    "{at}: a name is lower-case letters, digits and `_` (it names the folder)"
+                ));
+            }
+            if !seen.insert(y.name.clone()) {
+                return Err(format!("{at}: the name is used twice"));
+            }
+            match y.method {
+                SyntheticMethod::KSynthetic => {
+                    if y.epsilon.is_some() || y.rho.is_some() || y.delta.is_some() {
+                        return Err(format!(
+                            "{at}: `epsilon`, `rho` and `delta` belong to method = \"dp\""
+                        ));
+                    }
+                    if y.k.is_some_and(|k| k < 2) {
+                        return Err(format!(
+                            "{at}: k below 2 protects nothing (10 or 11 is usual)"
+                        ));
+                    }
+                    if y.length == Some(0) || y.resolution == Some(0) {
+                        return Err(format!("{at}: `length` and `resolution` are 1 or more"));
+                    }
+                }
+                SyntheticMethod::Dp => {
+                    if y.k.is_some() || y.length.is_some() || y.resolution.is_some() {
+                        return Err(format!(
+                            "{at}: `k`, `length` and `resolution` belong to method = \"k_synthetic\""
+                        ));
+                    }
+                    let positive = |v: Option<f64>| v.is_some_and(|v| v.is_finite() && v > 0.0);
+                    match (y.epsilon, y.rho) {
+                        (Some(_), Some(_)) => {
+                            return Err(format!("{at}: give `epsilon` or `rho`, not both"));
+                        }
+                        (None, None) => {
+                            return Err(format!(
+                                "{at}: method = \"dp\" needs the privacy loss: `epsilon` (e.g. 1.0) or `rho`"
+                            ));
+                        }
+                        (e, r) if !positive(e.or(r)) => {
+                            return Err(format!(
+                                "{at}: the privacy loss must be a positive number"
+                            ));
+                        }
+                        _ => {}
+                    }
+                    if y.delta.is_some_and(|d| !(d > 0.0 && d < 1e-3)) {
+                        return Err(format!(
+                            "{at}: `delta` is a small probability, above 0 and below 0.001 (1e-6 is usual)"
+                        ));
+                    }
+                }
             }
         }
         Ok(())

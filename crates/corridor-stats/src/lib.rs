@@ -14,6 +14,7 @@
 //! the published ones; [`mirror`] compares what two countries record;
 //! errors are [`StatsError`].
 
+mod cases;
 pub mod mirror;
 
 use std::collections::{BTreeMap, HashMap};
@@ -42,6 +43,8 @@ pub enum StatsError {
     Missing { dataset: String, hint: String },
     #[error(transparent)]
     Store(#[from] corridor_store::StoreError),
+    #[error(transparent)]
+    Cases(#[from] corridor_cases::CasesError),
 }
 
 /// What to count, by what, where. Written in TOML as
@@ -72,6 +75,9 @@ enum Source {
     Stays,
     Returns,
     Permits,
+    /// The trafficking cases, one record per victim once linked: rolled
+    /// up in [`cases`], not in SQL.
+    Cases,
 }
 
 impl Source {
@@ -82,6 +88,7 @@ impl Source {
             Source::Stays => tables::STAYS.name,
             Source::Returns => "returns",
             Source::Permits => "residence_permits",
+            Source::Cases => "trafficking_cases",
         }
     }
 
@@ -104,7 +111,7 @@ impl Source {
             Source::Crossings => Some(&tables::CROSSINGS),
             Source::Stocks => Some(&tables::STOCKS),
             Source::Stays => Some(&tables::STAYS),
-            Source::Returns | Source::Permits => None,
+            Source::Returns | Source::Permits | Source::Cases => None,
         }
     }
 
@@ -172,8 +179,12 @@ impl Source {
                 col("permit_type"),
                 col("decision"),
             ],
+            Source::Cases => cases::DIMENSIONS
+                .iter()
+                .map(|d| (*d, String::new()))
+                .collect(),
         };
-        if self != Source::Stocks {
+        if !matches!(self, Source::Stocks | Source::Cases) {
             let month = d[0].1.clone();
             d.insert(1, ("year", format!("substr({month}, 1, 4)")));
         }
@@ -295,6 +306,14 @@ pub const MEASURES: &[Measure] = &[
         value: "1.0",
         stock: false,
     },
+    Measure {
+        name: "victims",
+        description: "Identified victims of trafficking: one per person once the cases are linked (`corridor link dedupe`), by the year their case was registered; SDG 16.2.2's count.",
+        source: Source::Cases,
+        base: "true",
+        value: "1.0",
+        stock: false,
+    },
 ];
 
 pub fn measure(name: &str) -> Result<&'static Measure, StatsError> {
@@ -365,6 +384,9 @@ pub fn table(ws: &Workspace, spec: &TableSpec) -> Result<Table, StatsError> {
     let mut seen = std::collections::HashSet::new();
     if let Some(d) = spec.by.iter().find(|d| !seen.insert(d.as_str())) {
         return Err(StatsError::Spec(format!("`{d}` is listed twice in --by")));
+    }
+    if m.source == Source::Cases {
+        return cases::victims(ws, spec, m);
     }
     if m.source.derived() && !ws.derived_dir().join(m.source.table()).is_dir() {
         return Err(StatsError::Missing {
@@ -440,6 +462,17 @@ pub fn table(ws: &Workspace, spec: &TableSpec) -> Result<Table, StatsError> {
             ));
         }
     }
+    Ok(with_margins(m, spec, &base, notes))
+}
+
+/// The table of `base` (the finest cells) with every margin.
+fn with_margins(
+    m: &Measure,
+    spec: &TableSpec,
+    base: &[(Vec<String>, Acc)],
+    notes: Vec<String>,
+) -> Table {
+    let n = spec.by.len();
     let month_at = spec.by.iter().position(|d| d == "month");
     let mut cells: HashMap<Vec<String>, Acc> = HashMap::new();
     for mask in 0u32..(1 << n) {
@@ -447,7 +480,7 @@ pub fn table(ws: &Workspace, spec: &TableSpec) -> Result<Table, StatsError> {
         if m.stock && month_at.is_some_and(|i| mask & (1 << i) != 0) {
             continue;
         }
-        for (coords, acc) in &base {
+        for (coords, acc) in base {
             let key: Vec<String> = coords
                 .iter()
                 .enumerate()
@@ -485,13 +518,13 @@ pub fn table(ws: &Workspace, spec: &TableSpec) -> Result<Table, StatsError> {
         };
         k(a).cmp(&k(b))
     });
-    Ok(Table {
+    Table {
         measure: m.name.into(),
         dims: spec.by.clone(),
         filter: spec.filter.clone(),
         cells,
         notes,
-    })
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]
