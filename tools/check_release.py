@@ -624,6 +624,16 @@ class Checker:
         return status
 
     # -- microdata ---------------------------------------------------------
+    def read_records(self, name: str, path: Path) -> tuple[list[str], list[dict[str, str]]] | None:
+        """A record-level CSV's header and rows; None (and a failure) when unreadable."""
+        try:
+            with path.open(newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                return list(reader.fieldnames or []), list(reader)
+        except OSError as exc:
+            self.fail(name, f"cannot read {path}: {exc}")
+            return None
+
     def check_microdata(self, fl_status: dict[str, str]) -> list[str]:
         """Each k-anonymised file: its header as listed, k recounted from the
         file itself, the same rows in Parquet, a valid Frictionless resource."""
@@ -632,15 +642,10 @@ class Checker:
         for m in rel.get("microdata") or []:
             name = m.get("name", "?")
             before = len(self.failures)
-            path = self.root / m["files"]["csv"]
-            try:
-                with path.open(newline="", encoding="utf-8") as f:
-                    reader = csv.DictReader(f)
-                    header = reader.fieldnames or []
-                    rows = list(reader)
-            except OSError as exc:
-                self.fail(name, f"cannot read {path}: {exc}")
+            read = self.read_records(name, self.root / m["files"]["csv"])
+            if read is None:
                 continue
+            header, rows = read
             if header != m.get("columns"):
                 self.fail(name, f"header {header} != release.json columns {m.get('columns')}")
             if len(rows) != m.get("records"):
@@ -685,15 +690,10 @@ class Checker:
             before = len(self.failures)
             files = y.get("files") or {}
             prot = y.get("protection") or {}
-            path = self.root / (files.get("synthetic") or "")
-            try:
-                with path.open(newline="", encoding="utf-8") as f:
-                    reader = csv.DictReader(f)
-                    header = reader.fieldnames or []
-                    rows = list(reader)
-            except OSError as exc:
-                self.fail(name, f"cannot read {path}: {exc}")
+            read = self.read_records(name, self.root / (files.get("synthetic") or ""))
+            if read is None:
                 continue
+            header, rows = read
             if header != y.get("columns"):
                 self.fail(name, f"header {header} != release.json columns {y.get('columns')}")
             if len(rows) != y.get("synthetic_records"):

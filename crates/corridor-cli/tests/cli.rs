@@ -318,36 +318,24 @@ fn demo_builds_the_world_and_says_what_next() {
         ])
     };
     // The demo's release spent the border records' budget on its DP
-    // tables: a second one is refused until the publisher raises it.
-    let o = build();
-    assert!(!o.status.success());
-    let e = String::from_utf8_lossy(&o.stderr);
-    assert!(e.contains("border_records"), "{e}");
-    let o = corridor(&[
-        "budget",
-        "--workspace",
-        ws,
-        "--dataset",
-        "border_records",
-        "--set",
-        "1.5",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    // And the cases' budget on its DP synthesis.
-    let o = build();
-    assert!(!o.status.success());
-    let e = String::from_utf8_lossy(&o.stderr);
-    assert!(e.contains("trafficking_cases"), "{e}");
-    let o = corridor(&[
-        "budget",
-        "--workspace",
-        ws,
-        "--dataset",
-        "trafficking_cases",
-        "--set",
-        "1.0",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // tables, and the cases' budget on its DP synthesis: a second one is
+    // refused, naming each, until the publisher raises it.
+    for (dataset, rho) in [("border_records", "1.5"), ("trafficking_cases", "1.0")] {
+        let o = build();
+        assert!(!o.status.success());
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(e.contains(dataset), "{e}");
+        let o = corridor(&[
+            "budget",
+            "--workspace",
+            ws,
+            "--dataset",
+            dataset,
+            "--set",
+            rho,
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
     let o = build();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(stdout(&o).contains("signed"), "{}", stdout(&o));
