@@ -11,7 +11,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::analysis_commands::print_report;
 use crate::trafficking_commands::{print_evaluation, print_linkage, print_workspace_synthesis};
 
-pub fn demo(dir: PathBuf, persons: u64, seed: u64, force: bool, no_serve: bool) -> Result<()> {
+/// Runs the demo; with `serve`, ends by serving its release there.
+pub fn demo(
+    dir: PathBuf,
+    persons: u64,
+    seed: u64,
+    force: bool,
+    serve: Option<String>,
+) -> Result<()> {
     println!(
         "Corridor demo: a region of three reporting countries (Guatemala, Honduras, El Salvador)"
     );
@@ -84,12 +91,9 @@ pub fn demo(dir: PathBuf, persons: u64, seed: u64, force: bool, no_serve: bool) 
         );
     }
     println!();
-    if no_serve {
-        println!("Stopped after the release (--no-serve).");
-    } else {
-        println!(
-            "The portal that serves this release comes with the server (issue 20); the release is ready for it."
-        );
+    match serve {
+        None => println!("Stopped after the release (--no-serve)."),
+        Some(addr) => crate::serve_commands::serve(&layout.releases, &addr)?,
     }
     Ok(())
 }

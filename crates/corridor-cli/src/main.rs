@@ -38,6 +38,9 @@ enum Command {
         /// Stop once the release is built and verified (do not serve the portal)
         #[arg(long)]
         no_serve: bool,
+        /// Where to serve the release when done
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
     },
     /// Generate a synthetic world: agency exports in their real shapes, plus the ground truth
     Generate {
@@ -170,6 +173,18 @@ enum Command {
         #[command(subcommand)]
         command: release_commands::ReleaseCommand,
     },
+    /// Serve the published releases: the public, read-only API (JSON, CSV, SDMX-CSV, files, OpenAPI)
+    Serve {
+        /// The workspace whose releases/ to serve
+        #[arg(long)]
+        workspace: Option<PathBuf>,
+        /// Or any folder of releases (a copy, a partner's)
+        #[arg(long)]
+        releases: Option<PathBuf>,
+        /// Address to listen on (port 0 picks a free one)
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+    },
     /// Print the data standard (record types, fields, code lists) as Markdown
     Standard,
     /// Resolve country names or codes to ISO 3166-1 alpha-3, as intake does
@@ -214,6 +229,7 @@ mod analysis_commands;
 mod demo_commands;
 mod protect_commands;
 mod release_commands;
+mod serve_commands;
 mod trafficking_commands;
 mod workspace_commands;
 
@@ -226,7 +242,8 @@ fn main() -> Result<()> {
             seed,
             force,
             no_serve,
-        } => demo_commands::demo(dir, persons, seed, force, no_serve),
+            addr,
+        } => demo_commands::demo(dir, persons, seed, force, (!no_serve).then_some(addr)),
         Command::Generate {
             out,
             seed,
@@ -304,6 +321,14 @@ fn main() -> Result<()> {
         } => workspace_commands::budget(&workspace, dataset.as_deref(), set, json),
         Command::Protect { command } => protect_commands::protect(command),
         Command::Release { command } => release_commands::release(command),
+        Command::Serve {
+            workspace,
+            releases,
+            addr,
+        } => {
+            let dir = serve_commands::releases_dir(workspace.as_deref(), releases)?;
+            serve_commands::serve(&dir, &addr)
+        }
         Command::Standard => {
             print!("{}", corridor_model::docs::standard_markdown());
             Ok(())

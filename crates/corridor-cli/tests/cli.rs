@@ -89,12 +89,14 @@ fn generate_rejects_bad_arguments_clearly() {
 fn demo_builds_the_world_and_says_what_next() {
     let dir = tempfile::tempdir().expect("tempdir");
     let demo = dir.path().join("demo");
+    // Without --no-serve the demo would go on serving its release.
     let o = corridor(&[
         "demo",
         "--dir",
         demo.to_str().expect("utf-8"),
         "--persons",
         "300",
+        "--no-serve",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = stdout(&o);

@@ -1,0 +1,707 @@
+//! The public, read-only routes: releases, a table's observations,
+//! files, and the OpenAPI document that describes them. Releases never
+//! change, so every response about one carries an ETag and a year-long,
+//! immutable cache header; every route answers cross-origin requests.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::Digest;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use crate::catalogue::{Catalogue, Release, TableData};
+
+type Shared = Arc<Catalogue>;
+
+/// The most observations one response holds.
+const MAX_LIMIT: usize = 100_000;
+const DEFAULT_LIMIT: usize = 1_000;
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// The list grows when a release is published.
+const LIST_CACHE: &str = "public, max-age=60";
+const SDMX_CSV: &str = "application/vnd.sdmx.data+csv; version=2.0.0; charset=utf-8";
+
+/// The OpenAPI 3.1 document of the API, generated from the handlers.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Corridor public API",
+        description = "Published releases of migration and trafficking statistics: every figure here has passed disclosure control. Read-only; no login."
+    ),
+    paths(list_releases, get_release, observations, download),
+    components(schemas(ReleaseSummary, TableSummary, Observations, ApiError))
+)]
+pub struct ApiDoc;
+
+/// The routes over `catalogue`.
+pub fn router(catalogue: Catalogue) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/releases", get(list_releases))
+        .route("/api/releases/{id}", get(get_release))
+        .route("/api/releases/{id}/tables/{table}", get(observations))
+        .route("/api/releases/{id}/files/{*path}", get(download))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(log_and_cors))
+        .with_state(Arc::new(catalogue))
+}
+
+/// An error, as every route gives it.
+#[derive(Serialize, ToSchema)]
+pub struct ApiError {
+    /// What went wrong and what to do.
+    pub error: String,
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (
+        status,
+        axum::Json(ApiError {
+            error: message.into(),
+        }),
+    )
+        .into_response()
+}
+
+/// One release in the list.
+#[derive(Serialize, ToSchema)]
+pub struct ReleaseSummary {
+    /// Content-addressed: `r` + 20 hex digits of SHA-256 of `SHA256SUMS`.
+    pub id: String,
+    pub version: String,
+    pub title: String,
+    pub built_at: String,
+    pub tables: Vec<TableSummary>,
+    /// This release's manifest.
+    pub url: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TableSummary {
+    pub name: String,
+    pub title: String,
+    pub measure: String,
+    pub dims: Vec<String>,
+    /// Its observations.
+    pub url: String,
+}
+
+/// A page of a table's observations.
+#[derive(Serialize, ToSchema)]
+pub struct Observations {
+    pub release: String,
+    pub table: String,
+    pub title: String,
+    pub measure: String,
+    pub dims: Vec<String>,
+    /// Observations that match the filters, on all pages.
+    pub total: usize,
+    pub offset: usize,
+    pub limit: usize,
+    /// The next page, if there is one.
+    pub next: Option<String>,
+    /// One object per cell: each dimension's code (`_T` total, `_U`
+    /// unknown), `value` (null where withheld), `obs_status` (A normal,
+    /// P provisional), `conf_status` (F free, C withheld), and
+    /// `error_bound_95` for differentially private tables.
+    #[schema(value_type = Vec<Object>)]
+    pub observations: Vec<BTreeMap<String, Value>>,
+}
+
+/// The paging and format of observations; any other parameter filters a
+/// dimension of the table by one code or several, comma-separated
+/// (`?sex=F&year=2023,2024`).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Read from the query by hand: its dimensions are the table's.
+struct Paging {
+    /// Observations to skip (default 0).
+    offset: Option<usize>,
+    /// Observations to return (default 1000, at most 100000).
+    limit: Option<usize>,
+    /// `json` (default), `csv` (the release's CSV columns) or `sdmx-csv`
+    /// (SDMX-CSV 2.0); or ask with `Accept: text/csv` or
+    /// `application/vnd.sdmx.data+csv`.
+    format: Option<String>,
+}
+
+async fn openapi() -> Response {
+    let body = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
+    let mut r = (StatusCode::OK, body).into_response();
+    set(&mut r, header::CONTENT_TYPE, "application/json");
+    r
+}
+
+async fn not_found(uri: Uri) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        format!(
+            "nothing at {}: the API starts at /api/releases, and /api/openapi.json describes it",
+            uri.path()
+        ),
+    )
+}
+
+/// The published releases, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/releases",
+    responses((status = 200, description = "The published releases, oldest first", body = [ReleaseSummary]))
+)]
+async fn list_releases(State(c): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
+    let list: Vec<ReleaseSummary> = c.releases.iter().map(summary).collect();
+    cached(
+        &headers,
+        &uri,
+        "list",
+        LIST_CACHE,
+        axum::Json(list).into_response(),
+    )
+}
+
+fn summary(r: &Release) -> ReleaseSummary {
+    let m = &r.manifest;
+    let text = |k: &str| m[k].as_str().unwrap_or_default().to_string();
+    ReleaseSummary {
+        id: r.id.clone(),
+        version: text("version"),
+        title: text("title"),
+        built_at: text("built_at"),
+        tables: r
+            .tables
+            .values()
+            .map(|t| TableSummary {
+                name: t.name.clone(),
+                title: t.title.clone(),
+                measure: t.measure.clone(),
+                dims: t.dims.clone(),
+                url: format!("/api/releases/{}/tables/{}", r.id, t.name),
+            })
+            .collect(),
+        url: format!("/api/releases/{}", r.id),
+    }
+}
+
+/// One release's manifest (`release.json`): its tables, microdata and
+/// synthetic data with their methods and files. `latest` names the newest.
+#[utoipa::path(
+    get,
+    path = "/api/releases/{id}",
+    params(("id" = String, Path, description = "A release id, or `latest`")),
+    responses(
+        (status = 200, description = "The release's manifest (release.json)", body = Object),
+        (status = 404, description = "No such release", body = ApiError)
+    )
+)]
+async fn get_release(
+    State(c): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let Some(r) = c.release(&id) else {
+        return no_release(&id);
+    };
+    cached(
+        &headers,
+        &uri,
+        &r.id,
+        cache_for(&id),
+        axum::Json(&r.manifest).into_response(),
+    )
+}
+
+fn no_release(id: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        format!("no published release `{id}`: /api/releases lists them"),
+    )
+}
+
+/// `latest` moves when a release is published; an id never does.
+fn cache_for(id: &str) -> &'static str {
+    if id == "latest" {
+        LIST_CACHE
+    } else {
+        IMMUTABLE
+    }
+}
+
+/// A table's observations, filtered by any of its dimensions and paged,
+/// as JSON, CSV or SDMX-CSV 2.0.
+#[utoipa::path(
+    get,
+    path = "/api/releases/{id}/tables/{table}",
+    params(
+        ("id" = String, Path, description = "A release id, or `latest`"),
+        ("table" = String, Path, description = "A table of the release"),
+        Paging
+    ),
+    responses(
+        (status = 200, description = "The observations that match", content(
+            (Observations = "application/json"),
+            (String = "text/csv"),
+            (String = "application/vnd.sdmx.data+csv")
+        )),
+        (status = 400, description = "A parameter that is neither a dimension nor paging", body = ApiError),
+        (status = 404, description = "No such release or table", body = ApiError)
+    )
+)]
+async fn observations(
+    State(c): State<Shared>,
+    Path((id, table)): Path<(String, String)>,
+    Query(params): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let Some(r) = c.release(&id) else {
+        return no_release(&id);
+    };
+    let Some(t) = r.tables.get(&table) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "release {} has no table `{table}`; its tables: {}",
+                r.id,
+                r.tables.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        );
+    };
+    let query = match ObsQuery::parse(t, &params, &headers) {
+        Ok(q) => q,
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
+    };
+    let response = match query.format {
+        Format::Json => {
+            let (matched, total) = page(&t.rows, &query.csv_filters(&t.dims), &query);
+            let next = (query.offset + matched.len() < total)
+                .then(|| next_page(uri.path(), &params, query.offset + matched.len()));
+            let body = Observations {
+                release: r.id.clone(),
+                table: t.name.clone(),
+                title: t.title.clone(),
+                measure: t.measure.clone(),
+                dims: t.dims.clone(),
+                total,
+                offset: query.offset,
+                limit: query.limit,
+                next,
+                observations: matched.iter().map(|row| observation(t, row)).collect(),
+            };
+            axum::Json(body).into_response()
+        }
+        Format::Csv => {
+            let (matched, _) = page(&t.rows, &query.csv_filters(&t.dims), &query);
+            csv_response(&t.header, &matched, "text/csv; charset=utf-8")
+        }
+        Format::SdmxCsv => {
+            let at = |d: &str| sdmx_column(&t.sdmx_header, d);
+            let filters = query.sdmx_filters(at);
+            let (matched, _) = page(&t.sdmx_rows, &filters, &query);
+            csv_response(&t.sdmx_header, &matched, SDMX_CSV)
+        }
+    };
+    cached(&headers, &uri, &r.id, cache_for(&id), response)
+}
+
+#[derive(Clone, Copy)]
+enum Format {
+    Json,
+    Csv,
+    SdmxCsv,
+}
+
+struct ObsQuery {
+    offset: usize,
+    limit: usize,
+    format: Format,
+    /// Dimension → the codes it may take.
+    filters: Vec<(String, Vec<String>)>,
+}
+
+impl ObsQuery {
+    fn parse(
+        t: &TableData,
+        params: &[(String, String)],
+        headers: &HeaderMap,
+    ) -> Result<ObsQuery, String> {
+        let mut q = ObsQuery {
+            offset: 0,
+            limit: DEFAULT_LIMIT,
+            format: accepted(headers),
+            filters: Vec::new(),
+        };
+        let number = |k: &str, v: &str| {
+            v.parse::<usize>()
+                .map_err(|_| format!("`{k}` is a whole number of 0 or more, not `{v}`"))
+        };
+        for (k, v) in params {
+            match k.as_str() {
+                "offset" => q.offset = number(k, v)?,
+                "limit" => {
+                    q.limit = number(k, v)?;
+                    if q.limit > MAX_LIMIT {
+                        return Err(format!("`limit` is at most {MAX_LIMIT}"));
+                    }
+                }
+                "format" => {
+                    q.format = match v.as_str() {
+                        "json" => Format::Json,
+                        "csv" => Format::Csv,
+                        "sdmx-csv" => Format::SdmxCsv,
+                        other => {
+                            return Err(format!("format `{other}`: use json, csv or sdmx-csv"));
+                        }
+                    }
+                }
+                dim if t.dims.iter().any(|d| d == dim) => {
+                    let codes = v.split(',').map(|c| c.trim().to_string()).collect();
+                    q.filters.push((dim.to_string(), codes));
+                }
+                other => {
+                    return Err(format!(
+                        "unknown parameter `{other}`: filter on the table's dimensions ({}), or page with offset and limit, or choose a format",
+                        t.dims.join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(q)
+    }
+
+    /// The filters as (column of the release's CSV, codes).
+    fn csv_filters<'a>(&'a self, dims: &[String]) -> Vec<(usize, &'a [String])> {
+        self.filters
+            .iter()
+            .filter_map(|(d, codes)| {
+                dims.iter()
+                    .position(|x| x == d)
+                    .map(|i| (i, codes.as_slice()))
+            })
+            .collect()
+    }
+
+    /// The filters over SDMX-CSV columns. A total or unknown period has
+    /// no SDMX row, so a filter on one matches nothing there.
+    fn sdmx_filters(&self, at: impl Fn(&str) -> Option<usize>) -> Vec<(usize, &[String])> {
+        self.filters
+            .iter()
+            .filter_map(|(d, codes)| at(d).map(|i| (i, codes.as_slice())))
+            .collect()
+    }
+}
+
+/// The SDMX-CSV column of a dimension: its name upper-cased, or
+/// TIME_PERIOD for the time dimension.
+fn sdmx_column(header: &[String], dim: &str) -> Option<usize> {
+    let upper = dim.to_uppercase();
+    header.iter().position(|h| *h == upper).or_else(|| {
+        matches!(dim, "month" | "year" | "quarter")
+            .then(|| header.iter().position(|h| h == "TIME_PERIOD"))
+            .flatten()
+    })
+}
+
+/// The format `Accept` asks for; JSON unless it names CSV or SDMX-CSV.
+fn accepted(headers: &HeaderMap) -> Format {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if accept.contains("application/vnd.sdmx.data+csv") {
+        Format::SdmxCsv
+    } else if accept.contains("text/csv") {
+        Format::Csv
+    } else {
+        Format::Json
+    }
+}
+
+/// The rows that match every filter, paged; and how many match in all.
+fn page<'a>(
+    rows: &'a [Vec<String>],
+    filters: &[(usize, &[String])],
+    q: &ObsQuery,
+) -> (Vec<&'a Vec<String>>, usize) {
+    let mut total = 0;
+    let mut out = Vec::new();
+    for row in rows {
+        if filters
+            .iter()
+            .all(|(i, codes)| row.get(*i).is_some_and(|v| codes.contains(v)))
+        {
+            if total >= q.offset && out.len() < q.limit {
+                out.push(row);
+            }
+            total += 1;
+        }
+    }
+    (out, total)
+}
+
+fn next_page(path: &str, params: &[(String, String)], offset: usize) -> String {
+    let mut q: Vec<String> = params
+        .iter()
+        .filter(|(k, _)| k != "offset")
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect();
+    q.push(format!("offset={offset}"));
+    format!("{path}?{}", q.join("&"))
+}
+
+/// Percent-encodes what a query value may not hold as it is.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b',') {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+fn observation(t: &TableData, row: &[String]) -> BTreeMap<String, Value> {
+    let mut o = BTreeMap::new();
+    for (i, h) in t.header.iter().enumerate() {
+        let v = row.get(i).cloned().unwrap_or_default();
+        let value = if i < t.dims.len() || h == "obs_status" || h == "conf_status" {
+            Value::String(v)
+        } else if v.is_empty() {
+            Value::Null
+        } else if t.number {
+            v.parse::<f64>().map_or(Value::Null, |x| json!(x))
+        } else {
+            v.parse::<i64>().map_or(Value::Null, |x| json!(x))
+        };
+        o.insert(h.clone(), value);
+    }
+    o
+}
+
+fn csv_response(header: &[String], rows: &[&Vec<String>], content_type: &str) -> Response {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    // Writing to memory cannot fail.
+    let _ = w.write_record(header);
+    for r in rows {
+        let _ = w.write_record(*r);
+    }
+    let body = w.into_inner().unwrap_or_default();
+    let mut r = (StatusCode::OK, body).into_response();
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+/// A file of a release, byte for byte. Only the files the release's
+/// `SHA256SUMS` lists (and the two that seal it) can be named: any other
+/// path, `..` included, is not found.
+#[utoipa::path(
+    get,
+    path = "/api/releases/{id}/files/{path}",
+    params(
+        ("id" = String, Path, description = "A release id, or `latest`"),
+        ("path" = String, Path, description = "A file of the release, as SHA256SUMS lists it, e.g. data/flows_by_citizenship.csv")
+    ),
+    responses(
+        (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 404, description = "No such release or file", body = ApiError)
+    )
+)]
+async fn download(
+    State(c): State<Shared>,
+    Path((id, path)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let Some(r) = c.release(&id) else {
+        return no_release(&id);
+    };
+    if !r.files.contains(&path) {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "release {} has no file `{path}`; its SHA256SUMS lists every file",
+                r.id
+            ),
+        );
+    }
+    let bytes = match tokio::fs::read(r.dir.join(&path)).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(release = %r.id, file = %path, "cannot read a release file: {e}");
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the file could not be read",
+            );
+        }
+    };
+    let mut resp = (StatusCode::OK, Body::from(bytes)).into_response();
+    set(&mut resp, header::CONTENT_TYPE, content_type(&path));
+    cached(&headers, &uri, &r.id, cache_for(&id), resp)
+}
+
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit('.').next().unwrap_or_default() {
+        "csv" => "text/csv; charset=utf-8",
+        "json" => "application/json",
+        "xml" => "application/xml",
+        "html" => "text/html; charset=utf-8",
+        "md" => "text/markdown; charset=utf-8",
+        "parquet" => "application/vnd.apache.parquet",
+        "pub" | "sig" | "" => "text/plain; charset=utf-8",
+        _ if path == "SHA256SUMS" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Adds the ETag (the release and the request, hashed) and the cache
+/// header, and answers 304 when the client already holds this response.
+fn cached(
+    headers: &HeaderMap,
+    uri: &Uri,
+    scope: &str,
+    cache: &str,
+    mut resp: Response,
+) -> Response {
+    if !resp.status().is_success() {
+        return resp;
+    }
+    let mut h = sha2::Sha256::new();
+    h.update(scope.as_bytes());
+    h.update([0]);
+    h.update(uri.to_string().as_bytes());
+    h.update([0]);
+    if let Some(a) = headers.get(header::ACCEPT) {
+        h.update(a.as_bytes());
+    }
+    let etag = format!("\"{}\"", &hex::encode(h.finalize())[..24]);
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    // The list changes as releases are published: its tag must too.
+    if scope == "list" {
+        return set_cache(resp, cache, None);
+    }
+    if matches {
+        resp = StatusCode::NOT_MODIFIED.into_response();
+    }
+    set_cache(resp, cache, Some(&etag))
+}
+
+fn set_cache(mut resp: Response, cache: &str, etag: Option<&str>) -> Response {
+    set(&mut resp, header::CACHE_CONTROL, cache);
+    if let Some(e) = etag {
+        set(&mut resp, header::ETAG, e);
+    }
+    resp.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept"));
+    resp
+}
+
+fn set(resp: &mut Response, name: header::HeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        resp.headers_mut().insert(name, v);
+    }
+}
+
+/// Logs each request (method, path, status, time: never the query, which
+/// may one day hold a token) and adds the CORS headers; answers CORS
+/// preflight requests itself.
+async fn log_and_cors(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let started = Instant::now();
+    let mut resp = if method == Method::OPTIONS {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        set(
+            &mut r,
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            "GET, HEAD, OPTIONS",
+        );
+        set(
+            &mut r,
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            "Accept, Accept-Language, If-None-Match",
+        );
+        set(&mut r, header::ACCESS_CONTROL_MAX_AGE, "86400");
+        r
+    } else {
+        next.run(req).await
+    };
+    set(&mut resp, header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+    set(&mut resp, header::ACCESS_CONTROL_EXPOSE_HEADERS, "ETag");
+    tracing::info!(
+        %method,
+        %path,
+        status = resp.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    resp
+}
+
+/// A plain page listing the releases, their tables and files, until the
+/// portal replaces it.
+async fn index(State(c): State<Shared>) -> Response {
+    let mut html = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>Corridor: published releases</title>\n\
+         <style>body{font-family:sans-serif;max-width:56em;margin:2em auto;padding:0 1em;line-height:1.5}</style>\n\
+         </head>\n<body>\n<h1>Published releases</h1>\n\
+         <p>Every figure here has passed disclosure control. The API is described at \
+         <a href=\"/api/openapi.json\">/api/openapi.json</a>.</p>\n",
+    );
+    if c.releases.is_empty() {
+        html.push_str("<p>No release has been published yet.</p>\n");
+    }
+    for r in c.releases.iter().rev() {
+        let s = summary(r);
+        let _ = write!(
+            html,
+            "<h2>{} <small>({}, {})</small></h2>\n<p><a href=\"/api/releases/{id}/files/methods/methods.en.html\">Methods note</a> · \
+             <a href=\"/api/releases/{id}/files/methods/methods.es.html\">Nota metodológica</a> · \
+             <a href=\"/api/releases/{id}\">release.json</a> · <a href=\"/api/releases/{id}/files/SHA256SUMS\">SHA256SUMS</a></p>\n<ul>\n",
+            escape(&s.title),
+            escape(&s.version),
+            escape(&s.id),
+            id = s.id
+        );
+        for t in &s.tables {
+            let _ = writeln!(
+                html,
+                "<li>{} — <a href=\"{url}\">JSON</a>, <a href=\"{url}?format=csv\">CSV</a>, <a href=\"{url}?format=sdmx-csv\">SDMX-CSV</a></li>",
+                escape(&t.title),
+                url = t.url
+            );
+        }
+        html.push_str("</ul>\n");
+    }
+    html.push_str("</body>\n</html>\n");
+    let mut resp = (StatusCode::OK, html).into_response();
+    set(&mut resp, header::CONTENT_TYPE, "text/html; charset=utf-8");
+    resp
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
