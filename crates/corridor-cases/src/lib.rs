@@ -9,7 +9,9 @@
 //!
 //! The API: [`dedupe_workspace`], [`evaluate_workspace_links`] and
 //! [`synthesise_workspace`] (one user action each), [`write_workspace_dp`],
-//! and the workspace's views: [`workspace_pool`], [`workspace_cases`],
+//! and the workspace's views: [`workspace_pool`], [`workspace_cases`] (and
+//! its rows, [`workspace_case_rows`], with record keys:
+//! [`workspace_case_rows_keyed`]),
 //! [`workspace_domain`], [`workspace_population`]; errors are [`CasesError`].
 
 use std::collections::HashMap;

@@ -141,6 +141,14 @@ fn build(workspace: &Path, spec_path: &Path, out: Option<PathBuf>, json: bool) -
     Ok(())
 }
 
+/// A method's name as release.json writes it (`cell_key`, `dp_synthesis`…).
+fn method_tag(m: &corridor_protect::Method) -> String {
+    serde_json::to_value(m)
+        .ok()
+        .and_then(|v| v["method"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 pub(crate) fn print_built(built: &corridor_publish::Built) {
     println!(
         "Release {} (version {}) built in {}: {} files, signed.",
@@ -167,10 +175,7 @@ pub(crate) fn print_built(built: &corridor_publish::Built) {
             "  {:<28} {:>6} cells, {effect}  ({})",
             t.name,
             t.cells,
-            serde_json::to_value(&t.method)
-                .ok()
-                .and_then(|v| v["method"].as_str().map(str::to_string))
-                .unwrap_or_default()
+            method_tag(&t.method)
         );
     }
     for r in &built.records {
@@ -178,10 +183,7 @@ pub(crate) fn print_built(built: &corridor_publish::Built) {
             "  {:<28} {:>6} records ({})",
             r.name,
             r.records,
-            serde_json::to_value(&r.method)
-                .ok()
-                .and_then(|v| v["method"].as_str().map(str::to_string))
-                .unwrap_or_default()
+            method_tag(&r.method)
         );
     }
     println!("  public key: {}", built.public_key);

@@ -18,10 +18,13 @@
 //! Gaussian on every margin, least squares, top-down rounding to consistent
 //! non-negative whole numbers), and k-anonymised microdata
 //! ([`k_anonymise`]). [`suppress_file`], [`dp_file`] and [`kanon_file`] run
-//! them on CSV files, outside any workspace.
+//! them on CSV files, outside any workspace. [`Protected::rates`] turns
+//! protected counts into rates per population (post-processing), and
+//! [`synthesise_cases`] makes a workspace's synthetic case data a
+//! [`Protected`] [`PublishedSynthetic`].
 //!
 //! The API: [`Protected`], [`PublishedTable`], [`PublishedCell`],
-//! [`PublishedMicrodata`], [`Method`], the methods above with their
+//! [`PublishedMicrodata`], [`PublishedSynthetic`], [`Method`], the methods above with their
 //! parameters ([`PTableParams`], [`SuppressionParams`], [`Hierarchy`],
 //! [`DpCharge`], [`KAnonParams`], [`Ladder`]) and reports; errors are
 //! [`ProtectError`].

@@ -101,26 +101,26 @@ fn run(
             ));
         }
     };
-    let mut files = Vec::new();
-    let entries = fs::read_dir(scratch).map_err(|e| ProtectError::File {
-        path: scratch.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    for entry in entries {
-        let entry = entry.map_err(|e| ProtectError::File {
-            path: scratch.to_path_buf(),
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |e: std::io::Error| ProtectError::File {
+            path,
             message: e.to_string(),
-        })?;
-        let path = entry.path();
+        }
+    };
+    let mut files = Vec::new();
+    for entry in fs::read_dir(scratch).map_err(io(scratch))? {
+        let path = entry.map_err(io(scratch))?.path();
         // Only the files the synthesis wrote at the top of its folder.
         if !path.is_file() {
             continue;
         }
-        let bytes = fs::read(&path).map_err(|e| ProtectError::File {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        files.push((entry.file_name().to_string_lossy().into_owned(), bytes));
+        let bytes = fs::read(&path).map_err(io(&path))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        files.push((name, bytes));
     }
     files.sort();
     Ok(Protected::new(

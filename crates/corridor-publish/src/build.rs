@@ -205,23 +205,11 @@ fn rates_of(
 ) -> Result<(Entry, TableUtility), PublishError> {
     let at = |d: &str| raw.dims.iter().position(|x| x == d);
     let (sex, age) = (at("sex"), at("age_group"));
-    let group = |coords: &[String], i: Option<usize>| -> String {
-        i.map(|i| coords[i].as_str())
-            .filter(|c| *c != corridor_stats::UNKNOWN)
-            .unwrap_or(corridor_stats::TOTAL)
+    let code = |coords: &[String], i: Option<usize>| {
+        i.map_or(corridor_stats::TOTAL, |i| coords[i].as_str())
             .to_string()
     };
-    // A sex or age group the population lacks (other, unknown) counts
-    // against all sexes or all ages.
-    let of = |coords: &[String]| {
-        let (s, a) = (group(coords, sex), group(coords, age));
-        let t = corridor_stats::TOTAL;
-        population
-            .of(&s, &a)
-            .or_else(|| population.of(t, &a))
-            .or_else(|| population.of(&s, t))
-            .or_else(|| population.of(t, t))
-    };
+    let of = |coords: &[String]| population.of_or_total(&code(coords, sex), &code(coords, age));
     let measure = format!("{}{PER_100000}", raw.measure);
     let note = format!(
         "`{measure}`: per 100,000 of the population of the cell's sex and age group (victims of a sex or age group the population does not have, such as unknown, per 100,000 of all sexes or all ages), whatever the other columns; the population is {}.",
@@ -406,11 +394,7 @@ pub(crate) fn seal(
         tables: utility.to_vec(),
         records: micro
             .iter()
-            .map(|m| RecordsBuilt {
-                name: m.name.clone(),
-                records: m.report.records,
-                method: m.protected.method().clone(),
-            })
+            .map(crate::microdata::built)
             .chain(synth.iter().map(crate::synthetic::built))
             .collect(),
         public_key,

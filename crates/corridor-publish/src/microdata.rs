@@ -149,6 +149,15 @@ fn quasi_names(e: &MicroEntry) -> Vec<&str> {
     e.report.columns.iter().map(|c| c.column.as_str()).collect()
 }
 
+/// What the build reports of an entry.
+pub(crate) fn built(e: &MicroEntry) -> crate::build::RecordsBuilt {
+    crate::build::RecordsBuilt {
+        name: e.name.clone(),
+        records: e.report.records,
+        method: e.protected.method().clone(),
+    }
+}
+
 /// The entry of one microdata file in `release.json`.
 pub(crate) fn manifest_entry(e: &MicroEntry) -> Value {
     json!({

@@ -133,10 +133,15 @@ pub(crate) fn datapackage(
 
 /// A Frictionless tabular resource for `data/<name>.csv`.
 pub(crate) fn csv_resource(name: &str, title: &str, schema: Value) -> Value {
+    csv_resource_at(name, title, &format!("data/{name}.csv"), schema)
+}
+
+/// A Frictionless tabular resource for the CSV file at `path`.
+pub(crate) fn csv_resource_at(name: &str, title: &str, path: &str, schema: Value) -> Value {
     json!({
         "name": name,
         "title": title,
-        "path": format!("data/{name}.csv"),
+        "path": path,
         "profile": "tabular-data-resource",
         "format": "csv",
         "mediatype": "text/csv",

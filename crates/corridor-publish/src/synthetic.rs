@@ -96,14 +96,14 @@ pub(crate) fn resources(e: &SynthEntry) -> Vec<Value> {
         .iter()
         .map(|c| json!({"name": c, "type": "string", "description": format!("{c}; empty where withheld or unknown")}))
         .collect();
-    out.push(resource(
+    out.push(crate::package::csv_resource_at(
         &e.name,
         &e.title,
         &format!("{}/synthetic.csv", folder(e)),
         json!({"fields": fields, "missingValues": [""]}),
     ));
     if e.has("aggregates.csv") {
-        out.push(resource(
+        out.push(crate::package::csv_resource_at(
             &format!("{}_aggregates", e.name),
             &format!("{}: aggregate counts", e.title),
             &format!("{}/aggregates.csv", folder(e)),
@@ -115,19 +115,6 @@ pub(crate) fn resources(e: &SynthEntry) -> Vec<Value> {
         ));
     }
     out
-}
-
-fn resource(name: &str, title: &str, path: &str, schema: Value) -> Value {
-    json!({
-        "name": name,
-        "title": title,
-        "path": path,
-        "profile": "tabular-data-resource",
-        "format": "csv",
-        "mediatype": "text/csv",
-        "encoding": "utf-8",
-        "schema": schema,
-    })
 }
 
 /// The entry of one synthesis in `release.json`.

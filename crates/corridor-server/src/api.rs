@@ -160,15 +160,10 @@ async fn not_found(uri: Uri) -> Response {
     path = "/api/releases",
     responses((status = 200, description = "The published releases, oldest first", body = [ReleaseSummary]))
 )]
-async fn list_releases(State(c): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
+async fn list_releases(State(c): State<Shared>) -> Response {
     let list: Vec<ReleaseSummary> = c.releases.iter().map(summary).collect();
-    cached(
-        &headers,
-        &uri,
-        "list",
-        LIST_CACHE,
-        axum::Json(list).into_response(),
-    )
+    // The list changes as releases are published: no tag, a short life.
+    set_cache(axum::Json(list).into_response(), LIST_CACHE, None)
 }
 
 fn summary(r: &Release) -> ReleaseSummary {
@@ -283,9 +278,10 @@ async fn observations(
         Ok(q) => q,
         Err(why) => return error(StatusCode::BAD_REQUEST, why),
     };
+    let csv_filters = query.columns(|d| t.dims.iter().position(|x| x == d));
     let response = match query.format {
         Format::Json => {
-            let (matched, total) = page(&t.rows, &query.csv_filters(&t.dims), &query);
+            let (matched, total) = page(&t.rows, &csv_filters, &query);
             let next = (query.offset + matched.len() < total)
                 .then(|| next_page(uri.path(), &params, query.offset + matched.len()));
             let body = Observations {
@@ -303,12 +299,13 @@ async fn observations(
             axum::Json(body).into_response()
         }
         Format::Csv => {
-            let (matched, _) = page(&t.rows, &query.csv_filters(&t.dims), &query);
+            let (matched, _) = page(&t.rows, &csv_filters, &query);
             csv_response(&t.header, &matched, "text/csv; charset=utf-8")
         }
         Format::SdmxCsv => {
-            let at = |d: &str| sdmx_column(&t.sdmx_header, d);
-            let filters = query.sdmx_filters(at);
+            // A total or unknown period has no SDMX row, so a filter on
+            // one matches nothing there.
+            let filters = query.columns(|d| sdmx_column(&t.sdmx_header, d));
             let (matched, _) = page(&t.sdmx_rows, &filters, &query);
             csv_response(&t.sdmx_header, &matched, SDMX_CSV)
         }
@@ -381,21 +378,9 @@ impl ObsQuery {
         Ok(q)
     }
 
-    /// The filters as (column of the release's CSV, codes).
-    fn csv_filters<'a>(&'a self, dims: &[String]) -> Vec<(usize, &'a [String])> {
-        self.filters
-            .iter()
-            .filter_map(|(d, codes)| {
-                dims.iter()
-                    .position(|x| x == d)
-                    .map(|i| (i, codes.as_slice()))
-            })
-            .collect()
-    }
-
-    /// The filters over SDMX-CSV columns. A total or unknown period has
-    /// no SDMX row, so a filter on one matches nothing there.
-    fn sdmx_filters(&self, at: impl Fn(&str) -> Option<usize>) -> Vec<(usize, &[String])> {
+    /// The filters as (column, codes), each dimension's column found by
+    /// `at`.
+    fn columns(&self, at: impl Fn(&str) -> Option<usize>) -> Vec<(usize, &[String])> {
         self.filters
             .iter()
             .filter_map(|(d, codes)| at(d).map(|i| (i, codes.as_slice())))
@@ -594,10 +579,6 @@ fn cached(
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    // The list changes as releases are published: its tag must too.
-    if scope == "list" {
-        return set_cache(resp, cache, None);
-    }
     if matches {
         resp = StatusCode::NOT_MODIFIED.into_response();
     }

@@ -116,6 +116,17 @@ impl Population {
             .filter(|p| *p > 0.0)
     }
 
+    /// The population of `sex` and `age`; where there is none (an
+    /// unknown or other sex, an age group the table lacks), that of all
+    /// sexes, or all ages, or everyone.
+    pub fn of_or_total(&self, sex: &str, age: &str) -> Option<f64> {
+        const T: &str = "_T";
+        self.of(sex, age)
+            .or_else(|| self.of(T, age))
+            .or_else(|| self.of(sex, T))
+            .or_else(|| self.of(T, T))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.cells.is_empty()
     }
@@ -818,5 +829,21 @@ mod tests {
         assert_eq!(p.of("F", "Y18T24"), Some(200.0));
         assert_eq!(p.of("M", "_T"), None);
         assert_eq!(Population::total(10.0).of("_T", "_T"), Some(10.0));
+    }
+
+    #[test]
+    fn a_group_without_population_counts_against_the_wider_one() {
+        let counts = vec![
+            ("F".to_string(), 0, Some(9), 100.0),
+            ("M".to_string(), 0, Some(9), 300.0),
+        ];
+        let groups = [("Y0T9", 0, Some(9)), ("Y10T19", 10, Some(19))];
+        let p = Population::regrouped(&counts, &groups, String::new());
+        assert_eq!(p.of_or_total("F", "Y0T9"), Some(100.0));
+        // Unknown sex: all sexes of that age.
+        assert_eq!(p.of_or_total("_U", "Y0T9"), Some(400.0));
+        // An age group with no one: that sex, all ages.
+        assert_eq!(p.of_or_total("M", "Y10T19"), Some(300.0));
+        assert_eq!(p.of_or_total("_O", "_U"), Some(400.0));
     }
 }
