@@ -407,6 +407,22 @@ measure = "arrivals"
 by = ["year", "reporting_country", "sex"]
 method = "rr3"
 
+# Mirror statistics: each country's departures to the others beside the
+# others' arrivals from it (the portal's mirror view pairs them).
+[[table]]
+name = "departures_by_counterpart"
+title = "Departures by year, reporting country and country of destination"
+measure = "departures"
+by = ["year", "reporting_country", "counterpart_country"]
+method = "rr3"
+
+[[table]]
+name = "arrivals_by_counterpart"
+title = "Arrivals by year, reporting country and country of origin"
+measure = "arrivals"
+by = ["year", "reporting_country", "counterpart_country"]
+method = "rr3"
+
 # Differentially private: noise on every cell and margin under a budget
 # the ledger keeps; whole numbers of 0 or more that add up, each with its
 # 95 % error bound. The categories come from the code lists (regions)

@@ -22,7 +22,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::catalogue::{Catalogue, Release, TableData};
 
-type Shared = Arc<Catalogue>;
+pub(crate) type Shared = Arc<Catalogue>;
 
 /// The most observations one response holds.
 const MAX_LIMIT: usize = 100_000;
@@ -39,7 +39,14 @@ const SDMX_CSV: &str = "application/vnd.sdmx.data+csv; version=2.0.0; charset=ut
         title = "Corridor public API",
         description = "Published releases of migration and trafficking statistics: every figure here has passed disclosure control. Read-only; no login."
     ),
-    paths(list_releases, get_release, observations, download),
+    paths(
+        list_releases,
+        get_release,
+        observations,
+        download,
+        sdmx_structure,
+        sdmx_data
+    ),
     components(schemas(ReleaseSummary, TableSummary, Observations, ApiError))
 )]
 pub struct ApiDoc;
@@ -47,12 +54,15 @@ pub struct ApiDoc;
 /// The routes over `catalogue`.
 pub fn router(catalogue: Catalogue) -> Router {
     Router::new()
-        .route("/", get(index))
         .route("/api/openapi.json", get(openapi))
         .route("/api/releases", get(list_releases))
         .route("/api/releases/{id}", get(get_release))
         .route("/api/releases/{id}/tables/{table}", get(observations))
         .route("/api/releases/{id}/files/{*path}", get(download))
+        .route("/sdmx/v2/structure/{*rest}", get(sdmx_structure))
+        .route("/sdmx/v2/data/{*rest}", get(sdmx_data))
+        .route("/api/releases/{id}/sdmx/v2/{*rest}", get(sdmx_of_release))
+        .merge(crate::portal::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn(log_and_cors))
         .with_state(Arc::new(catalogue))
@@ -65,7 +75,7 @@ pub struct ApiError {
     pub error: String,
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (
         status,
         axum::Json(ApiError {
@@ -131,8 +141,8 @@ struct Paging {
     offset: Option<usize>,
     /// Observations to return (default 1000, at most 100000).
     limit: Option<usize>,
-    /// `json` (default), `csv` (the release's CSV columns) or `sdmx-csv`
-    /// (SDMX-CSV 2.0); or ask with `Accept: text/csv` or
+    /// `json` (default), `csv` (the release's CSV columns), `sdmx-csv`
+    /// (SDMX-CSV 2.0) or `xlsx` (a spreadsheet of the CSV columns); or ask with `Accept: text/csv` or
     /// `application/vnd.sdmx.data+csv`.
     format: Option<String>,
 }
@@ -248,7 +258,8 @@ fn cache_for(id: &str) -> &'static str {
         (status = 200, description = "The observations that match", content(
             (Observations = "application/json"),
             (String = "text/csv"),
-            (String = "application/vnd.sdmx.data+csv")
+            (String = "application/vnd.sdmx.data+csv"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         )),
         (status = 400, description = "A parameter that is neither a dimension nor paging", body = ApiError),
         (status = 404, description = "No such release or table", body = ApiError)
@@ -302,6 +313,10 @@ async fn observations(
             let (matched, _) = page(&t.rows, &csv_filters, &query);
             csv_response(&t.header, &matched, "text/csv; charset=utf-8")
         }
+        Format::Xlsx => {
+            let (matched, _) = page(&t.rows, &csv_filters, &query);
+            xlsx_response(t, &matched)
+        }
         Format::SdmxCsv => {
             // A total or unknown period has no SDMX row, so a filter on
             // one matches nothing there.
@@ -313,11 +328,130 @@ async fn observations(
     cached(&headers, &uri, &r.id, cache_for(&id), response)
 }
 
+/// SDMX REST 2.0 structure queries on the newest release: the release's
+/// own SDMX-ML 3.0 structure message, cut to the artefacts asked for and,
+/// with `references`, the ones they reference or are referenced by.
+#[utoipa::path(
+    get,
+    path = "/sdmx/v2/structure/{type}/{agency}/{id}/{version}",
+    params(
+        ("type" = String, Path, description = "dataflow, datastructure, codelist, conceptscheme, or `*`"),
+        ("agency" = String, Path, description = "Agency id (CORRIDOR), or `*`"),
+        ("id" = String, Path, description = "Artefact id, or `*`; several comma-separated"),
+        ("version" = String, Path, description = "Version, `~` for the latest, or `*`"),
+        ("references" = Option<String>, Query, description = "none (default), parents, parentsandsiblings, ancestors, children, descendants, all, or a structure type"),
+        ("detail" = Option<String>, Query, description = "Accepted; structures are always given in full")
+    ),
+    responses(
+        (status = 200, description = "SDMX-ML 3.0 structure message", content_type = "application/vnd.sdmx.structure+xml; version=3.0.0", body = String),
+        (status = 400, description = "A malformed query", body = ApiError),
+        (status = 404, description = "No such artefact", body = ApiError),
+        (status = 406, description = "A format other than SDMX-ML 3.0 was asked for", body = ApiError)
+    )
+)]
+async fn sdmx_structure(
+    State(c): State<Shared>,
+    Path(rest): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    sdmx(
+        &c,
+        "latest",
+        &format!("structure/{rest}"),
+        &params,
+        &headers,
+        &uri,
+    )
+}
+
+/// SDMX REST 2.0 data queries on the newest release: one dataflow's
+/// observations as SDMX-CSV 2.0 (1.0 when `Accept` asks for it), filtered
+/// by the key (dimension codes in the data structure's order, `.`
+/// between dimensions, `,` or `+` between codes, `*` or nothing for any)
+/// and by `c[COMPONENT]` (`c[TIME_PERIOD]=ge:2022-01+le:2022-06`,
+/// `c[SEX]=F,M`).
+#[utoipa::path(
+    get,
+    path = "/sdmx/v2/data/{context}/{agency}/{flow}/{version}/{key}",
+    params(
+        ("context" = String, Path, description = "`dataflow` or `*`"),
+        ("agency" = String, Path, description = "Agency id (CORRIDOR), or `*`"),
+        ("flow" = String, Path, description = "Dataflow id, e.g. FLOWS_BY_CITIZENSHIP"),
+        ("version" = String, Path, description = "Version, `~` for the latest, or `*`"),
+        ("key" = String, Path, description = "Series key, e.g. ARRIVALS.GTM.*, or `*` for all"),
+        ("startPeriod" = Option<String>, Query, description = "First period (inclusive)"),
+        ("endPeriod" = Option<String>, Query, description = "Last period (inclusive)"),
+        ("firstNObservations" = Option<usize>, Query, description = "The first N observations of each series"),
+        ("lastNObservations" = Option<usize>, Query, description = "The last N observations of each series")
+    ),
+    responses(
+        (status = 200, description = "SDMX-CSV observations", content_type = "application/vnd.sdmx.data+csv; version=2.0.0", body = String),
+        (status = 400, description = "A malformed query", body = ApiError),
+        (status = 404, description = "No such dataflow, or no observation matches", body = ApiError),
+        (status = 406, description = "A format other than SDMX-CSV was asked for", body = ApiError)
+    )
+)]
+async fn sdmx_data(
+    State(c): State<Shared>,
+    Path(rest): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    sdmx(
+        &c,
+        "latest",
+        &format!("data/{rest}"),
+        &params,
+        &headers,
+        &uri,
+    )
+}
+
+/// The same SDMX REST 2.0 service over one release named by its id:
+/// `/api/releases/{id}/sdmx/v2/structure/...` and `.../data/...`.
+async fn sdmx_of_release(
+    State(c): State<Shared>,
+    Path((id, rest)): Path<(String, String)>,
+    Query(params): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    sdmx(&c, &id, &rest, &params, &headers, &uri)
+}
+
+fn sdmx(
+    c: &Catalogue,
+    id: &str,
+    rest: &str,
+    params: &[(String, String)],
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Response {
+    let Some(r) = c.release(id) else {
+        return no_release(id);
+    };
+    let resp = if let Some(q) = rest.strip_prefix("structure/") {
+        crate::sdmx::structure_query(r, q, params, headers)
+    } else if let Some(q) = rest.strip_prefix("data/") {
+        crate::sdmx::data_query(r, q, params, headers)
+    } else {
+        error(
+            StatusCode::NOT_FOUND,
+            "SDMX REST 2.0 has structure/ and data/ queries",
+        )
+    };
+    cached(headers, uri, &r.id, cache_for(id), resp)
+}
+
 #[derive(Clone, Copy)]
 enum Format {
     Json,
     Csv,
     SdmxCsv,
+    Xlsx,
 }
 
 struct ObsQuery {
@@ -358,8 +492,11 @@ impl ObsQuery {
                         "json" => Format::Json,
                         "csv" => Format::Csv,
                         "sdmx-csv" => Format::SdmxCsv,
+                        "xlsx" => Format::Xlsx,
                         other => {
-                            return Err(format!("format `{other}`: use json, csv or sdmx-csv"));
+                            return Err(format!(
+                                "format `{other}`: use json, csv, sdmx-csv or xlsx"
+                            ));
                         }
                     }
                 }
@@ -492,6 +629,59 @@ fn csv_response(header: &[String], rows: &[&Vec<String>], content_type: &str) ->
     r
 }
 
+/// The rows as a spreadsheet: the CSV's columns, values as numbers.
+fn xlsx_response(t: &TableData, rows: &[&Vec<String>]) -> Response {
+    let value_cols: Vec<bool> = t
+        .header
+        .iter()
+        .map(|h| h == "value" || h == "error_bound_95")
+        .collect();
+    let written = (|| -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        // Excel's sheet names hold at most 31 characters.
+        sheet.set_name(t.name.chars().take(31).collect::<String>())?;
+        for (c, h) in t.header.iter().enumerate() {
+            sheet.write_string(0, c as u16, h)?;
+        }
+        for (r, row) in rows.iter().enumerate() {
+            let r = r as u32 + 1;
+            for (c, v) in row.iter().enumerate() {
+                match v.parse::<f64>() {
+                    Ok(x) if value_cols.get(c) == Some(&true) => {
+                        sheet.write_number(r, c as u16, x)?
+                    }
+                    _ => sheet.write_string(r, c as u16, v)?,
+                };
+            }
+        }
+        book.save_to_buffer()
+    })();
+    match written {
+        Ok(bytes) => {
+            let mut r = (StatusCode::OK, bytes).into_response();
+            set(
+                &mut r,
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            );
+            set(
+                &mut r,
+                header::CONTENT_DISPOSITION,
+                &format!("attachment; filename=\"{}.xlsx\"", t.name),
+            );
+            r
+        }
+        Err(e) => {
+            tracing::error!(table = %t.name, "cannot write a spreadsheet: {e}");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the spreadsheet could not be written",
+            )
+        }
+    }
+}
+
 /// A file of a release, byte for byte. Only the files the release's
 /// `SHA256SUMS` lists (and the two that seal it) can be named: any other
 /// path, `..` included, is not found.
@@ -595,7 +785,7 @@ fn set_cache(mut resp: Response, cache: &str, etag: Option<&str>) -> Response {
     resp
 }
 
-fn set(resp: &mut Response, name: header::HeaderName, value: &str) {
+pub(crate) fn set(resp: &mut Response, name: header::HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         resp.headers_mut().insert(name, v);
     }
@@ -635,54 +825,4 @@ async fn log_and_cors(req: Request, next: Next) -> Response {
         "request"
     );
     resp
-}
-
-/// A plain page listing the releases, their tables and files, until the
-/// portal replaces it.
-async fn index(State(c): State<Shared>) -> Response {
-    let mut html = String::from(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>Corridor: published releases</title>\n\
-         <style>body{font-family:sans-serif;max-width:56em;margin:2em auto;padding:0 1em;line-height:1.5}</style>\n\
-         </head>\n<body>\n<h1>Published releases</h1>\n\
-         <p>Every figure here has passed disclosure control. The API is described at \
-         <a href=\"/api/openapi.json\">/api/openapi.json</a>.</p>\n",
-    );
-    if c.releases.is_empty() {
-        html.push_str("<p>No release has been published yet.</p>\n");
-    }
-    for r in c.releases.iter().rev() {
-        let s = summary(r);
-        let _ = write!(
-            html,
-            "<h2>{} <small>({}, {})</small></h2>\n<p><a href=\"/api/releases/{id}/files/methods/methods.en.html\">Methods note</a> · \
-             <a href=\"/api/releases/{id}/files/methods/methods.es.html\">Nota metodológica</a> · \
-             <a href=\"/api/releases/{id}\">release.json</a> · <a href=\"/api/releases/{id}/files/SHA256SUMS\">SHA256SUMS</a></p>\n<ul>\n",
-            escape(&s.title),
-            escape(&s.version),
-            escape(&s.id),
-            id = s.id
-        );
-        for t in &s.tables {
-            let _ = writeln!(
-                html,
-                "<li>{} — <a href=\"{url}\">JSON</a>, <a href=\"{url}?format=csv\">CSV</a>, <a href=\"{url}?format=sdmx-csv\">SDMX-CSV</a></li>",
-                escape(&t.title),
-                url = t.url
-            );
-        }
-        html.push_str("</ul>\n");
-    }
-    html.push_str("</body>\n</html>\n");
-    let mut resp = (StatusCode::OK, html).into_response();
-    set(&mut resp, header::CONTENT_TYPE, "text/html; charset=utf-8");
-    resp
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

@@ -14,6 +14,8 @@ pub(crate) struct TableData {
     pub name: String,
     pub title: String,
     pub measure: String,
+    /// Its SDMX dataflow id, empty where it has none.
+    pub dataflow: String,
     pub dims: Vec<String>,
     pub header: Vec<String>,
     pub rows: Vec<Vec<String>>,
@@ -32,6 +34,10 @@ pub(crate) struct Release {
     /// two files that seal it): the only files a download may open.
     pub files: BTreeSet<String>,
     pub tables: BTreeMap<String, TableData>,
+    /// Its SDMX structure message, split into artefacts.
+    pub sdmx: Option<crate::sdmx::Structures>,
+    /// English and Spanish names of its codes, from that message.
+    pub labels: crate::sdmx::Labels,
 }
 
 /// A release folder that was not served, and why.
@@ -120,6 +126,7 @@ fn load_release(id: &str, dir: &Path) -> Result<Release, ServerError> {
             TableData {
                 title: field("title"),
                 measure: field("measure"),
+                dataflow: field("dataflow"),
                 number: t["value_type"] == "number",
                 name,
                 dims,
@@ -130,7 +137,15 @@ fn load_release(id: &str, dir: &Path) -> Result<Release, ServerError> {
             },
         );
     }
+    let sdmx = match manifest["sdmx_structure"].as_str() {
+        Some(rel) if files.contains(rel) => Some(
+            crate::sdmx::Structures::parse(&text(rel)?).map_err(|e| bad(format!("{rel}: {e}")))?,
+        ),
+        _ => None,
+    };
     Ok(Release {
+        labels: sdmx.as_ref().map(|s| s.labels()).unwrap_or_default(),
+        sdmx,
         id: id.to_string(),
         dir: dir.to_path_buf(),
         manifest,

@@ -12,6 +12,8 @@
 
 mod api;
 mod catalogue;
+mod portal;
+mod sdmx;
 
 use std::future::Future;
 use std::net::SocketAddr;
