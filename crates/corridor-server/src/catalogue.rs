@@ -2,7 +2,7 @@
 //! verified (checksums and signature) before it is served. A release that
 //! fails verification is refused, with the reason, and never served.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -23,6 +23,42 @@ pub(crate) struct TableData {
     pub number: bool,
     pub sdmx_header: Vec<String>,
     pub sdmx_rows: Vec<Vec<String>>,
+    /// Per dimension, each code's rows (ascending): a filter reads its
+    /// codes' rows instead of scanning the table.
+    pub index: Vec<HashMap<String, Vec<u32>>>,
+}
+
+impl TableData {
+    /// The rows (ascending) whose dimension `d` holds one of `codes`.
+    pub(crate) fn rows_with(&self, d: usize, codes: &[String]) -> Vec<u32> {
+        let Some(ix) = self.index.get(d) else {
+            return Vec::new();
+        };
+        let mut out: Vec<u32> = Vec::new();
+        for c in codes {
+            if let Some(rows) = ix.get(c) {
+                out.extend_from_slice(rows);
+            }
+        }
+        if codes.len() > 1 {
+            out.sort_unstable();
+            out.dedup();
+        }
+        out
+    }
+}
+
+/// Each dimension's code → rows.
+pub(crate) fn index(dims: usize, rows: &[Vec<String>]) -> Vec<HashMap<String, Vec<u32>>> {
+    let mut ix: Vec<HashMap<String, Vec<u32>>> = vec![HashMap::new(); dims];
+    for (i, row) in rows.iter().enumerate() {
+        for (d, map) in ix.iter_mut().enumerate() {
+            if let Some(code) = row.get(d) {
+                map.entry(code.clone()).or_default().push(i as u32);
+            }
+        }
+    }
+    ix
 }
 
 /// A verified release.
@@ -115,12 +151,13 @@ fn load_release(id: &str, dir: &Path) -> Result<Release, ServerError> {
         let (sdmx_header, sdmx_rows) =
             read_csv(dir, t["files"]["sdmx_csv"].as_str().unwrap_or_default())
                 .map_err(|e| bad(format!("table {name}: {e}")))?;
-        let dims = t["dims"]
+        let dims: Vec<String> = t["dims"]
             .as_array()
             .into_iter()
             .flatten()
             .filter_map(|d| d.as_str().map(str::to_string))
             .collect();
+        let index = index(dims.len(), &rows);
         tables.insert(
             name.clone(),
             TableData {
@@ -134,6 +171,7 @@ fn load_release(id: &str, dir: &Path) -> Result<Release, ServerError> {
                 rows,
                 sdmx_header,
                 sdmx_rows,
+                index,
             },
         );
     }
