@@ -46,7 +46,16 @@ const SDMX_CSV: &str = "application/vnd.sdmx.data+csv; version=2.0.0; charset=ut
         sdmx_structure,
         sdmx_data
     ),
-    components(schemas(ReleaseSummary, TableSummary, Observations, ApiError))
+    components(schemas(
+        ReleaseSummary,
+        TableSummary,
+        Observations,
+        ApiError,
+        FormatName,
+        StructureType,
+        References,
+        DataContext
+    ))
 )]
 pub struct ApiDoc;
 
@@ -137,13 +146,70 @@ pub struct Observations<'a> {
 #[allow(dead_code)] // Read from the query by hand: its dimensions are the table's.
 struct Paging {
     /// Observations to skip (default 0).
+    #[param(maximum = 1000000000)]
     offset: Option<usize>,
     /// Observations to return (default 1000, at most 100000).
+    #[param(maximum = 100000)]
     limit: Option<usize>,
     /// `json` (default), `csv` (the release's CSV columns), `sdmx-csv`
     /// (SDMX-CSV 2.0) or `xlsx` (a spreadsheet of the CSV columns); or ask with `Accept: text/csv` or
     /// `application/vnd.sdmx.data+csv`.
-    format: Option<String>,
+    format: Option<FormatName>,
+}
+
+// The closed sets of values some parameters take, for the OpenAPI
+// document only: the handlers read them as text and refuse the rest.
+
+/// The formats of a table's observations.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+#[allow(dead_code)]
+enum FormatName {
+    Json,
+    Csv,
+    SdmxCsv,
+    Xlsx,
+}
+
+/// The SDMX structure types a release holds.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum StructureType {
+    Dataflow,
+    Datastructure,
+    Codelist,
+    Conceptscheme,
+    #[serde(rename = "*")]
+    Any,
+}
+
+/// What a structure query adds to the artefacts it names.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum References {
+    None,
+    Parents,
+    Parentsandsiblings,
+    Ancestors,
+    Children,
+    Descendants,
+    All,
+    Dataflow,
+    Datastructure,
+    Codelist,
+    Conceptscheme,
+}
+
+/// The contexts data are reported against.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum DataContext {
+    Dataflow,
+    #[serde(rename = "*")]
+    Any,
 }
 
 async fn openapi() -> Response {
@@ -334,11 +400,11 @@ async fn observations(
     get,
     path = "/sdmx/v2/structure/{type}/{agency}/{id}/{version}",
     params(
-        ("type" = String, Path, description = "dataflow, datastructure, codelist, conceptscheme, or `*`"),
+        ("type" = StructureType, Path, description = "dataflow, datastructure, codelist, conceptscheme, or `*`"),
         ("agency" = String, Path, description = "Agency id (CORRIDOR), or `*`"),
         ("id" = String, Path, description = "Artefact id, or `*`; several comma-separated"),
         ("version" = String, Path, description = "Version, `~` for the latest, or `*`"),
-        ("references" = Option<String>, Query, description = "none (default), parents, parentsandsiblings, ancestors, children, descendants, all, or a structure type"),
+        ("references" = Option<References>, Query, description = "none (default), parents, parentsandsiblings, ancestors, children, descendants, all, or a structure type"),
         ("detail" = Option<String>, Query, description = "Accepted; structures are always given in full")
     ),
     responses(
@@ -375,7 +441,7 @@ async fn sdmx_structure(
     get,
     path = "/sdmx/v2/data/{context}/{agency}/{flow}/{version}/{key}",
     params(
-        ("context" = String, Path, description = "`dataflow` or `*`"),
+        ("context" = DataContext, Path, description = "`dataflow` or `*`"),
         ("agency" = String, Path, description = "Agency id (CORRIDOR), or `*`"),
         ("flow" = String, Path, description = "Dataflow id, e.g. FLOWS_BY_CITIZENSHIP"),
         ("version" = String, Path, description = "Version, `~` for the latest, or `*`"),
