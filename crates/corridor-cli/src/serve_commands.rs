@@ -28,7 +28,7 @@ pub fn serve(dir: &Path, addr: &str) -> Result<()> {
     let n = catalogue.ids().len();
     corridor_server::serve_blocking(addr, catalogue, |bound| {
         println!(
-            "Serving {n} release{} from {} at http://{bound}/ (API: http://{bound}/api/releases, OpenAPI: http://{bound}/api/openapi.json). Ctrl-C stops.",
+            "Serving {n} release{} from {}.\n  Portal:    http://{bound}/  (English; http://{bound}/?lang=es in Spanish)\n  API:       http://{bound}/api/releases  (OpenAPI: http://{bound}/api/openapi.json)\n  SDMX REST: http://{bound}/sdmx/v2/structure/dataflow\nCtrl-C stops.",
             if n == 1 { "" } else { "s" },
             dir.display()
         );

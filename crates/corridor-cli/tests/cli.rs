@@ -350,6 +350,68 @@ fn demo_builds_the_world_and_says_what_next() {
     let o = corridor(&["release", "verify", "r0000", "--workspace", ws]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("release list"));
+
+    // `corridor serve` prints where the portal is, serves it, and stops
+    // gracefully on SIGTERM.
+    serve_and_stop(&demo.join("releases"));
+}
+
+fn serve_and_stop(releases: &std::path::Path) {
+    use std::io::{BufRead, Read, Write};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_corridor"))
+        .args([
+            "serve",
+            "--releases",
+            releases.to_str().unwrap(),
+            "--addr",
+            "127.0.0.1:0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut portal = None;
+    let mut printed = String::new();
+    for _ in 0..8 {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        printed.push_str(&line);
+        if let Some(rest) = line.trim().strip_prefix("Portal:") {
+            portal = rest.split_whitespace().next().map(str::to_string);
+        }
+        if line.starts_with("Ctrl-C") {
+            break;
+        }
+    }
+    let portal = portal.unwrap_or_else(|| panic!("no portal address in:\n{printed}"));
+    let host = portal
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let mut s = std::net::TcpStream::connect(&host).unwrap();
+    write!(
+        s,
+        "GET /?lang=es HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut page = String::new();
+    s.read_to_string(&mut page).unwrap();
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("Indicadores principales"), "{page}");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert!(
+        status.success() && rest.contains("Stopped."),
+        "{status:?}: {rest}"
+    );
 }
 
 #[test]

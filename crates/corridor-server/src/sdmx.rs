@@ -443,25 +443,17 @@ pub(crate) fn structure_query(
     params: &[(String, String)],
     headers: &HeaderMap,
 ) -> Response {
-    let Some(structures) = &r.sdmx else {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!("release {} has no SDMX structure", r.id),
-        );
+    let (structures, seg) = match opening(
+        r,
+        rest,
+        headers,
+        &["structure+xml", "application/xml", "text/xml"],
+        "structures are served as SDMX-ML 3.0: ask for application/vnd.sdmx.structure+xml;version=3.0.0",
+        "a structure query is structure/{type}/{agency}/{id}/{version}/{item}",
+    ) {
+        Ok(x) => x,
+        Err((status, why)) => return error(status, why),
     };
-    if !accepts(headers, &["structure+xml", "application/xml", "text/xml"]) {
-        return error(
-            StatusCode::NOT_ACCEPTABLE,
-            "structures are served as SDMX-ML 3.0: ask for application/vnd.sdmx.structure+xml;version=3.0.0",
-        );
-    }
-    let seg = segments(rest);
-    if seg.len() > 5 {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "a structure query is structure/{type}/{agency}/{id}/{version}/{item}",
-        );
-    }
     if seg.get(4).is_some_and(|item| *item != "*") {
         return error(
             StatusCode::NOT_IMPLEMENTED,
@@ -565,6 +557,33 @@ pub(crate) fn structure_query(
     resp
 }
 
+/// What every query checks first: that the release has a structure, that
+/// `Accept` allows what is served, and that the path has at most five
+/// segments (its shape is `shape`). The structure and the segments.
+fn opening<'r, 'p>(
+    r: &'r Release,
+    rest: &'p str,
+    headers: &HeaderMap,
+    wanted: &[&str],
+    not_acceptable: &str,
+    shape: &str,
+) -> Result<(&'r Structures, Vec<&'p str>), (StatusCode, String)> {
+    let Some(structures) = &r.sdmx else {
+        return Err((
+            StatusCode::NOT_FOUND,
+            format!("release {} has no SDMX structure", r.id),
+        ));
+    };
+    if !accepts(headers, wanted) {
+        return Err((StatusCode::NOT_ACCEPTABLE, not_acceptable.to_string()));
+    }
+    let seg = segments(rest);
+    if seg.len() > 5 {
+        return Err((StatusCode::BAD_REQUEST, shape.to_string()));
+    }
+    Ok((structures, seg))
+}
+
 /// Whether `Accept` allows one of `wanted` (or anything: no header, `*/*`).
 fn accepts(headers: &HeaderMap, wanted: &[&str]) -> bool {
     let accept = headers
@@ -662,30 +681,22 @@ pub(crate) fn data_query(
     params: &[(String, String)],
     headers: &HeaderMap,
 ) -> Response {
-    let Some(structures) = &r.sdmx else {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!("release {} has no SDMX structure", r.id),
-        );
+    let (structures, seg) = match opening(
+        r,
+        rest,
+        headers,
+        &["data+csv", "text/csv"],
+        "data are served as SDMX-CSV: ask for application/vnd.sdmx.data+csv;version=2.0.0 (or version=1.0.0)",
+        "a data query is data/{context}/{agency}/{id}/{version}/{key}",
+    ) {
+        Ok(x) => x,
+        Err((status, why)) => return error(status, why),
     };
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let csv1 = accept.contains("data+csv") && accept.contains("version=1.0");
-    if !accepts(headers, &["data+csv", "text/csv"]) {
-        return error(
-            StatusCode::NOT_ACCEPTABLE,
-            "data are served as SDMX-CSV: ask for application/vnd.sdmx.data+csv;version=2.0.0 (or version=1.0.0)",
-        );
-    }
-    let seg = segments(rest);
-    if seg.len() > 5 {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "a data query is data/{context}/{agency}/{id}/{version}/{key}",
-        );
-    }
     let part = |i: usize, default: &'static str| seg.get(i).copied().unwrap_or(default);
     let (context, agency, id, version, key) = (
         part(0, "*"),

@@ -10,7 +10,9 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 
 use super::chart::{self, Line};
-use super::{Columns, Ctx, enc, esc, missing, param, shell, time_dim};
+use super::{
+    Columns, Ctx, chosen_period, enc, esc, missing, param, period_select, select, shell, time_dim,
+};
 use crate::api::Shared;
 use crate::catalogue::{Release, TableData};
 
@@ -162,49 +164,35 @@ pub(crate) async fn table(
         esc(&t.name),
         cx.lang.code()
     );
-    let select_dim = |name: &str, label: &str, current: Option<usize>, none: bool| {
-        let mut s = format!(
-            "<div><label for=\"f-{name}\">{label}</label><select id=\"f-{name}\" name=\"{name}\">"
-        );
-        if none {
-            let _ = write!(s, "<option value=\"\">{}</option>", cx.t("none"));
-        }
-        for (i, d) in t.dims.iter().enumerate() {
-            let _ = write!(
-                s,
-                "<option value=\"{}\"{}>{}</option>",
-                esc(d),
-                if current == Some(i) { " selected" } else { "" },
-                esc(&r.labels.dim(d, sp))
-            );
-        }
-        s.push_str("</select></div>");
-        s
+    let dim_options = |none: bool| {
+        let first = none.then(|| (String::new(), cx.t("none").to_string()));
+        first
+            .into_iter()
+            .chain(t.dims.iter().map(|d| (d.clone(), r.labels.dim(d, sp))))
+            .collect::<Vec<_>>()
     };
-    body.push_str(&select_dim("x", cx.t("x_axis"), Some(x), false));
-    body.push_str(&select_dim("series", cx.t("series"), series, true));
+    body.push_str(&select(
+        "x",
+        cx.t("x_axis"),
+        dim_options(false),
+        |v| v == t.dims[x],
+        None,
+    ));
+    body.push_str(&select(
+        "series",
+        cx.t("series"),
+        dim_options(true),
+        |v| series.map(|s| t.dims[s].as_str()) == Some(v),
+        None,
+    ));
     for (d, dim) in t.dims.iter().enumerate() {
-        let _ = write!(
-            body,
-            "<div><label for=\"f-d-{dim}\">{}</label><select id=\"f-d-{dim}\" name=\"{}\" multiple size=\"{}\">",
-            esc(&r.labels.dim(dim, sp)),
-            esc(dim),
-            all[d].len().clamp(2, 6)
-        );
-        for code in &all[d] {
-            let _ = write!(
-                body,
-                "<option value=\"{}\"{}>{}</option>",
-                esc(code),
-                if pick[d].contains(code) {
-                    " selected"
-                } else {
-                    ""
-                },
-                esc(&label(r, dim, code, sp))
-            );
-        }
-        body.push_str("</select></div>");
+        body.push_str(&select(
+            dim,
+            &r.labels.dim(dim, sp),
+            all[d].iter().map(|c| (c.clone(), label(r, dim, c, sp))),
+            |v| pick[d].iter().any(|p| p == v),
+            Some(all[d].len().clamp(2, 6)),
+        ));
     }
     let _ = write!(
         body,
@@ -419,11 +407,7 @@ pub(crate) async fn map(
     };
     let time = time_dim(t);
     let periods: Vec<String> = time.map(|ti| codes(t)[ti].clone()).unwrap_or_default();
-    let period = param(&params, "period")
-        .filter(|p| periods.iter().any(|x| x == p))
-        .map(str::to_string)
-        .or_else(|| periods.iter().find(|p| *p == "_T").cloned())
-        .or_else(|| periods.last().cloned());
+    let period = chosen_period(&params, &periods);
     let cols = Columns::of(t);
     let mut values: BTreeMap<String, f64> = BTreeMap::new();
     for row in &t.rows {
@@ -440,63 +424,33 @@ pub(crate) async fn map(
         }
     }
     let mut body = format!(
-        "<form class=\"filters\" method=\"get\" action=\"/map\"><input type=\"hidden\" name=\"lang\" value=\"{}\"><input type=\"hidden\" name=\"release\" value=\"{}\"><div><label for=\"f-table\">{}</label><select id=\"f-table\" name=\"table\">",
+        "<form class=\"filters\" method=\"get\" action=\"/map\"><input type=\"hidden\" name=\"lang\" value=\"{}\"><input type=\"hidden\" name=\"release\" value=\"{}\">",
         cx.lang.code(),
         esc(&r.id),
-        cx.t("table")
     );
     let mut seen = BTreeSet::new();
-    for (ct, _) in &choices {
-        if seen.insert(&ct.name) {
-            let _ = write!(
-                body,
-                "<option value=\"{}\"{}>{}</option>",
-                esc(&ct.name),
-                if ct.name == t.name { " selected" } else { "" },
-                esc(&ct.title)
-            );
-        }
-    }
-    let _ = write!(
-        body,
-        "</select></div><div><label for=\"f-dim\">{}</label><select id=\"f-dim\" name=\"dim\">",
-        cx.t("map_dim")
-    );
-    for (ct, cd) in choices.iter().filter(|(ct, _)| ct.name == t.name) {
-        let _ = write!(
-            body,
-            "<option value=\"{}\"{}>{}</option>",
-            esc(&ct.dims[*cd]),
-            if *cd == d { " selected" } else { "" },
-            esc(&r.labels.dim(&ct.dims[*cd], sp))
-        );
-    }
-    body.push_str("</select></div>");
+    body.push_str(&select(
+        "table",
+        cx.t("table"),
+        choices
+            .iter()
+            .filter(|(ct, _)| seen.insert(&ct.name))
+            .map(|(ct, _)| (ct.name.clone(), ct.title.clone())),
+        |v| v == t.name,
+        None,
+    ));
+    body.push_str(&select(
+        "dim",
+        cx.t("map_dim"),
+        choices
+            .iter()
+            .filter(|(ct, _)| ct.name == t.name)
+            .map(|(ct, cd)| (ct.dims[*cd].clone(), r.labels.dim(&ct.dims[*cd], sp))),
+        |v| v == t.dims[d],
+        None,
+    ));
     if !periods.is_empty() {
-        let _ = write!(
-            body,
-            "<div><label for=\"f-period\">{}</label><select id=\"f-period\" name=\"period\">",
-            cx.t("period")
-        );
-        for p in &periods {
-            let name = if p == "_T" {
-                cx.t("total_period").to_string()
-            } else {
-                p.clone()
-            };
-            let _ = write!(
-                body,
-                "<option value=\"{}\"{}>{}</option>",
-                esc(p),
-                if Some(p) == period.as_ref() {
-                    " selected"
-                } else {
-                    ""
-                },
-                esc(&name)
-            );
-        }
-        body.push_str("</select></div>");
+        body.push_str(&period_select(&cx, &periods, period.as_ref()));
     }
     let _ = write!(
         body,
@@ -577,11 +531,7 @@ pub(crate) async fn mirror(
     let periods: Vec<String> = time_dim(dep)
         .map(|ti| codes(dep)[ti].clone())
         .unwrap_or_default();
-    let period = param(&params, "period")
-        .filter(|p| periods.iter().any(|x| x == p))
-        .map(str::to_string)
-        .or_else(|| periods.iter().find(|p| *p == "_T").cloned())
-        .or_else(|| periods.last().cloned());
+    let period = chosen_period(&params, &periods);
     // (reporter, counterpart) → value, the other dimensions at their total.
     let pairs = |t: &TableData| -> BTreeMap<(String, String), Option<f64>> {
         let cols = Columns::of(t);
@@ -608,33 +558,15 @@ pub(crate) async fn mirror(
     let (d, a) = (pairs(dep), pairs(arr));
     let reporters_b: BTreeSet<&String> = a.keys().map(|(rep, _)| rep).collect();
     let mut body = format!(
-        "<p>{}</p><form class=\"filters\" method=\"get\" action=\"/mirror\"><input type=\"hidden\" name=\"lang\" value=\"{}\"><input type=\"hidden\" name=\"release\" value=\"{}\"><div><label for=\"f-period\">{}</label><select id=\"f-period\" name=\"period\">",
+        "<p>{}</p><form class=\"filters\" method=\"get\" action=\"/mirror\"><input type=\"hidden\" name=\"lang\" value=\"{}\"><input type=\"hidden\" name=\"release\" value=\"{}\">{}",
         cx.t("mirror_intro"),
         cx.lang.code(),
         esc(&r.id),
-        cx.t("period")
+        period_select(&cx, &periods, period.as_ref())
     );
-    for p in &periods {
-        let name = if p == "_T" {
-            cx.t("total_period").to_string()
-        } else {
-            p.clone()
-        };
-        let _ = write!(
-            body,
-            "<option value=\"{}\"{}>{}</option>",
-            esc(p),
-            if Some(p) == period.as_ref() {
-                " selected"
-            } else {
-                ""
-            },
-            esc(&name)
-        );
-    }
     let _ = write!(
         body,
-        "</select></div><div><button type=\"submit\">{}</button></div></form>",
+        "<div><button type=\"submit\">{}</button></div></form>",
         cx.t("show")
     );
     let mut labels = Vec::new();

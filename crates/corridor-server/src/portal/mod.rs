@@ -219,6 +219,63 @@ pub(crate) fn missing(cx: &Ctx, current: &str, message: &str) -> Response {
     r
 }
 
+/// A labelled `<select>` of `options` (value, text), with the chosen ones
+/// selected; `multiple` gives the visible rows of a multiple choice.
+pub(crate) fn select(
+    name: &str,
+    label: &str,
+    options: impl IntoIterator<Item = (String, String)>,
+    chosen: impl Fn(&str) -> bool,
+    multiple: Option<usize>,
+) -> String {
+    let id = format!("f-{}", name.replace('.', "-"));
+    let mut s = format!(
+        "<div><label for=\"{id}\">{}</label><select id=\"{id}\" name=\"{}\"{}>",
+        esc(label),
+        esc(name),
+        multiple.map_or(String::new(), |n| format!(" multiple size=\"{n}\""))
+    );
+    for (value, text) in options {
+        let _ = write!(
+            s,
+            "<option value=\"{}\"{}>{}</option>",
+            esc(&value),
+            if chosen(&value) { " selected" } else { "" },
+            esc(&text)
+        );
+    }
+    s.push_str("</select></div>");
+    s
+}
+
+/// The period `?period=` names if the table has it, else the whole
+/// period (`_T`) if published, else the latest.
+pub(crate) fn chosen_period(params: &[(String, String)], periods: &[String]) -> Option<String> {
+    param(params, "period")
+        .filter(|p| periods.iter().any(|x| x == p))
+        .map(str::to_string)
+        .or_else(|| periods.iter().find(|p| *p == "_T").cloned())
+        .or_else(|| periods.last().cloned())
+}
+
+/// The choice of a period, the whole period named in words.
+pub(crate) fn period_select(cx: &Ctx, periods: &[String], period: Option<&String>) -> String {
+    select(
+        "period",
+        cx.t("period"),
+        periods.iter().map(|p| {
+            let name = if p == "_T" {
+                cx.t("total_period").to_string()
+            } else {
+                p.clone()
+            };
+            (p.clone(), name)
+        }),
+        |v| Some(v) == period.map(String::as_str),
+        None,
+    )
+}
+
 /// The columns of a table's CSV that hold the value and its statuses.
 pub(crate) struct Columns {
     pub value: usize,

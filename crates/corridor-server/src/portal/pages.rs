@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 
 use super::chart::{self, Line};
-use super::{Ctx, esc, missing, param, series, shell, time_dim};
+use super::{Ctx, esc, missing, param, select, series, shell, time_dim};
 use crate::api::Shared;
 use crate::catalogue::{Release, TableData};
 
@@ -332,22 +332,16 @@ pub(crate) async fn synthetic(
         cx.lang.code(),
         esc(&r.id)
     );
-    let _ = write!(
-        body,
-        "<div><label for=\"f-name\">{}</label><select id=\"f-name\" name=\"name\">",
-        cx.t("synthetic")
-    );
-    for x in &list {
-        let n = x["name"].as_str().unwrap_or_default();
-        let _ = write!(
-            body,
-            "<option value=\"{}\"{}>{}</option>",
-            esc(n),
-            if n == name { " selected" } else { "" },
-            esc(x["title"].as_str().unwrap_or(n))
-        );
-    }
-    body.push_str("</select></div>");
+    body.push_str(&select(
+        "name",
+        cx.t("synthetic"),
+        list.iter().map(|x| {
+            let n = x["name"].as_str().unwrap_or_default();
+            (n.to_string(), x["title"].as_str().unwrap_or(n).to_string())
+        }),
+        |v| v == name,
+        None,
+    ));
     for (i, col) in columns.iter().enumerate() {
         let mut values: Vec<&str> = records
             .iter()
@@ -357,22 +351,18 @@ pub(crate) async fn synthetic(
         values.sort_unstable();
         values.dedup();
         let cur = chosen.iter().find(|(j, _)| *j == i).map(|(_, v)| *v);
-        let _ = write!(
-            body,
-            "<div><label for=\"a-{col}\">{}</label><select id=\"a-{col}\" name=\"a.{col}\"><option value=\"\">{}</option>",
-            esc(&r.labels.dim(col, cx.lang.spanish())),
-            cx.t("any")
-        );
-        for v in values {
-            let _ = write!(
-                body,
-                "<option value=\"{}\"{}>{}</option>",
-                esc(v),
-                if cur == Some(v) { " selected" } else { "" },
-                esc(&r.labels.code(col, v, cx.lang.spanish()))
-            );
-        }
-        body.push_str("</select></div>");
+        let any = (String::new(), cx.t("any").to_string());
+        body.push_str(&select(
+            &format!("a.{col}"),
+            &r.labels.dim(col, cx.lang.spanish()),
+            std::iter::once(any).chain(
+                values
+                    .iter()
+                    .map(|v| (v.to_string(), r.labels.code(col, v, cx.lang.spanish()))),
+            ),
+            |v| cur == Some(v),
+            None,
+        ));
     }
     let _ = write!(
         body,
