@@ -173,6 +173,16 @@ enum Command {
         #[command(subcommand)]
         command: release_commands::ReleaseCommand,
     },
+    /// Organisations, users (admin, contributor, analyst, publisher) and API tokens
+    Admin {
+        #[command(subcommand)]
+        command: admin_commands::AdminCommand,
+    },
+    /// The audit log: verify its hash chain, or show it
+    Audit {
+        #[command(subcommand)]
+        command: admin_commands::AuditCommand,
+    },
     /// Serve the published releases: the public, read-only API (JSON, CSV, SDMX-CSV, files, OpenAPI)
     Serve {
         /// The workspace whose releases/ to serve
@@ -225,6 +235,7 @@ enum MappingCommand {
     },
 }
 
+mod admin_commands;
 mod analysis_commands;
 mod demo_commands;
 mod protect_commands;
@@ -321,6 +332,8 @@ fn main() -> Result<()> {
         } => workspace_commands::budget(&workspace, dataset.as_deref(), set, json),
         Command::Protect { command } => protect_commands::protect(command),
         Command::Release { command } => release_commands::release(command),
+        Command::Admin { command } => admin_commands::admin(command),
+        Command::Audit { command } => admin_commands::audit(command),
         Command::Serve {
             workspace,
             releases,

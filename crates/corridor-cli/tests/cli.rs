@@ -20,7 +20,7 @@ fn help_lists_every_command_with_one_line() {
     let text = stdout(&out);
     for cmd in [
         "demo", "generate", "init", "ingest", "mapping", "sql", "status", "standard", "country",
-        "codes", "budget", "release", "protect",
+        "codes", "budget", "release", "protect", "serve", "admin", "audit",
     ] {
         assert!(
             text.lines().any(|l| l.trim_start().starts_with(cmd)),
@@ -709,4 +709,79 @@ fn sql_refuses_to_write_and_encode_makes_a_strong_secret() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+#[test]
+fn admin_makes_organisations_users_and_tokens_and_audit_verify_catches_an_edit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ws = dir.path().join("ws");
+    let w = ws.to_str().unwrap();
+    assert!(corridor(&["init", w]).status.success());
+    // Not a workspace: refused, nothing made.
+    let o = corridor(&[
+        "admin",
+        "org-add",
+        "--workspace",
+        dir.path().to_str().unwrap(),
+        "X",
+    ]);
+    assert!(!o.status.success());
+    assert!(!dir.path().join("access.sqlite").exists());
+
+    for args in [
+        vec!["admin", "org-add", "--workspace", w, "Border Agency GT"],
+        vec![
+            "admin",
+            "user-add",
+            "--workspace",
+            w,
+            "--org",
+            "Border Agency GT",
+            "--role",
+            "contributor",
+            "ana",
+        ],
+    ] {
+        let o = corridor(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let o = corridor(&[
+        "admin",
+        "user-add",
+        "--workspace",
+        w,
+        "--org",
+        "Border Agency GT",
+        "--role",
+        "root",
+        "eve",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("admin, contributor, analyst or publisher")
+    );
+    let o = corridor(&["admin", "token-new", "--workspace", w, "--user", "ana"]);
+    assert!(o.status.success());
+    let token = stdout(&o).lines().last().unwrap().trim().to_string();
+    assert!(token.starts_with("crt_"), "{token}");
+    let secret = token.rsplit('_').next().unwrap().to_string();
+    let o = corridor(&["admin", "list", "--workspace", w]);
+    assert!(stdout(&o).contains("ana") && !stdout(&o).contains(&secret));
+    let o = corridor(&["audit", "show", "--workspace", w]);
+    assert!(stdout(&o).contains("token.new") && !stdout(&o).contains(&secret));
+    let o = corridor(&["audit", "verify", "--workspace", w]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("3 entries"), "{}", stdout(&o));
+
+    // An edited entry: exit code 1 and the line named.
+    let log = ws.join("audit/audit.ndjson");
+    let text = std::fs::read_to_string(&log).unwrap();
+    std::fs::write(
+        &log,
+        text.replace("\"role\":\"contributor\"", "\"role\":\"publisher\""),
+    )
+    .unwrap();
+    let o = corridor(&["audit", "verify", "--workspace", w]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("line 2 (entry 2) was edited"));
 }
