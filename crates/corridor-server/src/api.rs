@@ -685,7 +685,7 @@ fn next_page(path: &str, params: &[(String, String)], offset: usize) -> String {
 }
 
 /// Percent-encodes what a query value may not hold as it is.
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b',') {

@@ -1,14 +1,16 @@
 //! Corridor server: what the public and partner countries see of a
-//! workspace, over HTTP. This first part is the public, read-only API over
-//! published releases, and nothing else: releases are loaded from their
-//! folders, verified (checksums and signature), and served as they are;
-//! no route reads a workspace's records, and no route writes.
+//! workspace, over HTTP: the public, read-only API, SDMX REST 2.0 and the
+//! bilingual portal, all over published releases and nothing else.
+//! Releases are loaded from their folders, verified (checksums and
+//! signature), and served as they are; no route reads a workspace's
+//! records, and no route writes.
 //!
 //! The API: [`Catalogue`] (the verified releases of a folder, with the
 //! ones refused and why), [`router`] (the axum routes: release list, a
-//! table's observations filtered, paginated, as JSON, CSV or SDMX-CSV, file
-//! downloads, the OpenAPI document), [`serve`] and [`serve_blocking`];
-//! errors are [`ServerError`].
+//! table's observations filtered, paginated, as JSON, CSV, SDMX-CSV or
+//! xlsx, file downloads, SDMX structure and data queries, the portal's
+//! pages, the OpenAPI document), [`serve`] and [`serve_blocking`]; errors
+//! are [`ServerError`].
 
 mod api;
 mod catalogue;

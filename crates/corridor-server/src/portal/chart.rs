@@ -33,7 +33,9 @@ fn nice_max(v: f64) -> f64 {
     10.0 * mag
 }
 
-fn number(v: f64) -> String {
+/// A figure as the portal prints it: thousands apart, at most two
+/// decimals.
+pub(crate) fn number(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         let s = format!("{}", v as i64);
         // Thousands separated by thin spaces, readable in both languages.
@@ -55,10 +57,6 @@ fn number(v: f64) -> String {
 /// A round step for about four intervals over `span`.
 fn nice_step(span: f64) -> f64 {
     nice_max(span / 4.0)
-}
-
-pub(crate) fn format_value(v: f64) -> String {
-    number(v)
 }
 
 /// A line chart of `lines` over `xs`, `width` × `height` pixels.

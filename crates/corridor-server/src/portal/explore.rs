@@ -5,13 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Uri};
+use axum::extract::{Path, State};
 use axum::response::Response;
 
 use super::chart::{self, Line};
 use super::{
-    Columns, Ctx, chosen_period, enc, esc, missing, param, period_select, select, shell, time_dim,
+    Columns, TOTAL, Visit, at_totals, chosen_period, enc, esc, missing, param, period_select,
+    select, shell, time_dim,
 };
 use crate::api::Shared;
 use crate::catalogue::{Release, TableData};
@@ -22,29 +22,25 @@ const SHOWN: usize = 500;
 const DEFAULT_SERIES: usize = 8;
 
 /// Every code of each dimension, in order (totals first, then the rest
-/// as published).
+/// sorted), from the table's index.
 fn codes(t: &TableData) -> Vec<Vec<String>> {
-    (0..t.dims.len())
-        .map(|d| {
-            let set: BTreeSet<&str> = t.rows.iter().map(|r| r[d].as_str()).collect();
+    t.index
+        .iter()
+        .map(|ix| {
+            let set: BTreeSet<&str> = ix.keys().map(String::as_str).collect();
             let mut v: Vec<String> = set
                 .iter()
-                .filter(|c| **c == "_T")
+                .filter(|c| **c == TOTAL)
                 .map(|c| c.to_string())
                 .collect();
-            v.extend(set.iter().filter(|c| **c != "_T").map(|c| c.to_string()));
+            v.extend(set.iter().filter(|c| **c != TOTAL).map(|c| c.to_string()));
             v
         })
         .collect()
 }
 
-pub(crate) async fn index(
-    State(c): State<Shared>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let cx = Ctx::new(&uri, &params, &headers);
+pub(crate) async fn index(State(c): State<Shared>, visit: Visit) -> Response {
+    let cx = visit.ctx();
     let Some(r) = cx.release(&c) else {
         return missing(&cx, "explore", cx.t("no_release"));
     };
@@ -89,13 +85,13 @@ fn chosen(
             if !asked.is_empty() {
                 return asked;
             }
-            let not_total = || all[d].iter().filter(|c| *c != "_T").cloned();
+            let not_total = || all[d].iter().filter(|c| *c != TOTAL).cloned();
             if d == x {
                 not_total().collect()
             } else if Some(d) == series {
                 not_total().take(DEFAULT_SERIES).collect()
-            } else if all[d].iter().any(|c| c == "_T") {
-                vec!["_T".to_string()]
+            } else if all[d].iter().any(|c| c == TOTAL) {
+                vec![TOTAL.to_string()]
             } else {
                 all[d].iter().take(1).cloned().collect()
             }
@@ -106,11 +102,9 @@ fn chosen(
 pub(crate) async fn table(
     State(c): State<Shared>,
     Path((release, table)): Path<(String, String)>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-    uri: Uri,
+    visit: Visit,
 ) -> Response {
-    let cx = Ctx::new(&uri, &params, &headers);
+    let cx = visit.ctx();
     let Some(r) = c.release(&release) else {
         return missing(
             &cx,
@@ -123,12 +117,12 @@ pub(crate) async fn table(
     };
     let sp = cx.lang.spanish();
     let dim_at = |name: Option<&str>| name.and_then(|n| t.dims.iter().position(|d| d == n));
-    let x = dim_at(param(&params, "x"))
+    let x = dim_at(param(cx.params, "x"))
         .or_else(|| time_dim(t))
         .unwrap_or(0);
-    let series = dim_at(param(&params, "series")).filter(|s| *s != x);
+    let series = dim_at(param(cx.params, "series")).filter(|s| *s != x);
     let all = codes(t);
-    let pick = chosen(t, &all, &params, x, series);
+    let pick = chosen(t, &all, cx.params, x, series);
     let cols = Columns::of(t);
     let matching: Vec<&Vec<String>> = t
         .rows
@@ -316,7 +310,7 @@ pub(crate) async fn table(
         for (d, dim) in t.dims.iter().enumerate() {
             let _ = write!(body, "<td>{}</td>", esc(&label(r, dim, &row[d], sp)));
         }
-        let value = cols.value(row).map(chart::format_value).unwrap_or_default();
+        let value = cols.value(row).map(chart::number).unwrap_or_default();
         let mut status = Vec::new();
         if cols
             .obs_status
@@ -370,13 +364,8 @@ const COUNTRY_DIMS: &[&str] = &[
     "reporting_country",
 ];
 
-pub(crate) async fn map(
-    State(c): State<Shared>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let cx = Ctx::new(&uri, &params, &headers);
+pub(crate) async fn map(State(c): State<Shared>, visit: Visit) -> Response {
+    let cx = visit.ctx();
     let Some(r) = cx.release(&c) else {
         return missing(&cx, "map", cx.t("no_release"));
     };
@@ -392,7 +381,7 @@ pub(crate) async fn map(
             }
         }
     }
-    let asked = (param(&params, "table"), param(&params, "dim"));
+    let asked = (param(cx.params, "table"), param(cx.params, "dim"));
     let Some(&(t, d)) = choices
         .iter()
         .find(|(t, d)| Some(t.name.as_str()) == asked.0 && asked.1.is_none_or(|a| a == t.dims[*d]))
@@ -407,16 +396,11 @@ pub(crate) async fn map(
     };
     let time = time_dim(t);
     let periods: Vec<String> = time.map(|ti| codes(t)[ti].clone()).unwrap_or_default();
-    let period = chosen_period(&params, &periods);
+    let period = chosen_period(cx.params, &periods);
     let cols = Columns::of(t);
     let mut values: BTreeMap<String, f64> = BTreeMap::new();
     for row in &t.rows {
-        let rest_total = (0..t.dims.len()).all(|k| {
-            k == d
-                || (Some(k) == time && Some(&row[k]) == period.as_ref())
-                || (Some(k) != time && row[k] == "_T")
-        });
-        if rest_total
+        if at_totals(t, row, &[d], period.as_deref())
             && chart::on_map(&row[d])
             && let Some(v) = cols.value(row)
         {
@@ -490,7 +474,7 @@ pub(crate) async fn map(
             body,
             "<tr><td>{}</td><td class=\"n\">{}</td></tr>",
             esc(&label(r, &dim, code, sp)),
-            chart::format_value(*v)
+            chart::number(*v)
         );
     }
     body.push_str("</tbody></table></div>");
@@ -506,13 +490,8 @@ fn by_counterpart<'r>(r: &'r Release, measure: &str) -> Option<&'r TableData> {
     })
 }
 
-pub(crate) async fn mirror(
-    State(c): State<Shared>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let cx = Ctx::new(&uri, &params, &headers);
+pub(crate) async fn mirror(State(c): State<Shared>, visit: Visit) -> Response {
+    let cx = visit.ctx();
     let Some(r) = cx.release(&c) else {
         return missing(&cx, "mirror", cx.t("no_release"));
     };
@@ -531,25 +510,21 @@ pub(crate) async fn mirror(
     let periods: Vec<String> = time_dim(dep)
         .map(|ti| codes(dep)[ti].clone())
         .unwrap_or_default();
-    let period = chosen_period(&params, &periods);
+    let period = chosen_period(cx.params, &periods);
     // (reporter, counterpart) → value, the other dimensions at their total.
     let pairs = |t: &TableData| -> BTreeMap<(String, String), Option<f64>> {
         let cols = Columns::of(t);
         let rep = t.dims.iter().position(|d| d == "reporting_country");
         let cp = t.dims.iter().position(|d| d == "counterpart_country");
-        let time = time_dim(t);
         let mut out = BTreeMap::new();
         let (Some(rep), Some(cp)) = (rep, cp) else {
             return out;
         };
         for row in &t.rows {
-            let ok = (0..t.dims.len()).all(|k| {
-                k == rep
-                    || k == cp
-                    || (Some(k) == time && Some(&row[k]) == period.as_ref())
-                    || (Some(k) != time && row[k] == "_T")
-            });
-            if ok && !row[rep].starts_with('_') && !row[cp].starts_with('_') {
+            if at_totals(t, row, &[rep, cp], period.as_deref())
+                && !row[rep].starts_with('_')
+                && !row[cp].starts_with('_')
+            {
                 out.insert((row[rep].clone(), row[cp].clone()), cols.value(row));
             }
         }
@@ -590,8 +565,8 @@ pub(crate) async fn mirror(
             "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{asym}</td></tr>",
             esc(&name(from)),
             esc(&name(to)),
-            va.map(chart::format_value).unwrap_or_default(),
-            vb.map(chart::format_value).unwrap_or_default()
+            va.map(chart::number).unwrap_or_default(),
+            vb.map(chart::number).unwrap_or_default()
         );
     }
     let lines = [

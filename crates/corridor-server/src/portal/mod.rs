@@ -3,8 +3,9 @@
 //! English and Spanish (`?lang=`, else `Accept-Language`), on a phone's
 //! width, and by keyboard. Its every number comes from a release's own
 //! files, through the same catalogue the API serves: the portal computes
-//! nothing that was not published, except differences shown beside the
-//! figures they come from (net migration, mirror asymmetries).
+//! nothing that was not published, except arithmetic shown beside the
+//! figures it comes from (net migration, changes on the period before,
+//! mirror asymmetries, counts of published synthetic records).
 
 mod chart;
 mod explore;
@@ -20,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::api::Shared;
+pub(crate) use crate::api::encode as enc;
 use crate::catalogue::{Catalogue, Release, TableData};
 pub(crate) use text::Lang;
 
@@ -43,17 +45,34 @@ pub(crate) fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Percent-encodes a query value.
-pub(crate) fn enc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b',') {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
+/// What a page request brings: its URI, query and headers.
+pub(crate) struct Visit {
+    uri: Uri,
+    params: Vec<(String, String)>,
+    headers: HeaderMap,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Visit {
+    type Rejection = axum::extract::rejection::QueryRejection;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Visit, Self::Rejection> {
+        let axum::extract::Query(params) =
+            axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)?;
+        Ok(Visit {
+            uri: parts.uri.clone(),
+            params,
+            headers: parts.headers.clone(),
+        })
     }
-    out
+}
+
+impl Visit {
+    pub(crate) fn ctx(&self) -> Ctx<'_> {
+        Ctx::new(&self.uri, &self.params, &self.headers)
+    }
 }
 
 /// What every page knows: the language, the query it was asked with, and
@@ -307,6 +326,25 @@ pub(crate) fn time_dim(t: &TableData) -> Option<usize> {
         .find_map(|d| t.dims.iter().position(|x| x == d))
 }
 
+/// Whether `row` has every dimension at its total but the `free` ones and
+/// the time dimension, which must be at `period`.
+pub(crate) fn at_totals(
+    t: &TableData,
+    row: &[String],
+    free: &[usize],
+    period: Option<&str>,
+) -> bool {
+    let time = time_dim(t);
+    (0..t.dims.len()).all(|k| {
+        free.contains(&k)
+            || if Some(k) == time {
+                Some(row[k].as_str()) == period
+            } else {
+                row[k] == TOTAL
+            }
+    })
+}
+
 /// A table's series over time where every other dimension is at
 /// `fixed[d]` (or its total `_T` where `fixed` is silent): periods in
 /// order, values (None where withheld). None when some dimension has no
@@ -320,7 +358,7 @@ pub(crate) fn series(
     let mut points: BTreeMap<String, Option<f64>> = BTreeMap::new();
     for row in &t.rows {
         let ok = (0..t.dims.len())
-            .all(|d| d == time || row[d] == *fixed.get(&d).copied().unwrap_or(corridor_total()));
+            .all(|d| d == time || row[d] == *fixed.get(&d).copied().unwrap_or(TOTAL));
         if ok && !row[time].starts_with('_') {
             points.insert(row[time].clone(), cols.value(row));
         }
@@ -331,6 +369,5 @@ pub(crate) fn series(
     Some(points.into_iter().unzip())
 }
 
-pub(crate) fn corridor_total() -> &'static str {
-    "_T"
-}
+/// The code of a total, as the releases write it.
+pub(crate) const TOTAL: &str = "_T";

@@ -5,12 +5,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Uri};
+use axum::extract::State;
 use axum::response::Response;
 
 use super::chart::{self, Line};
-use super::{Ctx, esc, missing, param, select, series, shell, time_dim};
+use super::{Ctx, TOTAL, Visit, esc, missing, param, select, series, shell, time_dim};
 use crate::api::Shared;
 use crate::catalogue::{Release, TableData};
 
@@ -54,7 +53,7 @@ fn card(
         let _ = write!(
             s,
             "<p><span class=\"big\">{}</span> <span class=\"note\">{} ({})</span>",
-            chart::format_value(last),
+            chart::number(last),
             cx.t("latest"),
             esc(&xs[i])
         );
@@ -65,7 +64,7 @@ fn card(
                 s,
                 "<br><span class=\"note\">{}{} {}</span>",
                 if d >= 0.0 { "+" } else { "" },
-                chart::format_value(d),
+                chart::number(d),
                 cx.t("change")
             );
         }
@@ -93,13 +92,8 @@ fn card(
     s
 }
 
-pub(crate) async fn home(
-    State(c): State<Shared>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let cx = Ctx::new(&uri, &params, &headers);
+pub(crate) async fn home(State(c): State<Shared>, visit: Visit) -> Response {
+    let cx = visit.ctx();
     let Some(r) = cx.release(&c) else {
         let body = format!("<p>{}</p>", cx.t("no_release"));
         return shell(&cx, "home", cx.t("site"), &body);
@@ -156,14 +150,14 @@ pub(crate) async fn home(
         if let Some(total) = t
             .rows
             .iter()
-            .find(|row| row[..t.dims.len()].iter().all(|v| v == "_T"))
+            .find(|row| row[..t.dims.len()].iter().all(|v| v == TOTAL))
             .and_then(|row| cols.value(row))
         {
             let _ = write!(
                 body,
                 "<p>{}: <strong>{}</strong> · <a href=\"{}\">{}</a></p>",
                 esc(&t.title),
-                chart::format_value(total),
+                chart::number(total),
                 cx.href(&format!("/explore/{}/{}", r.id, t.name), &[]),
                 cx.t("open_explorer")
             );
@@ -182,13 +176,8 @@ pub(crate) async fn home(
     shell(&cx, "home", cx.t("site"), &body)
 }
 
-pub(crate) async fn releases(
-    State(c): State<Shared>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let cx = Ctx::new(&uri, &params, &headers);
+pub(crate) async fn releases(State(c): State<Shared>, visit: Visit) -> Response {
+    let cx = visit.ctx();
     let mut body = String::new();
     if c.releases.is_empty() {
         let _ = write!(body, "<p>{}</p>", cx.t("no_release"));
@@ -242,13 +231,8 @@ pub(crate) async fn releases(
     shell(&cx, "releases", cx.t("releases"), &body)
 }
 
-pub(crate) async fn methods(
-    State(c): State<Shared>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let cx = Ctx::new(&uri, &params, &headers);
+pub(crate) async fn methods(State(c): State<Shared>, visit: Visit) -> Response {
+    let cx = visit.ctx();
     let Some(r) = cx.release(&c) else {
         return missing(&cx, "methods", cx.t("no_release"));
     };
@@ -272,13 +256,8 @@ pub(crate) async fn methods(
 /// The synthetic-data explorer: attribute filters, the published
 /// aggregate count of the combination beside the synthetic data's, the
 /// matching synthetic records and the utility report.
-pub(crate) async fn synthetic(
-    State(c): State<Shared>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let cx = Ctx::new(&uri, &params, &headers);
+pub(crate) async fn synthetic(State(c): State<Shared>, visit: Visit) -> Response {
+    let cx = visit.ctx();
     let Some(r) = cx.release(&c) else {
         return missing(&cx, "synthetic", cx.t("no_release"));
     };
@@ -295,7 +274,7 @@ pub(crate) async fn synthetic(
             &format!("<p>{}</p>", cx.t("no_synthetic")),
         );
     };
-    let name = param(&params, "name").unwrap_or(first["name"].as_str().unwrap_or_default());
+    let name = param(cx.params, "name").unwrap_or(first["name"].as_str().unwrap_or_default());
     let Some(s) = list.iter().find(|s| s["name"] == name) else {
         return missing(&cx, "synthetic", &format!("{name}?"));
     };
@@ -321,7 +300,7 @@ pub(crate) async fn synthetic(
     let chosen: Vec<(usize, &str)> = columns
         .iter()
         .enumerate()
-        .filter_map(|(i, c)| param(&params, &format!("a.{c}")).map(|v| (i, v)))
+        .filter_map(|(i, c)| param(cx.params, &format!("a.{c}")).map(|v| (i, v)))
         .collect();
 
     let mut body = String::new();
