@@ -207,7 +207,10 @@ impl Access {
                  role TEXT NOT NULL, created TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS tokens (
                  id TEXT PRIMARY KEY, user INTEGER NOT NULL REFERENCES users(id),
-                 hash TEXT NOT NULL, created TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);",
+                 hash TEXT NOT NULL, created TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
+             CREATE TABLE IF NOT EXISTS sources (
+                 name TEXT PRIMARY KEY, org INTEGER NOT NULL REFERENCES organisations(id),
+                 assigned TEXT NOT NULL);",
         )?;
         Ok(Access {
             conn,
@@ -263,17 +266,7 @@ impl Access {
         role: Role,
     ) -> Result<User, AccessError> {
         check_name("user", name)?;
-        let org_id: i64 = self
-            .conn
-            .query_row("SELECT id FROM organisations WHERE name = ?1", [org], |r| {
-                r.get(0)
-            })
-            .optional()?
-            .ok_or_else(|| {
-                AccessError::NotFound(format!(
-                    "no organisation `{org}`: `corridor admin org add {org}` makes it"
-                ))
-            })?;
+        let org_id = self.org_id(org)?;
         let created = now();
         let n = self.conn.execute(
             "INSERT INTO users (name, org, role, created) VALUES (?1, ?2, ?3, ?4) ON CONFLICT(name) DO NOTHING",
@@ -396,6 +389,55 @@ impl Access {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Makes `source` the organisation's: its contributors may upload to
+    /// it, and its members may read its submissions and quarantine. A
+    /// source has one organisation; assigning it again moves it.
+    pub fn assign_source(&self, actor: &str, org: &str, source: &str) -> Result<(), AccessError> {
+        let org_id = self.org_id(org)?;
+        self.conn.execute(
+            "INSERT INTO sources (name, org, assigned) VALUES (?1, ?2, ?3)
+             ON CONFLICT(name) DO UPDATE SET org = excluded.org, assigned = excluded.assigned",
+            params![source, org_id, now()],
+        )?;
+        self.audit
+            .append(actor, org, "source.assign", json!({ "source": source }))?;
+        Ok(())
+    }
+
+    /// The organisation `source` belongs to, if any.
+    pub fn source_owner(&self, source: &str) -> Result<Option<String>, AccessError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT o.name FROM sources s JOIN organisations o ON o.id = s.org WHERE s.name = ?1",
+                [source],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Every source with its organisation, by source.
+    pub fn sources(&self) -> Result<Vec<(String, String)>, AccessError> {
+        let mut st = self.conn.prepare(
+            "SELECT s.name, o.name FROM sources s JOIN organisations o ON o.id = s.org ORDER BY s.name",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn org_id(&self, org: &str) -> Result<i64, AccessError> {
+        self.conn
+            .query_row("SELECT id FROM organisations WHERE name = ?1", [org], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .ok_or_else(|| {
+                AccessError::NotFound(format!(
+                    "no organisation `{org}`: `corridor admin org-add {org}` makes it"
+                ))
+            })
     }
 
     /// Who `token` belongs to. Any token that is malformed, unknown,

@@ -29,6 +29,16 @@ pub enum AdminCommand {
         /// The user's name
         name: String,
     },
+    /// Give a source to an organisation: keep its mapping in the workspace, so that the organisation's contributors can upload to it over HTTP and its members read its submissions
+    SourceAdd {
+        #[arg(long)]
+        workspace: PathBuf,
+        /// The organisation
+        #[arg(long)]
+        org: String,
+        /// The source's mapping (its `source` names the source): checked as an ingest checks it, then copied to WORKSPACE/mappings/
+        mapping: PathBuf,
+    },
     /// Make an API token for a user: printed once, stored only as an argon2 hash
     TokenNew {
         #[arg(long)]
@@ -99,6 +109,35 @@ pub fn admin(command: AdminCommand) -> Result<()> {
                 u.role.name()
             );
         }
+        AdminCommand::SourceAdd {
+            workspace,
+            org,
+            mapping,
+        } => {
+            let ws = corridor_store::Workspace::open(&workspace)?;
+            let access = open(&workspace)?;
+            // The organisation first: a mapping is not kept for nobody.
+            if !access.orgs()?.iter().any(|o| o.name == org) {
+                anyhow::bail!(
+                    "no organisation `{org}`: `corridor admin org-add --workspace {} {org}` makes it",
+                    workspace.display()
+                );
+            }
+            let registered = ws
+                .register_mapping(&mapping)
+                .with_context(|| format!("the mapping {}", mapping.display()))?;
+            access.assign_source(CONSOLE, &org, &registered.source)?;
+            println!(
+                "Source `{}` ({}) is `{org}`'s; its mapping is kept as {}.",
+                registered.source,
+                registered.record_type,
+                registered.path.display()
+            );
+            println!(
+                "  Its contributors upload with: POST /api/sources/{}/submissions?file_name=NAME (Authorization: Bearer TOKEN)",
+                registered.source
+            );
+        }
         AdminCommand::TokenNew { workspace, user } => {
             let (info, token) = open(&workspace)?.new_token(CONSOLE, &user)?;
             println!(
@@ -114,11 +153,16 @@ pub fn admin(command: AdminCommand) -> Result<()> {
         AdminCommand::List { workspace, json } => {
             let a = open(&workspace)?;
             let (orgs, users, tokens) = (a.orgs()?, a.users()?, a.tokens()?);
+            let sources = a.sources()?;
             if json {
+                let sources: Vec<_> = sources
+                    .iter()
+                    .map(|(s, o)| serde_json::json!({"source": s, "organisation": o}))
+                    .collect();
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&serde_json::json!({
-                        "organisations": orgs, "users": users, "tokens": tokens
+                        "organisations": orgs, "users": users, "tokens": tokens, "sources": sources
                     }))?
                 );
                 return Ok(());
@@ -130,6 +174,10 @@ pub fn admin(command: AdminCommand) -> Result<()> {
             println!("Users:");
             for u in &users {
                 println!("  {:<20} {:<12} {}", u.name, u.role.name(), u.org);
+            }
+            println!("Sources:");
+            for (s, o) in &sources {
+                println!("  {s:<20} {o}");
             }
             println!("Tokens:");
             for t in &tokens {

@@ -93,7 +93,13 @@ pub fn demo(
     println!();
     match serve {
         None => println!("Stopped after the release (--no-serve)."),
-        Some(addr) => crate::serve_commands::serve(&layout.releases, &addr)?,
+        Some(addr) => {
+            let members = crate::serve_commands::members(
+                &layout.workspace,
+                corridor_server::DEFAULT_MAX_UPLOAD,
+            )?;
+            crate::serve_commands::serve(&layout.releases, &addr, Some(members))?
+        }
     }
     Ok(())
 }

@@ -194,6 +194,9 @@ enum Command {
         /// Address to listen on (port 0 picks a free one)
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: String,
+        /// The largest file a contributor may upload (e.g. 512M, 2G); members' routes need --workspace
+        #[arg(long, default_value = "1G")]
+        max_upload: String,
     },
     /// Print the data standard (record types, fields, code lists) as Markdown
     Standard,
@@ -338,9 +341,17 @@ fn main() -> Result<()> {
             workspace,
             releases,
             addr,
+            max_upload,
         } => {
+            let Some(max_upload) = corridor_store::parse_size(&max_upload) else {
+                anyhow::bail!("--max-upload {max_upload}: write a size such as 512M or 2G");
+            };
+            let members = match (&workspace, &releases) {
+                (Some(ws), None) => Some(serve_commands::members(ws, max_upload as u64)?),
+                _ => None,
+            };
             let dir = serve_commands::releases_dir(workspace.as_deref(), releases)?;
-            serve_commands::serve(&dir, &addr)
+            serve_commands::serve(&dir, &addr, members)
         }
         Command::Standard => {
             print!("{}", corridor_model::docs::standard_markdown());

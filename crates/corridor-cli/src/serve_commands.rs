@@ -16,22 +16,34 @@ pub fn releases_dir(workspace: Option<&Path>, releases: Option<PathBuf>) -> Resu
     }
 }
 
+/// The members' routes over `workspace`.
+pub fn members(workspace: &Path, max_upload: u64) -> Result<corridor_server::Members> {
+    corridor_server::Members::open(workspace, max_upload)
+        .with_context(|| format!("opening {} for its members", workspace.display()))
+}
+
 /// Loads, verifies and serves the releases in `dir` on `addr` until
-/// Ctrl-C.
-pub fn serve(dir: &Path, addr: &str) -> Result<()> {
+/// Ctrl-C; with `members` (a workspace), its members' routes too.
+pub fn serve(dir: &Path, addr: &str, members: Option<corridor_server::Members>) -> Result<()> {
     init_logs();
     let catalogue = corridor_server::Catalogue::load(dir)
         .with_context(|| format!("loading the releases in {}", dir.display()))?;
+    let with_members = members.is_some();
     for r in catalogue.refused() {
         eprintln!("warning: not serving {}: {}", r.dir.display(), r.why);
     }
     let n = catalogue.ids().len();
-    corridor_server::serve_blocking(addr, catalogue, |bound| {
+    corridor_server::serve_blocking(addr, catalogue, members, |bound| {
         println!(
             "Serving {n} release{} from {}.\n  Portal:    http://{bound}/  (English; http://{bound}/?lang=es in Spanish)\n  API:       http://{bound}/api/releases  (OpenAPI: http://{bound}/api/openapi.json)\n  SDMX REST: http://{bound}/sdmx/v2/structure/dataflow\nCtrl-C stops.",
             if n == 1 { "" } else { "s" },
             dir.display()
         );
+        if with_members {
+            println!(
+                "  Members:   http://{bound}/api/me and the routes of /api/openapi.json tagged `members` (Authorization: Bearer TOKEN)"
+            );
+        }
     })?;
     println!("Stopped.");
     Ok(())

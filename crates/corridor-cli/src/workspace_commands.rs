@@ -109,6 +109,9 @@ pub fn ingest(
         bar.finish_and_clear();
         let outcome = outcome
             .with_context(|| format!("submitting {} with {}", file.display(), mapping.display()))?;
+        let mut summary = outcome.summary();
+        summary["file"] = serde_json::json!(file.display().to_string());
+        reports.push(summary);
         match outcome {
             Outcome::AlreadyIngested { submission } => {
                 if !json {
@@ -119,7 +122,6 @@ pub fn ingest(
                         submission.rows_stored
                     );
                 }
-                reports.push(serde_json::json!({"file": file.display().to_string(), "already_ingested": submission}));
             }
             Outcome::Committed {
                 submission,
@@ -144,7 +146,6 @@ pub fn ingest(
                         println!("  superseded: {}", superseded.join(", "));
                     }
                 }
-                reports.push(serde_json::json!({"submission": submission, "report": report, "superseded": superseded}));
             }
         }
     }

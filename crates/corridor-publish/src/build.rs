@@ -96,30 +96,15 @@ pub fn build_release(
         if req.per_100000 {
             for_rates.insert(i, raw.clone());
         }
-        let protect_err = |source| PublishError::Protect {
-            table: req.name.clone(),
-            source,
-        };
-        let protected = match req.method {
-            MethodName::CellKey => {
-                let ptable = PTable::new(req.ptable.unwrap_or_default()).map_err(protect_err)?;
-                corridor_protect::cell_key_perturb(&raw, &ptable).map_err(protect_err)?
-            }
-            MethodName::Rr3 => corridor_protect::random_round_3(&raw).map_err(protect_err)?,
-            MethodName::Dp => dp_table(ws, spec, req, &raw).map_err(|e| match e {
-                DpFailure::Protect(source) => protect_err(source),
-                DpFailure::Domain(why) => PublishError::Spec {
-                    path: "(given)".into(),
-                    why: format!("[[table]] `{}`: {why}", req.name),
-                },
-                DpFailure::Ledger(e) => PublishError::Store(e),
-            })?,
-            MethodName::Suppression => {
-                linked.push((i, title, raw));
-                entries.push(None);
-                utility.push(None);
-                continue;
-            }
+        let output = format!(
+            "release {} ({}), table {}",
+            spec.version, spec.title, req.name
+        );
+        let Some(protected) = protect_alone(ws, req, &raw, &spec.reference_period, &output)? else {
+            linked.push((i, title, raw));
+            entries.push(None);
+            utility.push(None);
+            continue;
         };
         utility.push(Some(measure_utility(&req.name, &title, &raw, &protected)));
         entries.push(Some(Entry {
@@ -196,6 +181,75 @@ pub fn build_release(
     seal(spec, &entries, &micro, &synth, &utility, &seed, out)
 }
 
+/// One table protected by its method, or None for suppression, which
+/// protects a release's suppressed tables together.
+fn protect_alone(
+    ws: &Workspace,
+    req: &TableRequest,
+    raw: &corridor_stats::Table,
+    reference_period: &str,
+    output: &str,
+) -> Result<Option<Protected<PublishedTable>>, PublishError> {
+    let protect_err = |source| PublishError::Protect {
+        table: req.name.clone(),
+        source,
+    };
+    Ok(Some(match req.method {
+        MethodName::CellKey => {
+            let ptable = PTable::new(req.ptable.unwrap_or_default()).map_err(protect_err)?;
+            corridor_protect::cell_key_perturb(raw, &ptable).map_err(protect_err)?
+        }
+        MethodName::Rr3 => corridor_protect::random_round_3(raw).map_err(protect_err)?,
+        MethodName::Dp => {
+            dp_table(ws, reference_period, req, raw, output).map_err(|e| match e {
+                DpFailure::Protect(source) => protect_err(source),
+                DpFailure::Domain(why) => PublishError::Spec {
+                    path: "(given)".into(),
+                    why: format!("[[table]] `{}`: {why}", req.name),
+                },
+                DpFailure::Ledger(e) => PublishError::Store(e),
+            })?
+        }
+        MethodName::Suppression => return Ok(None),
+    }))
+}
+
+/// One table on the protected path, outside any release: computed,
+/// protected by its method (suppression alone, with `suppression`'s
+/// rule), and, for DP, charged to the ledger as `output` before any noise
+/// is drawn. Only the protected cells come back: nothing of the raw
+/// table, not even how far protection moved it.
+pub fn protected_table(
+    ws: &Workspace,
+    req: &TableRequest,
+    reference_period: &str,
+    suppression: &corridor_protect::SuppressionParams,
+    output: &str,
+) -> Result<PublishedTable, PublishError> {
+    req.check_alone().map_err(|why| PublishError::Spec {
+        path: "(given)".into(),
+        why,
+    })?;
+    let (tspec, _) = req.table_spec()?;
+    let raw = corridor_stats::table(ws, &tspec)?;
+    if let Some(p) = protect_alone(ws, req, &raw, reference_period, output)? {
+        return Ok(p.value().clone());
+    }
+    let mut done = corridor_protect::suppress(&[&raw], suppression).map_err(|source| {
+        PublishError::Protect {
+            table: req.name.clone(),
+            source,
+        }
+    })?;
+    match done.pop() {
+        Some((p, _)) => Ok(p.value().clone()),
+        None => Err(PublishError::Spec {
+            path: "(given)".into(),
+            why: "suppression returned no table".into(),
+        }),
+    }
+}
+
 /// The table `<name>_per_100000` of a protected count table: each count
 /// per 100,000 of the population of the cell's sex and age group.
 fn rates_of(
@@ -252,17 +306,14 @@ enum DpFailure {
 /// drawn; the ledger line then records the measurements made.
 fn dp_table(
     ws: &Workspace,
-    spec: &ReleaseSpec,
+    reference_period: &str,
     req: &TableRequest,
     raw: &corridor_stats::Table,
+    output: &str,
 ) -> Result<Protected<PublishedTable>, DpFailure> {
-    let domains = crate::domain::domains(&raw.dims, &spec.reference_period, &req.domain)
+    let domains = crate::domain::domains(&raw.dims, reference_period, &req.domain)
         .map_err(DpFailure::Domain)?;
     let dataset = req.dataset.as_deref().unwrap_or(BORDER_DATASET);
-    let output = format!(
-        "release {} ({}), table {}",
-        spec.version, spec.title, req.name
-    );
     let mut ledger_error = None;
     let protected = corridor_protect::dp_table(
         raw,
@@ -272,7 +323,7 @@ fn dp_table(
             let detail = serde_json::to_string(c).unwrap_or_default();
             let charge = corridor_store::Charge {
                 dataset,
-                output: &output,
+                output,
                 mechanism: corridor_protect::DP_MECHANISM,
                 rho: c.rho,
                 epsilon: corridor_synth::dp::epsilon_of(c.rho, REPORTED_DELTA),

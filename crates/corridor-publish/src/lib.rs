@@ -14,7 +14,8 @@
 //! else: no path here writes an unprotected figure.
 //!
 //! The API: [`ReleaseSpec`], [`TableRequest`], [`MethodName`],
-//! [`build_release`] giving a [`Built`] release, [`list_releases`]
+//! [`build_release`] giving a [`Built`] release, [`protected_table`] (one
+//! table on the protected path, outside a release, as analysts ask), [`list_releases`]
 //! ([`ReleaseInfo`]), [`verify_release`] ([`Verified`]); errors are
 //! [`PublishError`].
 
@@ -30,7 +31,7 @@ mod synthetic;
 
 use std::path::{Path, PathBuf};
 
-pub use build::{Built, RecordsBuilt, TableUtility, build_release};
+pub use build::{Built, RecordsBuilt, TableUtility, build_release, protected_table};
 pub use sign::{ReleaseInfo, Verified, list_releases, verify_release};
 pub use spec::{
     BORDER_DATASET, MethodName, MicrodataRequest, ReleaseSpec, SyntheticMethod, SyntheticRequest,

@@ -249,12 +249,18 @@ pub enum MethodName {
 impl ReleaseSpec {
     pub fn load(path: &Path) -> Result<ReleaseSpec, PublishError> {
         let text = std::fs::read_to_string(path).map_err(crate::io(path))?;
-        let spec: ReleaseSpec = toml::from_str(&text).map_err(|e| PublishError::Spec {
-            path: path.display().to_string(),
+        ReleaseSpec::parse(&text, &path.display().to_string())
+    }
+
+    /// A spec from its TOML text; `origin` names it in errors (a path, or
+    /// where it came from).
+    pub fn parse(text: &str, origin: &str) -> Result<ReleaseSpec, PublishError> {
+        let spec: ReleaseSpec = toml::from_str(text).map_err(|e| PublishError::Spec {
+            path: origin.to_string(),
             why: e.to_string(),
         })?;
         spec.check().map_err(|why| PublishError::Spec {
-            path: path.display().to_string(),
+            path: origin.to_string(),
             why,
         })?;
         Ok(spec)
@@ -284,32 +290,7 @@ impl ReleaseSpec {
             if !seen.insert(t.name.clone()) {
                 return Err(format!("{at}: the name is used twice"));
             }
-            match (&t.standard, &t.measure) {
-                (Some(_), Some(_)) => {
-                    return Err(format!("{at}: give `standard` or `measure`, not both"));
-                }
-                (None, None) => return Err(format!("{at}: give `standard` or `measure`")),
-                (Some(_), None) if !t.by.is_empty() || t.filter.is_some() => {
-                    return Err(format!(
-                        "{at}: a standard table has its own dimensions; `by` and `where` go with `measure`"
-                    ));
-                }
-                _ => {}
-            }
-            if t.ptable.is_some() && t.method != MethodName::CellKey {
-                return Err(format!("{at}: `ptable` belongs to method = \"cell_key\""));
-            }
-            let dp = t.method == MethodName::Dp;
-            if !dp && (t.rho.is_some() || t.dataset.is_some() || !t.domain.is_empty()) {
-                return Err(format!(
-                    "{at}: `rho`, `dataset` and `domain` belong to method = \"dp\""
-                ));
-            }
-            if dp && !t.rho.is_some_and(|r| r.is_finite() && r > 0.0) {
-                return Err(format!(
-                    "{at}: method = \"dp\" needs `rho`, the privacy loss to spend (a positive number, e.g. rho = 0.5)"
-                ));
-            }
+            t.check(&at)?;
             if t.per_100000 {
                 if t.measure.as_deref() != Some("victims") {
                     return Err(format!(
@@ -421,6 +402,53 @@ impl ReleaseSpec {
 }
 
 impl TableRequest {
+    /// The checks of one table that hold in or out of a release.
+    fn check(&self, at: &str) -> Result<(), String> {
+        match (&self.standard, &self.measure) {
+            (Some(_), Some(_)) => {
+                return Err(format!("{at}: give `standard` or `measure`, not both"));
+            }
+            (None, None) => return Err(format!("{at}: give `standard` or `measure`")),
+            (Some(_), None) if !self.by.is_empty() || self.filter.is_some() => {
+                return Err(format!(
+                    "{at}: a standard table has its own dimensions; `by` and `where` go with `measure`"
+                ));
+            }
+            _ => {}
+        }
+        if self.ptable.is_some() && self.method != MethodName::CellKey {
+            return Err(format!("{at}: `ptable` belongs to method = \"cell_key\""));
+        }
+        let dp = self.method == MethodName::Dp;
+        if !dp && (self.rho.is_some() || self.dataset.is_some() || !self.domain.is_empty()) {
+            return Err(format!(
+                "{at}: `rho`, `dataset` and `domain` belong to method = \"dp\""
+            ));
+        }
+        if dp && !self.rho.is_some_and(|r| r.is_finite() && r > 0.0) {
+            return Err(format!(
+                "{at}: method = \"dp\" needs `rho`, the privacy loss to spend (a positive number, e.g. rho = 0.5)"
+            ));
+        }
+        Ok(())
+    }
+
+    /// A table asked for on its own (an analyst's, outside any release).
+    pub(crate) fn check_alone(&self) -> Result<(), String> {
+        let at = format!("table `{}`", self.name);
+        if !is_name(&self.name) {
+            return Err(format!(
+                "{at}: a table name is lower-case letters, digits and `_`"
+            ));
+        }
+        if self.per_100000 {
+            return Err(format!(
+                "{at}: `per_100000` belongs to a release, which publishes the population beside the rates"
+            ));
+        }
+        self.check(&at)
+    }
+
     /// The table to compute, and its title.
     pub(crate) fn table_spec(&self) -> Result<(TableSpec, String), PublishError> {
         if let Some(name) = &self.standard {

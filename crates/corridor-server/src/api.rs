@@ -4,12 +4,12 @@
 //! immutable cache header; every route answers cross-origin requests.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{FromRef, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -20,8 +20,33 @@ use sha2::Digest;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::catalogue::{Catalogue, Release, TableData};
+use crate::members::Members;
 
 pub(crate) type Shared = Arc<Catalogue>;
+
+/// The router's state: the releases published now (replaced whole when a
+/// publisher publishes one) and, when the server has a workspace, the
+/// members' side.
+#[derive(Clone)]
+pub(crate) struct App {
+    live: Arc<RwLock<Shared>>,
+    pub(crate) members: Option<Arc<Members>>,
+}
+
+impl App {
+    /// Publishes `catalogue` in place of the one served: requests under
+    /// way finish on the one they began with.
+    pub(crate) fn replace(&self, catalogue: Catalogue) {
+        let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
+        *live = Arc::new(catalogue);
+    }
+}
+
+impl FromRef<App> for Shared {
+    fn from_ref(app: &App) -> Shared {
+        app.live.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
 
 /// The most observations one response holds.
 const MAX_LIMIT: usize = 100_000;
@@ -35,8 +60,8 @@ const SDMX_CSV: &str = "application/vnd.sdmx.data+csv; version=2.0.0; charset=ut
 #[derive(OpenApi)]
 #[openapi(
     info(
-        title = "Corridor public API",
-        description = "Published releases of migration and trafficking statistics: every figure here has passed disclosure control. Read-only; no login."
+        title = "Corridor API",
+        description = "Published releases of migration and trafficking statistics: every figure here has passed disclosure control; read-only, no login. The operations tagged `members` need a bearer token (`corridor admin token-new`): uploads to an organisation's sources, protected tables, releases, and the organisation's own submissions."
     ),
     paths(
         list_releases,
@@ -44,8 +69,19 @@ const SDMX_CSV: &str = "application/vnd.sdmx.data+csv; version=2.0.0; charset=ut
         observations,
         download,
         sdmx_structure,
-        sdmx_data
+        sdmx_data,
+        crate::members::me,
+        crate::members::sources,
+        crate::members::upload,
+        crate::members::submissions,
+        crate::members::submission,
+        crate::members::quarantine,
+        crate::members::table,
+        crate::members::budgets,
+        crate::members::publish,
+        crate::members::audit
     ),
+    modifiers(&BearerToken),
     components(schemas(
         ReleaseSummary,
         TableSummary,
@@ -54,16 +90,52 @@ const SDMX_CSV: &str = "application/vnd.sdmx.data+csv; version=2.0.0; charset=ut
         FormatName,
         StructureType,
         References,
-        DataContext
+        DataContext,
+        crate::members::Me,
+        crate::members::TableAsk
     ))
 )]
 pub struct ApiDoc;
 
-/// The routes over `catalogue`.
+/// The members' operations name the `bearer` scheme: a Corridor token.
+struct BearerToken;
+
+impl utoipa::Modify for BearerToken {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API token, crt_…, shown once by `corridor admin token-new`",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The public routes over `catalogue`.
 pub fn router(catalogue: Catalogue) -> Router {
+    router_with(catalogue, None)
+}
+
+/// The public routes over `catalogue` and, with `members`, the members'
+/// routes over its workspace.
+pub fn router_with(catalogue: Catalogue, members: Option<Members>) -> Router {
+    let app = App {
+        live: Arc::new(RwLock::new(Arc::new(catalogue))),
+        members: members.map(Arc::new),
+    };
     Router::new()
         .route("/api/openapi.json", get(openapi))
-        .route("/api/releases", get(list_releases))
+        .route(
+            "/api/releases",
+            get(list_releases).post(crate::members::publish),
+        )
         .route("/api/releases/{id}", get(get_release))
         .route("/api/releases/{id}/tables/{table}", get(observations))
         .route("/api/releases/{id}/files/{*path}", get(download))
@@ -71,9 +143,10 @@ pub fn router(catalogue: Catalogue) -> Router {
         .route("/sdmx/v2/data/{*rest}", get(sdmx_data))
         .route("/api/releases/{id}/sdmx/v2/{*rest}", get(sdmx_of_release))
         .merge(crate::portal::routes())
+        .merge(crate::members::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn(log_and_cors))
-        .with_state(Arc::new(catalogue))
+        .with_state(app)
 }
 
 /// An error, as every route gives it.

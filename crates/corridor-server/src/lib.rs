@@ -14,14 +14,17 @@
 
 mod api;
 mod catalogue;
+mod members;
 mod portal;
 mod sdmx;
+mod throttle;
 
 use std::future::Future;
 use std::net::SocketAddr;
 
-pub use api::{ApiDoc, router};
+pub use api::{ApiDoc, router, router_with};
 pub use catalogue::{Catalogue, Refused};
+pub use members::{DEFAULT_MAX_UPLOAD, Members};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -37,6 +40,8 @@ pub enum ServerError {
     Releases(#[from] corridor_publish::PublishError),
     #[error("reading release {id}: {why}")]
     Release { id: String, why: String },
+    #[error("the workspace: {0}")]
+    Workspace(String),
 }
 
 /// Serves `catalogue` on `listener` until `shutdown` completes; requests
@@ -44,9 +49,11 @@ pub enum ServerError {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     catalogue: Catalogue,
+    members: Option<Members>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    axum::serve(listener, router(catalogue))
+    let app = router_with(catalogue, members).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(ServerError::Serve)
@@ -57,6 +64,7 @@ pub async fn serve(
 pub fn serve_blocking(
     addr: &str,
     catalogue: Catalogue,
+    members: Option<Members>,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServerError> {
     let runtime = tokio::runtime::Runtime::new().map_err(ServerError::Serve)?;
@@ -69,7 +77,7 @@ pub fn serve_blocking(
             })?;
         let bound = listener.local_addr().map_err(ServerError::Serve)?;
         ready(bound);
-        serve(listener, catalogue, stop_signal()).await
+        serve(listener, catalogue, members, stop_signal()).await
     })
 }
 

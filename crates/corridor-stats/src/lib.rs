@@ -15,6 +15,7 @@
 //! errors are [`StatsError`].
 
 mod cases;
+mod filter;
 pub mod mirror;
 
 use std::collections::{BTreeMap, HashMap};
@@ -398,7 +399,11 @@ pub fn table(ws: &Workspace, spec: &TableSpec) -> Result<Table, StatsError> {
         });
     }
     let mut notes = Vec::new();
-    let mut filters: Vec<String> = spec.filter.iter().map(|f| format!("({f})")).collect();
+    let names: Vec<&str> = dims.iter().map(|d| d.0).collect();
+    let mut filters: Vec<String> = match &spec.filter {
+        Some(f) => vec![format!("({})", filter::checked(f, &names)?)],
+        None => Vec::new(),
+    };
     if m.stock && !spec.by.iter().any(|d| d == "month") {
         filters.push(format!(
             "month = (SELECT max(month) FROM {})",

@@ -270,6 +270,16 @@ impl Catalog {
             .map_err(|e| self.err(e))
     }
 
+    /// One submission and its report (JSON).
+    pub fn submission(&self, id: &str) -> Result<Option<(SubmissionInfo, String)>, StoreError> {
+        self.conn
+            .query_row("SELECT * FROM submissions WHERE id = ?1", [id], |r| {
+                Ok((Catalog::row(r)?, r.get::<_, String>("report_json")?))
+            })
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
     pub fn submissions(&self) -> Result<Vec<SubmissionInfo>, StoreError> {
         let mut stmt = self
             .conn

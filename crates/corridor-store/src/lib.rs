@@ -12,13 +12,16 @@
 //! its [`Outcome`], [`SubmissionInfo`] and [`SourceStatus`]; query limits
 //! ([`QueryLimits`]) and result formats ([`OutputFormat`]); the privacy
 //! ledger (`charge_privacy_loss`, `set_privacy_budget`: [`Charge`],
-//! [`Budget`], [`LedgerEntry`]); errors are [`StoreError`].
+//! [`Budget`], [`LedgerEntry`]); sources' registered mappings and uploads
+//! (`register_mapping`, `new_upload`: [`RegisteredMapping`], [`Upload`]);
+//! errors are [`StoreError`].
 
 mod catalog;
 mod ledger;
 mod output;
 mod private;
 mod query;
+mod sources;
 mod staging;
 mod submit;
 
@@ -32,6 +35,7 @@ pub use catalog::{SourceStatus, SubmissionInfo};
 pub use ledger::{Budget, Charge, LedgerEntry};
 pub use output::{OutputFormat, write_results, write_results_file};
 pub use query::{QueryLimits, default_memory_limit, parse_size};
+pub use sources::{RegisteredMapping, Upload, upload_file_name};
 pub use submit::sha256_file;
 
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +115,26 @@ pub enum Outcome {
     },
     /// The same file was already ingested with the same mapping: nothing done.
     AlreadyIngested { submission: SubmissionInfo },
+}
+
+impl Outcome {
+    /// The outcome as `corridor ingest --json` and the HTTP upload give
+    /// it: the submission, its intake report and what it superseded, or
+    /// the submission that already holds the file.
+    pub fn summary(&self) -> serde_json::Value {
+        match self {
+            Outcome::Committed {
+                submission,
+                report,
+                superseded,
+            } => serde_json::json!({
+                "submission": submission, "report": report, "superseded": superseded
+            }),
+            Outcome::AlreadyIngested { submission } => {
+                serde_json::json!({ "already_ingested": submission })
+            }
+        }
+    }
 }
 
 const CONFIG: &str = "corridor.toml";

@@ -203,15 +203,15 @@ impl Workspace {
 }
 
 /// A mapping file that names a record type and a usable source.
-struct CheckedMapping {
+pub(crate) struct CheckedMapping {
     mapping: Mapping,
     sha: String,
-    record_type: RecordType,
-    source: String,
+    pub(crate) record_type: RecordType,
+    pub(crate) source: String,
 }
 
 impl CheckedMapping {
-    fn load(path: &Path) -> Result<CheckedMapping, StoreError> {
+    pub(crate) fn load(path: &Path) -> Result<CheckedMapping, StoreError> {
         let (mapping, sha) = Mapping::load(path)?;
         let record_type = mapping
             .record_type()
@@ -234,7 +234,7 @@ impl CheckedMapping {
     }
 
     /// A source holds one record type.
-    fn fits_source(&self, catalog: &catalog::Catalog) -> Result<(), StoreError> {
+    pub(crate) fn fits_source(&self, catalog: &catalog::Catalog) -> Result<(), StoreError> {
         match catalog.source_type(&self.source)? {
             Some(t) if t != self.record_type.name() => Err(StoreError::Workspace(format!(
                 "source '{}' holds {t}, not {}",

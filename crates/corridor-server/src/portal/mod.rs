@@ -20,13 +20,12 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::api::Shared;
 pub(crate) use crate::api::encode as enc;
 use crate::catalogue::{Catalogue, Release, TableData};
 pub(crate) use text::Lang;
 
 /// The portal's routes.
-pub(crate) fn routes() -> Router<Shared> {
+pub(crate) fn routes() -> Router<crate::api::App> {
     Router::new()
         .route("/", get(pages::home))
         .route("/releases", get(pages::releases))

@@ -64,7 +64,8 @@ pub fn release(root: &Path) -> PathBuf {
     let spec_path = root.join("release.toml");
     std::fs::write(&spec_path, SPEC).unwrap();
     let spec = ReleaseSpec::load(&spec_path).unwrap();
-    let out = root.join("releases");
+    // In the workspace's releases/, where a server with members publishes.
+    let out = root.join("ws").join("releases");
     build_release(&ws, &spec, &out, &|_, _, _| {}).expect("release");
     out
 }
@@ -78,6 +79,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(dir: &Path) -> Server {
+        Server::start_with(dir, None)
+    }
+
+    /// Serves `dir` and, with `members`, the members' routes.
+    pub fn start_with(dir: &Path, members: Option<corridor_server::Members>) -> Server {
         let catalogue = corridor_server::Catalogue::load(dir).expect("catalogue");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -86,7 +92,7 @@ impl Server {
             rt.block_on(async move {
                 let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(l.local_addr().unwrap()).unwrap();
-                corridor_server::serve(l, catalogue, async {
+                corridor_server::serve(l, catalogue, members, async {
                     let _ = stopped.await;
                 })
                 .await
@@ -116,6 +122,19 @@ impl Server {
         path: &str,
         headers: &[(&str, &str)],
     ) -> (u16, Vec<(String, String)>, Vec<u8>) {
+        self.send(method, path, headers, &[], None)
+    }
+
+    /// A request with `body`, declaring `declared` bytes (default: the
+    /// body's length; more makes a request cut short).
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        declared: Option<usize>,
+    ) -> (u16, Vec<(String, String)>, Vec<u8>) {
         let mut s = TcpStream::connect(self.addr).unwrap();
         let mut req = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
@@ -124,10 +143,24 @@ impl Server {
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
+        if method != "GET" || !body.is_empty() {
+            req.push_str(&format!(
+                "Content-Length: {}\r\n",
+                declared.unwrap_or(body.len())
+            ));
+        }
         req.push_str("\r\n");
         s.write_all(req.as_bytes()).unwrap();
+        // The server may answer (413) before the whole body is sent.
+        let _ = s.write_all(body);
+        if declared.is_some_and(|d| d > body.len()) {
+            let _ = s.shutdown(std::net::Shutdown::Write);
+        }
         let mut raw = Vec::new();
-        s.read_to_end(&mut raw).unwrap();
+        let _ = s.read_to_end(&mut raw);
+        if raw.is_empty() {
+            return (0, Vec::new(), Vec::new());
+        }
         let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
         let head = String::from_utf8_lossy(&raw[..split]).to_string();
         let mut body = raw[split + 4..].to_vec();
