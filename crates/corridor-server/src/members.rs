@@ -642,6 +642,52 @@ pub(crate) async fn quarantine(member: Member, Path(id): Path<String>) -> Respon
     .await
 }
 
+/// What a `[[table]]` of a release spec holds, as the OpenAPI document
+/// shows it; the request itself is `corridor_publish::TableRequest`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = TableRequest)]
+#[allow(dead_code)]
+struct TableRequestSchema {
+    /// The table's name: lower-case letters, digits and `_`.
+    #[schema(pattern = "^[a-z][a-z0-9_]*$", max_length = 64)]
+    name: String,
+    title: Option<String>,
+    /// A standard table of `corridor table --standard`.
+    standard: Option<String>,
+    /// Or a measure, with `by` and `where`.
+    measure: Option<String>,
+    #[serde(default)]
+    by: Vec<String>,
+    /// A condition over the measure's dimensions.
+    #[serde(rename = "where")]
+    filter: Option<String>,
+    method: MethodSchema,
+    /// The perturbation table's parameters (cell_key only).
+    #[schema(value_type = Option<Object>)]
+    ptable: Option<serde_json::Value>,
+    /// The zCDP ρ the table spends (dp only).
+    #[schema(exclusive_minimum = 0.0)]
+    rho: Option<f64>,
+    /// The ledger dataset it is charged to (dp only).
+    dataset: Option<String>,
+    /// Categories of a dimension, where the code lists' are not the ones
+    /// to publish (dp only).
+    #[serde(default)]
+    domain: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// How a table is protected.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum MethodSchema {
+    CellKey,
+    Rr3,
+    Suppression,
+    Dp,
+}
+
 /// A table asked for on the protected path.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -649,7 +695,7 @@ pub struct TableAsk {
     /// As a release spec's `[[table]]`: `name`, `standard` or `measure`
     /// with `by` and `where`, `method` (`cell_key`, `rr3`, `suppression`
     /// or `dp`), and for DP `rho`, `dataset` and `domain`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = TableRequestSchema)]
     pub table: corridor_publish::TableRequest,
     /// The period a DP table's time dimension covers (its domain, which
     /// never comes from the data), e.g. `2022-01/2023-12`.
@@ -765,7 +811,10 @@ pub(crate) async fn budgets(member: Member) -> Response {
     path = "/api/releases",
     tag = "members",
     security(("bearer" = [])),
-    request_body(content = String, description = "A release spec (TOML), as `corridor release build` reads", content_type = "application/toml"),
+    request_body(description = "A release spec (TOML), as `corridor release build` reads", content(
+        (String = "application/toml"),
+        (String = "text/plain")
+    )),
     responses(
         (status = 201, description = "Built, signed and published: the release and how protection changed each table", body = Object),
         (status = 400, description = "Not a release spec; the message says what to change", body = ApiError),
@@ -831,7 +880,7 @@ pub(crate) async fn publish(member: Member, body: axum::body::Bytes) -> Response
 #[into_params(parameter_in = Query)]
 pub(crate) struct AuditQuery {
     /// The newest entries to return (default 100).
-    #[param(maximum = 100000)]
+    #[param(minimum = 0, maximum = 100000)]
     last: Option<usize>,
 }
 
@@ -843,6 +892,7 @@ pub(crate) struct AuditQuery {
     params(AuditQuery),
     responses(
         (status = 200, description = "The chain verified, and its newest entries", body = Object),
+        (status = 400, description = "`last` is not a count", body = ApiError),
         (status = 401, description = "No token, or not a valid one", body = ApiError),
         (status = 403, description = "Not an admin", body = ApiError),
         (status = 429, description = "Too many failed attempts", body = ApiError)

@@ -39,11 +39,23 @@ fn schemathesis_finds_no_error_and_no_response_off_the_schema() {
         .unwrap();
     let (_, token) = access.new_token("test", "analyst").unwrap();
     let members = corridor_server::Members::open(&ws, 1 << 20).unwrap();
-    let server = Server::start_with(&releases, Some(members));
-    let base = format!("http://{}", server.addr);
-    let run = |extra: &[&str]| {
+    // A request can be valid by the schema and still name a measure the
+    // workspace lacks or a dimension its measure lacks: that is a 400 which
+    // the message explains.
+    let config = tmp.path().join("schemathesis.toml");
+    std::fs::write(
+        &config,
+        "[[operations]]\ninclude-path = \"/api/tables\"\ninclude-method = \"POST\"\nchecks.positive_data_acceptance.expected-statuses = [\"2xx\", \"400\", \"401\", \"403\", \"409\", \"429\"]\n",
+    )
+    .unwrap();
+    // Each pass has a server of its own: the first one's 401s would have
+    // the second one's client throttled.
+    let run = |members: corridor_server::Members, extra: &[&str]| {
+        let server = Server::start_with(&releases, Some(members));
+        let base = format!("http://{}", server.addr);
         let out = std::process::Command::new(&st)
-            .args(["run", &format!("{base}/api/openapi.json"), "--url", &base])
+            .args(["--config-file", config.to_str().unwrap(), "run"])
+            .args([&format!("{base}/api/openapi.json"), "--url", &base])
             .args(["--max-examples", "30", "--seed", "1", "--no-color"])
             .args(extra)
             .env("SCHEMATHESIS_HOOKS", "")
@@ -59,17 +71,11 @@ fn schemathesis_finds_no_error_and_no_response_off_the_schema() {
         report
     };
     // Every operation, as the public calls them: the members' ones are 401.
-    let report = run(&[]);
+    let report = run(members, &[]);
     assert!(report.contains("Tested: 16"), "{report}");
-    // The members' reads, with an analyst's token.
+    // Every operation again, with an analyst's token.
     let auth = format!("Authorization: Bearer {token}");
-    let report = run(&[
-        "--include-tag",
-        "members",
-        "--include-method",
-        "GET",
-        "-H",
-        &auth,
-    ]);
-    assert!(report.contains("Tested: 7"), "{report}");
+    let members = corridor_server::Members::open(&ws, 1 << 20).unwrap();
+    let report = run(members, &["-H", &auth]);
+    assert!(report.contains("Tested: 16"), "{report}");
 }

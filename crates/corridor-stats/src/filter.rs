@@ -8,7 +8,7 @@
 use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr, UnaryOperator, Value};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
-use datafusion::sql::sqlparser::tokenizer::Token;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
 
 use crate::StatsError;
 
@@ -21,9 +21,22 @@ pub(crate) fn checked(filter: &str, dims: &[&str]) -> Result<String, StatsError>
         ))
     };
     let dialect = GenericDialect {};
-    let mut parser = Parser::new(&dialect)
-        .try_with_sql(filter)
+    // A comment has no place in a condition; in a filter it is the mark of
+    // text written to cut off what follows it.
+    let tokens = Tokenizer::new(&dialect, filter)
+        .tokenize()
         .map_err(|e| bad(e.to_string()))?;
+    if tokens.iter().any(|t| {
+        matches!(
+            t,
+            Token::Whitespace(
+                Whitespace::SingleLineComment { .. } | Whitespace::MultiLineComment(_)
+            )
+        )
+    }) {
+        return Err(bad("a filter holds no comments (`--`, `/* */`)".into()));
+    }
+    let mut parser = Parser::new(&dialect).with_tokens(tokens);
     let expr = parser.parse_expr().map_err(|e| bad(e.to_string()))?;
     if parser.peek_token().token != Token::EOF {
         return Err(bad(
