@@ -785,3 +785,71 @@ fn admin_makes_organisations_users_and_tokens_and_audit_verify_catches_an_edit()
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("line 2 (entry 2) was edited"));
 }
+
+#[test]
+fn admin_source_add_keeps_the_mapping_for_its_organisation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let world = dir.path().join("world");
+    let ws = dir.path().join("ws");
+    let w = ws.to_str().unwrap();
+    let o = corridor(&[
+        "generate",
+        "--out",
+        world.to_str().unwrap(),
+        "--persons",
+        "200",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(corridor(&["init", w]).status.success());
+    let mapping = world.join("sources/gtm-igm/movimientos_migratorios.mapping.toml");
+    let m = mapping.to_str().unwrap();
+    // No such organisation: refused, and no mapping kept.
+    let o = corridor(&["admin", "source-add", "--workspace", w, "--org", "GT", m]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("admin org-add"));
+    assert!(
+        !ws.join("mappings").exists()
+            || std::fs::read_dir(ws.join("mappings"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+
+    assert!(
+        corridor(&["admin", "org-add", "--workspace", w, "GT"])
+            .status
+            .success()
+    );
+    // A file that is not a mapping: the file named, nothing kept.
+    let bad = dir.path().join("bad.mapping.toml");
+    std::fs::write(&bad, "source = \"x\"\n[columns\n").unwrap();
+    let o = corridor(&[
+        "admin",
+        "source-add",
+        "--workspace",
+        w,
+        "--org",
+        "GT",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("bad.mapping.toml"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    let o = corridor(&["admin", "source-add", "--workspace", w, "--org", "GT", m]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let kept: Vec<_> = std::fs::read_dir(ws.join("mappings"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let o = corridor(&["admin", "list", "--workspace", w, "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let text = listed.to_string();
+    assert!(text.contains("GT") && text.contains("sources"), "{text}");
+    let o = corridor(&["audit", "show", "--workspace", w]);
+    assert!(stdout(&o).contains("source.assign"), "{}", stdout(&o));
+}
