@@ -247,7 +247,26 @@ mod serve_commands;
 mod trafficking_commands;
 mod workspace_commands;
 
-fn main() -> Result<()> {
+/// A user's error is a message, never a Rust backtrace, whatever
+/// `RUST_BACKTRACE` says: anyhow would print one from `main`'s `Result`.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            let causes: Vec<String> = e.chain().skip(1).map(|c| c.to_string()).collect();
+            if !causes.is_empty() {
+                eprintln!("\nCaused by:");
+                for c in causes {
+                    eprintln!("    {c}");
+                }
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Demo {

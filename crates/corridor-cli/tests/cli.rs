@@ -554,13 +554,31 @@ fn workspace_commands_end_to_end() {
     for line in [
         "encoding = \"windows-1252\"",
         "delimiter = \";\"",
-        "event_date = { column = \"Fecha\" }",
+        "event_date = { column = \"Fecha\"",
         "person_key = { pseudonymise = [\"Número de Documento\"]",
         "citizenship = { column = \"Nacionalidad\" }",
         "sex = { column = \"Sexo\" }",
     ] {
         assert!(draft.contains(line), "missing `{line}` in\n{draft}");
     }
+    // The draft runs once the one fact the file lacks is filled in.
+    let line = draft
+        .lines()
+        .find(|l| l.starts_with("# reporting_country = { constant"))
+        .unwrap_or_else(|| panic!("no reporting_country line in\n{draft}"));
+    let drafted = dir.path().join("drafted.mapping.toml");
+    std::fs::write(
+        &drafted,
+        draft.replace(line, "reporting_country = { constant = \"GTM\" }"),
+    )
+    .expect("write");
+    let o = corridor(&["mapping", "check", &s(&drafted), &s(&csv), "--rows", "3"]);
+    assert!(
+        o.status.success() && stdout(&o).contains("the mapping fits the file"),
+        "{}{}\n{draft}",
+        stdout(&o),
+        String::from_utf8_lossy(&o.stderr)
+    );
     // Check the demo's mapping against its file.
     let mapping = world.join("sources/gtm-igm/movimientos_migratorios.mapping.toml");
     let o = corridor(&["mapping", "check", &s(&mapping), &s(&csv), "--rows", "3"]);
@@ -852,4 +870,24 @@ fn admin_source_add_keeps_the_mapping_for_its_organisation() {
     assert!(text.contains("GT") && text.contains("sources"), "{text}");
     let o = corridor(&["audit", "show", "--workspace", w]);
     assert!(stdout(&o).contains("source.assign"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_users_error_is_a_message_without_a_backtrace() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("no-such-workspace");
+    for backtrace in ["1", "full"] {
+        let o = Command::new(env!("CARGO_BIN_EXE_corridor"))
+            .args(["status", "--workspace", missing.to_str().unwrap()])
+            .env("RUST_BACKTRACE", backtrace)
+            .env("RUST_LIB_BACKTRACE", backtrace)
+            .output()
+            .expect("corridor runs");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.starts_with("Error: "), "{err}");
+        assert!(err.contains("no-such-workspace"), "{err}");
+        assert!(!err.to_lowercase().contains("backtrace"), "{err}");
+        assert!(!err.contains("src/"), "{err}");
+    }
 }

@@ -182,7 +182,9 @@ pub fn load(ws: &Workspace, spec: &InitialStatus, dict: &Dict) -> Result<KnownSt
         }
         if let Some(problem) = &row.problem {
             let message = match problem {
-                RowProblem::FieldCount { found, expected } => {
+                RowProblem::FieldCount {
+                    found, expected, ..
+                } => {
                     format!("{found} fields where the header has {expected}")
                 }
                 RowProblem::InvalidJson(m) => m.clone(),
@@ -210,10 +212,17 @@ pub fn load(ws: &Workspace, spec: &InitialStatus, dict: &Dict) -> Result<KnownSt
         let mut identifiers: Vec<String> = Vec::with_capacity(ids.len());
         for (&c, name) in ids.iter().zip(&spec.identifiers) {
             let text = cell(c).text();
-            if corridor_ingest::pseudonym::normalise_identifier(&text).is_empty() {
+            // "NULL" is no identifier: keyed, it would be one person.
+            let null = corridor_ingest::mapping::DEFAULT_NULL_VALUES
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(text.trim()));
+            if null || corridor_ingest::pseudonym::normalise_identifier(&text).is_empty() {
                 return Err(at(
                     name.as_str(),
-                    "an identifier column is empty, so no pseudonym can be made".into(),
+                    format!(
+                        "the identifier column {} is empty or a null value, so no pseudonym can be made",
+                        corridor_model::for_display(name, 64)
+                    ),
                 ));
             }
             identifiers.push(text.into_owned());

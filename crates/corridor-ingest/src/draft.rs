@@ -1,9 +1,10 @@
 //! `corridor mapping draft`: a first mapping from a file's headers, by
 //! matching them to standard fields in English, Spanish and French.
 
-use corridor_model::{FieldType, RecordType, for_display};
+use corridor_model::{CodeListId, FieldType, RecordType, for_display};
 
 use crate::IngestError;
+use crate::look::{self, Column};
 use crate::mapping::ReaderOptions;
 use crate::read;
 
@@ -87,6 +88,23 @@ fn synonyms(field: &str) -> &'static [&'static str] {
             "pais de nacimiento",
             "country of birth",
             "pays de naissance",
+        ],
+        "country_of_residence" => &[
+            "pais de residencia",
+            "residencia",
+            "country of residence",
+            "residence country",
+            "pays de residence",
+        ],
+        "document_issuing_state" => &[
+            "pais emisor",
+            "pais emisor del documento",
+            "pais de emision",
+            "issuing state",
+            "issuing country",
+            "document issuing country",
+            "etat de delivrance",
+            "pays de delivrance",
         ],
         "sex" => &["sexo", "sex", "gender", "genero", "sexe"],
         "date_of_birth" => &[
@@ -228,89 +246,249 @@ fn score(field: &str, header: &str) -> u8 {
     }
 }
 
-/// Writes a draft mapping (TOML) for a file and a record type.
+/// Whether a column's values fit a field of type `ty`: a date field takes
+/// a column of dates, a coded field one whose values the code list mostly
+/// knows (so `direction` is never a date column), a number a column of
+/// numbers.
+fn fits(ty: FieldType, c: &Column) -> bool {
+    if c.filled == 0 {
+        return true;
+    }
+    match ty {
+        FieldType::Date => c.date_formats().is_some(),
+        FieldType::Code(CodeListId::Country) => c.share_in(CodeListId::Country) >= 0.6,
+        FieldType::Code(list) => c.date_formats().is_none() && c.share_in(list) >= 0.5,
+        FieldType::Integer | FieldType::Count | FieldType::Year => c
+            .distinct
+            .iter()
+            .all(|v| v.trim().parse::<f64>().is_ok() || c.date_formats().is_some()),
+        FieldType::Pseudonym => c.date_formats().is_none(),
+        _ => true,
+    }
+}
+
+/// How much a column's values (not its header) say it is a field's: 0 not
+/// at all.
+fn by_values(field: &str, ty: FieldType, c: &Column) -> u8 {
+    if c.filled == 0 {
+        return 0;
+    }
+    match ty {
+        FieldType::Date if c.date_formats().is_some() => 1,
+        FieldType::Code(CodeListId::Country) if c.share_in(CodeListId::Country) >= 0.9 => 1,
+        FieldType::Code(list)
+            if list != CodeListId::Country
+                && !c.many
+                && c.distinct.len() <= 12
+                && c.share_in(list) >= 0.95
+                // One-letter codes fit several lists: only the lists
+                // where a column of them is the usual shape.
+                && matches!(list, CodeListId::Direction | CodeListId::Sex) =>
+        {
+            2
+        }
+        FieldType::Pseudonym if field == "person_key" && c.identifier_like() => 1,
+        _ => 0,
+    }
+}
+
+/// Writes a draft mapping (TOML) for a file and a record type: it finds
+/// the sheet and the header row, reads the values as well as the headers,
+/// and proposes date formats and recodes from what it saw.
 pub fn draft(file: &std::path::Path, record_type: RecordType) -> Result<String, IngestError> {
-    let opts = ReaderOptions::default();
-    let mut reader = read::open(file, &opts, &[])?;
-    let headers = reader.headers().to_vec();
-    let detected = reader.detected();
-    let _ = reader.next_row();
-    let format = match read::format_of(file, &opts)? {
+    let layout = look::layout(file)?;
+    let defaults = ReaderOptions::default();
+    let format = match read::format_of(file, &defaults)? {
         read::Format::Csv => "csv",
         read::Format::Excel => "excel",
         read::Format::Json => "json",
         read::Format::Ndjson => "ndjson",
         read::Format::Parquet => "parquet",
     };
+    let stem = file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("source");
     let mut out = String::new();
     out.push_str(&format!(
-        "# Draft mapping for {} — check every line, then run `corridor mapping check`.\nrecord_type = \"{}\"\nsource = \"{}\"\n\n[reader]\nformat = \"{format}\"\n",
-        file.display(),
+        "# Draft mapping for {} — check every line, then run `corridor mapping check`.\nrecord_type = \"{}\"\nsource = {}\n\n[reader]\nformat = \"{format}\"\n",
+        for_display(&file.display().to_string(), 200).bare(),
         record_type.name(),
-        file.file_stem().and_then(|s| s.to_str()).unwrap_or("source")
+        toml_string(stem)
     ));
-    for (k, v) in &detected {
+    for (k, v) in &layout.detected {
         match k.as_str() {
             "encoding" => out.push_str(&format!(
-                "encoding = \"{}\"  # {v}\n",
-                v.split(' ').next().unwrap_or("auto").to_lowercase()
+                "encoding = {}  # {}\n",
+                toml_string(&v.split(' ').next().unwrap_or("auto").to_lowercase()),
+                for_display(v, 80).bare()
             )),
             "delimiter" => {
-                let d = v.chars().nth(1).unwrap_or(',');
-                let shown = if d == '\t' {
-                    "\\t".to_string()
-                } else {
-                    d.to_string()
+                // Shown as Rust shows a char: ';', ' ' or '\t'.
+                let inner = v
+                    .strip_prefix('\'')
+                    .and_then(|r| r.get(..r.rfind('\'').unwrap_or(0)))
+                    .unwrap_or(",");
+                let d = match inner {
+                    "\\t" => "\t".to_string(),
+                    other => other.to_string(),
                 };
-                out.push_str(&format!("delimiter = \"{shown}\"\n"));
+                out.push_str(&format!("delimiter = {}\n", toml_string(&d)));
             }
-            "sheet" => out.push_str(&format!("sheet = {}\n", toml_string(v))),
             _ => {}
         }
     }
-    out.push_str("# date_formats = [\"%d/%m/%Y\"]  # say how dates are written if not YYYY-MM-DD\n\n[fields]\n");
-    let mut used = Vec::new();
-    for f in record_type.fields() {
-        let best = headers
-            .iter()
-            .filter(|h| !used.contains(*h))
-            .map(|h| (score(f.name, h), h))
+    if let Some(sheet) = &layout.sheet {
+        out.push_str(&format!("sheet = {}\n", toml_string(sheet)));
+    }
+    if let Some(h) = layout.header_row {
+        out.push_str(&format!(
+            "header_row = {h}  # the rows above it are titles or group headers\n"
+        ));
+    }
+    out.push_str("\n[fields]\n");
+    let headers = &layout.headers;
+    let fields = record_type.fields();
+    let mut used: Vec<usize> = Vec::new();
+    // First the headers that name a field, where the values agree…
+    let mut chosen: Vec<Option<usize>> = fields
+        .iter()
+        .map(|f| {
+            let i = (0..headers.len())
+                .filter(|i| !used.contains(i))
+                .map(|i| (score(f.name, &headers[i]), i))
+                .filter(|(s, i)| *s > 0 && fits(f.ty, &layout.columns[*i]))
+                .max_by_key(|(s, i)| (*s, std::cmp::Reverse(*i)))
+                .map(|(_, i)| i);
+            used.extend(i);
+            i
+        })
+        .collect();
+    // …then, for a required field no header names, the column whose
+    // values say it is the field's. Not the reporting country: an
+    // export rarely holds it, and a column of countries is the traveller's.
+    for (f, c) in fields.iter().zip(chosen.iter_mut()) {
+        if c.is_some() || !f.required || f.name == "reporting_country" {
+            continue;
+        }
+        *c = (0..headers.len())
+            .filter(|i| !used.contains(i))
+            .map(|i| (by_values(f.name, f.ty, &layout.columns[i]), i))
             .filter(|(s, _)| *s > 0)
-            .max_by_key(|(s, _)| *s);
+            .max_by_key(|(s, i)| (*s, std::cmp::Reverse(*i)))
+            .map(|(_, i)| i);
+        used.extend(*c);
+    }
+    let mut lines = Vec::new();
+    for (f, best) in fields.iter().zip(chosen) {
         let quote = toml_string;
         match (best, f.ty) {
-            (Some((_, h)), FieldType::Pseudonym) => {
-                used.push(h.clone());
+            (Some(i), FieldType::Pseudonym) => {
                 let with = if record_type.field("citizenship").is_some() {
                     ", with = [\"citizenship\"]"
                 } else {
                     ""
                 };
-                out.push_str(&format!(
-                    "{} = {{ pseudonymise = [{}]{with} }}\n",
+                lines.push(format!(
+                    "{} = {{ pseudonymise = [{}]{with} }}",
                     f.name,
-                    quote(h)
+                    quote(&headers[i])
                 ));
             }
-            (Some((_, h)), _) => {
-                used.push(h.clone());
-                out.push_str(&format!("{} = {{ column = {} }}\n", f.name, quote(h)));
+            (Some(i), ty) => {
+                let c = &layout.columns[i];
+                let mut extra = String::new();
+                let mut note = String::new();
+                if matches!(ty, FieldType::Date | FieldType::Year)
+                    && let Some(formats) = c.date_formats()
+                    && !formats.is_empty()
+                    && !(formats.len() == 1 && formats[0] == "%Y-%m-%d")
+                {
+                    let listed: Vec<String> = formats.iter().map(|f| quote(f)).collect();
+                    let formats = formats.to_vec();
+                    extra.push_str(&format!(", formats = [{}]", listed.join(", ")));
+                    if formats.iter().any(|f| f.starts_with("%d/%m"))
+                        && c.texts.iter().all(|t| {
+                            formats.iter().any(|f| {
+                                crate::value::date_in_format(t, &f.replace("%d/%m", "%m/%d"))
+                                    .is_some()
+                            })
+                        })
+                    {
+                        note = "  # every date seen reads day-first and month-first too: check which the export uses".into();
+                    }
+                }
+                if let FieldType::Code(list) | FieldType::CodeSet(list) = ty {
+                    let unknown: Vec<&String> = c
+                        .distinct
+                        .iter()
+                        .filter(|v| !look::known_in(list, v))
+                        .filter(|v| {
+                            !crate::mapping::DEFAULT_NULL_VALUES
+                                .iter()
+                                .any(|n| n.eq_ignore_ascii_case(v))
+                        })
+                        .take(10)
+                        .collect();
+                    if !unknown.is_empty() {
+                        let shown: Vec<String> = unknown
+                            .iter()
+                            .map(|v| for_display(v, 40).to_string())
+                            .collect();
+                        lines.push(format!(
+                            "# {}: not in the {} code list: {}; add them to recode = {{ … }}",
+                            f.name,
+                            list.name(),
+                            shown.join(", ")
+                        ));
+                    }
+                }
+                lines.push(format!(
+                    "{} = {{ column = {}{extra} }}{note}",
+                    f.name,
+                    quote(&headers[i])
+                ));
             }
             (None, _) if f.name == "age" && record_type.field("date_of_birth").is_some() => {
                 if let Some(on) = crate::validate::event_field(record_type) {
-                    out.push_str(&format!(
-                        "# age = {{ age_at = \"{on}\" }}  # derive the age from date_of_birth\n"
+                    lines.push(format!(
+                        "# age = {{ age_at = \"{on}\" }}  # derive the age from date_of_birth"
                     ));
                 }
             }
-            (None, _) if f.required => out.push_str(&format!(
-                "# TODO {} = {{ column = \"…\" }}  # required: {}\n",
-                f.name, f.description
-            )),
+            (None, ty) if f.required => {
+                let what = match ty {
+                    FieldType::Code(CodeListId::Country) => {
+                        "{ constant = \"???\" }  # required and not in the file: the ISO 3166 alpha-3 code, e.g. \"GTM\""
+                            .to_string()
+                    }
+                    FieldType::Code(list) => format!(
+                        "{{ constant = \"???\" }}  # required and not in the file: a code of `corridor codes {}`",
+                        list.name()
+                    ),
+                    FieldType::Pseudonym => {
+                        "{ pseudonymise = [\"???\"] }  # required: the column of document or case numbers"
+                            .to_string()
+                    }
+                    _ => format!(
+                        "{{ column = \"???\" }}  # required: {}",
+                        for_display(f.description, 120).bare()
+                    ),
+                };
+                lines.push(format!("# {} = {what}", f.name));
+            }
             (None, _) => {}
         }
     }
-    let unused: Vec<&String> = headers.iter().filter(|h| !used.contains(h)).collect();
+    for l in lines {
+        out.push_str(&l);
+        out.push('\n');
+    }
+    let unused: Vec<&String> = (0..headers.len())
+        .filter(|i| !used.contains(i))
+        .map(|i| &headers[i])
+        .filter(|h| !h.is_empty())
+        .collect();
     if !unused.is_empty() {
         out.push_str(
             "\n# Columns not mapped (names and other personal details should stay unmapped):\n",
@@ -342,6 +520,7 @@ fn toml_string(s: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
             c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
             c => out.push(c),
         }
@@ -373,7 +552,7 @@ mod tests {
         let file = dir.path().join("x.csv");
         std::fs::write(
             &file,
-            "\"Fecha\x1b[2J\",\"Nacionalidad \"\"x\"\"\",\"notes\n[fields]\nperson_key = 1\",other\x07\n01/02/2024,M,n,o\n",
+            "\"Fecha\x1b[2J\",\"Nacionalidad \"\"x\"\"\",\"notes\n[fields]\nperson_key = 1\",other\x07\n01/02/2024,GTM,n,o\n",
         )
         .expect("write");
         let text = draft(&file, RecordType::BorderEvent).expect("draft");

@@ -17,6 +17,7 @@
 pub mod batch;
 mod dates;
 pub mod draft;
+mod look;
 pub mod mapping;
 pub mod pseudonym;
 pub mod read;
@@ -241,15 +242,25 @@ impl Mapper<'_> {
         for i in 0..block.len() {
             let (number, problem) = block.row(i, &mut cells);
             let outcome: Result<(), transform::RowError> = match &problem {
-                Some(read::RowProblem::FieldCount { found, expected }) => {
-                    Err(transform::RowError {
-                        field: None,
-                        reason: Reason::MalformedRow,
-                        message: format!(
+                Some(read::RowProblem::FieldCount {
+                    found,
+                    expected,
+                    lines,
+                }) => Err(transform::RowError {
+                    field: None,
+                    reason: Reason::MalformedRow,
+                    message: if *lines > 1 {
+                        format!(
+                            "the record spans lines {number}–{} and has {found} fields where the header has {expected}: a quote opened on line {number} is closed {} lines later, or never (a quote inside a value); the lines it swallowed are in this row",
+                            number + u64::from(*lines) - 1,
+                            lines - 1
+                        )
+                    } else {
+                        format!(
                             "the row has {found} fields where the header has {expected} (a delimiter or quote inside a value, or a cut-off line)"
-                        ),
-                    })
-                }
+                        )
+                    },
+                }),
                 Some(read::RowProblem::InvalidJson(m)) => Err(transform::RowError {
                     field: None,
                     reason: Reason::InvalidJson,

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use corridor_model::{FieldType, RecordType, for_display};
+use corridor_model::{CodeListId, FieldType, RecordType, for_display};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -62,7 +62,35 @@ pub struct ReaderOptions {
     pub date_formats: Option<Vec<String>>,
     /// Formats tried for time fields (default `%H:%M:%S`, `%H:%M`).
     pub time_formats: Option<Vec<String>>,
+    /// Texts that mean "no value" in every field without its own list,
+    /// compared without case after trimming (default
+    /// [`DEFAULT_NULL_VALUES`]; `[]` for none).
+    pub null_values: Option<Vec<String>>,
 }
+
+/// What exports write for "no value" when they write something: database
+/// nulls, spreadsheet errors, and the Spanish and French "no data". Not
+/// `NA`, which is Namibia's code.
+pub const DEFAULT_NULL_VALUES: &[&str] = &[
+    "NULL",
+    "(null)",
+    "<null>",
+    "N/A",
+    "#N/A",
+    "S/D",
+    "S/I",
+    "N/D",
+    "ND",
+    "-",
+    "--",
+    "9999-12-31",
+    "sin dato",
+    "sin datos",
+    "sin información",
+    "sin informacion",
+    "non renseigné",
+    "non renseigne",
+];
 
 /// Where one standard field's value comes from: exactly one of `column`,
 /// `columns`, `constant`, `pseudonymise`, `age_at` or `flags`, with
@@ -94,8 +122,11 @@ pub struct FieldSpec {
     pub formats: Option<Vec<String>>,
     /// Separator of a list held in one column (default `;`).
     pub split: Option<String>,
-    /// Value used when the source value is empty.
+    /// Value used when the source value is empty or a null value.
     pub default: Option<String>,
+    /// Texts that mean "no value" in this field (replacing the reader's
+    /// list).
+    pub null_values: Option<Vec<String>>,
 }
 
 impl FieldSpec {
@@ -295,7 +326,7 @@ impl Mapping {
             for f in spec.formats.iter().flatten() {
                 if !format_is_valid(f) {
                     problems.push(format!(
-                        "fields.{name}: formats has {}, which is not a valid format (chrono strftime syntax: %d/%m/%Y, %Y-%m-%d %H:%M…)",
+                        "fields.{name}: formats has {}, which is not a valid format (chrono strftime syntax: %d/%m/%Y, %Y-%m-%d %H:%M, %d de %B de %Y…; or excel, excel_1904, epoch, epoch_ms)",
                         for_display(f, QUOTED)
                     ));
                 }
@@ -317,7 +348,7 @@ impl Mapping {
             for f in formats.iter().flatten() {
                 if !format_is_valid(f) {
                     problems.push(format!(
-                        "{what}: {} is not a valid format (chrono strftime syntax: %d/%m/%Y, %Y-%m-%d %H:%M…)",
+                        "{what}: {} is not a valid format (chrono strftime syntax: %d/%m/%Y, %Y-%m-%d %H:%M, %d de %B de %Y…; or excel, excel_1904, epoch, epoch_ms)",
                         for_display(f, QUOTED)
                     ));
                 }
@@ -328,10 +359,18 @@ impl Mapping {
                 && !self.fields.contains_key(f.name)
                 && !matches!(f.ty, FieldType::CodeSet(_))
             {
+                let example = match f.ty {
+                    FieldType::Code(CodeListId::Country) => "\"GTM\"",
+                    FieldType::Code(_) => "\"<code>\"",
+                    FieldType::Date => "\"2024-01-31\"",
+                    _ => "\"…\"",
+                };
                 problems.push(format!(
-                    "fields.{}: required by {} but not mapped",
+                    "fields.{}: required by {} but not mapped; map it from a column, {} = {{ column = \"…\" }}, or, when every row has the same value and the file does not say it, give it: {} = {{ constant = {example} }}",
                     f.name,
-                    t.name()
+                    t.name(),
+                    f.name,
+                    f.name
                 ));
             }
         }

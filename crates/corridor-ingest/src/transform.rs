@@ -122,6 +122,8 @@ enum Source {
     Constant(String),
     Pseudonymise {
         columns: Vec<usize>,
+        /// The columns' names, for messages.
+        names: Vec<String>,
         with: Vec<usize>,
     },
     AgeAt {
@@ -146,9 +148,34 @@ struct Compiled {
     /// For a date field whose formats read some dates differently, which
     /// formats conflict with each ([`dates::conflicts`]); empty otherwise.
     conflicts: Vec<u64>,
+    /// Texts that mean "no value" here, and the longest one's length.
+    nulls: Vec<String>,
+    null_len: usize,
 }
 
 impl Compiled {
+    /// Whether a cell is a null value ("NULL", "S/D"…): read as empty.
+    #[inline]
+    fn is_null(&self, cell: Cell<'_>) -> bool {
+        let Cell::Text(t) = cell else { return false };
+        // Most cells are longer than any null value: one comparison.
+        if t.len() > self.null_len + 8 {
+            return false;
+        }
+        let t = t.trim();
+        self.nulls.iter().any(|n| n.eq_ignore_ascii_case(t))
+    }
+
+    /// A cell as the field reads it: a null value is an empty cell.
+    #[inline]
+    fn read<'c>(&self, cell: Cell<'c>) -> Cell<'c> {
+        if self.is_null(cell) {
+            Cell::Empty
+        } else {
+            cell
+        }
+    }
+
     /// A cell too long for the field, quarantined without being shown
     /// whole.
     #[inline]
@@ -299,6 +326,28 @@ impl Program {
                     _ => None,
                 })
                 .unwrap_or_default();
+            let nulls: Vec<String> = spec
+                .null_values
+                .clone()
+                .or_else(|| mapping.reader.null_values.clone())
+                .unwrap_or_else(|| {
+                    crate::mapping::DEFAULT_NULL_VALUES
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect()
+                })
+                .into_iter()
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty())
+                // A value the field's code list knows is that code: "sin
+                // dato" is the sex `_U`.
+                .filter(|n| match f.ty {
+                    FieldType::Code(list) | FieldType::CodeSet(list) => {
+                        resolve(f.name, list, n).is_err()
+                    }
+                    _ => true,
+                })
+                .collect();
             let conflicts = match (f.ty, &source) {
                 (
                     FieldType::Date,
@@ -323,6 +372,8 @@ impl Program {
                 default: spec.default.clone(),
                 max_chars: max_chars(f.ty),
                 conflicts,
+                null_len: nulls.iter().map(String::len).max().unwrap_or(0),
+                nulls,
             });
         }
         if !missing.is_empty() {
@@ -509,7 +560,7 @@ impl Program {
                     // converted.
                     let parts: Vec<String> = cs
                         .iter()
-                        .map(|c| get(*c).text().trim().to_string())
+                        .map(|c| f.read(get(*c)).text().trim().to_string())
                         .filter(|s| !s.is_empty())
                         .collect();
                     let joined = parts.join(join);
@@ -524,7 +575,8 @@ impl Program {
                 Source::Flags(flags) => {
                     let mut codes = Vec::new();
                     for (c, code) in flags {
-                        let cell = get(*c);
+                        // A null value is not a yes.
+                        let cell = f.read(get(*c));
                         if let Cell::Text(t) = cell
                             && longer_than(t, max_chars(FieldType::Boolean))
                         {
@@ -547,24 +599,45 @@ impl Program {
         }
         for (i, f) in self.fields.iter().enumerate() {
             match &f.source {
-                Source::Pseudonymise { columns, with } => {
+                Source::Pseudonymise {
+                    columns,
+                    names,
+                    with,
+                } => {
                     let mut mac = key.start(f.name);
-                    for c in columns {
+                    for (c, name) in columns.iter().zip(names) {
                         let cell = get(*c);
                         if let Cell::Text(t) = cell
                             && longer_than(t, f.max_chars)
                         {
                             return Err(identifier_too_long(f, t));
                         }
-                        normalise_identifier_into(&cell.text(), &mut scratch.identifier);
-                        let v = &scratch.identifier;
-                        if v.is_empty() {
+                        // A null value ("NULL") is no identifier: made into
+                        // a pseudonym, it would be one person for every row
+                        // that has it.
+                        let null = f.is_null(cell);
+                        if !null {
+                            normalise_identifier_into(&cell.text(), &mut scratch.identifier);
+                        }
+                        if null || scratch.identifier.is_empty() {
+                            let what = if null {
+                                format!(
+                                    "holds a null value ({})",
+                                    for_display(cell.text().trim(), SHOWN_CHARS)
+                                )
+                            } else {
+                                "is empty".to_string()
+                            };
                             return Err(err(
                                 f.name,
                                 Reason::MissingRequired,
-                                "an identifier column is empty, so no pseudonym can be made".into(),
+                                format!(
+                                    "the identifier column {} {what}, so no pseudonym can be made; the row is kept in quarantine",
+                                    for_display(name, COLUMN_CHARS)
+                                ),
                             ));
                         }
+                        let v = &scratch.identifier;
                         mac.part(v);
                     }
                     for w in with {
@@ -601,7 +674,10 @@ impl Program {
                 return Err(err(
                     f.name,
                     Reason::MissingRequired,
-                    format!("{} is required and empty", f.name),
+                    format!(
+                        "{} is required and empty; if the source leaves it out, give the mapping a default: {} = {{ column = \"…\", default = \"…\" }}",
+                        f.name, f.name
+                    ),
                 ));
             }
         }
@@ -661,7 +737,7 @@ impl Program {
             FieldType::Text | FieldType::Pseudonym | FieldType::Bytes
         );
         match (slot, raw) {
-            (Value::Text(s), raw) if text_type && !raw.is_empty() => {
+            (Value::Text(s), raw) if text_type && !raw.is_empty() && !f.is_null(raw) => {
                 f.check_length(raw)?;
                 s.clear();
                 s.push_str(recoded(f, &raw.text(), &mut scratch.upper));
@@ -780,7 +856,7 @@ impl Program {
         // Every path of a cell's text to a value passes here or through
         // the two checks above it (the text fast path, the lookup).
         f.check_length(raw)?;
-        let raw = if raw.is_empty() {
+        let raw = if raw.is_empty() || f.is_null(raw) {
             match &f.default {
                 Some(d) => Cell::Text(d),
                 None => return Ok(Value::Null),
@@ -1056,6 +1132,7 @@ fn compile_source(
     } else if let Some(ids) = &spec.pseudonymise {
         Source::Pseudonymise {
             columns: ids.iter().map(|c| col(c)).collect(),
+            names: ids.clone(),
             with: spec.with.iter().flatten().map(|w| position(w)).collect(),
         }
     } else if let Some(on) = &spec.age_at {

@@ -101,13 +101,150 @@ const DATETIME_FORMATS: &[&str] = &[
 ];
 const DEFAULT_TIME_FORMATS: &[&str] = &["%H:%M:%S", "%H:%M"];
 
-/// Excel stores dates as days since 1899-12-30.
+/// Excel stores dates as days since 1899-12-30 (the 1900 system). It also
+/// counts 1900-02-29, a day that never was (serial 60): the serials before
+/// it are one day off that base.
 fn excel_serial(n: f64) -> Option<NaiveDateTime> {
     if !(1.0..2_958_466.0).contains(&n) {
         return None;
     }
-    let base = NaiveDate::from_ymd_opt(1899, 12, 30)?.and_hms_opt(0, 0, 0)?;
+    let base = if n < 60.0 {
+        NaiveDate::from_ymd_opt(1899, 12, 31)?
+    } else if n < 61.0 {
+        return None;
+    } else {
+        NaiveDate::from_ymd_opt(1899, 12, 30)?
+    };
+    Some(
+        base.and_hms_opt(0, 0, 0)?
+            + chrono::Duration::milliseconds((n * 86_400_000.0).round() as i64),
+    )
+}
+
+/// Excel for the Mac before 2011 counted from 1904-01-01 (the 1904 system).
+fn excel_1904_serial(n: f64) -> Option<NaiveDateTime> {
+    if !(0.0..2_957_003.0).contains(&n) {
+        return None;
+    }
+    let base = NaiveDate::from_ymd_opt(1904, 1, 1)?.and_hms_opt(0, 0, 0)?;
     Some(base + chrono::Duration::milliseconds((n * 86_400_000.0).round() as i64))
+}
+
+/// Date forms a mapping names in place of a chrono format, for dates that
+/// are numbers: Excel serials (as text in a CSV, or a text cell), and Unix
+/// time in seconds or milliseconds (UTC).
+pub const NAMED_FORMS: &[&str] = &["excel", "excel_1904", "epoch", "epoch_ms"];
+
+/// A date in a named form; `None` when `form` is not one.
+fn named_form(text: &str, form: &str) -> Option<Option<NaiveDateTime>> {
+    let serial = || {
+        (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+            .then(|| text.parse::<f64>().ok())
+            .flatten()
+    };
+    let integer = || {
+        let digits = text.strip_prefix('-').unwrap_or(text);
+        (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| text.parse::<i64>().ok())
+            .flatten()
+    };
+    Some(match form {
+        "excel" => serial().and_then(excel_serial),
+        "excel_1904" => serial().and_then(excel_1904_serial),
+        "epoch" => integer()
+            .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+            .map(|d| d.naive_utc()),
+        "epoch_ms" => integer()
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .map(|d| d.naive_utc()),
+        _ => return None,
+    })
+}
+
+/// The text with month and day names in Spanish, French or Portuguese
+/// written in English, as chrono reads them, and ordinal marks after a day
+/// dropped ("1er", "1º", "2nd"): `None` when the format names no month or
+/// day (`%B`, `%b`, `%h`, `%A`) or nothing changed.
+fn in_english(text: &str, format: &str) -> Option<String> {
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    const DAYS: [&str; 7] = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
+    let short = format.contains("%b") || format.contains("%h");
+    let months = short || format.contains("%B");
+    let days = format.contains("%A");
+    if !months && !days {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut changed = false;
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if !c.is_alphabetic() {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+            continue;
+        }
+        let end = rest
+            .char_indices()
+            .find(|(_, c)| !c.is_alphabetic())
+            .map_or(rest.len(), |(i, _)| i);
+        let (word, after) = rest.split_at(end);
+        rest = after;
+        let folded = corridor_model::fold(word);
+        let after_digit = out.chars().last().is_some_and(|c| c.is_ascii_digit());
+        if after_digit
+            && ["er", "re", "st", "nd", "rd", "th", "o", "a", "º", "ª"].contains(&folded.as_str())
+        {
+            changed = true;
+            continue;
+        }
+        let english = if months {
+            corridor_model::calendar::month_of_name(&folded).map(|m| {
+                let name = MONTHS[m as usize - 1];
+                if short { &name[..3] } else { name }
+            })
+        } else {
+            None
+        }
+        .or_else(|| {
+            days.then(|| corridor_model::calendar::weekday_of_name(&folded))
+                .flatten()
+                .map(|d| DAYS[d as usize])
+        });
+        match english {
+            Some(e) => {
+                changed |= e != word;
+                out.push_str(e);
+            }
+            None => out.push_str(word),
+        }
+    }
+    // "1°" (a degree sign for the ordinal mark) is not a letter.
+    if out.contains('°') {
+        out = out.replace('°', "");
+        changed = true;
+    }
+    changed.then_some(out)
 }
 
 /// chrono reads "23" as the year 23 for %Y; in an export that is a
@@ -120,6 +257,11 @@ fn plausible(dt: NaiveDateTime, f: &str) -> bool {
 /// A date-time read with chrono in exactly one format (a format with only a
 /// date part gives midnight).
 fn chrono_datetime(text: &str, f: &str) -> Option<NaiveDateTime> {
+    if let Some(named) = named_form(text, f) {
+        return named;
+    }
+    let english = in_english(text, f);
+    let text = english.as_deref().unwrap_or(text);
     if let Ok(dt) = NaiveDateTime::parse_from_str(text, f)
         && plausible(dt, f)
     {
@@ -157,9 +299,13 @@ pub fn date_in_format(text: &str, format: &str) -> Option<i32> {
 }
 
 /// Whether a chrono format string is one chrono can use: `%Q` is not.
+/// A format with no `%` reads only its own text, which is never what was
+/// meant, unless it is a named form (`excel`, `epoch`…).
 pub fn format_is_valid(format: &str) -> bool {
-    !chrono::format::StrftimeItems::new(format)
-        .any(|item| matches!(item, chrono::format::Item::Error))
+    NAMED_FORMS.contains(&format)
+        || (format.contains('%')
+            && !chrono::format::StrftimeItems::new(format)
+                .any(|item| matches!(item, chrono::format::Item::Error)))
 }
 
 /// The declared formats a clerk's dates come in, read without chrono when
@@ -274,10 +420,37 @@ pub fn to_date(raw: Cell<'_>, formats: &[String]) -> Result<i32, String> {
             formats.join(", ")
         };
         format!(
-            "{} is not a date in the format {shown}",
-            for_display(&raw.text(), SHOWN_CHARS)
+            "{} is not a date in the format {shown}{}",
+            for_display(&raw.text(), SHOWN_CHARS),
+            number_hint(&raw.text())
         )
     })
+}
+
+/// What a number given as a date looks like it is: an Excel serial, or
+/// Unix time in seconds or milliseconds, with the date it would be.
+fn number_hint(text: &str) -> String {
+    let t = text.trim();
+    let like = |form: &str, what: &str| {
+        named_form(t, form)
+            .flatten()
+            .filter(|dt| (1950..2100).contains(&chrono::Datelike::year(dt)))
+            .map(|dt| {
+                format!(
+                    "; it looks like {what} ({} would be {}): add \"{form}\" to the formats",
+                    for_display(t, SHOWN_CHARS),
+                    dt.date()
+                )
+            })
+    };
+    let digits = t.bytes().filter(u8::is_ascii_digit).count();
+    match digits {
+        4..=6 => like("excel", "an Excel serial date"),
+        9..=10 => like("epoch", "Unix time in seconds"),
+        12..=13 => like("epoch_ms", "Unix time in milliseconds"),
+        _ => None,
+    }
+    .unwrap_or_default()
 }
 
 pub fn to_time(raw: Cell<'_>, formats: &[String]) -> Result<i32, String> {
@@ -394,6 +567,7 @@ pub fn to_bool(raw: Cell<'_>) -> Result<bool, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Datelike;
     use proptest::prelude::*;
 
     fn t(s: &str) -> Cell<'_> {
@@ -484,5 +658,103 @@ mod tests {
                 prop_assert_eq!(parse_datetime(&text, &[f.to_string()]), Some(dt));
             }
         }
+
+        /// An Excel serial, as text, is the date Excel shows for it: the
+        /// days since 1899-12-30 from March 1900 on, and the 1904 system's
+        /// days since 1904-01-01.
+        #[test]
+        fn excel_serials_are_the_dates_excel_shows(days in -25500i32..2_900_000) {
+            let date = date_of_days(days);
+            let base = NaiveDate::from_ymd_opt(1899, 12, 30).unwrap();
+            let serial = (date - base).num_days();
+            let excel = vec!["excel".to_string()];
+            if date >= NaiveDate::from_ymd_opt(1900, 3, 1).unwrap() && date.year() < 10000 {
+                prop_assert_eq!(to_date(t(&serial.to_string()), &excel), Ok(days));
+                prop_assert_eq!(to_date(t(&format!("{serial}.75")), &excel), Ok(days));
+            }
+            let base1904 = NaiveDate::from_ymd_opt(1904, 1, 1).unwrap();
+            let serial = (date - base1904).num_days();
+            if serial >= 0 && date.year() < 10000 {
+                prop_assert_eq!(to_date(t(&serial.to_string()), &["excel_1904".to_string()]), Ok(days));
+            }
+        }
+
+        /// Unix time is the UTC date chrono gives it.
+        #[test]
+        fn epochs_are_chronos_utc_dates(secs in -2_000_000_000i64..4_000_000_000) {
+            let want = chrono::DateTime::from_timestamp(secs, 0).unwrap().date_naive();
+            prop_assert_eq!(to_date(t(&secs.to_string()), &["epoch".to_string()]).map(date_of_days), Ok(want));
+            let ms = secs * 1000 + 999;
+            prop_assert_eq!(to_date(t(&ms.to_string()), &["epoch_ms".to_string()]).map(date_of_days), Ok(want));
+        }
+
+        /// A date written with its month's name in Spanish, French or
+        /// Portuguese, in any case, reads as chrono reads it in English.
+        #[test]
+        fn month_names_in_four_languages(days in -20000i32..40000, lang in 0usize..4, upper: bool) {
+            const NAMES: [[&str; 12]; 4] = [
+                ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"],
+                ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre"],
+                ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"],
+                ["janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho", "agosto", "setembro", "outubro", "novembro", "dezembro"],
+            ];
+            let date = date_of_days(days);
+            let name = NAMES[lang][date.month0() as usize];
+            let name = if upper { name.to_uppercase() } else { name.to_string() };
+            let text = format!("{} de {name} de {}", date.day(), date.year());
+            prop_assert_eq!(to_date(t(&text), &["%d de %B de %Y".to_string()]), Ok(days), "{}", text);
+        }
+    }
+
+    #[test]
+    fn dates_as_clerks_write_them() {
+        let on = |text: &str, format: &str| {
+            to_date(t(text), &[format.to_string()]).map(|d| date_of_days(d).to_string())
+        };
+        for (text, format, want) in [
+            ("5 de marzo de 2021", "%d de %B de %Y", "2021-03-05"),
+            ("14 de Febrero del 2022", "%d de %B del %Y", "2022-02-14"),
+            ("1er mars 2021", "%d %B %Y", "2021-03-01"),
+            ("1º de agosto de 2020", "%d de %B de %Y", "2020-08-01"),
+            ("1° de agosto de 2020", "%d de %B de %Y", "2020-08-01"),
+            ("17-AGO-22", "%d-%b-%y", "2022-08-17"),
+            ("03-DIC-21", "%d-%b-%y", "2021-12-03"),
+            ("03-déc.-21", "%d-%b.-%y", "2021-12-03"),
+            (
+                "lunes, 5 de abril de 2021",
+                "%A, %d de %B de %Y",
+                "2021-04-05",
+            ),
+            ("45123", "excel", "2023-07-16"),
+            ("1", "excel", "1900-01-01"),
+            ("59", "excel", "1900-02-28"),
+            ("61", "excel", "1900-03-01"),
+            ("0", "excel_1904", "1904-01-01"),
+            ("1700000000", "epoch", "2023-11-14"),
+            ("1700000000000", "epoch_ms", "2023-11-14"),
+        ] {
+            assert_eq!(on(text, format).as_deref(), Ok(want), "{text} in {format}");
+        }
+        // Excel's 1900-02-29 never was; a serial that is not a number is
+        // no date.
+        assert!(on("60", "excel").is_err());
+        assert!(on("1e4", "excel").is_err());
+        assert!(on("17-AGX-22", "%d-%b-%y").is_err());
+        // A number where a date was expected says what it looks like.
+        let e = on("45123", "%d/%m/%Y").unwrap_err();
+        assert!(
+            e.contains("Excel serial") && e.contains("2023-07-16") && e.contains("\"excel\""),
+            "{e}"
+        );
+        let e = on("1700000000", "%d/%m/%Y").unwrap_err();
+        assert!(
+            e.contains("Unix time in seconds") && e.contains("\"epoch\""),
+            "{e}"
+        );
+        let e = on("1700000000000", "%Y-%m-%d").unwrap_err();
+        assert!(e.contains("milliseconds"), "{e}");
+        assert!(!on("2023", "%d/%m/%Y").unwrap_err().contains("looks like"));
+        assert!(!format_is_valid("dd/mm/yyyy"));
+        assert!(format_is_valid("excel") && format_is_valid("%d de %B de %Y"));
     }
 }

@@ -479,3 +479,129 @@ fn a_renamed_csv_and_a_truncated_workbook_are_told_apart() {
     );
     assert!(unreadable(&xls).contains("HTML"), "{}", unreadable(&xls));
 }
+
+// ------------------------------------------------------- null values
+
+/// "NULL" in a document column is no person: those rows are quarantined
+/// naming the column, never keyed to one shared pseudonym; a null value
+/// in a required field is missing, not an unknown code; one in an
+/// optional field is no value.
+#[test]
+fn null_values_are_no_values_and_never_one_shared_person() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = write(
+        dir.path(),
+        "n.csv",
+        format!(
+            "{HEADER}01/02/2024;NULL;E;P1;GTM\n01/02/2024; null ;E;P1;GTM\n01/02/2024;N/A;E;P1;GTM\n01/02/2024;D1;E;S/D;GTM\n01/02/2024;D2;E;P1;s/d\n01/02/2024;D3;E;-;SLV\n01/02/2024;D4;E;P1;NA\n"
+        ),
+    );
+    let (report, sink) = run(&file, &mapping("date_formats = [\"%d/%m/%Y\"]")).expect("ingests");
+    assert_eq!(report.rows_read, 7);
+    assert_eq!(report.stored + report.quarantined, 7);
+    let q: Vec<_> = sink
+        .quarantined
+        .iter()
+        .map(|q| (q.row, q.field.as_deref(), q.reason))
+        .collect();
+    assert_eq!(
+        q,
+        vec![
+            (2, Some("person_key"), "missing_required"),
+            (3, Some("person_key"), "missing_required"),
+            (4, Some("person_key"), "missing_required"),
+            (6, Some("citizenship"), "missing_required"),
+        ],
+        "{:?}",
+        sink.quarantined
+    );
+    for q in &sink.quarantined[..3] {
+        assert!(
+            q.message.contains("identifier column 'doc'"),
+            "{}",
+            q.message
+        );
+    }
+    assert!(
+        sink.quarantined[3].message.contains("default"),
+        "{}",
+        sink.quarantined[3].message
+    );
+    // A null border post is no post; NA is Namibia.
+    assert_eq!(
+        column(&sink, "border_post"),
+        vec![None, None, Some("P1".into())]
+    );
+    assert_eq!(
+        column(&sink, "citizenship"),
+        vec![Some("GTM".into()), Some("SLV".into()), Some("NAM".into())]
+    );
+
+    // Declared lists replace the default one: here "-" is a post's name.
+    let m = Mapping::parse(
+        &mapping_text("date_formats = [\"%d/%m/%Y\"]\nnull_values = [\"NULL\", \"N/A\"]").replace(
+            "border_post = { column = \"puesto\" }",
+            "border_post = { column = \"puesto\", null_values = [] }",
+        ),
+    )
+    .expect("mapping");
+    let (_, sink) = run(&file, &m).expect("ingests");
+    // ("s/d" is now an unknown country.)
+    assert_eq!(sink.quarantined.len(), 4, "{:?}", sink.quarantined);
+    assert_eq!(sink.quarantined[3].reason, "unknown_country");
+    assert_eq!(
+        column(&sink, "border_post"),
+        vec![Some("S/D".into()), Some("-".into()), Some("P1".into())]
+    );
+}
+
+// ------------------------------------------------ records over lines
+
+/// A record whose quoted value holds a line break is numbered by the line
+/// it starts on; a quote never closed is reported where it opened, with
+/// the lines it swallowed; and nothing is lost.
+#[test]
+fn a_record_is_numbered_by_its_first_line_and_a_runaway_quote_by_where_it_opened() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = write(
+        dir.path(),
+        "q.csv",
+        format!(
+            "{HEADER}01/02/2024;D1;E;P1;GTM\n01/02/2024;D2;E;\"Puesto\nNorte\";GTM\n01/02/2024;D3;E;P3;GTM\n01/02/2024;D4;E;\"P4;GTM\n01/02/2024;D5;E;P5;GTM\n01/02/2024;D6;E;P6;GTM\n"
+        ),
+    );
+    let (report, sink) = run(&file, &mapping("date_formats = [\"%d/%m/%Y\"]")).expect("ingests");
+    assert_eq!(report.stored, 3);
+    assert_eq!(report.quarantined, 1);
+    assert_eq!(
+        column(&sink, "border_post"),
+        vec![
+            Some("P1".into()),
+            Some("Puesto\nNorte".into()),
+            Some("P3".into())
+        ]
+    );
+    let rows: Vec<u64> = sink
+        .batches
+        .iter()
+        .flat_map(|b| {
+            let c = b.column_by_name("source_row").expect("source_row");
+            let c = arrow::compute::cast(c, &arrow::datatypes::DataType::UInt64).expect("cast");
+            let c = c
+                .as_any()
+                .downcast_ref::<arrow::array::UInt64Array>()
+                .expect("u64")
+                .clone();
+            (0..c.len()).map(move |i| c.value(i))
+        })
+        .collect();
+    assert_eq!(rows, vec![2, 3, 5]);
+    let q = &sink.quarantined[0];
+    assert_eq!((q.row, q.reason), (6, "malformed_row"));
+    assert!(q.message.contains("spans lines 6–8"), "{}", q.message);
+    assert!(
+        q.message.contains("a quote opened on line 6"),
+        "{}",
+        q.message
+    );
+}

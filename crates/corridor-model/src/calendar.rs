@@ -169,3 +169,73 @@ mod period_tests {
         }
     }
 }
+
+/// The month (1–12) a month's name or abbreviation names, in English,
+/// Spanish, French or Portuguese, given [`crate::fold`]ed ("marzo",
+/// "fevr", "ago", "dez"): the names that dates in the region's exports
+/// are written with.
+pub fn month_of_name(folded: &str) -> Option<u32> {
+    const NAMES: [&[&str]; 12] = [
+        &[
+            "january", "jan", "enero", "ene", "janvier", "janv", "janeiro",
+        ],
+        &[
+            "february",
+            "feb",
+            "febrero",
+            "fevrier",
+            "fevr",
+            "fev",
+            "fevereiro",
+        ],
+        &["march", "mar", "marzo", "mars", "marco"],
+        &["april", "apr", "abril", "abr", "avril", "avr"],
+        &["may", "mayo", "mai", "maio"],
+        &["june", "jun", "junio", "juin", "junho"],
+        &["july", "jul", "julio", "juillet", "juil", "julho"],
+        &["august", "aug", "agosto", "ago", "aout", "aou"],
+        &[
+            "september",
+            "sep",
+            "sept",
+            "septiembre",
+            "setiembre",
+            "set",
+            "septembre",
+            "setembro",
+        ],
+        &["october", "oct", "octubre", "octobre", "outubro", "out"],
+        &["november", "nov", "noviembre", "novembre", "novembro"],
+        &[
+            "december",
+            "dec",
+            "diciembre",
+            "dic",
+            "decembre",
+            "dezembro",
+            "dez",
+        ],
+    ];
+    NAMES
+        .iter()
+        .position(|names| names.contains(&folded))
+        .map(|m| m as u32 + 1)
+}
+
+/// The weekday (0 = Monday) a day's full name names, in English, Spanish
+/// or French, given [`crate::fold`]ed.
+pub fn weekday_of_name(folded: &str) -> Option<u32> {
+    const NAMES: [&[&str]; 7] = [
+        &["monday", "lunes", "lundi"],
+        &["tuesday", "martes", "mardi"],
+        &["wednesday", "miercoles", "mercredi"],
+        &["thursday", "jueves", "jeudi"],
+        &["friday", "viernes", "vendredi"],
+        &["saturday", "sabado", "samedi"],
+        &["sunday", "domingo", "dimanche"],
+    ];
+    NAMES
+        .iter()
+        .position(|names| names.contains(&folded))
+        .map(|d| d as u32)
+}

@@ -55,6 +55,18 @@ pub fn standard_markdown() -> String {
         }
         let _ = writeln!(w);
     }
+    let _ = writeln!(w, "## Sex, gender and age\n");
+    let _ = writeln!(
+        w,
+        "Sex takes the SDMX codes (`F`, `M`, `_O` other, `_U` unknown). HTCDS records gender as \
+         Male, Female or Transgender/NonConforming: the last, and transgender, non-binary or \
+         other genders in any export, are `_O`, never folded into `F` or `M`. Sex is required \
+         in every record type; an export that does not say is mapped with `default = \"_U\"`, \
+         so that the unknown stay visible in every table. Date of birth and age are optional \
+         at intake: border and case exports often lack both, and a record without them still \
+         counts in flows and stocks, in the age group `_U`. Where an export has a date of \
+         birth, `age = {{ age_at = \"event_date\" }}` derives the age on the event's date.\n"
+    );
     let _ = writeln!(w, "## Stored records\n");
     let _ = writeln!(
         w,

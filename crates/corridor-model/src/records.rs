@@ -24,6 +24,8 @@ pub struct BorderEvent {
     pub counterpart_country: Option<String>,
     pub citizenship: String,
     pub country_of_birth: Option<String>,
+    pub country_of_residence: Option<String>,
+    pub document_issuing_state: Option<String>,
     pub sex: String,
     pub date_of_birth: Option<NaiveDate>,
     pub age: Option<i32>,

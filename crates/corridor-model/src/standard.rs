@@ -167,6 +167,16 @@ const BORDER_EVENT: &[Field] = &[
         T::Code(L::Country),
         "Country of birth, when recorded (the UN 2021 framework asks for it beside citizenship).",
     ),
+    opt(
+        "country_of_residence",
+        T::Code(L::Country),
+        "Country of usual residence the traveller declared (an entry card, an API/PNR record), when recorded. What the traveller said, not the statistical residence Corridor derives from the crossings.",
+    ),
+    opt(
+        "document_issuing_state",
+        T::Code(L::Country),
+        "State or organisation that issued the travel document (ICAO Doc 9303 issuing state), when recorded; it can differ from the citizenship (a refugee's travel document, a second nationality).",
+    ),
     req(
         "sex",
         T::Code(L::Sex),

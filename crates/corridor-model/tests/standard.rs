@@ -66,6 +66,8 @@ fn rust_types_match_field_lists() {
             counterpart_country: None,
             citizenship: "HND".into(),
             country_of_birth: None,
+            country_of_residence: None,
+            document_issuing_state: None,
             sex: "F".into(),
             date_of_birth: None,
             age: None,

@@ -141,14 +141,16 @@ fn date_text(style: DateStyle, y: i32, m: u32, d: u32, time: Option<&str>) -> St
     }
 }
 
-/// Values a country column gets that no code list can resolve.
+/// Values a country column gets that no code list can resolve. Not the
+/// null values (`N/D`, `SIN DATO`): intake reads those as no value, a
+/// missing country rather than an unknown one.
 const NOT_COUNTRIES: &[&str] = &[
     "EXTRANJERO",
-    "N/D",
+    "OTRO PAIS",
     "C.A.",
     "CENTROAMERICA",
     "XXX",
-    "SIN DATO",
+    "DESCONOCIDO",
     "OTRO",
 ];
 

@@ -39,6 +39,15 @@ fn excel_value(d: &calamine::Data) -> RawValue {
     }
 }
 
+/// The sheets of a workbook, in order.
+pub fn sheet_names(path: &Path) -> Result<Vec<String>, IngestError> {
+    let book = calamine::open_workbook_auto(path).map_err(|e| IngestError::Unreadable {
+        path: path.to_path_buf(),
+        message: not_a_workbook(path, &e),
+    })?;
+    Ok(calamine::Reader::sheet_names(&book))
+}
+
 impl ExcelRows {
     pub fn open(path: &Path, opts: &ReaderOptions) -> Result<ExcelRows, IngestError> {
         let unreadable = |message: String| IngestError::Unreadable {

@@ -20,7 +20,7 @@ mod json;
 mod parquet_file;
 mod text;
 
-pub use excel::ExcelRows;
+pub use excel::{ExcelRows, sheet_names};
 pub use json::{JsonArrayRows, NdjsonRows};
 pub use parquet_file::ParquetRows;
 pub use text::{
@@ -177,7 +177,13 @@ impl RowBlock {
 /// Why a row could not be split into its fields.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RowProblem {
-    FieldCount { found: usize, expected: usize },
+    /// A record whose fields are not the header's; `lines` is how many
+    /// lines it spans from the one it starts on.
+    FieldCount {
+        found: usize,
+        expected: usize,
+        lines: u32,
+    },
     InvalidJson(String),
 }
 
@@ -514,14 +520,15 @@ mod tests {
             (2, "a;b".to_string())
         );
         let b = r.next_row().unwrap().unwrap();
-        assert_eq!(b.number, 4, "the row ends on line 4");
+        assert_eq!(b.number, 3, "the record starts on line 3 (and ends on 4)");
         assert_eq!(b.values[1].text(), "two\nlines \"quoted\"");
         let c = r.next_row().unwrap().unwrap();
         assert_eq!(
             c.problem,
             Some(RowProblem::FieldCount {
                 found: 1,
-                expected: 2
+                expected: 2,
+                lines: 1
             })
         );
         let mut rows = 3;
@@ -569,6 +576,8 @@ mod tests {
         assert_eq!(sniff_delimiter("a,b\n\"x;y\",2\n"), b',');
         assert_eq!(sniff_delimiter("a\tb\tc\n1\t2\t3\n"), b'\t');
         assert_eq!(sniff_delimiter("a|b\n1|2\n"), b'|');
+        // A quoted value over two lines is one record.
+        assert_eq!(sniff_delimiter("a;b;c\n1;\"x\ny\";3\n4;5;6\n7;8;9\n"), b';');
     }
 
     #[test]

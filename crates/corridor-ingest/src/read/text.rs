@@ -206,34 +206,42 @@ pub(super) fn text_reader(
 
 // ---------------------------------------------------------------------- CSV
 
-/// Picks the delimiter that splits the first lines most consistently.
+/// Picks the delimiter that splits the first records most consistently. A
+/// record is read as a CSV reader reads it: a line break inside quotes
+/// does not end it, so a quoted value over two lines is one record.
 pub fn sniff_delimiter(sample: &str) -> u8 {
-    let lines: Vec<&str> = sample
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .take(30)
-        .collect();
-    let lines = if lines.len() > 1 {
-        &lines[..lines.len() - 1]
-    } else {
-        &lines[..]
-    };
     let mut best = (b',', 0usize, 0usize);
     for d in [b',', b';', b'\t', b'|'] {
-        let counts: Vec<usize> = lines
-            .iter()
-            .map(|l| {
-                let mut quoted = false;
-                l.bytes()
-                    .filter(|&b| {
-                        if b == b'"' {
-                            quoted = !quoted;
-                        }
-                        b == d && !quoted
-                    })
-                    .count()
-            })
-            .collect();
+        let mut counts: Vec<usize> = Vec::new();
+        let (mut quoted, mut n, mut blank) = (false, 0usize, true);
+        for b in sample.bytes() {
+            match b {
+                b'"' => {
+                    quoted = !quoted;
+                    blank = false;
+                }
+                b'\n' if !quoted => {
+                    if !blank {
+                        counts.push(n);
+                    }
+                    (n, blank) = (0, true);
+                    if counts.len() > 30 {
+                        break;
+                    }
+                }
+                _ if b == d && !quoted => {
+                    n += 1;
+                    blank = false;
+                }
+                b'\r' | b' ' => {}
+                _ => blank = false,
+            }
+        }
+        // The sample's last record may be cut short; one record alone
+        // is all there is.
+        if counts.is_empty() && !blank {
+            counts.push(n);
+        }
         let Some(&min) = counts.iter().min() else {
             continue;
         };
@@ -275,6 +283,8 @@ pub struct CsvRows {
     /// `\n` bytes consumed so far, and the last byte consumed.
     newlines: u64,
     last_byte: u8,
+    /// The byte consumed before `last_byte`.
+    prev_byte: u8,
     ends: Vec<usize>,
     headers: Vec<String>,
     detected: Vec<(String, String)>,
@@ -342,7 +352,11 @@ impl Drop for TextRows {
 
 #[derive(Debug, Clone, Copy)]
 struct TextRow {
+    /// The line the record starts on.
     number: u64,
+    /// The lines it spans: more than one when a quoted value holds line
+    /// breaks, or a quote is never closed.
+    lines: u32,
     first_end: u32,
     start: u32,
 }
@@ -438,6 +452,7 @@ impl TextRows {
             let problem = RowProblem::FieldCount {
                 found,
                 expected: self.expected,
+                lines: self.rows[i].lines,
             };
             return (number, Some(problem));
         }
@@ -496,6 +511,7 @@ impl CsvRows {
             filled: 0,
             eof: false,
             newlines: 0,
+            prev_byte: 0,
             last_byte: 0,
             ends: vec![0; 64],
             headers: Vec::new(),
@@ -581,16 +597,32 @@ impl CsvRows {
                     None => return Ok(None),
                 },
             };
-            let line = self.newlines + 1 - u64::from(self.last_byte == b'\n');
+            let last = self.newlines + 1 - u64::from(self.last_byte == b'\n');
             let ends = &self.ends[..nends];
             if nends == 1 && out.bytes[start..start + ends[0]].trim_ascii().is_empty() {
                 out.used = start;
                 continue; // a blank line
             }
+            // A record is numbered by the line it starts on: the line breaks
+            // inside its quoted values are the lines it spans beyond that.
+            let content = &out.bytes[start..out.used];
+            let mut inside = memchr::memchr_iter(b'\n', content).count() as u64;
+            // A quote never closed takes the file's last line break into
+            // its value: that one ends the record's last line.
+            if self.eof
+                && self.at == self.filled
+                && self.last_byte == b'\n'
+                && self.prev_byte != self.quote
+                && content.last() == Some(&b'\n')
+            {
+                inside = inside.saturating_sub(1);
+            }
+            let line = last.saturating_sub(inside).max(1);
             let first_end = out.ends.len() as u32;
             out.ends.extend(ends.iter().map(|&e| (start + e) as u32));
             out.rows.push(TextRow {
                 number: line,
+                lines: u32::try_from(inside + 1).unwrap_or(u32::MAX),
                 first_end,
                 start: start as u32,
             });
@@ -619,8 +651,10 @@ impl CsvRows {
                     .read_record(input, &mut out.bytes[out.used..], &mut self.ends[nends..]);
             let consumed = &input[..nin];
             self.newlines += consumed.iter().filter(|&&b| b == b'\n').count() as u64;
-            if let Some(&b) = consumed.last() {
-                self.last_byte = b;
+            match consumed {
+                [.., p, b] => (self.prev_byte, self.last_byte) = (*p, *b),
+                [b] => (self.prev_byte, self.last_byte) = (self.last_byte, *b),
+                [] => {}
             }
             self.at += nin;
             out.used += nout;
@@ -684,7 +718,8 @@ impl CsvRows {
         }
         self.at += newline + 1;
         self.newlines += 1;
-        self.last_byte = b'\n';
+        // A plain line holds no quote.
+        (self.prev_byte, self.last_byte) = (0, b'\n');
         Some(nends)
     }
 
