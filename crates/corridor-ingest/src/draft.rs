@@ -407,6 +407,11 @@ pub fn draft(file: &std::path::Path, record_type: RecordType) -> Result<String, 
                     let listed: Vec<String> = formats.iter().map(|f| quote(f)).collect();
                     let formats = formats.to_vec();
                     extra.push_str(&format!(", formats = [{}]", listed.join(", ")));
+                    // No one is born in the future.
+                    if f.name == "date_of_birth" && formats.iter().all(|f| f.contains("%y")) {
+                        use chrono::Datelike;
+                        extra.push_str(&format!(", year_pivot = {}", chrono::Utc::now().year()));
+                    }
                     if formats.iter().any(|f| f.starts_with("%d/%m"))
                         && c.texts.iter().all(|t| {
                             formats.iter().any(|f| {

@@ -62,6 +62,9 @@ pub struct ReaderOptions {
     pub date_formats: Option<Vec<String>>,
     /// Formats tried for time fields (default `%H:%M:%S`, `%H:%M`).
     pub time_formats: Option<Vec<String>>,
+    /// The latest year a two-digit year (`%y`) may be: `24` is 2024 and
+    /// `45` 1945 with `year_pivot = 2030` (default chrono's: 1970–2069).
+    pub year_pivot: Option<i32>,
     /// Texts that mean "no value" in every field without its own list,
     /// compared without case after trimming (default
     /// [`DEFAULT_NULL_VALUES`]; `[]` for none).
@@ -127,6 +130,9 @@ pub struct FieldSpec {
     /// Texts that mean "no value" in this field (replacing the reader's
     /// list).
     pub null_values: Option<Vec<String>>,
+    /// The latest year a two-digit year may be in this field (a birth
+    /// date's is this year; an expiry's can be later).
+    pub year_pivot: Option<i32>,
 }
 
 impl FieldSpec {

@@ -148,9 +148,13 @@ struct Compiled {
     /// For a date field whose formats read some dates differently, which
     /// formats conflict with each ([`dates::conflicts`]); empty otherwise.
     conflicts: Vec<u64>,
-    /// Texts that mean "no value" here, and the longest one's length.
-    nulls: Vec<String>,
-    null_len: usize,
+    /// Texts that mean "no value" here, by their length in bytes (none is
+    /// 64 bytes long or more), and those lengths as bits.
+    nulls: Vec<Vec<String>>,
+    null_lengths: u64,
+    /// The latest year a two-digit year may be, where every format of the
+    /// field writes the year in two digits.
+    pivot: Option<i32>,
 }
 
 impl Compiled {
@@ -158,12 +162,17 @@ impl Compiled {
     #[inline]
     fn is_null(&self, cell: Cell<'_>) -> bool {
         let Cell::Text(t) = cell else { return false };
-        // Most cells are longer than any null value: one comparison.
-        if t.len() > self.null_len + 8 {
-            return false;
-        }
-        let t = t.trim();
-        self.nulls.iter().any(|n| n.eq_ignore_ascii_case(t))
+        let b = t.as_bytes();
+        // Every text cell of a text field passes here: most are told apart
+        // by their length alone, and trimmed only when they need it.
+        let padded = b.first().is_some_and(u8::is_ascii_whitespace)
+            || b.last().is_some_and(u8::is_ascii_whitespace);
+        let t = if padded { t.trim() } else { t };
+        t.len() < 64
+            && self.null_lengths & (1u64 << t.len()) != 0
+            && self.nulls[t.len()]
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(t))
     }
 
     /// A cell as the field reads it: a null value is an empty cell.
@@ -326,6 +335,10 @@ impl Program {
                     _ => None,
                 })
                 .unwrap_or_default();
+            let pivot = spec
+                .year_pivot
+                .or(mapping.reader.year_pivot)
+                .filter(|_| !formats.is_empty() && formats.iter().all(|f| f.contains("%y")));
             let nulls: Vec<String> = spec
                 .null_values
                 .clone()
@@ -338,7 +351,7 @@ impl Program {
                 })
                 .into_iter()
                 .map(|n| n.trim().to_string())
-                .filter(|n| !n.is_empty())
+                .filter(|n| !n.is_empty() && n.len() < 64)
                 // A value the field's code list knows is that code: "sin
                 // dato" is the sex `_U`.
                 .filter(|n| match f.ty {
@@ -372,8 +385,11 @@ impl Program {
                 default: spec.default.clone(),
                 max_chars: max_chars(f.ty),
                 conflicts,
-                null_len: nulls.iter().map(String::len).max().unwrap_or(0),
-                nulls,
+                null_lengths: nulls.iter().fold(0, |m, n| m | (1u64 << n.len())),
+                nulls: (0..64)
+                    .map(|len| nulls.iter().filter(|n| n.len() == len).cloned().collect())
+                    .collect(),
+                pivot,
             });
         }
         if !missing.is_empty() {
@@ -891,11 +907,15 @@ impl Program {
                 Value::Codes(codes)
             }
             FieldType::Date if !f.conflicts.is_empty() => {
-                self.contested_date(i, f, raw, scratch)?
+                match self.contested_date(i, f, raw, scratch)? {
+                    Value::Date(d) => Value::Date(pivoted(d, f.pivot)),
+                    other => other,
+                }
             }
-            FieldType::Date => Value::Date(
+            FieldType::Date => Value::Date(pivoted(
                 value::to_date(raw, &f.formats).map_err(|m| err(f.name, Reason::InvalidDate, m))?,
-            ),
+                f.pivot,
+            )),
             FieldType::Time => Value::Time(
                 value::to_time(raw, &f.formats).map_err(|m| err(f.name, Reason::InvalidTime, m))?,
             ),
@@ -1150,6 +1170,19 @@ fn compile_source(
     } else {
         Source::Unmapped
     }
+}
+
+/// A date read with a two-digit year (chrono's century: 1970–2069) moved to
+/// the latest year ending in the same two digits that is not after `pivot`.
+/// A 29 February that the new century lacks is not moved.
+fn pivoted(day: i32, pivot: Option<i32>) -> i32 {
+    let Some(pivot) = pivot else { return day };
+    let (y, m, d) = corridor_model::calendar::civil(day);
+    let year = pivot - (pivot - y).rem_euclid(100);
+    if year == y || chrono::NaiveDate::from_ymd_opt(year, m, d).is_none() {
+        return day;
+    }
+    corridor_model::calendar::day_of_civil(year, m, d)
 }
 
 fn err(field: &str, reason: Reason, message: String) -> RowError {

@@ -605,3 +605,28 @@ fn a_record_is_numbered_by_its_first_line_and_a_runaway_quote_by_where_it_opened
         q.message
     );
 }
+
+/// Two-digit years with a stated pivot: `69` is 1969 when no year may be
+/// after 2030, where chrono alone would read 2069 (a crossing in the
+/// future, quarantined).
+#[test]
+fn two_digit_years_follow_the_stated_pivot() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = write(
+        dir.path(),
+        "y.csv",
+        format!("{HEADER}01/02/69;D1;E;P;GTM\n01/02/24;D2;E;P;GTM\n"),
+    );
+    let (_, sink) = run(&file, &mapping("date_formats = [\"%d/%m/%y\"]")).expect("ingests");
+    assert_eq!(column(&sink, "event_date"), vec![Some("2024-02-01".into())]);
+    let (report, sink) = run(
+        &file,
+        &mapping("date_formats = [\"%d/%m/%y\"]\nyear_pivot = 2030"),
+    )
+    .expect("ingests");
+    assert_eq!(report.quarantined, 0, "{:?}", sink.quarantined);
+    assert_eq!(
+        column(&sink, "event_date"),
+        vec![Some("1969-02-01".into()), Some("2024-02-01".into())]
+    );
+}
