@@ -118,6 +118,13 @@ fn draft_and_ingest(dir: &Path, file: &Path) -> (String, Outcomes) {
     (filled, outcomes)
 }
 
+/// Asserts that the draft has each of `lines` (as a line's start).
+fn has_lines(draft: &str, lines: &[&str]) {
+    for line in lines {
+        assert!(draft.contains(line), "missing `{line}` in\n{draft}");
+    }
+}
+
 fn expect(pairs: &[(u64, &str)]) -> Outcomes {
     pairs.iter().map(|(r, o)| (*r, o.to_string())).collect()
 }
@@ -221,17 +228,18 @@ fn a_workbook_with_a_cover_sheet_a_title_and_merged_group_headers() {
     book.save(&file).unwrap();
 
     let (draft, outcomes) = draft_and_ingest(dir.path(), &file);
-    for line in [
-        "sheet = \"Datos\"",
-        "header_row = 4",
-        "person_key = { pseudonymise = [\"Número de Documento\"]",
-        "direction = { column = \"Tipo\" }",
-        "event_date = { column = \"Fecha\", formats = [\"%d/%m/%Y\"] }",
-        "date_of_birth = { column = \"Fecha de Nacimiento\" }",
-        "citizenship = { column = \"Nacionalidad\" }",
-    ] {
-        assert!(draft.contains(line), "missing `{line}` in\n{draft}");
-    }
+    has_lines(
+        &draft,
+        &[
+            "sheet = \"Datos\"",
+            "header_row = 4",
+            "person_key = { pseudonymise = [\"Número de Documento\"]",
+            "direction = { column = \"Tipo\" }",
+            "event_date = { column = \"Fecha\", formats = [\"%d/%m/%Y\"] }",
+            "date_of_birth = { column = \"Fecha de Nacimiento\" }",
+            "citizenship = { column = \"Nacionalidad\" }",
+        ],
+    );
     assert_eq!(
         outcomes,
         expect(&[
@@ -259,14 +267,15 @@ fn excel_unicode_text_utf16_tabs_and_month_first_dates() {
     }
     std::fs::write(&file, bytes).unwrap();
     let (draft, outcomes) = draft_and_ingest(dir.path(), &file);
-    for line in [
-        "delimiter = \"\\t\"",
-        "person_key = { pseudonymise = [\"Passport Number\"]",
-        "direction = { column = \"Movement\" }",
-        "event_date = { column = \"Crossing Date\", formats = [\"%m/%d/%Y\"] }",
-    ] {
-        assert!(draft.contains(line), "missing `{line}` in\n{draft}");
-    }
+    has_lines(
+        &draft,
+        &[
+            "delimiter = \"\\t\"",
+            "person_key = { pseudonymise = [\"Passport Number\"]",
+            "direction = { column = \"Movement\" }",
+            "event_date = { column = \"Crossing Date\", formats = [\"%m/%d/%Y\"] }",
+        ],
+    );
     // 13/01/2024 is not a month-first date: the draft took the format
     // nine in ten values read, and the row that breaks it is quarantined.
     assert_eq!(
@@ -293,14 +302,15 @@ fn a_windows_1252_export_with_oracle_dates_and_null_values() {
     let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(text);
     std::fs::write(&file, &bytes).unwrap();
     let (draft, outcomes) = draft_and_ingest(dir.path(), &file);
-    for line in [
-        "encoding = \"windows-1252\"",
-        "person_key = { pseudonymise = [\"NUMERO_DOCUMENTO\"]",
-        "direction = { column = \"TIPO_MOVIMIENTO\" }",
-        "event_date = { column = \"FECHA_MOVIMIENTO\", formats = [\"%d-%b-%y\"] }",
-    ] {
-        assert!(draft.contains(line), "missing `{line}` in\n{draft}");
-    }
+    has_lines(
+        &draft,
+        &[
+            "encoding = \"windows-1252\"",
+            "person_key = { pseudonymise = [\"NUMERO_DOCUMENTO\"]",
+            "direction = { column = \"TIPO_MOVIMIENTO\" }",
+            "event_date = { column = \"FECHA_MOVIMIENTO\", formats = [\"%d-%b-%y\"] }",
+        ],
+    );
     // A null document number is no person; a sex given as S/D is
     // missing; the record over two lines is numbered by its first.
     assert_eq!(

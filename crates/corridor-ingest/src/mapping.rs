@@ -347,6 +347,20 @@ impl Mapping {
                 }
             }
         }
+        for (what, nulls) in std::iter::once(("reader.null_values", &self.reader.null_values))
+            .chain(
+                self.fields
+                    .iter()
+                    .map(|(n, f)| (n.as_str(), &f.null_values)),
+            )
+        {
+            if let Some(long) = nulls.iter().flatten().find(|n| n.trim().len() >= 64) {
+                problems.push(format!(
+                    "{what}: null value {} is 64 bytes or longer; a null value is a short text such as NULL or S/D",
+                    for_display(long, QUOTED)
+                ));
+            }
+        }
         for (what, formats) in [
             ("reader.date_formats", &self.reader.date_formats),
             ("reader.time_formats", &self.reader.time_formats),

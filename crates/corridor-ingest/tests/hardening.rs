@@ -630,3 +630,16 @@ fn two_digit_years_follow_the_stated_pivot() {
         vec![Some("1969-02-01".into()), Some("2024-02-01".into())]
     );
 }
+
+/// A null value no export writes (64 bytes or more) is a mistake in the
+/// mapping, named, not a list entry silently left out.
+#[test]
+fn a_null_value_too_long_to_be_one_is_refused() {
+    let long = "x".repeat(64);
+    let text = mapping_text(&format!("null_values = [\"NULL\", \"{long}\"]"));
+    let e = Mapping::parse(&text).expect_err("refused").to_string();
+    assert!(
+        e.contains("reader.null_values") && e.contains("64 bytes"),
+        "{e}"
+    );
+}
