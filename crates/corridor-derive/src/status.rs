@@ -213,9 +213,7 @@ pub fn load(ws: &Workspace, spec: &InitialStatus, dict: &Dict) -> Result<KnownSt
         for (&c, name) in ids.iter().zip(&spec.identifiers) {
             let text = cell(c).text();
             // "NULL" is no identifier: keyed, it would be one person.
-            let null = corridor_ingest::mapping::DEFAULT_NULL_VALUES
-                .iter()
-                .any(|n| n.eq_ignore_ascii_case(text.trim()));
+            let null = corridor_ingest::mapping::is_default_null(&text);
             if null || corridor_ingest::pseudonym::normalise_identifier(&text).is_empty() {
                 return Err(at(
                     name.as_str(),

@@ -428,11 +428,7 @@ pub fn draft(file: &std::path::Path, record_type: RecordType) -> Result<String, 
                         .distinct
                         .iter()
                         .filter(|v| !look::known_in(list, v))
-                        .filter(|v| {
-                            !crate::mapping::DEFAULT_NULL_VALUES
-                                .iter()
-                                .any(|n| n.eq_ignore_ascii_case(v))
-                        })
+                        .filter(|v| !crate::mapping::is_default_null(v))
                         .take(10)
                         .collect();
                     if !unknown.is_empty() {

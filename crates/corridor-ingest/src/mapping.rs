@@ -95,6 +95,15 @@ pub const DEFAULT_NULL_VALUES: &[&str] = &[
     "non renseigne",
 ];
 
+/// Whether `text`, trimmed and ignoring case, is one of
+/// [`DEFAULT_NULL_VALUES`]: for readers without a mapping's own list.
+pub fn is_default_null(text: &str) -> bool {
+    let t = text.trim();
+    DEFAULT_NULL_VALUES
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case(t))
+}
+
 /// Where one standard field's value comes from: exactly one of `column`,
 /// `columns`, `constant`, `pseudonymise`, `age_at` or `flags`, with
 /// optional `recode`, `formats`, `split` and `default`.

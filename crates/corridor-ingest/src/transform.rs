@@ -356,7 +356,7 @@ impl Program {
                 // dato" is the sex `_U`.
                 .filter(|n| match f.ty {
                     FieldType::Code(list) | FieldType::CodeSet(list) => {
-                        resolve(f.name, list, n).is_err()
+                        !crate::look::known_in(list, n)
                     }
                     _ => true,
                 })

@@ -115,6 +115,11 @@ fn excel_serial(n: f64) -> Option<NaiveDateTime> {
     } else {
         NaiveDate::from_ymd_opt(1899, 12, 30)?
     };
+    days_after(base, n)
+}
+
+/// `n` days (and their fraction) after midnight of `base`.
+fn days_after(base: NaiveDate, n: f64) -> Option<NaiveDateTime> {
     Some(
         base.and_hms_opt(0, 0, 0)?
             + chrono::Duration::milliseconds((n * 86_400_000.0).round() as i64),
@@ -126,8 +131,7 @@ fn excel_1904_serial(n: f64) -> Option<NaiveDateTime> {
     if !(0.0..2_957_003.0).contains(&n) {
         return None;
     }
-    let base = NaiveDate::from_ymd_opt(1904, 1, 1)?.and_hms_opt(0, 0, 0)?;
-    Some(base + chrono::Duration::milliseconds((n * 86_400_000.0).round() as i64))
+    days_after(NaiveDate::from_ymd_opt(1904, 1, 1)?, n)
 }
 
 /// Date forms a mapping names in place of a chrono format, for dates that
