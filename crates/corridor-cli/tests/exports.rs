@@ -1,7 +1,9 @@
 //! Exports shaped like those agencies send, none made by Corridor's
 //! generator: a workbook with a cover sheet, a title and merged group
 //! headers; Excel's "Unicode Text" (UTF-16, tabs, month-first dates);
-//! a Windows-1252 CSV with Oracle dates and null values. For each, the
+//! a Windows-1252 CSV with Oracle dates and null values; nested NDJSON
+//! with UTC timestamps; a JSON array with Unix times and misspelt
+//! countries; typed Parquet with UTC timestamps. For each, the
 //! binary drafts a mapping, the one fact the file does not hold (the
 //! reporting country) is filled in, the draft is checked and the file
 //! ingested, and every row's outcome is asserted: stored at its line, or
@@ -323,4 +325,298 @@ fn a_windows_1252_export_with_oracle_dates_and_null_values() {
             (7, "stored"),
         ])
     );
+}
+
+#[test]
+fn nested_ndjson_with_utc_timestamps_and_a_misspelt_country() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cruces.ndjson");
+    let row = |doc: &str, state: &str, nat: &str, res: &str, sex: &str, at: &str, mv: &str| {
+        format!(
+            "{{\"traveller\": {{\"document\": {{\"number\": \"{doc}\", \"state\": \"{state}\"}}, \"nationality\": \"{nat}\", \"residence\": \"{res}\", \"sex\": \"{sex}\"}}, \"crossedAt\": \"{at}\", \"movement\": \"{mv}\", \"post\": \"Tecun Uman\"}}\n"
+        )
+    };
+    let text = [
+        row(
+            "G100001",
+            "GTM",
+            "Guatemala",
+            "Guatemala",
+            "F",
+            "2022-03-06T03:00:00Z",
+            "ENTRY",
+        ),
+        row(
+            "H200002",
+            "HND",
+            "Hondruas",
+            "Mexico",
+            "M",
+            "2022-03-06T10:15:00Z",
+            "EXIT",
+        ),
+        row(
+            "S300003",
+            "SLV",
+            "El Salvador",
+            "Guatemala",
+            "M",
+            "2022-03-07T05:59:00.000+00:00",
+            "ENTRY",
+        ),
+        row(
+            "NULL",
+            "GTM",
+            "Guatemala",
+            "Guatemala",
+            "F",
+            "2022-03-07T06:00:00Z",
+            "EXIT",
+        ),
+        row(
+            "M400004",
+            "MEX",
+            "Mexico",
+            "Mexico",
+            "F",
+            "not a date",
+            "ENTRY",
+        ),
+        row(
+            "B500005",
+            "BLZ",
+            "Belize",
+            "Belice",
+            "M",
+            "2022-03-07T12:00:00-06:00",
+            "ENTRY",
+        ),
+        row(
+            "C600006",
+            "CRI",
+            "Costa Rica",
+            "Costa Rica",
+            "F",
+            "2022-03-07T12:00:00+01:00",
+            "EXIT",
+        ),
+    ]
+    .concat();
+    std::fs::write(&file, text).unwrap();
+    let (draft, outcomes) = draft_and_ingest(dir.path(), &file);
+    has_lines(
+        &draft,
+        &[
+            "event_date = { column = \"crossedAt\", formats = [\"%Y-%m-%dT%H:%M:%S%.f\"] }",
+            "event_time = { column = \"crossedAt\"",
+            "border_post = { column = \"post\" }",
+            "country_of_residence = { column = \"traveller.residence\" }",
+            "document_issuing_state = { column = \"traveller.document.state\" }",
+            "# time_zone = ",
+            "citizenship = { column = \"traveller.nationality\", recode = { \"Hondruas\" = \"HND\" } }",
+        ],
+    );
+    assert_eq!(
+        outcomes,
+        expect(&[
+            (1, "stored"),
+            (2, "stored"),
+            (3, "stored"),
+            (4, "missing_required"),
+            (5, "invalid_date"),
+            (6, "stored"),
+            (7, "stored"),
+        ])
+    );
+    // Stored on Guatemala's clock (UTC−6): 03:00 UTC on the 6th was the
+    // evening of the 5th at the post.
+    let ws = dir.path().join("ws-cruces");
+    let rows = ok(&corridor(&[
+        "sql",
+        "--workspace",
+        ws.to_str().unwrap(),
+        "--format",
+        "csv",
+        "SELECT source_row, event_date, event_time FROM border_events ORDER BY 1",
+    ]));
+    assert_eq!(
+        rows,
+        "source_row,event_date,event_time\n1,2022-03-05,21:00:00\n2,2022-03-06,04:15:00\n3,2022-03-06,23:59:00\n6,2022-03-07,12:00:00\n7,2022-03-07,05:00:00\n"
+    );
+}
+
+#[test]
+fn typed_parquet_with_utc_timestamps_and_a_multi_zone_reporting_country() {
+    use arrow::array::{ArrayRef, Date32Array, StringArray, TimestampMillisecondArray};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("entries.parquet");
+    // 2024-07-01 18:30 UTC, and 2024-01-15 04:00 UTC.
+    let at = TimestampMillisecondArray::from(vec![
+        Some(1_719_858_600_000),
+        Some(1_705_291_200_000),
+        None,
+    ])
+    .with_timezone("UTC");
+    let batch = arrow::record_batch::RecordBatch::try_from_iter([
+        (
+            "passport_no",
+            Arc::new(StringArray::from(vec!["A1", "A2", "A3"])) as ArrayRef,
+        ),
+        (
+            "nationality",
+            Arc::new(StringArray::from(vec!["MEX", "CAN", "GTM"])) as ArrayRef,
+        ),
+        (
+            "gender",
+            Arc::new(StringArray::from(vec!["F", "M", "F"])) as ArrayRef,
+        ),
+        ("crossing_date", Arc::new(at) as ArrayRef),
+        (
+            "direction",
+            Arc::new(StringArray::from(vec!["IN", "OUT", "IN"])) as ArrayRef,
+        ),
+        (
+            "date_of_birth",
+            Arc::new(Date32Array::from(vec![Some(7000), None, Some(9000)])) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&file).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let draft = ok(&corridor(&[
+        "mapping",
+        "draft",
+        &s(&file),
+        "--type",
+        "border_events",
+    ]));
+    has_lines(
+        &draft,
+        &[
+            "event_date = { column = \"crossing_date\"",
+            "# time_zone = ",
+        ],
+    );
+    let ws = dir.path().join("ws");
+    ok(&corridor(&["init", &s(&ws)]));
+    let ingest = |mapping: &str| {
+        let m = dir.path().join("m.toml");
+        std::fs::write(&m, mapping).unwrap();
+        let out = corridor(&[
+            "ingest",
+            "--workspace",
+            &s(&ws),
+            "--mapping",
+            &s(&m),
+            &s(&file),
+            "--replace",
+        ]);
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // The United States keeps several clocks: without a declared zone the
+    // timestamps are quarantined, saying what to declare.
+    let usa = draft.replace(
+        "# reporting_country = { constant = \"???\" }",
+        "reporting_country = { constant = \"USA\" } #",
+    );
+    let (out, err) = ingest(&usa);
+    // The third has no timestamp at all.
+    assert!(
+        out.contains("3 rows read: 0 stored, 3 quarantined"),
+        "{out}{err}"
+    );
+    let q = std::fs::read_dir(ws.join("quarantine/entries"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let q = std::fs::read_to_string(q).unwrap();
+    assert!(
+        q.contains("time_zone") && q.contains("America/New_York"),
+        "{q}"
+    );
+    // Declared, they are stored on that clock (summer and winter time).
+    let declared = usa.replace(
+        "[fields]",
+        "time_zone = \"America/Los_Angeles\"\n\n[fields]",
+    );
+    let (out, err) = ingest(&declared);
+    assert!(
+        out.contains("3 rows read: 2 stored, 1 quarantined"),
+        "{out}{err}"
+    );
+    let rows = ok(&corridor(&[
+        "sql",
+        "--workspace",
+        &s(&ws),
+        "--format",
+        "csv",
+        "SELECT source_row, event_date, event_time FROM border_events ORDER BY 1",
+    ]));
+    assert!(
+        rows == "source_row,event_date,event_time\n1,2024-07-01,11:30:00\n2,2024-01-14,20:00:00\n",
+        "{rows}"
+    );
+}
+
+#[test]
+fn a_json_array_with_unix_times_and_misspelt_countries_gets_recodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("registros.json");
+    // 1646533800 is 2022-03-06 02:30 UTC: the evening of the 5th in
+    // Guatemala.
+    let text = r#"[
+ {"id_documento": "P-1", "pais_nacionalidad": "Guatamala", "genero": "Femenino", "fecha_unix": 1646533800, "tipo": "E"},
+ {"id_documento": "P-2", "pais_nacionalidad": "Salvador", "genero": "Masculino", "fecha_unix": 1646620200, "tipo": "S"},
+ {"id_documento": "P-3", "pais_nacionalidad": "Nicaragua", "genero": "Femenino", "fecha_unix": 1646706600, "tipo": "E"},
+ {"id_documento": "P-4", "pais_nacionalidad": "Hondruas", "genero": "Otro", "fecha_unix": 1646793000, "tipo": "S"},
+ {"id_documento": "P-5", "pais_nacionalidad": "Marte", "genero": "Femenino", "fecha_unix": 1646793000, "tipo": "S"}
+]"#;
+    std::fs::write(&file, text).unwrap();
+    let (draft, outcomes) = draft_and_ingest(dir.path(), &file);
+    has_lines(
+        &draft,
+        &[
+            "event_date = { column = \"fecha_unix\", formats = [\"epoch\"] }",
+            "citizenship = { column = \"pais_nacionalidad\", recode = { \"Guatamala\" = \"GTM\", \"Hondruas\" = \"HND\" } }",
+            "not in the country code list: 'Marte'",
+            "recodes proposed for values not in the country code list, from the closest code: check them",
+        ],
+    );
+    assert_eq!(
+        outcomes,
+        expect(&[
+            (1, "stored"),
+            (2, "stored"),
+            (3, "stored"),
+            (4, "stored"),
+            (5, "unknown_country"),
+        ])
+    );
+    let ws = dir.path().join("ws-registros");
+    let rows = ok(&corridor(&[
+        "sql",
+        "--workspace",
+        ws.to_str().unwrap(),
+        "--format",
+        "csv",
+        "SELECT source_row, event_date, citizenship, sex FROM border_events ORDER BY 1",
+    ]));
+    assert!(
+        rows.starts_with("source_row,event_date,citizenship,sex\n1,2022-03-05,GTM,F\n"),
+        "{rows}"
+    );
+    assert!(rows.contains("\n4,2022-03-08,HND,_O\n"), "{rows}");
 }

@@ -67,6 +67,10 @@ fn synonyms(field: &str) -> &'static [&'static str] {
             "port of entry",
             "poste frontiere",
             "punto de control",
+            "paso fronterizo",
+            "crossing point",
+            "post",
+            "port",
         ],
         "transport_mode" => &["medio de transporte", "transport", "via", "mode"],
         "counterpart_country" => &[
@@ -95,6 +99,7 @@ fn synonyms(field: &str) -> &'static [&'static str] {
             "country of residence",
             "residence country",
             "pays de residence",
+            "residence",
         ],
         "document_issuing_state" => &[
             "pais emisor",
@@ -103,6 +108,8 @@ fn synonyms(field: &str) -> &'static [&'static str] {
             "issuing state",
             "issuing country",
             "document issuing country",
+            "document state",
+            "document country",
             "etat de delivrance",
             "pays de delivrance",
         ],
@@ -249,13 +256,18 @@ fn score(field: &str, header: &str) -> u8 {
 /// Whether a column's values fit a field of type `ty`: a date field takes
 /// a column of dates, a coded field one whose values the code list mostly
 /// knows (so `direction` is never a date column), a number a column of
-/// numbers.
-fn fits(ty: FieldType, c: &Column) -> bool {
+/// numbers. `named`: the header is one of the field's names exactly.
+fn fits(ty: FieldType, c: &Column, named: bool) -> bool {
     if c.filled == 0 {
         return true;
     }
     match ty {
         FieldType::Date => c.date_formats().is_some(),
+        // A column its header plainly names may hold misspellings (which
+        // get recodes); a date column is never one of countries.
+        FieldType::Code(CodeListId::Country) if named => {
+            c.date_formats().is_none() && c.share_in(CodeListId::Country) >= 0.25
+        }
         FieldType::Code(CodeListId::Country) => c.share_in(CodeListId::Country) >= 0.6,
         FieldType::Code(list) => c.date_formats().is_none() && c.share_in(list) >= 0.5,
         FieldType::Integer | FieldType::Count | FieldType::Year => c
@@ -357,7 +369,7 @@ pub fn draft(file: &std::path::Path, record_type: RecordType) -> Result<String, 
             let i = (0..headers.len())
                 .filter(|i| !used.contains(i))
                 .map(|i| (score(f.name, &headers[i]), i))
-                .filter(|(s, i)| *s > 0 && fits(f.ty, &layout.columns[*i]))
+                .filter(|(s, i)| *s > 0 && fits(f.ty, &layout.columns[*i], *s == 3))
                 .max_by_key(|(s, i)| (*s, std::cmp::Reverse(*i)))
                 .map(|(_, i)| i);
             used.extend(i);
@@ -380,6 +392,9 @@ pub fn draft(file: &std::path::Path, record_type: RecordType) -> Result<String, 
         used.extend(*c);
     }
     let mut lines = Vec::new();
+    let mut offsets = false;
+    // The column and formats of a date field read from timestamps.
+    let mut timestamp: Option<(String, String)> = None;
     for (f, best) in fields.iter().zip(chosen) {
         let quote = toml_string;
         match (best, f.ty) {
@@ -407,6 +422,9 @@ pub fn draft(file: &std::path::Path, record_type: RecordType) -> Result<String, 
                     let listed: Vec<String> = formats.iter().map(|f| quote(f)).collect();
                     let formats = formats.to_vec();
                     extra.push_str(&format!(", formats = [{}]", listed.join(", ")));
+                    if ty == FieldType::Date && formats.iter().all(|f| f.contains("%H")) {
+                        timestamp = Some((quote(&headers[i]), listed.join(", ")));
+                    }
                     // No one is born in the future.
                     if f.name == "date_of_birth" && formats.iter().all(|f| f.contains("%y")) {
                         use chrono::Datelike;
@@ -431,24 +449,64 @@ pub fn draft(file: &std::path::Path, record_type: RecordType) -> Result<String, 
                         .filter(|v| !crate::mapping::is_default_null(v))
                         .take(10)
                         .collect();
-                    if !unknown.is_empty() {
-                        let shown: Vec<String> = unknown
-                            .iter()
-                            .map(|v| for_display(v, 40).to_string())
-                            .collect();
+                    // A typing slip of one code is proposed as that code;
+                    // any other value is named, with its closest codes, for
+                    // a person to decide.
+                    let mut proposed = Vec::new();
+                    let mut open = Vec::new();
+                    for v in unknown {
+                        if let Some(code) = list.list().typo_of(v) {
+                            proposed.push(format!("{} = {}", quote(v), quote(&code.code)));
+                            continue;
+                        }
+                        match list.list().closest(v, 2).as_slice() {
+                            [] => open.push(for_display(v, 40).to_string()),
+                            several => open.push(format!(
+                                "{} ({}?)",
+                                for_display(v, 40),
+                                several.join(" or ")
+                            )),
+                        }
+                    }
+                    if !open.is_empty() {
                         lines.push(format!(
-                            "# {}: not in the {} code list: {}; add them to recode = {{ … }}",
+                            "# {}: not in the {} code list: {}; add them to recode = {{ … }} (`corridor codes {}` lists the codes)",
                             f.name,
                             list.name(),
-                            shown.join(", ")
+                            open.join(", "),
+                            list.name()
                         ));
                     }
+                    if !proposed.is_empty() {
+                        lines.push(format!(
+                            "# {}: recodes proposed for values not in the {} code list, from the closest code: check them",
+                            f.name,
+                            list.name()
+                        ));
+                        extra.push_str(&format!(", recode = {{ {} }}", proposed.join(", ")));
+                    }
+                }
+                if matches!(ty, FieldType::Date | FieldType::Time)
+                    && c.texts
+                        .iter()
+                        .any(|t| crate::zones::split_offset(t).is_some())
+                {
+                    offsets = true;
                 }
                 lines.push(format!(
                     "{} = {{ column = {}{extra} }}{note}",
                     f.name,
                     quote(&headers[i])
                 ));
+            }
+            // A timestamp column gives the time as well as the date.
+            (None, FieldType::Time) if timestamp.is_some() => {
+                if let Some((column, formats)) = &timestamp {
+                    lines.push(format!(
+                        "{} = {{ column = {column}, formats = [{formats}] }}",
+                        f.name
+                    ));
+                }
             }
             (None, _) if f.name == "age" && record_type.field("date_of_birth").is_some() => {
                 if let Some(on) = crate::validate::event_field(record_type) {
@@ -480,6 +538,12 @@ pub fn draft(file: &std::path::Path, record_type: RecordType) -> Result<String, 
             }
             (None, _) => {}
         }
+    }
+    if offsets && let Some(at) = out.find("\n[fields]\n") {
+        out.insert_str(
+            at,
+            "# Dates and times here carry a UTC offset (Z, +01:00): they are stored on the\n# reporting country's local clock. Where its zones differ (or the reporting\n# country comes from a column), say which zone the posts keep:\n# time_zone = \"America/Guatemala\"\n",
+        );
     }
     for l in lines {
         out.push_str(&l);

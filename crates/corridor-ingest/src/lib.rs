@@ -26,6 +26,7 @@ pub mod secret;
 pub mod transform;
 pub(crate) mod validate;
 pub mod value;
+mod zones;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -134,6 +134,7 @@ const CANDIDATES: &[&str] = &[
     "%Y%m%d",
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S%.f",
     "%Y-%m-%d %H:%M",
     "%d/%m/%Y %H:%M:%S",
     "%d/%m/%Y %H:%M",
@@ -147,6 +148,8 @@ const CANDIDATES: &[&str] = &[
     "%d de %B del %Y",
     "%B %d, %Y",
     "excel",
+    "epoch",
+    "epoch_ms",
 ];
 
 /// The fewest formats, in [`CANDIDATES`] order, that read every text; else
@@ -162,10 +165,19 @@ fn date_formats_of(texts: &[String]) -> Option<Vec<String>> {
         t.parse::<f64>()
             .is_ok_and(|n| (20_000.0..80_000.0).contains(&n))
     });
+    // Unix time where every value is a whole number of the right length
+    // (seconds from 1973 to 2286 have ten digits; milliseconds thirteen).
+    let digits_all = |n: usize| {
+        texts
+            .iter()
+            .all(|t| t.len() == n && t.bytes().all(|b| b.is_ascii_digit()))
+    };
     let candidates: Vec<&str> = CANDIDATES
         .iter()
         .copied()
         .filter(|f| *f != "excel" || serial_ok)
+        .filter(|f| *f != "epoch" || digits_all(10))
+        .filter(|f| *f != "epoch_ms" || digits_all(13))
         .collect();
     let counts: Vec<usize> = candidates
         .iter()
@@ -342,6 +354,19 @@ mod tests {
         assert_eq!(
             f(&["31/01/2024", "01/02/2024 10:15"]),
             Some(texts(&["%d/%m/%Y", "%d/%m/%Y %H:%M"]))
+        );
+        assert_eq!(f(&["1646523000", "1646609400"]), Some(texts(&["epoch"])));
+        assert_eq!(
+            f(&["1646523000000", "1646609400125"]),
+            Some(texts(&["epoch_ms"]))
+        );
+        assert_eq!(
+            f(&["2022-03-05T23:30:00Z", "2022-03-06T01:00:00+01:00"]),
+            Some(texts(&["%Y-%m-%dT%H:%M:%S"]))
+        );
+        assert_eq!(
+            f(&["2022-03-05T23:30:00.000Z", "2022-03-06T01:00:00.250-05:00"]),
+            Some(texts(&["%Y-%m-%dT%H:%M:%S%.f"]))
         );
         assert_eq!(f(&["E", "S"]), None);
         assert_eq!(f(&["12345678", "A1234567"]), None);

@@ -69,6 +69,11 @@ pub struct ReaderOptions {
     /// compared without case after trimming (default
     /// [`DEFAULT_NULL_VALUES`]; `[]` for none).
     pub null_values: Option<Vec<String>>,
+    /// The IANA time zone (`America/Guatemala`) whose local clock dates
+    /// and times are stored in, when the values carry a UTC offset (`Z`,
+    /// `+01:00`); by default the reporting country's, where its zones
+    /// agree at that moment.
+    pub time_zone: Option<String>,
 }
 
 /// What exports write for "no value" when they write something: database
@@ -142,6 +147,8 @@ pub struct FieldSpec {
     /// The latest year a two-digit year may be in this field (a birth
     /// date's is this year; an expiry's can be later).
     pub year_pivot: Option<i32>,
+    /// The time zone of this field's local clock (replacing the reader's).
+    pub time_zone: Option<String>,
 }
 
 impl FieldSpec {
@@ -367,6 +374,22 @@ impl Mapping {
                 problems.push(format!(
                     "{what}: null value {} is 64 bytes or longer; a null value is a short text such as NULL or S/D",
                     for_display(long, QUOTED)
+                ));
+            }
+        }
+        for (what, zone) in
+            std::iter::once(("reader.time_zone".to_string(), &self.reader.time_zone)).chain(
+                self.fields
+                    .iter()
+                    .map(|(n, f)| (format!("fields.{n}"), &f.time_zone)),
+            )
+        {
+            if let Some(zone) = zone
+                && crate::zones::zone(zone).is_none()
+            {
+                problems.push(format!(
+                    "{what}: time_zone {} is not an IANA time zone; write one such as America/Guatemala or Europe/Madrid (the tz database's names)",
+                    for_display(zone, QUOTED)
                 ));
             }
         }

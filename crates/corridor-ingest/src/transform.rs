@@ -155,6 +155,10 @@ struct Compiled {
     /// The latest year a two-digit year may be, where every format of the
     /// field writes the year in two digits.
     pivot: Option<i32>,
+    /// For a date or time: the local clock of values with a UTC offset,
+    /// and the formats without their offset part.
+    clock: crate::zones::Clock,
+    clock_formats: Vec<String>,
 }
 
 impl Compiled {
@@ -323,9 +327,19 @@ impl Program {
                 .position(|f| f.name == name)
                 .unwrap_or(usize::MAX)
         };
+        let reporting_country = mapping
+            .fields
+            .get("reporting_country")
+            .and_then(|s| s.constant.as_deref());
         for f in t.fields() {
             let spec = mapping.fields.get(f.name).cloned().unwrap_or_default();
             let source = compile_source(&spec, &mut col, &position);
+            let clock = crate::zones::Clock::of(
+                spec.time_zone
+                    .as_deref()
+                    .or(mapping.reader.time_zone.as_deref()),
+                reporting_country,
+            );
             let formats = spec
                 .formats
                 .clone()
@@ -380,7 +394,6 @@ impl Program {
                     .into_iter()
                     .map(|(k, v)| (recode_key(&k), v))
                     .collect(),
-                formats,
                 split: spec.split.clone().unwrap_or_else(|| ";".into()),
                 default: spec.default.clone(),
                 max_chars: max_chars(f.ty),
@@ -390,6 +403,9 @@ impl Program {
                     .map(|len| nulls.iter().filter(|n| n.len() == len).cloned().collect())
                     .collect(),
                 pivot,
+                clock,
+                clock_formats: crate::zones::clock_formats(&formats),
+                formats,
             });
         }
         if !missing.is_empty() {
@@ -905,6 +921,44 @@ impl Program {
                     }
                 }
                 Value::Codes(codes)
+            }
+            FieldType::Date | FieldType::Time
+                if let Some(instant) = crate::zones::instant(raw, &f.formats, &f.clock_formats) =>
+            {
+                let t = &*raw.text();
+                let reason = if f.ty == FieldType::Date {
+                    Reason::InvalidDate
+                } else {
+                    Reason::InvalidTime
+                };
+                let (at, offset) = instant.ok_or_else(|| {
+                    err(
+                        f.name,
+                        reason,
+                        format!(
+                            "{} is not a date and time in the format {}",
+                            for_display(t, SHOWN_CHARS),
+                            if f.formats.is_empty() {
+                                "%Y-%m-%dT%H:%M:%S%:z".to_string()
+                            } else {
+                                f.formats.join(", ")
+                            }
+                        ),
+                    )
+                })?;
+                let local = f
+                    .clock
+                    .local(at, offset, t)
+                    .map_err(|m| err(f.name, reason, m))?;
+                if f.ty == FieldType::Date {
+                    Value::Date(pivoted(
+                        corridor_model::calendar::day_of_date(local.date()),
+                        f.pivot,
+                    ))
+                } else {
+                    use chrono::Timelike;
+                    Value::Time(local.num_seconds_from_midnight() as i32)
+                }
             }
             FieldType::Date if !f.conflicts.is_empty() => {
                 match self.contested_date(i, f, raw, scratch)? {

@@ -165,6 +165,15 @@ fn named_form(text: &str, form: &str) -> Option<Option<NaiveDateTime>> {
     })
 }
 
+/// The UTC date-time of Unix time in one of `formats` (`epoch`,
+/// `epoch_ms`); `None` when no such format reads the text.
+pub(crate) fn unix_time(text: &str, formats: &[String]) -> Option<NaiveDateTime> {
+    formats
+        .iter()
+        .filter(|f| f.starts_with("epoch"))
+        .find_map(|f| named_form(text.trim(), f).flatten())
+}
+
 /// The text with month and day names in Spanish, French or Portuguese
 /// written in English, as chrono reads them, and ordinal marks after a day
 /// dropped ("1er", "1º", "2nd"): `None` when the format names no month or
@@ -297,6 +306,8 @@ pub fn parse_datetime(text: &str, formats: &[String]) -> Option<NaiveDateTime> {
 /// a day number: for telling which of several formats read a value.
 pub fn date_in_format(text: &str, format: &str) -> Option<i32> {
     let text = text.trim();
+    // The clock time of a value with a UTC offset: what its format reads.
+    let text = crate::zones::split_offset(text).map_or(text, |(clock, _)| clock);
     fast_datetime(text, format)
         .or_else(|| chrono_datetime(text, format))
         .map(|dt| day_of_date(dt.date()))
@@ -397,7 +408,12 @@ fn fast_fields(text: &str, format: &str) -> Option<[Option<u32>; 6]> {
 pub fn to_date(raw: Cell<'_>, formats: &[String]) -> Result<i32, String> {
     let dt = match raw {
         Cell::DateTime(dt) => Some(dt),
-        Cell::Number(n) => excel_serial(n),
+        // A number cell in a named form (a JSON number of Unix time, a
+        // serial of the 1904 system), else a serial of Excel's own.
+        Cell::Number(n) => formats
+            .iter()
+            .find_map(|f| named_form(&raw.text(), f).flatten())
+            .or_else(|| excel_serial(n)),
         Cell::Text(t) => {
             let t = t.trim();
             let fast = if formats.is_empty() {

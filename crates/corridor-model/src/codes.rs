@@ -416,6 +416,36 @@ impl CodeList {
         self.closest_where(value, n, true)
     }
 
+    /// The code `value` is a typing slip of: the only code with a key one
+    /// edit away (two for values of nine characters or more; none for
+    /// values under six, where one edit makes another word: "Marte" is
+    /// not Malte), a swap of
+    /// neighbouring letters counting as one (Damerau–Levenshtein on the
+    /// folded texts). `None` when no code is that close, or several are:
+    /// "Guatamala" is Guatemala, "Centroamerica" is nobody's. (A key
+    /// itself is no edit away: its own code.)
+    pub fn typo_of(&self, value: &str) -> Option<&Code> {
+        let shape = Shape::of(&fold(value));
+        let n = shape.text.len();
+        if n < 6 {
+            return None;
+        }
+        let max = if n >= 9 { 2 } else { 1 };
+        let mut found: Option<usize> = None;
+        for (key, i) in &self.keys {
+            if key.text.len().abs_diff(n) > max
+                || strsim::generic_damerau_levenshtein(&shape.text, &key.text) > max
+            {
+                continue;
+            }
+            match found {
+                Some(j) if self.codes[j].code != self.codes[*i].code => return None,
+                _ => found = Some(*i),
+            }
+        }
+        found.map(|i| &self.codes[i])
+    }
+
     /// `closest`, skipping (when `bound`) the keys that cannot score 0.8:
     /// a misspelt country is compared with every name of every country, in
     /// three languages, so most of the work is on hopeless pairs.

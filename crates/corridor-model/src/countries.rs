@@ -42,6 +42,26 @@ pub struct Countries {
 }
 
 const VARIANTS: &str = include_str!("../data/country_variants.csv");
+const TIME_ZONES: &str = include_str!("../data/time_zones.csv");
+
+/// The IANA time zones of a country (alpha-3, exact), as the tz
+/// database's `zone.tab` lists them; empty for an unknown code. A country
+/// with several is not reduced to one: which of them a record's clock
+/// followed is a fact of the record (its post), not of the country.
+pub fn time_zones(alpha3: &str) -> &'static [&'static str] {
+    static BY_CODE: OnceLock<HashMap<&'static str, Vec<&'static str>>> = OnceLock::new();
+    BY_CODE
+        .get_or_init(|| {
+            TIME_ZONES
+                .lines()
+                .filter(|line| !line.starts_with('#') && *line != "alpha3,zones")
+                .filter_map(|line| line.split_once(','))
+                .map(|(code, zones)| (code, zones.split(';').collect()))
+                .collect()
+        })
+        .get(alpha3)
+        .map_or(&[], Vec::as_slice)
+}
 
 /// Curated variants, by alpha-3 code.
 fn variants() -> &'static BTreeMap<String, Vec<String>> {

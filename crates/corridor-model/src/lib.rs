@@ -23,6 +23,6 @@ pub(crate) mod standard;
 mod text;
 
 pub use codes::{Code, CodeList, CodeListId, UnknownCode, sdg_exploitation_form};
-pub use countries::{Countries, Country, CountryNotFound};
+pub use countries::{Countries, Country, CountryNotFound, time_zones};
 pub use standard::{Field, FieldType, RecordType};
 pub use text::{ForDisplay, fold, fold_words, for_display, list_for_display, without_accents};

@@ -124,6 +124,46 @@ fn failures_name_the_closest_candidates() {
 }
 
 #[test]
+fn countries_have_their_time_zones() {
+    use corridor_model::time_zones;
+    assert_eq!(time_zones("GTM"), ["America/Guatemala"]);
+    assert_eq!(
+        time_zones("ESP"),
+        ["Europe/Madrid", "Africa/Ceuta", "Atlantic/Canary"]
+    );
+    assert!(time_zones("USA").contains(&"America/Los_Angeles"));
+    assert!(time_zones("XXX").is_empty());
+    // zone.tab lists every ISO country but the two uninhabited islands.
+    let without: Vec<&str> = Countries::get()
+        .all()
+        .iter()
+        .map(|c| c.alpha3.as_str())
+        .filter(|c| time_zones(c).is_empty())
+        .collect();
+    assert_eq!(without, ["BVT", "HMD"]);
+}
+
+#[test]
+fn typing_slips_have_one_code() {
+    let typo = |list: CodeListId, v: &str| list.list().typo_of(v).map(|c| c.code.clone());
+    for (v, code) in [
+        ("Guatamala", "GTM"),
+        ("Hondruas", "HND"),
+        ("GUATEALA", "GTM"),
+        ("Kolombia", "COL"),
+        ("Belise", "BLZ"),
+        ("Nicaragwa", "NIC"),
+    ] {
+        assert_eq!(typo(CodeListId::Country, v).as_deref(), Some(code), "{v}");
+    }
+    // Regions, other words, and values near two codes are left to people.
+    for v in ["CENTROAMERICA", "Marte", "Nigeri", "GTM"] {
+        assert_eq!(typo(CodeListId::Country, v), None, "{v}");
+    }
+    assert_eq!(typo(CodeListId::Sex, "Femenimo").as_deref(), Some("F"));
+}
+
+#[test]
 fn m49_regions_are_complete() {
     let regions = CodeListId::M49Region.list();
     let codes: Vec<&str> = regions.codes.iter().map(|c| c.code.as_str()).collect();
