@@ -1,13 +1,13 @@
 //! Exports shaped like those agencies send, none made by Corridor's
 //! generator: a workbook with a cover sheet, a title and merged group
 //! headers; Excel's "Unicode Text" (UTF-16, tabs, month-first dates);
-//! a Windows-1252 CSV with Oracle dates and null values; nested NDJSON
-//! with UTC timestamps; a JSON array with Unix times and misspelt
-//! countries; typed Parquet with UTC timestamps. For each, the
-//! binary drafts a mapping, the one fact the file does not hold (the
-//! reporting country) is filled in, the draft is checked and the file
-//! ingested, and every row's outcome is asserted: stored at its line, or
-//! quarantined with its reason.
+//! a Windows-1252 CSV with Oracle dates, null values and records over two
+//! lines; nested NDJSON with UTC timestamps; a JSON array with Unix times
+//! and misspelt countries; typed Parquet with UTC timestamps; an NGO's case
+//! file without ages. For each, the binary drafts a mapping, the facts the
+//! file does not hold (the reporting country or organisation) are filled
+//! in, the draft is checked and the file ingested, and every row's outcome
+//! is asserted: stored at its line, or quarantined with its reason.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -37,20 +37,34 @@ type Outcomes = BTreeMap<u64, String>;
 /// Drafts, fills in the reporting country, checks and ingests `file`;
 /// returns the draft and every row's outcome.
 fn draft_and_ingest(dir: &Path, file: &Path) -> (String, Outcomes) {
+    draft_and_ingest_as(dir, file, "border_events", &[("reporting_country", "GTM")])
+}
+
+/// [`draft_and_ingest`] for a record type, filling in each of `facts`
+/// (field, constant) where the draft left a line for it.
+fn draft_and_ingest_as(
+    dir: &Path,
+    file: &Path,
+    record_type: &str,
+    facts: &[(&str, &str)],
+) -> (String, Outcomes) {
     let s = |p: &Path| p.to_str().expect("utf-8").to_string();
     let draft = ok(&corridor(&[
         "mapping",
         "draft",
         &s(file),
         "--type",
-        "border_events",
+        record_type,
     ]));
     toml::from_str::<toml::Value>(&draft).unwrap_or_else(|e| panic!("{e}\n{draft}"));
-    let line = draft
-        .lines()
-        .find(|l| l.starts_with("# reporting_country = { constant = \"???\" }"))
-        .unwrap_or_else(|| panic!("no line to fill in:\n{draft}"));
-    let filled = draft.replace(line, "reporting_country = { constant = \"GTM\" }");
+    let mut filled = draft.clone();
+    for (field, value) in facts {
+        let line = draft
+            .lines()
+            .find(|l| l.starts_with(&format!("# {field} = {{ constant = \"???\" }}")))
+            .unwrap_or_else(|| panic!("no line to fill in for {field}:\n{draft}"));
+        filled = filled.replace(line, &format!("{field} = {{ constant = \"{value}\" }}"));
+    }
     let mapping = dir.join(format!(
         "{}.mapping.toml",
         file.file_stem().unwrap().to_str().unwrap()
@@ -83,7 +97,7 @@ fn draft_and_ingest(dir: &Path, file: &Path) -> (String, Outcomes) {
         &s(&ws),
         "--format",
         "csv",
-        "SELECT source_row FROM border_events ORDER BY 1",
+        &format!("SELECT source_row FROM {record_type} ORDER BY 1"),
     ]));
     for r in rows.lines().skip(1) {
         outcomes.insert(r.parse().expect("row"), "stored".into());
@@ -118,6 +132,23 @@ fn draft_and_ingest(dir: &Path, file: &Path) -> (String, Outcomes) {
         "{outcomes:?}"
     );
     (filled, outcomes)
+}
+
+/// Every quarantine file of a workspace, one after the other.
+fn quarantine_text(ws: &Path) -> String {
+    let mut out = String::new();
+    let mut folders = vec![ws.join("quarantine")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).expect("quarantine") {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                out.push_str(&std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    out
 }
 
 /// Asserts that the draft has each of `lines` (as a line's start).
@@ -300,7 +331,8 @@ fn a_windows_1252_export_with_oracle_dates_and_null_values() {
         NULL;NICARAGUA;F;03-DIC-21;SALIDA;PEÑAS BLANCAS\r\n\
         P001236;COSTA RICA;F;01-ENE-22;SALIDA;\"PASO\r\nCANOAS\"\r\n\
         P001237;NICARAGUA;S/D;15-MAR-22;ENTRADA;S/D\r\n\
-        P001238;PANAMÁ;F;28-FEB-22;ENTRADA;-\r\n";
+        P001238;PANAMÁ;F;28-FEB-22;ENTRADA;-\r\n\
+        P001239;NICARAGUA;F;31-FEB-22;ENTRADA;\"LAS\r\nMANOS\"\r\n";
     let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(text);
     std::fs::write(&file, &bytes).unwrap();
     let (draft, outcomes) = draft_and_ingest(dir.path(), &file);
@@ -323,7 +355,14 @@ fn a_windows_1252_export_with_oracle_dates_and_null_values() {
             (4, "stored"),
             (6, "missing_required"),
             (7, "stored"),
+            (8, "invalid_date"),
         ])
+    );
+    // A quarantined record over two lines is found by its span.
+    let quarantine = quarantine_text(&dir.path().join("ws-movimientos"));
+    assert!(
+        quarantine.contains("(the record spans lines 8–9)"),
+        "{quarantine}"
     );
 }
 
@@ -619,4 +658,53 @@ fn a_json_array_with_unix_times_and_misspelt_countries_gets_recodes() {
         "{rows}"
     );
     assert!(rows.contains("\n4,2022-03-08,HND,_O\n"), "{rows}");
+}
+
+#[test]
+fn an_ngo_case_file_without_ages_and_with_a_trans_woman() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("casos.csv");
+    let text = "Expediente,Fecha de registro,Sexo,Nacionalidad,Pais de explotacion,Tipo de trata\n\
+        EXP-001,05/03/2021,Mujer,Guatemala,México,Explotación sexual\n\
+        EXP-002,14/02/2022,Hombre,Honduras,Guatemala,Trabajo forzoso\n\
+        EXP-003,01/08/2020,Mujer trans,El Salvador,Guatemala,Explotación sexual\n\
+        EXP-004,,Mujer,Nicaragua,Costa Rica,Matrimonio forzado\n";
+    std::fs::write(&file, text).unwrap();
+    let (draft, outcomes) = draft_and_ingest_as(
+        dir.path(),
+        &file,
+        "trafficking_cases",
+        &[("reporting_organisation", "ONG Refugio")],
+    );
+    has_lines(
+        &draft,
+        &[
+            "case_key = { pseudonymise = [\"Expediente\"]",
+            "registration_year = { column = \"Fecha de registro\", formats = [\"%d/%m/%Y\"] }",
+            "age_group = { constant = \"_U\" }",
+        ],
+    );
+    // A case with no registration date has no year either.
+    assert_eq!(
+        outcomes,
+        expect(&[
+            (2, "stored"),
+            (3, "stored"),
+            (4, "stored"),
+            (5, "missing_required"),
+        ])
+    );
+    let ws = dir.path().join("ws-casos");
+    let rows = ok(&corridor(&[
+        "sql",
+        "--workspace",
+        ws.to_str().unwrap(),
+        "--format",
+        "csv",
+        "SELECT source_row, registration_year, sex, age_group, exploitation_types FROM trafficking_cases ORDER BY 1",
+    ]));
+    assert_eq!(
+        rows,
+        "source_row,registration_year,sex,age_group,exploitation_types\n2,2021,F,_U,sexual\n3,2022,M,_U,forced_labour\n4,2020,_O,_U,sexual\n"
+    );
 }

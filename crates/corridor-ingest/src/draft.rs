@@ -395,7 +395,22 @@ pub fn draft(file: &std::path::Path, record_type: RecordType) -> Result<String, 
     let mut offsets = false;
     // The column and formats of a date field read from timestamps.
     let mut timestamp: Option<(String, String)> = None;
-    for (f, best) in fields.iter().zip(chosen) {
+    // The event's date column, for a year the file does not give apart.
+    let event_column = crate::validate::event_field(record_type)
+        .and_then(|e| Some((e, fields.iter().position(|f| f.name == e)?)))
+        .and_then(|(e, at)| Some((e, chosen[at]?)))
+        .map(|(e, i)| {
+            let formats = layout.columns[i]
+                .date_formats()
+                .filter(|f| !f.is_empty())
+                .map(|f| {
+                    let listed: Vec<String> = f.iter().map(|f| toml_string(f)).collect();
+                    format!(", formats = [{}]", listed.join(", "))
+                })
+                .unwrap_or_default();
+            (e, toml_string(&headers[i]), formats)
+        });
+    for (f, best) in fields.iter().zip(chosen.iter().copied()) {
         let quote = toml_string;
         match (best, f.ty) {
             (Some(i), FieldType::Pseudonym) => {
@@ -508,6 +523,22 @@ pub fn draft(file: &std::path::Path, record_type: RecordType) -> Result<String, 
                     ));
                 }
             }
+            // A required year the file gives as the event's date.
+            (None, FieldType::Year) if f.required && event_column.is_some() => {
+                if let Some((event, column, formats)) = &event_column {
+                    lines.push(format!(
+                        "{} = {{ column = {column}{formats} }}  # the year of {event}",
+                        f.name
+                    ));
+                }
+            }
+            (None, FieldType::Text) if f.required && f.name == "reporting_organisation" => {
+                lines.push(format!(
+                    "# {} = {{ constant = \"???\" }}  # required and not in the file: {}",
+                    f.name,
+                    for_display(f.description, 120).bare()
+                ));
+            }
             (None, _) if f.name == "age" && record_type.field("date_of_birth").is_some() => {
                 if let Some(on) = crate::validate::event_field(record_type) {
                     lines.push(format!(
@@ -538,6 +569,20 @@ pub fn draft(file: &std::path::Path, record_type: RecordType) -> Result<String, 
             }
             (None, _) => {}
         }
+    }
+    let mapped = |name: &str| {
+        fields
+            .iter()
+            .zip(&chosen)
+            .any(|(f, c)| f.name == name && c.is_some())
+    };
+    if record_type == RecordType::TraffickingCase
+        && !crate::mapping::AGE_FIELDS.iter().any(|f| mapped(f))
+    {
+        lines.push(
+            "age_group = { constant = \"_U\" }  # no column of ages or birth dates was found: if the file has one, map it instead (a case's age is required in some form)"
+                .into(),
+        );
     }
     if offsets && let Some(at) = out.find("\n[fields]\n") {
         out.insert_str(

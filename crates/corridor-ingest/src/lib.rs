@@ -290,7 +290,16 @@ impl Mapper<'_> {
                     row: number,
                     field: e.field,
                     reason: e.reason.code(),
-                    message: e.message,
+                    // A record over several lines is found by its span (a
+                    // malformed one says it already).
+                    message: match block.lines(i) {
+                        n if n > 1 && problem.is_none() => format!(
+                            "{} (the record spans lines {number}–{})",
+                            e.message,
+                            number + u64::from(n) - 1
+                        ),
+                        _ => e.message,
+                    },
                     original: if problem.is_some() {
                         Vec::new()
                     } else {

@@ -76,6 +76,10 @@ pub struct ReaderOptions {
     pub time_zone: Option<String>,
 }
 
+/// The fields that say a trafficking case's age, one of which its mapping
+/// maps: see docs/standard.md, "Sex, gender and age".
+pub const AGE_FIELDS: &[&str] = &["date_of_birth", "age", "age_group", "majority_status"];
+
 /// What exports write for "no value" when they write something: database
 /// nulls, spreadsheet errors, and the Spanish and French "no data". Not
 /// `NA`, which is Namibia's code.
@@ -426,6 +430,17 @@ impl Mapping {
                 ));
             }
         }
+        let ages: Vec<&str> = AGE_FIELDS
+            .iter()
+            .copied()
+            .filter(|f| t.field(f).is_some())
+            .collect();
+        if t == RecordType::TraffickingCase && !ages.iter().any(|f| self.fields.contains_key(*f)) {
+            problems.push(format!(
+                "trafficking_cases needs the person's age in some form (victims are counted by age group and sex, as SDG 16.2.2 and HTCDS count them): map one of {}; if the source records none, say so: age_group = {{ constant = \"_U\" }}",
+                ages.join(", ")
+            ));
+        }
         if let Some(format) = &self.reader.format
             && ![
                 "csv", "tsv", "excel", "xlsx", "xls", "ods", "json", "ndjson", "parquet",
@@ -739,6 +754,49 @@ age = { age_at = "event_date" }
         );
         let bad = GOOD.replace("[reader]", "[reader]\ntime_formats = [\"%H:%Q\"]");
         assert!(Mapping::parse(&bad).is_err());
+    }
+
+    #[test]
+    fn a_time_zone_must_be_one_of_the_tz_database() {
+        let ok = GOOD.replace("[reader]", "[reader]\ntime_zone = \"America/Guatemala\"");
+        assert!(Mapping::parse(&ok).is_ok());
+        let bad = GOOD.replace("[reader]", "[reader]\ntime_zone = \"GMT-6\"");
+        let err = Mapping::parse(&bad).expect_err("not a zone");
+        assert!(
+            err.contains("reader.time_zone: time_zone 'GMT-6' is not an IANA time zone"),
+            "{err}"
+        );
+        let bad = GOOD.replace(
+            "event_date = { column = \"Date\" }",
+            "event_date = { column = \"Date\", time_zone = \"Mars/Olympus\" }",
+        );
+        assert!(
+            Mapping::parse(&bad)
+                .expect_err("field")
+                .contains("fields.event_date")
+        );
+    }
+
+    #[test]
+    fn a_case_mapping_says_the_age_in_some_form() {
+        let cases = |age: &str| {
+            format!(
+                "record_type = \"trafficking_cases\"\n[fields]\ncase_key = {{ pseudonymise = [\"id\"] }}\nreporting_organisation = {{ constant = \"ONG\" }}\nregistration_year = {{ column = \"year\" }}\nsex = {{ column = \"sex\" }}\n{age}\n"
+            )
+        };
+        let err = Mapping::parse(&cases("")).expect_err("no age");
+        assert!(
+            err.contains("map one of age, age_group, majority_status")
+                && err.contains("age_group = { constant = \"_U\" }"),
+            "{err}"
+        );
+        for age in [
+            "age = { column = \"edad\" }",
+            "age_group = { constant = \"_U\" }",
+            "majority_status = { column = \"menor\" }",
+        ] {
+            assert!(Mapping::parse(&cases(age)).is_ok(), "{age}");
+        }
     }
 
     /// Document numbers or names mapped to a free-text field would be

@@ -62,10 +62,18 @@ pub fn standard_markdown() -> String {
          Male, Female or Transgender/NonConforming: the last, and transgender, non-binary or \
          other genders in any export, are `_O`, never folded into `F` or `M`. Sex is required \
          in every record type; an export that does not say is mapped with `default = \"_U\"`, \
-         so that the unknown stay visible in every table. Date of birth and age are optional \
-         at intake: border and case exports often lack both, and a record without them still \
-         counts in flows and stocks, in the age group `_U`. Where an export has a date of \
-         birth, `age = {{ age_at = \"event_date\" }}` derives the age on the event's date.\n"
+         so that the unknown stay visible in every table.\n\n\
+         Age is where the standard's records differ. A trafficking case must say the \
+         person's age in some form, because victims are counted by age group and sex (SDG \
+         16.2.2; HTCDS's `ageBroad` and `majorityStatus`): its mapping maps one of `age`, \
+         `age_group` or `majority_status`, and a source that records none says so with \
+         `age_group = {{ constant = \"_U\" }}` (a mapping with none of them is refused, and the \
+         draft writes that line when it finds no column of ages). Each row may still leave \
+         the age empty: it is counted in the age group `_U`, not dropped. Border events, \
+         permits and returns need no age: their exports often lack both date of birth and \
+         age, and a record without them still counts in flows and stocks, in `_U`. Where an \
+         export has a date of birth, `age = {{ age_at = \"event_date\" }}` derives the age on \
+         the event's date.\n"
     );
     let _ = writeln!(w, "## Stored records\n");
     let _ = writeln!(

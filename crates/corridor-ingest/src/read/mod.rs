@@ -161,6 +161,15 @@ impl RowBlock {
 
     /// Row `i`'s cells (into `cells`, which is cleared first), its number
     /// and its problem, if any.
+    /// The lines row `i` spans in the file: more than one for a quoted
+    /// value with line breaks in a text file; one for any other row.
+    pub fn lines(&self, i: usize) -> u32 {
+        match self {
+            RowBlock::Rows(_) => 1,
+            RowBlock::Text(t) => t.lines(i),
+        }
+    }
+
     pub fn row<'a>(&'a self, i: usize, cells: &mut Vec<Cell<'a>>) -> (u64, Option<RowProblem>) {
         cells.clear();
         match self {

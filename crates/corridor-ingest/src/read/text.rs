@@ -440,6 +440,10 @@ impl TextRows {
         twox_hash::XxHash3_64::oneshot_with_seed(shape, text)
     }
 
+    pub(super) fn lines(&self, i: usize) -> u32 {
+        self.rows[i].lines
+    }
+
     pub(super) fn row<'a>(
         &'a self,
         i: usize,
