@@ -4,10 +4,11 @@
 //! a Windows-1252 CSV with Oracle dates, null values and records over two
 //! lines; nested NDJSON with UTC timestamps; a JSON array with Unix times
 //! and misspelt countries; typed Parquet with UTC timestamps; an NGO's case
-//! file without ages. For each, the binary drafts a mapping, the facts the
-//! file does not hold (the reporting country or organisation) are filled
-//! in, the draft is checked and the file ingested, and every row's outcome
-//! is asserted: stored at its line, or quarantined with its reason.
+//! file without ages; an OpenDocument spreadsheet with a notes sheet. For
+//! each, the binary drafts a mapping, the facts the file does not hold (the
+//! reporting country or organisation) are filled in, the draft is checked
+//! and the file ingested, and every row's outcome is asserted: stored at
+//! its line, or quarantined with its reason.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -706,5 +707,143 @@ fn an_ngo_case_file_without_ages_and_with_a_trans_woman() {
     assert_eq!(
         rows,
         "source_row,registration_year,sex,age_group,exploitation_types\n2,2021,F,_U,sexual\n3,2022,M,_U,forced_labour\n4,2020,_O,_U,sexual\n"
+    );
+}
+
+/// An OpenDocument spreadsheet as LibreOffice writes one: a zip whose
+/// `content.xml` holds the sheets, typed cells (dates as
+/// `office:date-value`), a title row and a blank row over the header.
+/// A sheet's name and rows of (cell type, text): `""` empty, `"date"`,
+/// `"float"`, else a string.
+type OdsSheet<'a> = (&'a str, Vec<Vec<(&'a str, &'a str)>>);
+
+fn write_ods(path: &Path, sheets: &[OdsSheet<'_>]) {
+    use std::io::Write;
+    let mut tables = String::new();
+    for (name, rows) in sheets {
+        tables.push_str(&format!("<table:table table:name=\"{name}\">"));
+        for row in rows {
+            tables.push_str("<table:table-row>");
+            for (kind, v) in row {
+                tables.push_str(&match *kind {
+                    "" => "<table:table-cell/>".to_string(),
+                    "date" => format!(
+                        "<table:table-cell office:value-type=\"date\" office:date-value=\"{v}\"><text:p>{v}</text:p></table:table-cell>"
+                    ),
+                    "float" => format!(
+                        "<table:table-cell office:value-type=\"float\" office:value=\"{v}\"><text:p>{v}</text:p></table:table-cell>"
+                    ),
+                    _ => format!(
+                        "<table:table-cell office:value-type=\"string\"><text:p>{v}</text:p></table:table-cell>"
+                    ),
+                });
+            }
+            tables.push_str("</table:table-row>");
+        }
+        tables.push_str("</table:table>");
+    }
+    let content = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><office:document-content xmlns:office=\"urn:oasis:names:tc:opendocument:xmlns:office:1.0\" xmlns:table=\"urn:oasis:names:tc:opendocument:xmlns:table:1.0\" xmlns:text=\"urn:oasis:names:tc:opendocument:xmlns:text:1.0\" office:version=\"1.2\"><office:body><office:spreadsheet>{tables}</office:spreadsheet></office:body></office:document-content>"
+    );
+    let manifest = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><manifest:manifest xmlns:manifest=\"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0\" manifest:version=\"1.2\"><manifest:file-entry manifest:full-path=\"/\" manifest:media-type=\"application/vnd.oasis.opendocument.spreadsheet\"/><manifest:file-entry manifest:full-path=\"content.xml\" manifest:media-type=\"text/xml\"/></manifest:manifest>";
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let deflated = zip::write::SimpleFileOptions::default();
+    zip.start_file("mimetype", stored).unwrap();
+    zip.write_all(b"application/vnd.oasis.opendocument.spreadsheet")
+        .unwrap();
+    zip.start_file("META-INF/manifest.xml", deflated).unwrap();
+    zip.write_all(manifest.as_bytes()).unwrap();
+    zip.start_file("content.xml", deflated).unwrap();
+    zip.write_all(content.as_bytes()).unwrap();
+    zip.finish().unwrap();
+}
+
+#[test]
+fn an_opendocument_spreadsheet_with_notes_a_title_and_typed_dates() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("entradas.ods");
+    let t = |v: &'static str| ("string", v);
+    let d = |v: &'static str| ("date", v);
+    let notes = vec![
+        vec![t("Dirección General de Migración")],
+        vec![t("Registro de entradas y salidas, enero de 2024")],
+        vec![t("Fuente: sistema de control migratorio")],
+    ];
+    let data = vec![
+        vec![t("Registro de entradas y salidas — enero 2024")],
+        vec![("", "")],
+        vec![
+            t("Pasaporte"),
+            t("Nacionalidad"),
+            t("Sexo"),
+            t("Fecha"),
+            t("Movimiento"),
+            t("Días autorizados"),
+        ],
+        vec![
+            t("A100"),
+            t("Guatemala"),
+            t("F"),
+            d("2024-01-05"),
+            t("Entrada"),
+            ("float", "30"),
+        ],
+        vec![
+            t("A200"),
+            t("Honduras"),
+            t("M"),
+            d("2024-01-06"),
+            t("Salida"),
+            ("", ""),
+        ],
+        vec![
+            t("A300"),
+            t("Marte"),
+            t("F"),
+            d("2024-01-07"),
+            t("Entrada"),
+            ("float", "90"),
+        ],
+        vec![
+            ("", ""),
+            t("El Salvador"),
+            t("M"),
+            d("2024-01-08"),
+            t("Entrada"),
+            ("float", "30"),
+        ],
+        vec![
+            t("A500"),
+            t("Nicaragua"),
+            t("F"),
+            d("2024-01-09"),
+            t("Entrada"),
+            ("float", "30"),
+        ],
+    ];
+    write_ods(&file, &[("Notas", notes), ("Movimientos", data)]);
+    let (draft, outcomes) = draft_and_ingest(dir.path(), &file);
+    has_lines(
+        &draft,
+        &[
+            "sheet = \"Movimientos\"",
+            "header_row = 3",
+            "person_key = { pseudonymise = [\"Pasaporte\"]",
+            "direction = { column = \"Movimiento\" }",
+            "event_date = { column = \"Fecha\" }",
+            "permitted_stay_days = { column = \"Días autorizados\" }",
+        ],
+    );
+    assert_eq!(
+        outcomes,
+        expect(&[
+            (4, "stored"),
+            (5, "stored"),
+            (6, "unknown_country"),
+            (7, "missing_required"),
+            (8, "stored"),
+        ])
     );
 }
