@@ -4,7 +4,8 @@
 //! a Windows-1252 CSV with Oracle dates, null values and records over two
 //! lines; nested NDJSON with UTC timestamps; a JSON array with Unix times
 //! and misspelt countries; typed Parquet with UTC timestamps; an NGO's case
-//! file without ages; an OpenDocument spreadsheet with a notes sheet. For
+//! file without ages; an OpenDocument spreadsheet with a notes sheet; a
+//! legacy .xls workbook (BIFF8, written by xlwt). For
 //! each, the binary drafts a mapping, the facts the file does not hold (the
 //! reporting country or organisation) are filled in, the draft is checked
 //! and the file ingested, and every row's outcome is asserted: stored at
@@ -845,5 +846,84 @@ fn an_opendocument_spreadsheet_with_notes_a_title_and_typed_dates() {
             (7, "missing_required"),
             (8, "stored"),
         ])
+    );
+}
+
+#[test]
+fn a_legacy_xls_workbook_with_a_title_and_typed_dates() {
+    // Written by xlwt, as Excel 97-2003 writes BIFF8; skipped where no
+    // Python with xlwt is set (CI has one: see .ci/run).
+    let Ok(python) = std::env::var("CORRIDOR_PYTHON") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must set CORRIDOR_PYTHON to a Python with xlwt (see .ci/run)"
+        );
+        eprintln!("CORRIDOR_PYTHON not set: skipping the .xls export");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("salidas.xls");
+    let script = r#"
+import sys, datetime, xlwt
+wb = xlwt.Workbook(encoding="cp1252")
+ws = wb.add_sheet("Salidas")
+date = xlwt.easyxf(num_format_str="DD/MM/YYYY")
+ws.write(0, 0, "Informe de salidas por puesto")
+head = ["No. Pasaporte", "Nacionalidad", "Sexo", "Fecha de salida", "Movimiento", "Puesto"]
+for j, h in enumerate(head):
+    ws.write(2, j, h)
+rows = [
+    ("B-01", "Nicaragua", "Femenino", datetime.date(2023, 5, 2), "Salida", "Peñas Blancas"),
+    ("B-02", "Costa Rica", "Masculino", datetime.date(2023, 5, 3), "Salida", "Peñas Blancas"),
+    ("B-03", "Panamá", "Masculino", None, "Salida", "Paso Canoas"),
+    ("B-04", "Guatemala", "Mujer trans", datetime.date(2023, 5, 4), "Salida", "Paso Canoas"),
+]
+for i, r in enumerate(rows, start=3):
+    for j, v in enumerate(r):
+        if isinstance(v, datetime.date):
+            ws.write(i, j, v, date)
+        elif v is not None:
+            ws.write(i, j, v)
+wb.save(sys.argv[1])
+"#;
+    let out = Command::new(&python)
+        .args(["-c", script, file.to_str().unwrap()])
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (draft, outcomes) = draft_and_ingest(dir.path(), &file);
+    has_lines(
+        &draft,
+        &[
+            "header_row = 3",
+            "person_key = { pseudonymise = [\"No. Pasaporte\"]",
+            "event_date = { column = \"Fecha de salida\"",
+            "border_post = { column = \"Puesto\" }",
+        ],
+    );
+    assert_eq!(
+        outcomes,
+        expect(&[
+            (4, "stored"),
+            (5, "stored"),
+            (6, "missing_required"),
+            (7, "stored"),
+        ])
+    );
+    let rows = ok(&corridor(&[
+        "sql",
+        "--workspace",
+        dir.path().join("ws-salidas").to_str().unwrap(),
+        "--format",
+        "csv",
+        "SELECT source_row, event_date, sex, border_post FROM border_events ORDER BY 1",
+    ]));
+    assert_eq!(
+        rows,
+        "source_row,event_date,sex,border_post\n4,2023-05-02,F,Peñas Blancas\n5,2023-05-03,M,Peñas Blancas\n7,2023-05-04,_O,Paso Canoas\n"
     );
 }
