@@ -17,14 +17,14 @@ use crate::workspace_commands::spinner;
 #[derive(Args)]
 pub struct EncodeArgs {
     /// The linkage schema (which columns hold personal details, how to encode them)
-    #[arg(long)]
-    pub schema: PathBuf,
+    #[arg(long, required_unless_present = "new_secret")]
+    pub schema: Option<PathBuf>,
     /// File holding the secret shared by the partner organisations (never by the platform)
-    #[arg(long)]
-    pub secret_file: PathBuf,
-    /// Write a new random secret to --secret-file (which must not exist) and stop; share it with the partners
-    #[arg(long)]
-    pub new_secret: bool,
+    #[arg(long, required_unless_present = "new_secret")]
+    pub secret_file: Option<PathBuf>,
+    /// Write a new random secret to FILE (or to --secret-file), which must not exist, and stop; share it with the partners
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    pub new_secret: Option<Option<PathBuf>>,
     /// The organisation's export (CSV, Excel, JSON, Parquet)
     #[arg(required_unless_present = "new_secret")]
     pub input: Option<PathBuf>,
@@ -42,21 +42,29 @@ fn read_secret(path: &Path) -> Result<Vec<u8>> {
 }
 
 pub fn encode(args: EncodeArgs) -> Result<()> {
-    if args.new_secret {
-        corridor_ingest::secret::create(&args.secret_file)?;
+    if let Some(to) = &args.new_secret {
+        let Some(path) = to.as_ref().or(args.secret_file.as_ref()) else {
+            bail!("corridor encode --new-secret needs the file to write: --new-secret FILE")
+        };
+        corridor_ingest::secret::create(path)?;
         println!(
-            "Wrote a new partners' secret to {} (mode 0600). Give it to each partner organisation \
-             by a safe channel, never to the platform; every partner encodes with the same file.",
-            args.secret_file.display()
+            "Wrote a new partners' secret to {} (mode 0600): 64 hexadecimal digits, 256 random bits. \
+             Give it to each partner organisation by a safe channel, never to the platform; every \
+             partner encodes with the same file.",
+            path.display()
         );
         return Ok(());
     }
-    let (Some(input), Some(output)) = (&args.input, &args.output) else {
-        bail!("corridor encode needs the export to encode and the file to write")
+    let (Some(input), Some(output), Some(secret_file), Some(schema)) =
+        (&args.input, &args.output, &args.secret_file, &args.schema)
+    else {
+        bail!(
+            "corridor encode needs --schema, --secret-file, the export to encode and the file to write"
+        )
     };
     // The secret first: a weak one is refused whatever else is wrong.
-    let secret = read_secret(&args.secret_file)?;
-    let schema = LinkageSchema::load(&args.schema)?;
+    let secret = read_secret(secret_file)?;
+    let schema = LinkageSchema::load(schema)?;
     let bar = spinner(&input.display().to_string());
     let report =
         corridor_link::encode_file(&schema, &secret, input, output, |n| bar.set_position(n))
@@ -82,6 +90,30 @@ pub fn encode(args: EncodeArgs) -> Result<()> {
             "  {} rows could not be split into fields: listed by row number in {}",
             report.rows_rejected,
             output.with_extension("rejected.csv").display()
+        );
+    }
+    // A field most of whose values do not read is a schema that does not
+    // fit the export (a date format, most often): the encodings would
+    // match nobody, so they are not left to be shared.
+    let unread = report.mostly_unreadable();
+    if !unread.is_empty() {
+        let _ = std::fs::remove_file(output);
+        let listed: Vec<String> = unread
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} ({} of {} values unreadable)",
+                    f.field,
+                    f.unreadable,
+                    f.present + f.unreadable
+                )
+            })
+            .collect();
+        bail!(
+            "most values of {} in {} do not read: check the schema's date_formats (or the field's formats) against the export, then encode again; {} was not kept",
+            listed.join(", "),
+            input.display(),
+            output.display()
         );
     }
     println!(

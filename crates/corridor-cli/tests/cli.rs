@@ -727,6 +727,63 @@ fn sql_refuses_to_write_and_encode_makes_a_strong_secret() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    // `--new-secret FILE` writes one too, without a schema.
+    let second = dir.path().join("second.key");
+    let o = corridor(&["encode", "--new-secret", second.to_str().expect("utf-8")]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&second).expect("key");
+    assert!(text.trim().len() == 64 && text.trim().bytes().all(|b| b.is_ascii_hexdigit()));
+    // A birth-date column most of whose dates are in another format than
+    // the schema's is an error, and the useless encodings are not kept.
+    let schema = dir.path().join("linkage.toml");
+    std::fs::write(
+        &schema,
+        "record_id = \"id\"\n[reader]\ndate_formats = [\"%Y-%m-%d\"]\n[encoding]\nbits = 256\n[[field]]\nname = \"name\"\ncolumns = [\"name\"]\nkind = \"name\"\nhashes = 10\n[[field]]\nname = \"birth_date\"\ncolumns = [\"dob\"]\nkind = \"date\"\nhashes = 20\n",
+    )
+    .expect("schema");
+    let export = dir.path().join("cases.csv");
+    std::fs::write(
+        &export,
+        "id,name,dob\n1,Ana Pérez,05/03/1990\n2,Luis Gómez,17/11/1985\n3,Rosa Díaz,1979-02-01\n",
+    )
+    .expect("export");
+    let out = dir.path().join("cases.encoded.csv");
+    let s = |p: &std::path::Path| p.to_str().expect("utf-8").to_string();
+    let o = corridor(&[
+        "encode",
+        "--schema",
+        &s(&schema),
+        "--secret-file",
+        &s(&second),
+        &s(&export),
+        &s(&out),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("birth_date (2 of 3 values unreadable)") && err.contains("date_formats"),
+        "{err}"
+    );
+    assert!(!out.exists(), "the encodings are not kept");
+    // With the export's format, it encodes.
+    std::fs::write(
+        &schema,
+        std::fs::read_to_string(&schema)
+            .expect("schema")
+            .replace("[\"%Y-%m-%d\"]", "[\"%d/%m/%Y\", \"%Y-%m-%d\"]"),
+    )
+    .expect("schema");
+    let o = corridor(&[
+        "encode",
+        "--schema",
+        &s(&schema),
+        "--secret-file",
+        &s(&second),
+        &s(&export),
+        &s(&out),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.exists());
 }
 
 #[test]

@@ -31,6 +31,17 @@ pub struct EncodeReport {
     pub hardening: Vec<String>,
 }
 
+impl EncodeReport {
+    /// The fields more than half of whose values were there but could not
+    /// be read (a date column in another format than the schema's).
+    pub fn mostly_unreadable(&self) -> Vec<&FieldCount> {
+        self.fields
+            .iter()
+            .filter(|f| f.unreadable > 0 && f.unreadable * 2 > f.present + f.unreadable)
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct FieldCount {
     pub field: String,
