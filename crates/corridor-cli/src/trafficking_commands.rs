@@ -152,8 +152,12 @@ pub enum LinkCommand {
         #[arg(long)]
         links: PathBuf,
         /// CSV with a record id and the true person of every record
-        #[arg(long)]
-        truth: PathBuf,
+        #[arg(long, required_unless_present = "truth_pattern")]
+        truth: Option<PathBuf>,
+        /// Or: a regular expression over each record id whose first group is
+        /// its true person (`rec-(\d+)-` for ids like rec-12-org, rec-12-dup-0)
+        #[arg(long, conflicts_with_all = ["truth", "workspace"])]
+        truth_pattern: Option<String>,
         /// Truth column(s) holding the record id
         #[arg(long, value_delimiter = ',', default_value = "case_id")]
         truth_id: Vec<String>,
@@ -301,20 +305,29 @@ pub fn link(cmd: LinkCommand) -> Result<()> {
         LinkCommand::Evaluate {
             links,
             truth,
+            truth_pattern,
             truth_id,
             truth_entity,
             workspace,
             truth_org,
             json,
         } => {
-            let e = evaluate(
-                &links,
-                &truth,
-                &truth_id,
-                &truth_entity,
-                workspace.as_deref(),
-                &truth_org,
-            )?;
+            let e = match (&truth_pattern, &truth) {
+                (Some(pattern), _) => {
+                    corridor_link::evaluate::evaluate_by_pattern(&links, pattern)?
+                }
+                (None, Some(truth)) => evaluate(
+                    &links,
+                    truth,
+                    &truth_id,
+                    &truth_entity,
+                    workspace.as_deref(),
+                    &truth_org,
+                )?,
+                (None, None) => {
+                    bail!("corridor link evaluate needs --truth FILE or --truth-pattern REGEX")
+                }
+            };
             if json {
                 println!("{}", serde_json::to_string_pretty(&e)?);
             } else {

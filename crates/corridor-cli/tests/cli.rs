@@ -787,6 +787,35 @@ fn sql_refuses_to_write_and_encode_makes_a_strong_secret() {
 }
 
 #[test]
+fn link_evaluate_takes_the_person_from_the_ids() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let links = dir.path();
+    std::fs::write(
+        links.join("clusters.csv"),
+        "record_id,cluster_id\nrec-1-org,a\nrec-1-dup-0,a\nrec-2-org,b\nrec-2-dup-0,b\n",
+    )
+    .expect("clusters");
+    std::fs::write(links.join("pairs.csv"), "record_id_a,record_id_b\n").expect("pairs");
+    let l = links.to_str().expect("utf-8");
+    let o = corridor(&[
+        "link",
+        "evaluate",
+        "--links",
+        l,
+        "--truth-pattern",
+        r"rec-(\d+)-",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let e: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(e["f1"].as_f64(), Some(1.0), "{e}");
+    // Neither a truth file nor a pattern: clap says what is missing.
+    let o = corridor(&["link", "evaluate", "--links", l]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--truth"));
+}
+
+#[test]
 fn admin_makes_organisations_users_and_tokens_and_audit_verify_catches_an_edit() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ws = dir.path().join("ws");

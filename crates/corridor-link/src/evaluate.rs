@@ -108,7 +108,14 @@ fn read_columns(path: &Path, columns: &[&str]) -> Result<Vec<Vec<String>>, LinkE
         message: e.to_string(),
     };
     let mut r = csv::Reader::from_path(path).map_err(err)?;
-    let headers: Vec<String> = r.headers().map_err(err)?.iter().map(String::from).collect();
+    // Headers as `encode` reads them: a byte-order mark and surrounding
+    // spaces are not part of the name.
+    let headers: Vec<String> = r
+        .headers()
+        .map_err(err)?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
+        .collect();
     let idx: Vec<usize> = columns
         .iter()
         .map(|c| crate::column(path, &headers, c))
@@ -192,6 +199,34 @@ pub fn evaluate_files(
     evaluate_outputs(dir, &map)
 }
 
+/// Evaluates a linkage output folder whose record ids say their true
+/// entity, as the ids of many public benchmark sets do (`rec-12-org`,
+/// `rec-12-dup-0`): `pattern` is a regular expression whose first group
+/// (or whole match) is the entity. A record whose id it does not match is
+/// left out, and counted.
+pub fn evaluate_by_pattern(dir: &Path, pattern: &str) -> Result<Evaluation, LinkError> {
+    let re = regex::Regex::new(pattern).map_err(|e| {
+        LinkError::Input(format!(
+            "--truth-pattern {pattern:?} is not a regular expression: {e}"
+        ))
+    })?;
+    let map: HashMap<String, String> = read_clusters(dir)?
+        .into_iter()
+        .filter_map(|(id, _)| {
+            let caps = re.captures(&id)?;
+            let entity = caps.get(1).or_else(|| caps.get(0))?.as_str().to_string();
+            Some((id, entity))
+        })
+        .collect();
+    if map.is_empty() {
+        return Err(LinkError::Input(format!(
+            "--truth-pattern {pattern:?} matches none of the record ids in {}",
+            dir.join("clusters.csv").display()
+        )));
+    }
+    evaluate_outputs(dir, &map)
+}
+
 /// Reads a truth file: for every row, the values of `id_columns` and of
 /// `entity`.
 pub fn read_truth(
@@ -213,6 +248,40 @@ pub fn read_truth(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entities_from_a_pattern_over_the_ids() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // FEBRL-style ids: rec-1-org and rec-1-dup-0 are one person.
+        std::fs::write(
+            dir.path().join("clusters.csv"),
+            "\u{feff}record_id , cluster_id\nrec-1-org,c1\nrec-1-dup-0,c1\nrec-2-org,c2\nrec-2-dup-0,c3\nother,c4\n",
+        )
+        .expect("clusters");
+        std::fs::write(
+            dir.path().join("pairs.csv"),
+            "record_id_a,record_id_b\nrec-1-org,rec-1-dup-0\n",
+        )
+        .expect("pairs");
+        let e = evaluate_by_pattern(dir.path(), r"rec-(\d+)-").expect("evaluated");
+        assert_eq!(
+            (e.true_pairs, e.predicted_pairs, e.correct_pairs),
+            (2, 1, 1)
+        );
+        assert_eq!(e.records_not_in_truth, 1);
+        assert!((e.precision - 1.0).abs() < 1e-12 && (e.recall - 0.5).abs() < 1e-12);
+        let err = evaluate_by_pattern(dir.path(), "(")
+            .expect_err("bad regex")
+            .to_string();
+        assert!(err.contains("not a regular expression"), "{err}");
+        let err = evaluate_by_pattern(dir.path(), "^x-")
+            .expect_err("no match")
+            .to_string();
+        assert!(
+            err.contains("matches none") && err.contains("clusters.csv"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn pairwise_scores() {
