@@ -787,6 +787,57 @@ fn sql_refuses_to_write_and_encode_makes_a_strong_secret() {
 }
 
 #[test]
+fn plaintext_linkage_gives_the_same_links_on_every_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let schema = dir.path().join("linkage.toml");
+    std::fs::write(
+        &schema,
+        "record_id = \"id\"\n[reader]\ndate_formats = [\"%d/%m/%Y\"]\n[encoding]\nbits = 512\n[blocking]\nbands = 30\nband_bits = 20\n[[field]]\nname = \"name\"\ncolumns = [\"name\"]\nkind = \"name\"\nhashes = 10\n[[field]]\nname = \"birth_date\"\ncolumns = [\"dob\"]\nkind = \"date\"\nhashes = 20\n",
+    )
+    .expect("schema");
+    let given = [
+        "Ana", "Luis", "Rosa", "Juan", "Marta", "Pedro", "Elena", "Carlos",
+    ];
+    let family = [
+        "Pérez", "Gómez", "Díaz", "López", "Ixcoy", "Mejía", "Castro",
+    ];
+    let mut csv = String::from("id,name,dob\n");
+    for i in 0..200 {
+        let name = format!(
+            "{} {}",
+            given[i % given.len()],
+            family[(i / 3) % family.len()]
+        );
+        let dob = format!("{:02}/{:02}/{}", 1 + i % 28, 1 + i % 12, 1960 + i % 40);
+        csv.push_str(&format!("r{i},{name},{dob}\n"));
+        // Every fifth person again, with a typo.
+        if i % 5 == 0 {
+            csv.push_str(&format!("r{i}b,{}x,{dob}\n", name));
+        }
+    }
+    let file = dir.path().join("cases.csv");
+    std::fs::write(&file, csv).expect("csv");
+    let s = |p: &std::path::Path| p.to_str().expect("utf-8").to_string();
+    let run = |out: &std::path::Path| {
+        let o = corridor(&[
+            "link",
+            "dedupe",
+            "--plaintext",
+            "--schema",
+            &s(&schema),
+            "--out",
+            &s(out),
+            &s(&file),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        ["pairs.csv", "clusters.csv"].map(|f| std::fs::read(out.join(f)).expect("output"))
+    };
+    let first = run(&dir.path().join("one"));
+    assert_eq!(first, run(&dir.path().join("two")));
+    assert!(first[0].len() > 100, "some candidate pairs were kept");
+}
+
+#[test]
 fn link_evaluate_takes_the_person_from_the_ids() {
     let dir = tempfile::tempdir().expect("tempdir");
     let links = dir.path();

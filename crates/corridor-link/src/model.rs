@@ -394,6 +394,10 @@ pub fn em(
         return (m, u, lambda, 0);
     }
     const FLOOR: f64 = 1e-6;
+    // In one order every run: a hash map's order differs between runs,
+    // and so would the sums' rounding, and with it the links.
+    let mut ordered: Vec<(&Vec<u8>, &u64)> = patterns.iter().collect();
+    ordered.sort_unstable();
     for it in 0..200 {
         iterations = it + 1;
         let model = Model {
@@ -408,7 +412,7 @@ pub fn em(
         let mut u_acc = m_acc.clone();
         let mut matches = 0.0;
         let mut masked = Vec::new();
-        for (p, count) in patterns {
+        for &(p, count) in &ordered {
             let g = match blocked_on {
                 Some(c) => {
                     masked.clear();
@@ -462,20 +466,24 @@ pub fn em(
 /// Level frequencies among random pairs (almost every random pair is a
 /// non-match): u.
 pub fn random_pair_levels(pool: &Pool, comparator: &Comparator, samples: usize) -> Vec<Vec<f64>> {
-    let zero: Vec<Vec<f64>> = comparator
+    // One pseudo-count per level (no level is impossible), added once: an
+    // identity of the parallel sum below is used as many times as the
+    // work is split, which differs from run to run.
+    let ones: Vec<Vec<f64>> = comparator
         .comparisons
         .iter()
         .map(|c| vec![1.0; c.levels.len()])
         .collect();
+    let zero: Vec<Vec<f64>> = ones.iter().map(|levels| vec![0.0; levels.len()]).collect();
     let n = pool.len();
-    let mut counts = zero.clone();
+    let mut counts = ones.clone();
     if n >= 2 {
         let mut rng = ChaCha8Rng::seed_from_u64(0x11AC_0FF5);
         let pairs: Vec<(usize, usize)> = (0..samples)
             .map(|_| (rng.random_range(0..n), rng.random_range(0..n)))
             .filter(|(i, j)| i != j)
             .collect();
-        counts = pairs
+        let seen = pairs
             .par_chunks(4096)
             .map(|chunk| {
                 let mut counts = zero.clone();
@@ -499,6 +507,9 @@ pub fn random_pair_levels(pool: &Pool, comparator: &Comparator, samples: usize) 
                     a
                 },
             );
+        for (x, y) in counts.iter_mut().flatten().zip(seen.iter().flatten()) {
+            *x += y;
+        }
     }
     for levels in counts.iter_mut() {
         let s: f64 = levels.iter().sum();

@@ -154,17 +154,19 @@ impl Pool {
 
     /// A pool of whole files, each its own source (named by its file
     /// stem): encoded files as the partners wrote them, or plaintext ones
-    /// under a throw-away key made here for blocking only. Returns the pool
-    /// (its record ids checked unique) and the records read from each file.
+    /// encoded here, in memory and for blocking only, under a fixed public
+    /// key: the details are in the clear already, so a key would hide
+    /// nothing, and a fixed one gives the same candidates, hence the same
+    /// links, on every run. Returns the pool (its record ids checked
+    /// unique) and the records read from each file.
     pub fn from_files(
         schema: &LinkageSchema,
         paths: &[std::path::PathBuf],
         plaintext: bool,
     ) -> Result<(Pool, Vec<u64>), LinkError> {
+        use sha2::Digest;
         let mut pool = Pool::default();
-        let mut key = [0u8; 32];
-        getrandom::fill(&mut key)
-            .map_err(|e| LinkError::Input(format!("no system randomness for a key: {e}")))?;
+        let key: [u8; 32] = sha2::Sha256::digest(b"corridor plaintext blocking").into();
         let encoder = Encoder::new(schema, &key);
         let mut counts = Vec::with_capacity(paths.len());
         for path in paths {
