@@ -749,15 +749,18 @@ fn sql_refuses_to_write_and_encode_makes_a_strong_secret() {
     .expect("export");
     let out = dir.path().join("cases.encoded.csv");
     let s = |p: &std::path::Path| p.to_str().expect("utf-8").to_string();
-    let o = corridor(&[
-        "encode",
-        "--schema",
-        &s(&schema),
-        "--secret-file",
-        &s(&second),
-        &s(&export),
-        &s(&out),
-    ]);
+    let encode = || {
+        corridor(&[
+            "encode",
+            "--schema",
+            &s(&schema),
+            "--secret-file",
+            &s(&second),
+            &s(&export),
+            &s(&out),
+        ])
+    };
+    let o = encode();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success(), "{err}");
     assert!(
@@ -773,15 +776,7 @@ fn sql_refuses_to_write_and_encode_makes_a_strong_secret() {
             .replace("[\"%Y-%m-%d\"]", "[\"%d/%m/%Y\", \"%Y-%m-%d\"]"),
     )
     .expect("schema");
-    let o = corridor(&[
-        "encode",
-        "--schema",
-        &s(&schema),
-        "--secret-file",
-        &s(&second),
-        &s(&export),
-        &s(&out),
-    ]);
+    let o = encode();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.exists());
 }

@@ -93,14 +93,10 @@ fn draft_and_ingest_as(
     ]));
     let report: serde_json::Value = serde_json::from_str(&report).expect("json");
     let mut outcomes = Outcomes::new();
-    let rows = ok(&corridor(&[
-        "sql",
-        "--workspace",
-        &s(&ws),
-        "--format",
-        "csv",
+    let rows = stored_csv(
+        &ws,
         &format!("SELECT source_row FROM {record_type} ORDER BY 1"),
-    ]));
+    );
     for r in rows.lines().skip(1) {
         outcomes.insert(r.parse().expect("row"), "stored".into());
     }
@@ -151,6 +147,18 @@ fn quarantine_text(ws: &Path) -> String {
         }
     }
     out
+}
+
+/// `corridor sql --format csv` of `query` over the workspace `ws`.
+fn stored_csv(ws: &Path, query: &str) -> String {
+    ok(&corridor(&[
+        "sql",
+        "--workspace",
+        ws.to_str().expect("utf-8"),
+        "--format",
+        "csv",
+        query,
+    ]))
 }
 
 /// Asserts that the draft has each of `lines` (as a line's start).
@@ -472,14 +480,10 @@ fn nested_ndjson_with_utc_timestamps_and_a_misspelt_country() {
     // Stored on Guatemala's clock (UTC−6): 03:00 UTC on the 6th was the
     // evening of the 5th at the post.
     let ws = dir.path().join("ws-cruces");
-    let rows = ok(&corridor(&[
-        "sql",
-        "--workspace",
-        ws.to_str().unwrap(),
-        "--format",
-        "csv",
+    let rows = stored_csv(
+        &ws,
         "SELECT source_row, event_date, event_time FROM border_events ORDER BY 1",
-    ]));
+    );
     assert_eq!(
         rows,
         "source_row,event_date,event_time\n1,2022-03-05,21:00:00\n2,2022-03-06,04:15:00\n3,2022-03-06,23:59:00\n6,2022-03-07,12:00:00\n7,2022-03-07,05:00:00\n"
@@ -598,14 +602,10 @@ fn typed_parquet_with_utc_timestamps_and_a_multi_zone_reporting_country() {
         out.contains("3 rows read: 2 stored, 1 quarantined"),
         "{out}{err}"
     );
-    let rows = ok(&corridor(&[
-        "sql",
-        "--workspace",
-        &s(&ws),
-        "--format",
-        "csv",
+    let rows = stored_csv(
+        &ws,
         "SELECT source_row, event_date, event_time FROM border_events ORDER BY 1",
-    ]));
+    );
     assert!(
         rows == "source_row,event_date,event_time\n1,2024-07-01,11:30:00\n2,2024-01-14,20:00:00\n",
         "{rows}"
@@ -647,14 +647,10 @@ fn a_json_array_with_unix_times_and_misspelt_countries_gets_recodes() {
         ])
     );
     let ws = dir.path().join("ws-registros");
-    let rows = ok(&corridor(&[
-        "sql",
-        "--workspace",
-        ws.to_str().unwrap(),
-        "--format",
-        "csv",
+    let rows = stored_csv(
+        &ws,
         "SELECT source_row, event_date, citizenship, sex FROM border_events ORDER BY 1",
-    ]));
+    );
     assert!(
         rows.starts_with("source_row,event_date,citizenship,sex\n1,2022-03-05,GTM,F\n"),
         "{rows}"
@@ -697,14 +693,10 @@ fn an_ngo_case_file_without_ages_and_with_a_trans_woman() {
         ])
     );
     let ws = dir.path().join("ws-casos");
-    let rows = ok(&corridor(&[
-        "sql",
-        "--workspace",
-        ws.to_str().unwrap(),
-        "--format",
-        "csv",
+    let rows = stored_csv(
+        &ws,
         "SELECT source_row, registration_year, sex, age_group, exploitation_types FROM trafficking_cases ORDER BY 1",
-    ]));
+    );
     assert_eq!(
         rows,
         "source_row,registration_year,sex,age_group,exploitation_types\n2,2021,F,_U,sexual\n3,2022,M,_U,forced_labour\n4,2020,_O,_U,sexual\n"
@@ -914,14 +906,10 @@ wb.save(sys.argv[1])
             (7, "stored"),
         ])
     );
-    let rows = ok(&corridor(&[
-        "sql",
-        "--workspace",
-        dir.path().join("ws-salidas").to_str().unwrap(),
-        "--format",
-        "csv",
+    let rows = stored_csv(
+        &dir.path().join("ws-salidas"),
         "SELECT source_row, event_date, sex, border_post FROM border_events ORDER BY 1",
-    ]));
+    );
     assert_eq!(
         rows,
         "source_row,event_date,sex,border_post\n4,2023-05-02,F,Peñas Blancas\n5,2023-05-03,M,Peñas Blancas\n7,2023-05-04,_O,Paso Canoas\n"
