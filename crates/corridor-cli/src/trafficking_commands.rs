@@ -275,6 +275,38 @@ pub(crate) fn print_linkage(linkage: &corridor_link::Linkage, threshold: f64, ou
         linkage.model.em_iterations,
         out.display()
     );
+    let b = &r.bands;
+    let keys: Vec<String> = r
+        .blocking_keys
+        .iter()
+        .map(|(k, n)| format!("{k} ({n} pairs)"))
+        .collect();
+    println!(
+        "  blocking: {} LSH bands of {} bits ({}){}; keys: {}.",
+        b.bands,
+        b.band_bits,
+        if b.calibrated {
+            format!(
+                "chosen from {} likely matches for {:.0} expected candidates, budget {:.0}",
+                b.likely_matches,
+                b.expected_candidates.unwrap_or_default(),
+                b.candidate_budget
+            )
+        } else {
+            "as the schema sets them".to_string()
+        },
+        r.estimated_pair_completeness
+            .map(|pc| format!(", estimated pair completeness {pc:.4}"))
+            .unwrap_or_default(),
+        if keys.is_empty() {
+            "none".to_string()
+        } else {
+            keys.join(", ")
+        }
+    );
+    for w in &r.warnings {
+        println!("  warning: {w}");
+    }
 }
 
 pub fn link(cmd: LinkCommand) -> Result<()> {

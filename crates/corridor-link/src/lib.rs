@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
+pub use block::Bands;
 pub use bloom::{Encoder, Encoding};
 pub use encode::{EncodeReport, encode_file};
 pub use evaluate::{Evaluation, evaluate};
@@ -145,6 +146,18 @@ pub struct LinkReport {
     pub sources: Vec<String>,
     pub mode: &'static str,
     pub candidate_pairs: usize,
+    /// How the LSH bands were set (chosen from the data unless fixed).
+    pub bands: block::Bands,
+    /// The blocking keys, with the candidate pairs each proposed.
+    pub blocking_keys: Vec<(String, usize)>,
+    /// Estimated share of all matches among the candidates: the pairs at
+    /// the threshold, each weighted by the inverse of the chance that
+    /// blocking proposed it (1 for a pair sharing a key, the bands' chance
+    /// at its similarity otherwise). Matches that neither keys nor bands
+    /// could find are not seen, so it is an upper bound.
+    pub estimated_pair_completeness: Option<f64>,
+    /// Things the user should look at (printed by the CLI).
+    pub warnings: Vec<String>,
     /// 1 − candidates / all possible pairs.
     pub reduction_ratio: f64,
     pub pairs_at_threshold: usize,
@@ -244,34 +257,94 @@ fn prior_from_candidates(
     m.lambda
 }
 
+/// The exact keys: every detail that can be compared exactly (they tell
+/// likely matches for choosing the bands), those `[blocking] keys` names
+/// marked as blocking keys, and the compared attributes it names.
+fn key_sources(
+    pool: &Pool,
+    schema: &LinkageSchema,
+    comparator: &model::Comparator,
+    exact: &[(usize, Vec<Option<u64>>)],
+) -> Vec<block::KeySource> {
+    use std::hash::{Hash, Hasher};
+    let wanted = |name: &str| {
+        schema
+            .blocking
+            .keys
+            .as_ref()
+            .is_some_and(|keys| keys.iter().any(|k| k == name))
+    };
+    let mut sources: Vec<block::KeySource> = exact
+        .iter()
+        .filter_map(|(c, keys)| {
+            let name = &schema.fields[comparator.field_of(*c)?].name;
+            Some(block::KeySource {
+                name: name.clone(),
+                keys: keys.clone(),
+                candidates: wanted(name),
+            })
+        })
+        .collect();
+    for (c, rule) in pool.compares.iter().enumerate() {
+        let named = schema
+            .blocking
+            .keys
+            .as_ref()
+            .is_some_and(|keys| keys.contains(&rule.column));
+        if named {
+            let keys = pool
+                .attributes
+                .iter()
+                .map(|a| {
+                    a[c].as_ref().map(|v| {
+                        let mut h = rustc_hash::FxHasher::default();
+                        v.hash(&mut h);
+                        h.finish()
+                    })
+                })
+                .collect();
+            sources.push(block::KeySource {
+                name: rule.column.clone(),
+                keys,
+                candidates: true,
+            });
+        }
+    }
+    sources
+}
+
 /// Blocks, compares, fits the model, scores and clusters.
 pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linkage {
     let t0 = std::time::Instant::now();
-    let candidates = block::candidate_pairs(
+    let comparator = model::Comparator::new(schema, pool);
+    let exact = comparator.exact_keys(pool);
+    let blocking = block::block(
         &pool.encodings,
         &pool.sources,
         &schema.blocking,
         options.across_sources_only,
+        key_sources(pool, schema, &comparator, &exact),
     );
+    let candidates = &blocking.pairs;
     let t1 = std::time::Instant::now();
-    let comparator = model::Comparator::new(schema, pool);
     let random_u = model::random_pair_levels(pool, &comparator, 1_000_000);
     let possible = possible_pairs(pool, options.across_sources_only);
     let (trained, sessions) = train::train(
         pool,
         &comparator,
+        &exact,
         &random_u,
         possible,
         options.across_sources_only,
         2_000_000,
     );
     let trained = trained.map(|mut model| {
-        model.lambda = prior_from_candidates(&model, &comparator, pool, &candidates, possible);
+        model.lambda = prior_from_candidates(&model, &comparator, pool, candidates, possible);
         model
     });
     let model = trained.unwrap_or_else(|| {
         // EM on the candidates: their comparison patterns, counted.
-        let patterns = count_patterns(pool, &comparator, &candidates);
+        let patterns = count_patterns(pool, &comparator, candidates);
         Model {
             training: sessions,
             ..Model::fit(comparator.comparisons.clone(), &patterns, random_u)
@@ -298,7 +371,44 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
         .flatten()
         .collect();
     let candidate_count = candidates.len();
-    drop(candidates);
+    let at_threshold: Vec<&ScoredPair> = pairs
+        .iter()
+        .filter(|p| p.probability >= options.threshold)
+        .collect();
+    let (found, weighted) = at_threshold
+        .par_iter()
+        .map(|p| {
+            let (a, b) = (p.a as usize, p.b as usize);
+            let chance = if blocking.found_by_key(a, b) {
+                1.0
+            } else {
+                blocking
+                    .band_probability(block::agreement(&pool.encodings[a], &pool.encodings[b]))
+                    .max(1e-3)
+            };
+            (p.probability, p.probability / chance)
+        })
+        .reduce(|| (0.0, 0.0), |x, y| (x.0 + y.0, x.1 + y.1));
+    let estimated_pair_completeness = (weighted > 0.0).then(|| found / weighted);
+    let mut warnings = Vec::new();
+    if candidate_count >= 100 && at_threshold.len() as f64 >= 0.9 * candidate_count as f64 {
+        warnings.push(format!(
+            "{} of {} candidate pairs are matches: blocking is probably too tight and misses matches. Raise [blocking] candidates_per_record, remove a fixed bands / band_bits, or name blocking keys ([blocking] keys).",
+            at_threshold.len(),
+            candidate_count
+        ));
+    }
+    if let Some(pc) = estimated_pair_completeness.filter(|pc| *pc < 0.99) {
+        warnings.push(format!(
+            "blocking found an estimated {:.1} % of the matches: raise [blocking] candidates_per_record, or name more blocking keys.",
+            100.0 * pc
+        ));
+    }
+    let pairs_at_threshold = at_threshold.len();
+    drop(at_threshold);
+    let bands = blocking.bands.clone();
+    let blocking_keys = blocking.keys.clone();
+    drop(blocking);
     let t2 = std::time::Instant::now();
     let links: Vec<(u32, u32, f64)> = pairs.iter().map(|p| (p.a, p.b, p.probability)).collect();
     let across = options.across_sources_only;
@@ -319,15 +429,16 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
             "encoded"
         },
         candidate_pairs: candidate_count,
+        bands,
+        blocking_keys,
+        estimated_pair_completeness,
+        warnings,
         reduction_ratio: if possible > 0.0 {
             1.0 - candidate_count as f64 / possible
         } else {
             1.0
         },
-        pairs_at_threshold: pairs
-            .iter()
-            .filter(|p| p.probability >= options.threshold)
-            .count(),
+        pairs_at_threshold,
         clusters: clusters.count,
         records_in_multi_record_clusters: clusters
             .of_record

@@ -33,6 +33,9 @@ pub struct Comparator {
     plaintext: bool,
     /// Encoded path: whether the record-level filter is a comparison.
     record_filter: bool,
+    /// The schema field each comparison is of (`None` for the record-level
+    /// filter and the compared attributes).
+    field_of: Vec<Option<usize>>,
 }
 
 /// Dice levels. Balanced filters share about half their bits by chance,
@@ -42,9 +45,11 @@ const DICE_LEVELS: [f64; 6] = [0.95, 0.9, 0.85, 0.8, 0.75, 0.7];
 impl Comparator {
     pub fn new(schema: &LinkageSchema, pool: &Pool) -> Comparator {
         let mut comparisons = Vec::new();
+        let mut field_of = Vec::new();
         let plaintext = pool.is_plaintext();
         if plaintext {
-            for f in &schema.fields {
+            for (i, f) in schema.fields.iter().enumerate() {
+                field_of.push(Some(i));
                 let levels: Vec<&'static str> = match f.kind {
                     FieldKind::Name => vec![
                         "exact",
@@ -74,12 +79,14 @@ impl Comparator {
             // no filter of its own (it holds every field, so beside the
             // fields' own filters it would count them twice).
             if pool.field_layout.len() < schema.fields.len() {
+                field_of.push(None);
                 comparisons.push(Comparison {
                     name: "encoding (dice)".into(),
                     levels: dice_levels.clone(),
                 });
             }
             for (f, _) in &pool.field_layout {
+                field_of.push(Some(*f));
                 comparisons.push(Comparison {
                     name: format!("{} (dice)", schema.fields[*f].name),
                     levels: dice_levels.clone(),
@@ -87,6 +94,7 @@ impl Comparator {
             }
         }
         for c in &pool.compares {
+            field_of.push(None);
             comparisons.push(Comparison {
                 name: c.column.clone(),
                 levels: match c.method {
@@ -105,7 +113,13 @@ impl Comparator {
             kinds: schema.fields.iter().map(|f| f.kind).collect(),
             plaintext,
             record_filter: pool.field_layout.len() < schema.fields.len(),
+            field_of,
         }
+    }
+
+    /// The schema field comparison `c` compares, if it compares one.
+    pub fn field_of(&self, c: usize) -> Option<usize> {
+        self.field_of.get(c).copied().flatten()
     }
 
     /// Per detail comparison that can be blocked on exactly, its index and

@@ -168,45 +168,61 @@ fn default_tolerance() -> f64 {
 #[serde(deny_unknown_fields)]
 pub struct BlockingOptions {
     /// Number of LSH bands; more bands find more true pairs and more work.
-    #[serde(default = "default_bands")]
-    pub bands: usize,
-    /// Bits sampled per band; more bits make each band stricter.
-    #[serde(default = "default_band_bits")]
-    pub band_bits: usize,
-    /// Buckets larger than this are skipped in their band: they hold
-    /// look-alikes by the hundred (common names, records with few details),
-    /// and true pairs among them meet in other bands. Skipping them costs
-    /// little F1 and bounds the work on large files.
+    /// Absent: chosen from the data with `band_bits` (see `block.rs`).
+    #[serde(default)]
+    pub bands: Option<usize>,
+    /// Bits sampled per band; more bits make each band stricter. Absent:
+    /// chosen from the data.
+    #[serde(default)]
+    pub band_bits: Option<usize>,
+    /// Buckets (of a band or a key) larger than this are skipped: they
+    /// hold look-alikes by the hundred (common names, records with few
+    /// details), and true pairs among them meet in other blocks. Skipping
+    /// them costs little F1 and bounds the work on large files.
     #[serde(default = "default_max_bucket")]
     pub max_bucket: usize,
-    /// Beyond 100,000 records, one more bit per band for every doubling of
-    /// the pool (rounded), so that look-alike pairs per record stay about
-    /// the same as files grow: fewer candidates to score on large files, at
-    /// no cost in F1 (bench/RESULTS.md has the measurement).
+    /// With `bands` and `band_bits` fixed: beyond 100,000 records, one more
+    /// bit per band for every doubling of the pool (rounded), so that
+    /// look-alike pairs per record stay about the same as files grow.
     #[serde(default = "default_grow_with_size")]
     pub grow_with_size: bool,
+    /// The budget of the chosen bands: expected candidate pairs per record.
+    #[serde(default = "default_candidates_per_record")]
+    pub candidates_per_record: f64,
+    /// Details (field names) and compared attributes whose exact value is a
+    /// blocking key: records sharing it are compared, beside the bands. On
+    /// the encoded path a field needs a filter of its own to be a key.
+    /// Absent or `[]`: the bands alone.
+    #[serde(default)]
+    pub keys: Option<Vec<String>>,
 }
 
-fn default_bands() -> usize {
-    100
-}
-fn default_band_bits() -> usize {
-    32
-}
 fn default_grow_with_size() -> bool {
     true
 }
 fn default_max_bucket() -> usize {
     50
 }
+fn default_candidates_per_record() -> f64 {
+    20.0
+}
+
+impl BlockingOptions {
+    /// Bands and bits per band when the data say too little to choose.
+    pub fn default_bands() -> (usize, usize) {
+        (100, 32)
+    }
+}
 
 impl Default for BlockingOptions {
     fn default() -> Self {
         BlockingOptions {
-            bands: default_bands(),
-            band_bits: default_band_bits(),
+            bands: None,
+            band_bits: None,
             max_bucket: default_max_bucket(),
             grow_with_size: default_grow_with_size(),
+            candidates_per_record: default_candidates_per_record(),
+            keys: None,
         }
     }
 }
@@ -274,8 +290,30 @@ impl LinkageSchema {
             }
         }
         let b = &self.blocking;
-        if b.bands == 0 || b.band_bits == 0 || b.band_bits > 64 {
+        if b.bands == Some(0) || b.band_bits.is_some_and(|r| r == 0 || r > 64) {
             return Err("blocking: bands ≥ 1 and band_bits 1 to 64".into());
+        }
+        if b.candidates_per_record.is_nan() || b.candidates_per_record <= 0.0 {
+            return Err("blocking: candidates_per_record must be above 0 (20 is usual)".into());
+        }
+        if b.max_bucket < 2 {
+            return Err("blocking: max_bucket must be at least 2 (50 is usual)".into());
+        }
+        for key in b.keys.iter().flatten() {
+            let known = self.fields.iter().any(|f| &f.name == key)
+                || self.compares.iter().any(|c| &c.column == key);
+            if !known {
+                let names: Vec<&str> = self
+                    .fields
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .chain(self.compares.iter().map(|c| c.column.as_str()))
+                    .collect();
+                return Err(format!(
+                    "blocking: key '{key}' is neither a [[field]] name nor a [[compare]] column (they are: {})",
+                    names.join(", ")
+                ));
+            }
         }
         Ok(())
     }

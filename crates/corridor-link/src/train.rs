@@ -60,12 +60,12 @@ pub struct Session {
 pub fn train(
     pool: &Pool,
     comparator: &Comparator,
+    keyed: &[(usize, Vec<Option<u64>>)],
     u: &[Vec<f64>],
     possible: f64,
     across: bool,
     max_pairs: usize,
 ) -> (Option<Model>, Vec<Session>) {
-    let keyed = comparator.exact_keys(pool);
     if keyed.len() < 2 || possible <= 0.0 {
         return (None, Vec::new());
     }
@@ -77,7 +77,7 @@ pub fn train(
         .collect();
     let mut m_n = vec![0usize; comparisons.len()];
     let mut trained = Vec::new();
-    for (c, keys) in &keyed {
+    for (c, keys) in keyed {
         let too_many = MAX_BLOCK_PAIRS_PER_RECORD * pool.len() as f64;
         let pairs = block_pairs(keys, &pool.sources, across, max_pairs, too_many);
         let mut session = Session {

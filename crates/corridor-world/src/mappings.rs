@@ -472,11 +472,8 @@ fn linkage_schema(l: &Linkage) -> String {
 bits = 1024
 hardening = ["balance"]
 
-# Blocking for a few thousand records; the default (100 bands of 32 bits)
-# is for files of 100,000 and more.
-[blocking]
-bands = 60
-band_bits = 24
+# Blocking is left to its defaults: exact keys on each detail's filter and
+# LSH bands chosen from the data (`corridor link` prints what it chose).
 
 [[field]]
 name = "name"
