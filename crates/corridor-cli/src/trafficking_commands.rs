@@ -140,6 +140,11 @@ pub enum LinkCommand {
         /// pairs.csv keeps candidate pairs from this match probability (0 keeps every candidate pair)
         #[arg(long, default_value_t = corridor_link::DEFAULT_KEEP_PAIRS_FROM)]
         keep_pairs_from: f64,
+        /// Each file holds each person at most once: a record matches at
+        /// most one record of the other file (the most probable pairs are
+        /// assigned first)
+        #[arg(long)]
+        one_to_one: bool,
         /// Output folder
         #[arg(long)]
         out: PathBuf,
@@ -210,6 +215,7 @@ pub fn dedupe(args: DedupeArgs) -> Result<corridor_link::LinkReport> {
         threshold: args.threshold,
         across_sources_only: false,
         keep_pairs_from: args.keep_pairs_from,
+        one_to_one: false,
     };
     let bar = spinner("linking");
     let (linkage, out) = if let Some(ws_dir) = &args.workspace {
@@ -317,6 +323,7 @@ pub fn link(cmd: LinkCommand) -> Result<()> {
             plaintext,
             threshold,
             keep_pairs_from,
+            one_to_one,
             out,
             a,
             b,
@@ -327,6 +334,7 @@ pub fn link(cmd: LinkCommand) -> Result<()> {
                 threshold,
                 across_sources_only: true,
                 keep_pairs_from,
+                one_to_one,
             };
             let bar = spinner("linking");
             let linkage = corridor_link::link_into(&out, &pool, &schema, &options)?;

@@ -1023,3 +1023,78 @@ fn a_users_error_is_a_message_without_a_backtrace() {
         assert!(!err.contains("src/"), "{err}");
     }
 }
+
+#[test]
+fn link_pair_one_to_one_gives_each_record_one_partner_and_reports_its_blocking() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let schema = dir.path().join("linkage.toml");
+    // Blocking left to its defaults: the bands are chosen from the data.
+    std::fs::write(
+        &schema,
+        "record_id = \"id\"\n[reader]\ndate_formats = [\"%d/%m/%Y\"]\n[[field]]\nname = \"name\"\ncolumns = [\"name\"]\nkind = \"name\"\nfilter_bits = 256\n[[field]]\nname = \"birth_date\"\ncolumns = [\"dob\"]\nkind = \"date\"\nhashes = 20\nfilter_bits = 256\n",
+    )
+    .expect("schema");
+    let given = ["Ana", "Luis", "Rosa", "Juan", "Marta", "Pedro", "Elena"];
+    let family = [
+        "Pérez", "Gómez", "Díaz", "López", "Ixcoy", "Mejía", "Castro", "Tun",
+    ];
+    let (mut a, mut b) = (String::from("id,name,dob\n"), String::from("id,name,dob\n"));
+    for i in 0..300 {
+        let name = format!("{} {} {}", given[i % 7], family[(i / 7) % 8], family[i % 8]);
+        let dob = format!("{:02}/{:02}/{}", 1 + i % 28, 1 + i % 12, 1950 + i % 50);
+        a.push_str(&format!("a{i},{name},{dob}\n"));
+        b.push_str(&format!("b{i},{name},{dob}\n"));
+        // A second record of the same person in file b for every tenth
+        // person: without one-to-one, at a threshold of 0.4, it joins the
+        // pair (average linkage: 1 with a, 0 with b of its own file).
+        if i % 10 == 0 {
+            b.push_str(&format!("b{i}x,{name},{dob}\n"));
+        }
+    }
+    let (fa, fb) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+    std::fs::write(&fa, a).expect("a");
+    std::fs::write(&fb, b).expect("b");
+    let s = |p: &std::path::Path| p.to_str().expect("utf-8").to_string();
+    let run = |flag: Option<&str>, out: &std::path::Path| {
+        let (schema, out, fa, fb) = (s(&schema), s(out), s(&fa), s(&fb));
+        let mut args = vec![
+            "link",
+            "pair",
+            "--plaintext",
+            "--threshold",
+            "0.4",
+            "--schema",
+            &schema,
+            "--out",
+            &out,
+        ];
+        args.extend(flag);
+        args.extend([fa.as_str(), fb.as_str()]);
+        let o = corridor(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        let clusters =
+            std::fs::read_to_string(dir.path().join(&out).join("clusters.csv")).expect("clusters");
+        let largest = clusters
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split(',').nth(3)?.parse::<usize>().ok())
+            .max()
+            .unwrap_or(0);
+        (text, largest)
+    };
+    let (text, largest) = run(None, &dir.path().join("many"));
+    assert!(
+        text.contains("LSH bands of") && text.contains("chosen from"),
+        "{text}"
+    );
+    assert!(text.contains("estimated pair completeness"), "{text}");
+    assert!(
+        largest >= 3,
+        "the second records should join their pairs without --one-to-one"
+    );
+    let (_, largest) = run(Some("--one-to-one"), &dir.path().join("one"));
+    assert_eq!(largest, 2);
+    let report = std::fs::read_to_string(dir.path().join("one/report.json")).expect("report");
+    assert!(report.contains("\"one_to_one\": true"), "{report}");
+}

@@ -297,6 +297,7 @@ fn trafficking(
             threshold: 0.5,
             across_sources_only: false,
             keep_pairs_from: corridor_link::DEFAULT_KEEP_PAIRS_FROM,
+            one_to_one: false,
         },
         &links,
     )

@@ -108,6 +108,12 @@ pub struct LinkOptions {
     /// least this (0 keeps every candidate pair; on large files they run
     /// to hundreds of megabytes, nearly all clear non-matches).
     pub keep_pairs_from: f64,
+    /// Each record matches at most one record of the other source (both
+    /// files hold each person at most once): the pairs at the threshold
+    /// are assigned greedily, most probable first, and a record already
+    /// assigned takes no other (anonlink's greedy solver does the same).
+    /// Only with `across_sources_only`.
+    pub one_to_one: bool,
 }
 
 impl Default for LinkOptions {
@@ -116,8 +122,31 @@ impl Default for LinkOptions {
             threshold: 0.5,
             across_sources_only: false,
             keep_pairs_from: DEFAULT_KEEP_PAIRS_FROM,
+            one_to_one: false,
         }
     }
+}
+
+/// The one-to-one assignment of `links` (a, b, probability) at or above
+/// `threshold`: most probable first (ties by record), each record in at
+/// most one link.
+pub(crate) fn assign_one_to_one(
+    links: &[(u32, u32, f64)],
+    records: usize,
+    threshold: f64,
+) -> Vec<(u32, u32, f64)> {
+    let mut order: Vec<&(u32, u32, f64)> = links.iter().filter(|l| l.2 >= threshold).collect();
+    order.sort_by(|x, y| y.2.total_cmp(&x.2).then((x.0, x.1).cmp(&(y.0, y.1))));
+    let mut taken = vec![false; records];
+    let mut out = Vec::new();
+    for &(a, b, p) in order {
+        if !taken[a as usize] && !taken[b as usize] {
+            taken[a as usize] = true;
+            taken[b as usize] = true;
+            out.push((a, b, p));
+        }
+    }
+    out
 }
 
 /// A scored candidate pair.
@@ -161,6 +190,8 @@ pub struct LinkReport {
     /// 1 − candidates / all possible pairs.
     pub reduction_ratio: f64,
     pub pairs_at_threshold: usize,
+    /// Whether matches were assigned one to one ([`LinkOptions::one_to_one`]).
+    pub one_to_one: bool,
     pub clusters: usize,
     pub records_in_multi_record_clusters: usize,
     pub threshold: f64,
@@ -410,10 +441,15 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
     let blocking_keys = blocking.keys.clone();
     drop(blocking);
     let t2 = std::time::Instant::now();
-    let links: Vec<(u32, u32, f64)> = pairs.iter().map(|p| (p.a, p.b, p.probability)).collect();
+    let mut links: Vec<(u32, u32, f64)> = pairs.iter().map(|p| (p.a, p.b, p.probability)).collect();
+    let one_to_one = options.one_to_one && options.across_sources_only;
+    if one_to_one {
+        links = assign_one_to_one(&links, pool.len(), options.threshold);
+    }
     let across = options.across_sources_only;
     let clusters = cluster::cluster(pool.len(), &links, options.threshold, |i, j| {
-        if across && pool.sources[i] == pool.sources[j] {
+        // Assigned pairs are the clusters: no merge beyond them.
+        if one_to_one || (across && pool.sources[i] == pool.sources[j]) {
             return 0.0;
         }
         model.probability(&comparator.compare(pool, i, j).0)
@@ -439,6 +475,7 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
             1.0
         },
         pairs_at_threshold,
+        one_to_one,
         clusters: clusters.count,
         records_in_multi_record_clusters: clusters
             .of_record
@@ -565,4 +602,44 @@ pub fn write_outputs(dir: &Path, pool: &Pool, linkage: &Linkage) -> Result<(), L
     )
     .map_err(io(&path))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn one_to_one_keeps_the_most_probable_pair_of_each_record() {
+        // Record 0 (file a) looks like 2 and 3 (file b); 1 looks like 3.
+        let links = vec![(0, 2, 0.9), (0, 3, 0.95), (1, 3, 0.8), (1, 2, 0.3)];
+        let kept = assign_one_to_one(&links, 4, 0.5);
+        assert_eq!(kept, vec![(0, 3, 0.95)]);
+        let kept = assign_one_to_one(&links, 4, 0.2);
+        assert_eq!(kept, vec![(0, 3, 0.95), (1, 2, 0.3)]);
+    }
+
+    proptest! {
+        /// The assignment is a matching, and every link left out meets a
+        /// kept link at least as probable.
+        #[test]
+        fn one_to_one_is_a_greedy_matching(raw in proptest::collection::vec((0u32..20, 0u32..20, 0.0f64..1.0), 0..80)) {
+            let links: Vec<(u32, u32, f64)> = raw.into_iter().filter(|(a, b, _)| a < b).collect();
+            let kept = assign_one_to_one(&links, 20, 0.5);
+            let mut seen = std::collections::HashSet::new();
+            for (a, b, p) in &kept {
+                prop_assert!(*p >= 0.5);
+                prop_assert!(seen.insert(*a) && seen.insert(*b));
+            }
+            for (a, b, p) in links.iter().filter(|l| l.2 >= 0.5) {
+                if kept.iter().any(|k| (k.0, k.1) == (*a, *b)) {
+                    continue;
+                }
+                let blocked = kept.iter().any(|k| {
+                    (k.0 == *a || k.1 == *a || k.0 == *b || k.1 == *b) && k.2 >= *p
+                });
+                prop_assert!(blocked);
+            }
+        }
+    }
 }

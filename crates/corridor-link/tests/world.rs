@@ -237,6 +237,7 @@ fn the_wrong_secret_links_nothing() {
             threshold: 0.5,
             across_sources_only: true,
             keep_pairs_from: 0.0,
+            one_to_one: false,
         },
     );
     let linked = linkage.pairs.iter().filter(|p| p.similarity > 0.8).count();
