@@ -24,6 +24,10 @@ Prints one JSON object:
   their share of all distinct synthetic combinations of length <= L;
   fabricated_rows_share: share of synthetic (row, combination) occurrences
   that are fabricated.
+* count_error_1: mean relative error |synthetic − sensitive| / sensitive of
+  the single-attribute counts (non-empty values held by at least k
+  sensitive records; an empty cell is "no attribute"), counts as they are,
+  not normalised, since k-synthetic data may add records.
 * seconds: the evaluation's own time (after loading).
 
 Method: each column is coded as small integers over the union of both files'
@@ -116,6 +120,14 @@ def evaluate(sens, synth, k=10, length=4):
         frequent += f_r
         preserved += p_r
         by_len[r] = round(p_r / f_r, 6) if f_r else None
+    errors = []
+    for c in cols:
+        ca = np.bincount(a[c], minlength=card[c])
+        cb = np.bincount(b[c], minlength=card[c])
+        for v in range(1, card[c]):
+            if ca[v] >= k:
+                errors.append(abs(int(cb[v]) - int(ca[v])) / ca[v])
+    result["count_error_1"] = round(float(np.mean(errors)), 6) if errors else None
     result["subsets"] = subsets
     result["frequent_combinations"] = frequent
     result["preserved_share"] = round(preserved / frequent, 6) if frequent else None

@@ -150,6 +150,7 @@ fn demo_cases_fit_the_code_lists_and_their_review_stays_in_the_workspace() {
                 length: 3,
                 resolution: 10,
                 seed: 1,
+                keep_counts: true,
             };
             corridor_synth::write_ksynthetic(&table, &opts, &ctx, folders).unwrap();
         }

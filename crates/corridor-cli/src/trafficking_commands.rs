@@ -457,6 +457,10 @@ pub struct SynthArgs {
     /// Published counts are rounded down to a multiple of this
     #[arg(long, default_value_t = 10)]
     pub resolution: u32,
+    /// k-synthetic: one synthetic record per sensitive record, none added
+    /// to bring single-attribute counts back to the published ones
+    #[arg(long)]
+    pub one_per_record: bool,
     #[arg(long, value_enum, default_value_t = SynthMethod::KSynthetic)]
     pub method: SynthMethod,
     /// Privacy loss of DP synthesis as ε (with --delta), converted to zCDP ρ
@@ -500,6 +504,7 @@ pub fn synth(args: SynthArgs) -> Result<()> {
                 length: args.length,
                 resolution: args.resolution,
                 seed: args.seed,
+                keep_counts: !args.one_per_record,
             },
         ),
         dp: matches!(args.method, SynthMethod::Dp | SynthMethod::Both).then(|| DpOptions {

@@ -319,6 +319,7 @@ fn trafficking(
             length: 4,
             resolution: 10,
             seed: 1,
+            keep_counts: true,
         }),
         dp: Some(DpOptions {
             rho: corridor_synth::dp::rho_of(1.0, 1e-6),

@@ -191,6 +191,7 @@ impl SyntheticRequest {
                     length: self.length.unwrap_or(4),
                     resolution: self.resolution.unwrap_or(10),
                     seed,
+                    keep_counts: true,
                 })
             }
             SyntheticMethod::Dp => {

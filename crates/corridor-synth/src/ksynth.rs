@@ -11,6 +11,14 @@
 //! least k times in the sensitive data: nothing rare is ever published and
 //! nothing is fabricated. Attributes that cannot be kept are left empty
 //! (suppressed).
+//!
+//! Blanking lowers the single-attribute counts, so then (`keep_counts`, as
+//! the Synthetic Data Showcase does) records are added, seeded from the
+//! published single-attribute aggregates: each starts from the value whose
+//! synthetic count falls furthest short of its published count, and takes,
+//! attribute by attribute, the value most short that still keeps every
+//! combination of up to L of its attributes reportable. The guarantee holds
+//! for them too, and they read only what is published.
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -30,6 +38,11 @@ pub struct KOptions {
     /// Published aggregate counts are rounded down to a multiple of this.
     pub resolution: u32,
     pub seed: u64,
+    /// Add records seeded from the published single-attribute counts until
+    /// each value's synthetic count reaches its published count (see the
+    /// module's docs); otherwise the synthetic records are one per
+    /// sensitive record.
+    pub keep_counts: bool,
 }
 
 impl Default for KOptions {
@@ -39,6 +52,7 @@ impl Default for KOptions {
             length: 4,
             resolution: 10,
             seed: 1,
+            keep_counts: true,
         }
     }
 }
@@ -64,7 +78,10 @@ pub fn synthesize(table: &Table, opts: &KOptions) -> KSynthetic {
         .filter(|(_, n)| *n > 0)
         .collect();
     aggregates.sort_by_key(|(c, _)| (combos::length(*c), *c));
-    let codes = seeded_rows(table, &sensitive.map, length, opts.seed);
+    let mut codes = seeded_rows(table, &sensitive.map, length, opts.seed);
+    if opts.keep_counts {
+        top_up(&mut codes, &aggregates, &sensitive.map, length);
+    }
     KSynthetic {
         synthetic: table.with_codes(codes),
         aggregates,
@@ -127,11 +144,19 @@ fn fits(
     length: usize,
     reportable: &FxHashMap<Combo, u32>,
 ) -> bool {
-    let mut chosen: Vec<usize> = Vec::with_capacity(length);
-    #[allow(clippy::too_many_arguments)]
+    fits_values(&|c| table.codes[c][r], kept, a, length, reportable)
+}
+
+/// [`fits`] for any row, its values given by `value(column)`.
+fn fits_values(
+    value: &dyn Fn(usize) -> u32,
+    kept: &[usize],
+    a: usize,
+    length: usize,
+    reportable: &FxHashMap<Combo, u32>,
+) -> bool {
     fn walk(
-        table: &Table,
-        r: usize,
+        value: &dyn Fn(usize) -> u32,
         kept: &[usize],
         a: usize,
         start: usize,
@@ -142,7 +167,7 @@ fn fits(
         let mut cols: Vec<usize> = chosen.clone();
         cols.push(a);
         cols.sort_unstable();
-        let items: Vec<u128> = cols.iter().map(|c| item(*c, table.codes[*c][r])).collect();
+        let items: Vec<u128> = cols.iter().map(|c| item(*c, value(*c))).collect();
         if !reportable.contains_key(&pack(&items)) {
             return false;
         }
@@ -151,7 +176,7 @@ fn fits(
         }
         for i in start..kept.len() {
             chosen.push(kept[i]);
-            let ok = walk(table, r, kept, a, i + 1, room - 1, chosen, reportable);
+            let ok = walk(value, kept, a, i + 1, room - 1, chosen, reportable);
             chosen.pop();
             if !ok {
                 return false;
@@ -159,7 +184,94 @@ fn fits(
         }
         true
     }
-    walk(table, r, kept, a, 0, length - 1, &mut chosen, reportable)
+    let mut chosen: Vec<usize> = Vec::with_capacity(length);
+    walk(value, kept, a, 0, length - 1, &mut chosen, reportable)
+}
+
+/// Adds records until every value's synthetic count reaches its published
+/// single-attribute count, or no value still short can start a record.
+fn top_up(
+    codes: &mut [Vec<u32>],
+    aggregates: &[(Combo, u32)],
+    reportable: &FxHashMap<Combo, u32>,
+    length: usize,
+) {
+    let width = codes.len();
+    // Per column, each value's shortfall (published − synthetic).
+    let mut short: Vec<FxHashMap<u32, i64>> = vec![FxHashMap::default(); width];
+    for (combo, n) in aggregates {
+        if combos::length(*combo) == 1 {
+            let (c, v) = combos::unpack(*combo)[0];
+            short[c].insert(v, i64::from(*n));
+        }
+    }
+    for (c, column) in codes.iter().enumerate() {
+        for v in column {
+            if let Some(s) = short[c].get_mut(v) {
+                *s -= 1;
+            }
+        }
+    }
+    // Values short, most short first (ties by column and value).
+    let mut order: Vec<(usize, u32)> = Vec::new();
+    let mut blocked: rustc_hash::FxHashSet<(usize, u32)> = Default::default();
+    // Each added record lowers some shortfall, so their sum bounds them.
+    let limit = codes.first().map_or(0, Vec::len) * width;
+    let mut added = 0;
+    while added < limit {
+        order.clear();
+        for (c, values) in short.iter().enumerate() {
+            order.extend(
+                values
+                    .iter()
+                    .filter(|(v, s)| **s > 0 && !blocked.contains(&(c, **v)))
+                    .map(|(v, _)| (c, *v)),
+            );
+        }
+        if order.is_empty() {
+            break;
+        }
+        order.sort_by(|x, y| short[y.0][&y.1].cmp(&short[x.0][&x.1]).then(x.cmp(y)));
+        let (c0, v0) = order[0];
+        let mut row = vec![EMPTY; width];
+        row[c0] = v0;
+        let mut kept = vec![c0];
+        for &(c, v) in &order[1..] {
+            if row[c] != EMPTY {
+                continue;
+            }
+            let value = |col: usize| if col == c { v } else { row[col] };
+            if fits_values(&value, &kept, c, length, reportable) {
+                row[c] = v;
+                kept.push(c);
+            }
+        }
+        if kept.len() == 1 && !reportable.contains_key(&pack(&[item(c0, v0)])) {
+            blocked.insert((c0, v0));
+            continue;
+        }
+        // Copies of the row while every value in it stays short: half the
+        // smallest shortfall, so that the next rows can mix other values.
+        let smallest = row
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v != EMPTY)
+            .filter_map(|(c, v)| short[c].get(v).copied())
+            .min()
+            .unwrap_or(1);
+        let copies = usize::try_from((smallest + 1) / 2)
+            .unwrap_or(1)
+            .clamp(1, limit - added);
+        for (c, v) in row.iter().enumerate() {
+            if *v != EMPTY
+                && let Some(s) = short[c].get_mut(v)
+            {
+                *s -= copies as i64;
+            }
+            codes[c].extend(std::iter::repeat_n(*v, copies));
+        }
+        added += copies;
+    }
 }
 
 #[cfg(test)]
@@ -185,8 +297,8 @@ mod tests {
         #[test]
         fn nothing_rare_is_published(rows in proptest::collection::vec(proptest::collection::vec(0u32..3, 5), 20..200), k in 2u32..6, length in 1usize..4) {
             let t = table(&rows, 5);
-            let out = synthesize(&t, &KOptions { k, length, resolution: 1, seed: 3 });
-            prop_assert_eq!(out.synthetic.rows(), t.rows());
+            let out = synthesize(&t, &KOptions { k, length, resolution: 1, seed: 3, keep_counts: true });
+            prop_assert!(out.synthetic.rows() >= t.rows());
             let sensitive = combos::count(&t, length, 1, k);
             let synthetic = combos::count(&out.synthetic, length, 1, k);
             for c in synthetic.map.keys() {
@@ -211,8 +323,10 @@ mod tests {
                 length: 3,
                 resolution: 10,
                 seed: 1,
+                keep_counts: true,
             },
         );
+        assert_eq!(out.synthetic.rows(), 51, "nothing short: no record added");
         for r in 0..50 {
             assert_eq!(
                 (0..3)
@@ -223,5 +337,25 @@ mod tests {
         }
         assert!((0..3).all(|c| out.synthetic.codes[c][50] == EMPTY));
         assert!(out.aggregates.iter().all(|(_, n)| *n == 50));
+    }
+
+    proptest! {
+        /// With records added, every value's synthetic count reaches its
+        /// published count (the aggregates are exact at resolution 1), and
+        /// the guarantee still holds.
+        #[test]
+        fn single_attribute_counts_are_kept(rows in proptest::collection::vec(proptest::collection::vec(0u32..4, 4), 30..300), k in 2u32..5) {
+            let t = table(&rows, 4);
+            let out = synthesize(&t, &KOptions { k, length: 3, resolution: 1, seed: 5, keep_counts: true });
+            let synthetic = combos::count(&out.synthetic, 1, 1, 1);
+            for (c, n) in out.aggregates.iter().filter(|(c, _)| combos::length(*c) == 1) {
+                let got = synthetic.map.get(c).copied().unwrap_or(0);
+                prop_assert!(got >= *n, "{:?}: {} synthetic, {} published", combos::unpack(*c), got, n);
+            }
+            let sensitive = combos::count(&t, 3, 1, k);
+            for c in combos::count(&out.synthetic, 3, 1, k).map.keys() {
+                prop_assert!(sensitive.map.get(c).copied().unwrap_or(0) >= k);
+            }
+        }
     }
 }

@@ -223,6 +223,7 @@ fn k_synthetic_folder_holds_no_sensitive_count() {
             length: 3,
             resolution: 10,
             seed: 1,
+            keep_counts: true,
         },
         &context(),
         Folders {
