@@ -113,12 +113,14 @@ pub fn agreement(a: &Encoding, b: &Encoding) -> f64 {
 }
 
 /// The candidate pairs: keys and bands, unioned. With `across`, only pairs
-/// from different sources (linking two files).
+/// from different sources (linking two files); `possible` is the number of
+/// pairs there are to compare.
 pub fn block(
     encodings: &[Encoding],
     sources: &[u16],
     opts: &BlockingOptions,
     across: bool,
+    possible: f64,
     key_sources: Vec<KeySource>,
 ) -> Blocking {
     let n = encodings.len();
@@ -180,7 +182,7 @@ pub fn block(
             expected_candidates: None,
             candidate_budget: budget,
         },
-        (b, r) => calibrate(encodings, sources, across, &likely, budget, b, r),
+        (b, r) => calibrate(encodings, sources, across, possible, &likely, budget, b, r),
     };
     let mut pairs = band_pairs(encodings, sources, &bands, opts.max_bucket, across);
     pairs.extend(keyed);
@@ -278,10 +280,12 @@ fn band_pairs(
 /// takes the cheapest setting that finds [`TARGET_CATCH`] of them within
 /// `budget` candidates, else the one that finds most. A value the schema
 /// fixes (`bands` or `band_bits`) is kept.
+#[allow(clippy::too_many_arguments)]
 fn calibrate(
     encodings: &[Encoding],
     sources: &[u16],
     across: bool,
+    possible: f64,
     likely: &[u64],
     budget: f64,
     fixed_bands: Option<usize>,
@@ -320,16 +324,6 @@ fn calibrate(
         histogram[(s * bits as f64).round() as usize] += 1.0;
     }
     let weight = 1.0 / random.len() as f64;
-    let possible = if across {
-        let mut per = std::collections::HashMap::<u16, f64>::new();
-        for s in sources {
-            *per.entry(*s).or_default() += 1.0;
-        }
-        let all = n as f64 * (n as f64 - 1.0) / 2.0;
-        all - per.values().map(|k| k * (k - 1.0) / 2.0).sum::<f64>()
-    } else {
-        n as f64 * (n as f64 - 1.0) / 2.0
-    };
     let matches: Vec<f64> = likely
         .iter()
         .map(|p| {
@@ -485,7 +479,8 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         let opts = BlockingOptions::default();
-        let blocking = block(&encodings, &sources, &opts, false, keys());
+        let pairs = (n * (n - 1) / 2) as f64;
+        let blocking = block(&encodings, &sources, &opts, false, pairs, keys());
         assert!(blocking.bands.calibrated);
         assert!(blocking.bands.band_bits < 32, "{:?}", blocking.bands);
         assert!(blocking.bands.expected_catch.unwrap_or(0.0) >= 0.99);
@@ -499,6 +494,7 @@ mod tests {
                 ..opts.clone()
             },
             false,
+            pairs,
             Vec::new(),
         );
         let found = (0..n / 2)
@@ -533,7 +529,7 @@ mod tests {
             max_bucket: 4,
             ..fixed(1, 64)
         };
-        let b = block(&encodings, &sources, &opts, true, keys);
+        let b = block(&encodings, &sources, &opts, true, 25.0, keys);
         assert_eq!(b.pairs, vec![(0, 1), (0, 3), (1, 2), (2, 3)]);
         assert!(b.found_by_key(0, 1));
         assert!(!b.found_by_key(4, 5));
@@ -548,7 +544,8 @@ mod tests {
             encs.push(copy);
             let last = (encs.len() - 1) as u32;
             let sources = vec![0u16; encs.len()];
-            let b = block(&encs, &sources, &fixed(4, 16), false, Vec::new());
+            let n = encs.len() as f64;
+            let b = block(&encs, &sources, &fixed(4, 16), false, n * (n - 1.0) / 2.0, Vec::new());
             prop_assert!(b.pairs.contains(&(0, last)));
             for w in b.pairs.windows(2) {
                 prop_assert!(w[0] < w[1]);

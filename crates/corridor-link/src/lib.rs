@@ -349,17 +349,18 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
     let t0 = std::time::Instant::now();
     let comparator = model::Comparator::new(schema, pool);
     let exact = comparator.exact_keys(pool);
+    let possible = possible_pairs(pool, options.across_sources_only);
     let blocking = block::block(
         &pool.encodings,
         &pool.sources,
         &schema.blocking,
         options.across_sources_only,
+        possible,
         key_sources(pool, schema, &comparator, &exact),
     );
     let candidates = &blocking.pairs;
     let t1 = std::time::Instant::now();
     let random_u = model::random_pair_levels(pool, &comparator, 1_000_000);
-    let possible = possible_pairs(pool, options.across_sources_only);
     let (trained, sessions) = train::train(
         pool,
         &comparator,
