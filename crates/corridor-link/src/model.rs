@@ -62,6 +62,7 @@ impl Comparator {
                     FieldKind::Date => vec![
                         "exact",
                         "day and month swapped",
+                        "one digit differs",
                         "two of year, month, day",
                         "else",
                     ],
@@ -248,10 +249,17 @@ fn compare_plain(kind: FieldKind, a: &FieldValue, b: &FieldValue) -> u8 {
                 0
             } else if y1 == y2 && m1 == d2 && d1 == m2 {
                 1
-            } else if u8::from(y1 == y2) + u8::from(m1 == m2) + u8::from(d1 == d2) >= 2 {
+            } else if digits_apart(
+                &format!("{y1:04}{m1:02}{d1:02}"),
+                &format!("{y2:04}{m2:02}{d2:02}"),
+            ) == 1
+            {
+                // A typo in one digit: 1987 for 1978 is two, 1988 for 1987 one.
                 2
-            } else {
+            } else if u8::from(y1 == y2) + u8::from(m1 == m2) + u8::from(d1 == d2) >= 2 {
                 3
+            } else {
+                4
             }
         }
         (FieldValue::Text(x), FieldValue::Text(y)) => {
@@ -288,6 +296,11 @@ fn compare_plain(kind: FieldKind, a: &FieldValue, b: &FieldValue) -> u8 {
         }
         _ => MISSING,
     }
+}
+
+/// Positions at which two texts of the same length differ.
+fn digits_apart(a: &str, b: &str) -> usize {
+    a.bytes().zip(b.bytes()).filter(|(x, y)| x != y).count()
 }
 
 /// Whether two folded texts hold the same words in another order.
@@ -572,8 +585,16 @@ mod tests {
             2
         );
         assert_eq!(
-            compare_plain(FieldKind::Date, &d(1990, 5, 12), &d(1970, 1, 1)),
+            compare_plain(FieldKind::Date, &d(1990, 5, 12), &d(1990, 5, 19)),
+            2
+        );
+        assert_eq!(
+            compare_plain(FieldKind::Date, &d(1990, 5, 12), &d(1909, 5, 12)),
             3
+        );
+        assert_eq!(
+            compare_plain(FieldKind::Date, &d(1990, 5, 12), &d(1970, 1, 1)),
+            4
         );
         assert_eq!(
             compare_plain(FieldKind::Date, &FieldValue::Missing, &d(1990, 5, 12)),

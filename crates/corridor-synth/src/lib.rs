@@ -171,7 +171,11 @@ pub fn write_ksynthetic(
     folders.create()?;
     let out = ksynth::synthesize(table, opts);
     let report = report::build(&report::ReportInput {
-        method: "k-synthetic (row-seeded)",
+        method: if opts.keep_counts {
+            "k-synthetic (row-seeded, then seeded from the one-way aggregates)"
+        } else {
+            "k-synthetic (row-seeded)"
+        },
         sensitive: table,
         synthetic: &out.synthetic,
         k: opts.k,
@@ -215,8 +219,8 @@ pub fn write_ksynthetic(
     let readme = format!(
         "# k-synthetic case data\n\n\
 Made by `corridor synth` from {source} ({rows} records, columns: {cols}).\n\n\
-- `synthetic.csv`: {rows} synthetic records. They look like case records but none is a real person's. \
-An empty cell means the value was withheld because it would have made the record rare.\n\
+- `synthetic.csv`: {synthetic} synthetic records. They look like case records but none is a real person's. \
+An empty cell means the value was withheld because it would have made the record rare.{added}\n\
 - `aggregates.csv`: how many victims share each combination of up to {l} attributes, for every combination \
 shared by at least {k} victims; counts are rounded down to a multiple of {res}.\n\
 - `report.html` / `report.json`: how close the synthetic data stay to the real data, in protected figures \
@@ -237,6 +241,16 @@ Checks on these data: no sensitive record is unique on a published combination (
 smallest published count {smallest}.\n",
         source = ctx.source,
         rows = table.rows(),
+        synthetic = out.synthetic.rows(),
+        added = if out.synthetic.rows() > table.rows() {
+            format!(
+                " Each real record seeded one of them; the other {} were added, made only of published \
+combinations, so that each value is as frequent as the aggregates say (withholding values had made them rarer).",
+                out.synthetic.rows() - table.rows()
+            )
+        } else {
+            String::new()
+        },
         cols = table.columns.join(", "),
         l = opts.length,
         k = opts.k,
