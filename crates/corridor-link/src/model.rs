@@ -67,6 +67,12 @@ impl Comparator {
                         "else",
                     ],
                     FieldKind::Text => vec!["exact", "levenshtein ≤ 2", "else"],
+                    FieldKind::Identifier => vec![
+                        "exact",
+                        "damerau_levenshtein ≤ 1",
+                        "damerau_levenshtein ≤ 2",
+                        "else",
+                    ],
                 };
                 comparisons.push(Comparison {
                     name: f.name.clone(),
@@ -285,6 +291,11 @@ fn compare_plain(kind: FieldKind, a: &FieldValue, b: &FieldValue) -> u8 {
                         5
                     }
                 }
+                FieldKind::Identifier => match strsim::damerau_levenshtein(x, y) {
+                    1 => 1,
+                    2 => 2,
+                    _ => 3,
+                },
                 _ => {
                     if strsim::levenshtein(x, y) <= 2 {
                         1
@@ -614,6 +625,14 @@ mod tests {
                 &t("KAMINSKAS, Isabelle")
             ),
             1
+        );
+        assert_eq!(
+            compare_plain(FieldKind::Identifier, &t("5344955"), &t("5349455")),
+            1
+        );
+        assert_eq!(
+            compare_plain(FieldKind::Identifier, &t("5344955"), &t("5340000")),
+            3
         );
         assert_ne!(
             compare_plain(FieldKind::Name, &t("Ana Lia"), &t("Lia Anna")),

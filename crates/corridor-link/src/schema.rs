@@ -95,6 +95,10 @@ pub enum FieldKind {
     Date,
     /// Any other text (place of birth…): folded like names.
     Text,
+    /// Identifiers (document, social-security or phone numbers, postcodes):
+    /// folded and encoded like text; in plaintext compared by edits, a
+    /// swap of two neighbouring characters counting as one.
+    Identifier,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
