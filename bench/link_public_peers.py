@@ -58,10 +58,6 @@ def read(path):
     return [dict(zip(header, (v.strip() for v in r))) for r in rows[1:]]
 
 
-def pairs_of(groups):
-    return sum(n * (n - 1) // 2 for n in groups.values())
-
-
 def score(cluster_of, across):
     """Pairwise precision, recall and F1 of clusters against the ids' persons.
     With `across`, only pairs of records from different files count."""
@@ -105,7 +101,7 @@ def run_splink(files):
 
     logging.getLogger("splink").setLevel(logging.ERROR)
     frames = []
-    for k, path in enumerate(files):
+    for path in files:
         df = pd.DataFrame(read(path))
         df = df.replace({"": None})
         frames.append(df)

@@ -75,8 +75,9 @@ pub struct Blocking {
     pub bands: Bands,
     /// The keys blocked on, with the number of pairs each gave.
     pub keys: Vec<(String, usize)>,
+    /// The blocking keys (not those that only tell likely matches).
     key_sources: Vec<KeySource>,
-    /// Per key source and record: whether its bucket was small enough to
+    /// Per blocking key and record: whether its bucket was small enough to
     /// be used.
     usable: Vec<Vec<bool>>,
 }
@@ -124,12 +125,13 @@ pub fn block(
     key_sources: Vec<KeySource>,
 ) -> Blocking {
     let n = encodings.len();
-    let mut usable = Vec::new();
     // Pairs from every key, with repeats: a pair two keys agree on is a
-    // likely match. Then the pairs of the blocking keys alone.
+    // likely match. Then the pairs of the blocking keys alone, and which
+    // records sit in a bucket small enough to be used.
     let mut all: Vec<u64> = Vec::new();
     let mut keyed: Vec<u64> = Vec::new();
     let mut keys = Vec::new();
+    let mut usable = Vec::new();
     for source in &key_sources {
         let mut ok = vec![false; n];
         let mut entries: Vec<(u64, u32)> = source
@@ -149,26 +151,18 @@ pub fn block(
         if source.candidates {
             keys.push((source.name.clone(), pairs.len()));
             keyed.extend_from_slice(&pairs);
-        } else {
-            ok.fill(false);
+            usable.push(ok);
         }
         all.extend(pairs);
-        usable.push(ok);
     }
     all.par_sort_unstable();
-    let mut likely = Vec::new();
-    let mut start = 0;
-    while start < all.len() {
-        let mut end = start + 1;
-        while end < all.len() && all[end] == all[start] {
-            end += 1;
-        }
-        if end - start >= 2 {
-            likely.push(all[start]);
-        }
-        start = end;
-    }
+    let likely: Vec<u64> = all
+        .chunk_by(|a, b| a == b)
+        .filter(|run| run.len() >= 2)
+        .map(|run| run[0])
+        .collect();
     drop(all);
+    let key_sources: Vec<KeySource> = key_sources.into_iter().filter(|s| s.candidates).collect();
     keyed.par_sort_unstable();
     keyed.dedup();
     let budget = opts.candidates_per_record * n as f64;
@@ -205,17 +199,10 @@ pub fn block(
 /// names, records with few details), and true pairs among them meet in
 /// other blocks.
 fn for_each_bucket(entries: &[(u64, u32)], max: usize, mut f: impl FnMut(&[(u64, u32)])) {
-    let mut start = 0;
-    while start < entries.len() {
-        let mut end = start + 1;
-        while end < entries.len() && entries[end].0 == entries[start].0 {
-            end += 1;
+    for bucket in entries.chunk_by(|a, b| a.0 == b.0) {
+        if bucket.len() >= 2 && bucket.len() <= max {
+            f(bucket);
         }
-        let size = end - start;
-        if size >= 2 && size <= max {
-            f(&entries[start..end]);
-        }
-        start = end;
     }
 }
 
@@ -367,12 +354,22 @@ fn calibrate(
                         hi = mid - 1;
                     }
                 }
-                // No more bands than reach the target.
-                let mut b = lo;
-                while b > 1 && expected_catch(r, b - 1) >= TARGET_CATCH {
-                    b -= 1;
+                // No more bands than reach the target (the share found
+                // grows with the bands): the fewest that do, if any does.
+                if expected_catch(r, lo) < TARGET_CATCH {
+                    lo
+                } else {
+                    let (mut few, mut many) = (1, lo);
+                    while few < many {
+                        let mid = (few + many) / 2;
+                        if expected_catch(r, mid) >= TARGET_CATCH {
+                            many = mid;
+                        } else {
+                            few = mid + 1;
+                        }
+                    }
+                    few
                 }
-                b
             }
         };
         let found = expected_catch(r, b);

@@ -317,12 +317,7 @@ fn key_sources(
         })
         .collect();
     for (c, rule) in pool.compares.iter().enumerate() {
-        let named = schema
-            .blocking
-            .keys
-            .as_ref()
-            .is_some_and(|keys| keys.contains(&rule.column));
-        if named {
+        if wanted(&rule.column) {
             let keys = pool
                 .attributes
                 .iter()

@@ -255,11 +255,7 @@ fn compare_plain(kind: FieldKind, a: &FieldValue, b: &FieldValue) -> u8 {
                 0
             } else if y1 == y2 && m1 == d2 && d1 == m2 {
                 1
-            } else if digits_apart(
-                &format!("{y1:04}{m1:02}{d1:02}"),
-                &format!("{y2:04}{m2:02}{d2:02}"),
-            ) == 1
-            {
+            } else if digits_apart((*y1, *m1, *d1), (*y2, *m2, *d2)) == 1 {
                 // A typo in one digit: 1987 for 1978 is two, 1988 for 1987 one.
                 2
             } else if u8::from(y1 == y2) + u8::from(m1 == m2) + u8::from(d1 == d2) >= 2 {
@@ -309,9 +305,21 @@ fn compare_plain(kind: FieldKind, a: &FieldValue, b: &FieldValue) -> u8 {
     }
 }
 
-/// Positions at which two texts of the same length differ.
-fn digits_apart(a: &str, b: &str) -> usize {
-    a.bytes().zip(b.bytes()).filter(|(x, y)| x != y).count()
+/// Digits at which two dates written YYYYMMDD differ (without writing
+/// them: this runs for every candidate pair).
+fn digits_apart(a: (i32, u32, u32), b: (i32, u32, u32)) -> usize {
+    let digits = |(y, m, d): (i32, u32, u32)| {
+        let n = u64::from(y.unsigned_abs()) * 10_000 + u64::from(m) * 100 + u64::from(d);
+        let mut out = [0u8; 8];
+        let mut n = n;
+        for slot in out.iter_mut().rev() {
+            *slot = (n % 10) as u8;
+            n /= 10;
+        }
+        out
+    };
+    let (x, y) = (digits(a), digits(b));
+    x.iter().zip(&y).filter(|(p, q)| p != q).count()
 }
 
 /// Whether two folded texts hold the same words in another order.

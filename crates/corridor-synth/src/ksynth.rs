@@ -214,24 +214,20 @@ fn top_up(
     }
     // Values short, most short first (ties by column and value).
     let mut order: Vec<(usize, u32)> = Vec::new();
-    let mut blocked: rustc_hash::FxHashSet<(usize, u32)> = Default::default();
     // Each added record lowers some shortfall, so their sum bounds them.
     let limit = codes.first().map_or(0, Vec::len) * width;
     let mut added = 0;
     while added < limit {
         order.clear();
         for (c, values) in short.iter().enumerate() {
-            order.extend(
-                values
-                    .iter()
-                    .filter(|(v, s)| **s > 0 && !blocked.contains(&(c, **v)))
-                    .map(|(v, _)| (c, *v)),
-            );
+            order.extend(values.iter().filter(|(_, s)| **s > 0).map(|(v, _)| (c, *v)));
         }
         if order.is_empty() {
             break;
         }
         order.sort_by(|x, y| short[y.0][&y.1].cmp(&short[x.0][&x.1]).then(x.cmp(y)));
+        // A published one-way count is reportable, so the value most short
+        // can always start a record alone: each round lowers a shortfall.
         let (c0, v0) = order[0];
         let mut row = vec![EMPTY; width];
         row[c0] = v0;
@@ -245,10 +241,6 @@ fn top_up(
                 row[c] = v;
                 kept.push(c);
             }
-        }
-        if kept.len() == 1 && !reportable.contains_key(&pack(&[item(c0, v0)])) {
-            blocked.insert((c0, v0));
-            continue;
         }
         // Copies of the row while every value in it stays short: half the
         // smallest shortfall, so that the next rows can mix other values.
