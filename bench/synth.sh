@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Synthesis, side by side on the same categorical file: Corridor's k-synthetic
 # and DP synthesis against SmartNoise's MST (and, with TOOLS containing
-# pacsynth, the Synthetic Data Showcase's pac-synth), all scored by
+# pacsynth, the Synthetic Data Showcase's pac-synth, with aim SmartNoise's
+# AIM), all scored by
 # bench/synth_eval.py. Usage: bench/synth.sh [ROWS] [TOOLS]
-# (default 100000 rows; TOOLS default "corridor mst").
+# (default 100000 rows; TOOLS default "corridor mst"; EPSILON default 1).
 # Peers: PY=/path/to/python with `pip install --no-deps -r bench/requirements-peers.txt`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows="${1:-100000}"
 tools="${2:-corridor mst}"
 py="${PY:-python3}"
+eps="${EPSILON:-1}"
 cargo build --release -q -p corridor-cli
 bin="${CARGO_TARGET_DIR:-target}/release/corridor"
 work="$(mktemp -d)"
@@ -42,16 +44,16 @@ for row in r:
 print("attribute,value")
 for h, vs in zip(head, seen):
     for v in sorted(vs): print(f"{h},{v}")' "$work/cat.csv" > "$work/domain.csv"
-      t=$(timed corridor-dp "$bin" synth --input "$work/cat.csv" --method dp --epsilon 1 --delta 1e-9 --domain "$work/domain.csv" --out "$work/dp")
+      t=$(timed corridor-dp "$bin" synth --input "$work/cat.csv" --method dp --epsilon "$eps" --delta 1e-9 --domain "$work/domain.csv" --out "$work/dp")
       lines+=("$t $(score "$work/dp/synthetic.csv")")
       ;;
-    mst|pacsynth)
-      t=$(timed "$tool" "$py" bench/synth_peers.py --input "$work/cat.csv" --tool "$tool" --epsilon 1 --delta 1e-9 --out "$work/$tool.csv")
+    mst|aim|pacsynth)
+      t=$(timed "$tool" "$py" bench/synth_peers.py --input "$work/cat.csv" --tool "$tool" --epsilon "$eps" --delta 1e-9 --out "$work/$tool.csv")
       lines+=("$t $(score "$work/$tool.csv")")
       ;;
   esac
 done
-echo "rows: $rows, 10 columns; epsilon 1, delta 1e-9 for DP; k 10, length 4 for k-synthetic"
+echo "rows: $rows, 10 columns; epsilon $eps, delta 1e-9 for DP; k 10, length 4 for k-synthetic"
 printf '%-22s %8s %9s %9s %7s %7s %10s %11s\n' tool seconds peak_MiB tvd_mean tvd_2 tvd_3 preserved fabricated
 for l in "${lines[@]}"; do
   read -r n s m a b c p f <<< "$l"

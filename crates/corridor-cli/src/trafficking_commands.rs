@@ -281,6 +281,12 @@ pub(crate) fn print_linkage(linkage: &corridor_link::Linkage, threshold: f64, ou
         linkage.model.em_iterations,
         out.display()
     );
+    if !r.term_frequency_adjusted.is_empty() {
+        println!(
+            "  term frequencies weigh exact agreement on: {}.",
+            r.term_frequency_adjusted.join(", ")
+        );
+    }
     let b = &r.bands;
     let keys: Vec<String> = r
         .blocking_keys
@@ -293,8 +299,13 @@ pub(crate) fn print_linkage(linkage: &corridor_link::Linkage, threshold: f64, ou
         b.band_bits,
         if b.calibrated {
             format!(
-                "chosen from {} likely matches for {:.0} expected candidates, budget {:.0}",
+                "chosen from {} {} for {:.0} expected candidates, budget {:.0}",
                 b.likely_matches,
+                if b.recalibrated {
+                    "of the model's matches, weighted by their chance of being found (the first bands missed many)"
+                } else {
+                    "likely matches"
+                },
                 b.expected_candidates.unwrap_or_default(),
                 b.candidate_budget
             )
@@ -471,6 +482,10 @@ pub struct SynthArgs {
     /// Privacy loss as zCDP ρ directly (overrides --epsilon)
     #[arg(long)]
     pub rho: Option<f64>,
+    /// DP synthesis: how many columns each column is drawn given. 2 fits three-way factors where
+    /// the budget affords them; 1 is MST's spanning tree of two-way marginals
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub parents: u8,
     /// Population for SDG 16.2.2 rates per 100,000 [default in a workspace: its population table]
     #[arg(long)]
     pub population: Option<f64>,
@@ -513,6 +528,7 @@ pub fn synth(args: SynthArgs) -> Result<()> {
                 .unwrap_or_else(|| corridor_synth::dp::rho_of(args.epsilon, args.delta)),
             delta: args.delta,
             seed: args.seed,
+            parents: usize::from(args.parents),
         }),
     };
     let context = || format!("synthesising into {}", args.out.display());

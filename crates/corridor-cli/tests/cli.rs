@@ -556,7 +556,7 @@ fn workspace_commands_end_to_end() {
         "delimiter = \";\"",
         "event_date = { column = \"Fecha\"",
         "person_key = { pseudonymise = [\"Número de Documento\"]",
-        "citizenship = { column = \"Nacionalidad\", recode = { \"GUATEALA\" = \"GTM\" } }",
+        "citizenship = { column = \"Nacionalidad\", recode = { \"GUATEALA\" = \"GTM\"",
         "sex = { column = \"Sexo\" }",
     ] {
         assert!(draft.contains(line), "missing `{line}` in\n{draft}");

@@ -325,6 +325,7 @@ fn trafficking(
             rho: corridor_synth::dp::rho_of(1.0, 1e-6),
             delta: 1e-6,
             seed: 1,
+            parents: 2,
         }),
     };
     // The demo's publisher sets the cases' budget: one DP synthesis here and

@@ -32,14 +32,14 @@ use crate::bloom::Encoding;
 use crate::schema::BlockingOptions;
 
 /// The expected share of matches the bands should find on their own.
-const TARGET_CATCH: f64 = 0.995;
+pub(crate) const TARGET_CATCH: f64 = 0.995;
 /// Random pairs whose similarities price a band setting.
 const RANDOM_PAIRS: usize = 1_000_000;
 /// At most this many bands: each costs a pass over every record.
 const MAX_BANDS: usize = 200;
 /// Fewer likely matches than this say too little about matches: the
 /// default bands are used.
-const MIN_LIKELY_MATCHES: usize = 20;
+pub(crate) const MIN_LIKELY_MATCHES: usize = 20;
 
 /// One exact key: each record's key (`None` when the detail is missing).
 pub struct KeySource {
@@ -57,8 +57,12 @@ pub struct Bands {
     pub band_bits: usize,
     /// Chosen from the data (not fixed by the schema).
     pub calibrated: bool,
-    /// Likely matches (pairs sharing two keys) the choice was made on.
+    /// Likely matches (pairs sharing two keys) the choice was made on, or,
+    /// when recalibrated, the model's matches.
     pub likely_matches: usize,
+    /// Chosen a second time, on the model's matches, because the first
+    /// bands missed many.
+    pub recalibrated: bool,
     /// Expected share of the likely matches the bands alone find.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected_catch: Option<f64>,
@@ -123,6 +127,7 @@ pub fn block(
     across: bool,
     possible: f64,
     key_sources: Vec<KeySource>,
+    sample: Option<&[(f64, f64)]>,
 ) -> Blocking {
     let n = encodings.len();
     // Pairs from every key, with repeats: a pair two keys agree on is a
@@ -171,12 +176,27 @@ pub fn block(
             bands: b,
             band_bits: (r + extra_band_bits(n, opts)).min(64),
             calibrated: false,
+            recalibrated: false,
             likely_matches: likely.len(),
             expected_catch: None,
             expected_candidates: None,
             candidate_budget: budget,
         },
-        (b, r) => calibrate(encodings, sources, across, possible, &likely, budget, b, r),
+        (b, r) => {
+            // Matches to value the bands on: the caller's weighted sample
+            // (bit agreement, weight), else the likely matches.
+            let matches: Vec<(f64, f64)> = match sample {
+                Some(s) => s.to_vec(),
+                None => likely
+                    .iter()
+                    .map(|p| {
+                        let (i, j) = ((p >> 32) as usize, (*p as u32) as usize);
+                        (agreement(&encodings[i], &encodings[j]), 1.0)
+                    })
+                    .collect(),
+            };
+            calibrate(encodings, sources, across, possible, &matches, budget, b, r)
+        }
     };
     let mut pairs = band_pairs(encodings, sources, &bands, opts.max_bucket, across);
     pairs.extend(keyed);
@@ -273,7 +293,7 @@ fn calibrate(
     sources: &[u16],
     across: bool,
     possible: f64,
-    likely: &[u64],
+    matches: &[(f64, f64)],
     budget: f64,
     fixed_bands: Option<usize>,
     fixed_bits: Option<usize>,
@@ -284,6 +304,7 @@ fn calibrate(
         bands: fixed_bands.unwrap_or(default.0),
         band_bits: fixed_bits.unwrap_or(default.1),
         calibrated: false,
+        recalibrated: false,
         likely_matches,
         expected_catch: None,
         expected_candidates: None,
@@ -293,8 +314,8 @@ fn calibrate(
         return fallback(0);
     };
     let bits = first.bits();
-    if likely.len() < MIN_LIKELY_MATCHES || n < 2 {
-        return fallback(likely.len());
+    if matches.len() < MIN_LIKELY_MATCHES || n < 2 {
+        return fallback(matches.len());
     }
     // Histogram of agreeing bits among random pairs.
     let mut rng = ChaCha8Rng::seed_from_u64(0xCA11_B4A7);
@@ -303,7 +324,7 @@ fn calibrate(
         .filter(|(i, j)| i != j && (!across || sources[*i] != sources[*j]))
         .collect();
     if random.is_empty() {
-        return fallback(likely.len());
+        return fallback(matches.len());
     }
     let mut histogram = vec![0f64; bits + 1];
     for (i, j) in &random {
@@ -311,13 +332,7 @@ fn calibrate(
         histogram[(s * bits as f64).round() as usize] += 1.0;
     }
     let weight = 1.0 / random.len() as f64;
-    let matches: Vec<f64> = likely
-        .iter()
-        .map(|p| {
-            let (i, j) = ((p >> 32) as usize, (*p as u32) as usize);
-            agreement(&encodings[i], &encodings[j])
-        })
-        .collect();
+    let total_weight: f64 = matches.iter().map(|(_, w)| w).sum();
     let expected_candidates = |r: usize, b: usize| {
         possible
             * weight
@@ -329,7 +344,11 @@ fn calibrate(
                 .sum::<f64>()
     };
     let expected_catch = |r: usize, b: usize| {
-        matches.iter().map(|s| catch(*s, r, b)).sum::<f64>() / matches.len() as f64
+        matches
+            .iter()
+            .map(|(s, w)| w * catch(*s, r, b))
+            .sum::<f64>()
+            / total_weight
     };
     // (catch, candidates, r, b) of the best setting so far.
     let mut best: Option<(f64, f64, usize, usize)> = None;
@@ -393,12 +412,13 @@ fn calibrate(
             bands: b,
             band_bits: r,
             calibrated: true,
-            likely_matches: likely.len(),
+            recalibrated: false,
+            likely_matches: matches.len(),
             expected_catch: Some(found),
             expected_candidates: Some(cost),
             candidate_budget: budget,
         },
-        None => fallback(likely.len()),
+        None => fallback(matches.len()),
     }
 }
 
@@ -477,7 +497,7 @@ mod tests {
         };
         let opts = BlockingOptions::default();
         let pairs = (n * (n - 1) / 2) as f64;
-        let blocking = block(&encodings, &sources, &opts, false, pairs, keys());
+        let blocking = block(&encodings, &sources, &opts, false, pairs, keys(), None);
         assert!(blocking.bands.calibrated);
         assert!(blocking.bands.band_bits < 32, "{:?}", blocking.bands);
         assert!(blocking.bands.expected_catch.unwrap_or(0.0) >= 0.99);
@@ -493,6 +513,7 @@ mod tests {
             false,
             pairs,
             Vec::new(),
+            None,
         );
         let found = (0..n / 2)
             .filter(|p| {
@@ -526,7 +547,7 @@ mod tests {
             max_bucket: 4,
             ..fixed(1, 64)
         };
-        let b = block(&encodings, &sources, &opts, true, 25.0, keys);
+        let b = block(&encodings, &sources, &opts, true, 25.0, keys, None);
         assert_eq!(b.pairs, vec![(0, 1), (0, 3), (1, 2), (2, 3)]);
         assert!(b.found_by_key(0, 1));
         assert!(!b.found_by_key(4, 5));
@@ -542,7 +563,7 @@ mod tests {
             let last = (encs.len() - 1) as u32;
             let sources = vec![0u16; encs.len()];
             let n = encs.len() as f64;
-            let b = block(&encs, &sources, &fixed(4, 16), false, n * (n - 1.0) / 2.0, Vec::new());
+            let b = block(&encs, &sources, &fixed(4, 16), false, n * (n - 1.0) / 2.0, Vec::new(), None);
             prop_assert!(b.pairs.contains(&(0, last)));
             for w in b.pairs.windows(2) {
                 prop_assert!(w[0] < w[1]);

@@ -80,6 +80,15 @@ pub fn normalise_text(value: &str) -> String {
     corridor_model::fold_words(value, "_")
 }
 
+/// `n` rounded to two significant digits (1204 → 1200, 87 → 87).
+fn two_significant(n: f64) -> f64 {
+    if n < 100.0 {
+        return n.round();
+    }
+    let scale = 10f64.powi(n.log10().floor() as i32 - 1);
+    (n / scale).round() * scale
+}
+
 /// The tokens one field's value contributes.
 pub fn tokens(kind: FieldKind, q: usize, value: &FieldValue) -> Vec<String> {
     match (kind, value) {
@@ -92,6 +101,14 @@ pub fn tokens(kind: FieldKind, q: usize, value: &FieldValue) -> Vec<String> {
                 format!("d{d:02}"),
                 format!("p{lo:02}{hi:02}"),
             ]
+        }
+        (FieldKind::Number, FieldValue::Text(t)) => {
+            let mut out = tokens(FieldKind::Text, q, value);
+            let digits: String = t.chars().filter(char::is_ascii_digit).collect();
+            if let Ok(n) = digits.parse::<f64>() {
+                out.push(format!("n{}", two_significant(n)));
+            }
+            out
         }
         (_, FieldValue::Text(t)) => {
             let norm = normalise_text(t);
@@ -320,6 +337,17 @@ pub fn dice_words(a: &[u64], b: &[u64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_share_their_size_token() {
+        let t = |s: &str| tokens(FieldKind::Number, 2, &FieldValue::Text(s.into()));
+        assert!(t("1204").contains(&"n1200".to_string()));
+        assert!(t("1249").contains(&"n1200".to_string()));
+        assert!(t("87").contains(&"n87".to_string()));
+        assert!(t("no number").iter().all(|x| !x.starts_with('n') || x.len() == 2));
+        assert_eq!(two_significant(99.4), 99.0);
+        assert_eq!(two_significant(150.0), 150.0);
+    }
     use proptest::prelude::*;
 
     fn schema(hardening: &str) -> LinkageSchema {

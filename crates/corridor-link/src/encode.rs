@@ -234,7 +234,7 @@ pub fn field_value(
                 Err(_) => (FieldValue::Missing, 2),
             }
         }
-        FieldKind::Name | FieldKind::Text | FieldKind::Identifier => {
+        FieldKind::Name | FieldKind::Text | FieldKind::Identifier | FieldKind::Number => {
             let text: Vec<String> = cols
                 .iter()
                 .map(|c| values[*c].text().trim().to_string())

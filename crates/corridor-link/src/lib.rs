@@ -179,6 +179,9 @@ pub struct LinkReport {
     pub bands: block::Bands,
     /// The blocking keys, with the candidate pairs each proposed.
     pub blocking_keys: Vec<(String, usize)>,
+    /// The comparisons whose exact agreement is weighed by the agreed
+    /// value's frequency.
+    pub term_frequency_adjusted: Vec<String>,
     /// Estimated share of all matches among the candidates: the pairs at
     /// the threshold, each weighted by the inverse of the chance that
     /// blocking proposed it (1 for a pair sharing a key, the bands' chance
@@ -345,13 +348,14 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
     let comparator = model::Comparator::new(schema, pool);
     let exact = comparator.exact_keys(pool);
     let possible = possible_pairs(pool, options.across_sources_only);
-    let blocking = block::block(
+    let mut blocking = block::block(
         &pool.encodings,
         &pool.sources,
         &schema.blocking,
         options.across_sources_only,
         possible,
         key_sources(pool, schema, &comparator, &exact),
+        None,
     );
     let candidates = &blocking.pairs;
     let t1 = std::time::Instant::now();
@@ -369,7 +373,8 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
         model.lambda = prior_from_candidates(&model, &comparator, pool, candidates, possible);
         model
     });
-    let model = trained.unwrap_or_else(|| {
+    let trained_in_sessions = trained.is_some();
+    let mut model = trained.unwrap_or_else(|| {
         // EM on the candidates: their comparison patterns, counted.
         let patterns = count_patterns(pool, &comparator, candidates);
         Model {
@@ -380,48 +385,100 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
     // Scored and dropped as they go: only pairs that could matter are kept
     // (a million records give hundreds of millions of candidates).
     let keep = options.keep_pairs_from.min(options.threshold);
-    let scorer = model.scorer();
-    let pairs: Vec<ScoredPair> = candidates
-        .par_iter()
-        .map_init(Vec::new, |levels, (a, b)| {
-            comparator.compare_into(pool, *a as usize, *b as usize, levels);
-            let weight = scorer.weight(levels);
-            let probability = scorer.probability(weight);
-            (probability >= keep).then(|| ScoredPair {
-                a: *a,
-                b: *b,
-                similarity: model::similarity(pool, *a as usize, *b as usize),
-                weight,
-                probability,
+    let mut scorer = model.scorer();
+    let frequencies = model::TermFrequencies::new(&model, &exact, |c| {
+        comparator
+            .field_of(c)
+            .is_some_and(|f| schema.fields[f].term_frequency())
+    });
+    let score = |candidates: &[(u32, u32)], scorer: &model::Scorer| -> Vec<ScoredPair> {
+        candidates
+            .par_iter()
+            .map_init(Vec::new, |levels, (a, b)| {
+                comparator.compare_into(pool, *a as usize, *b as usize, levels);
+                let weight = scorer.weight(levels)
+                    + frequencies.adjustment(levels, *a as usize, *b as usize);
+                let probability = scorer.probability(weight);
+                (probability >= keep).then(|| ScoredPair {
+                    a: *a,
+                    b: *b,
+                    similarity: model::similarity(pool, *a as usize, *b as usize),
+                    weight,
+                    probability,
+                })
             })
-        })
-        .flatten()
-        .collect();
+            .flatten()
+            .collect()
+    };
+    // Each pair at the threshold, with its bit agreement and the chance that
+    // blocking proposed it.
+    let found_at = |pairs: &[ScoredPair], blocking: &block::Blocking| -> Vec<(f64, f64, f64)> {
+        pairs
+            .par_iter()
+            .filter(|p| p.probability >= options.threshold)
+            .map(|p| {
+                let (a, b) = (p.a as usize, p.b as usize);
+                let s = block::agreement(&pool.encodings[a], &pool.encodings[b]);
+                let chance = if blocking.found_by_key(a, b) {
+                    1.0
+                } else {
+                    blocking.band_probability(s).max(1e-3)
+                };
+                (p.probability, s, chance)
+            })
+            .collect()
+    };
+    let completeness = |found: &[(f64, f64, f64)]| {
+        let (f, w) = found
+            .iter()
+            .fold((0.0, 0.0), |(f, w), (p, _, c)| (f + p, w + p / c));
+        (w > 0.0).then(|| f / w)
+    };
+    let mut pairs = score(&blocking.pairs, &scorer);
+    let mut found = found_at(&pairs, &blocking);
+    let mut estimated_pair_completeness = completeness(&found);
+    let mut recalibrated = false;
+    // The first bands were valued on likely matches (pairs sharing two
+    // exact details), which are the easy ones. When the model's matches say
+    // that blocking missed many, the bands are chosen again on them, each
+    // weighted by the inverse of its chance of having been found (so the
+    // hard matches the bands rarely find count for those they missed).
+    if blocking.bands.calibrated
+        && estimated_pair_completeness.is_some_and(|pc| pc < block::TARGET_CATCH)
+        && found.len() >= block::MIN_LIKELY_MATCHES
+    {
+        let sample: Vec<(f64, f64)> = found.iter().map(|(p, s, c)| (*s, p / c)).collect();
+        let wider = block::block(
+            &pool.encodings,
+            &pool.sources,
+            &schema.blocking,
+            options.across_sources_only,
+            possible,
+            key_sources(pool, schema, &comparator, &exact),
+            Some(&sample),
+        );
+        if wider.pairs.len() > blocking.pairs.len() {
+            blocking = wider;
+            if trained_in_sessions {
+                model.lambda =
+                    prior_from_candidates(&model, &comparator, pool, &blocking.pairs, possible);
+                scorer = model.scorer();
+            }
+            pairs = score(&blocking.pairs, &scorer);
+            found = found_at(&pairs, &blocking);
+            estimated_pair_completeness = completeness(&found);
+            recalibrated = true;
+        }
+    }
+    let candidates = &blocking.pairs;
     let candidate_count = candidates.len();
-    let at_threshold: Vec<&ScoredPair> = pairs
-        .iter()
-        .filter(|p| p.probability >= options.threshold)
-        .collect();
-    let (found, weighted) = at_threshold
-        .par_iter()
-        .map(|p| {
-            let (a, b) = (p.a as usize, p.b as usize);
-            let chance = if blocking.found_by_key(a, b) {
-                1.0
-            } else {
-                blocking
-                    .band_probability(block::agreement(&pool.encodings[a], &pool.encodings[b]))
-                    .max(1e-3)
-            };
-            (p.probability, p.probability / chance)
-        })
-        .reduce(|| (0.0, 0.0), |x, y| (x.0 + y.0, x.1 + y.1));
-    let estimated_pair_completeness = (weighted > 0.0).then(|| found / weighted);
+    let pairs_at_threshold = found.len();
+    drop(found);
     let mut warnings = Vec::new();
-    if candidate_count >= 100 && at_threshold.len() as f64 >= 0.9 * candidate_count as f64 {
+    if candidate_count >= 100 && pairs_at_threshold as f64 >= 0.9 * candidate_count as f64 {
         warnings.push(format!(
             "{} of {} candidate pairs are matches: blocking is probably too tight and misses matches. Raise [blocking] candidates_per_record, remove a fixed bands / band_bits, or name blocking keys ([blocking] keys).",
-            at_threshold.len(),
+            pairs_at_threshold,
             candidate_count
         ));
     }
@@ -431,10 +488,15 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
             100.0 * pc
         ));
     }
-    let pairs_at_threshold = at_threshold.len();
-    drop(at_threshold);
-    let bands = blocking.bands.clone();
+    let bands = block::Bands {
+        recalibrated,
+        ..blocking.bands.clone()
+    };
     let blocking_keys = blocking.keys.clone();
+    let term_frequency_adjusted = frequencies
+        .comparisons()
+        .map(|c| model.comparisons[c].name.clone())
+        .collect();
     drop(blocking);
     let t2 = std::time::Instant::now();
     let mut links: Vec<(u32, u32, f64)> = pairs.iter().map(|p| (p.a, p.b, p.probability)).collect();
@@ -463,6 +525,7 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
         candidate_pairs: candidate_count,
         bands,
         blocking_keys,
+        term_frequency_adjusted,
         estimated_pair_completeness,
         warnings,
         reduction_ratio: if possible > 0.0 {

@@ -73,6 +73,12 @@ impl Comparator {
                         "damerau_levenshtein ≤ 2",
                         "else",
                     ],
+                    FieldKind::Number => vec![
+                        "exact",
+                        "one digit mistyped or two swapped",
+                        "within 10 %",
+                        "else",
+                    ],
                 };
                 comparisons.push(Comparison {
                     name: f.name.clone(),
@@ -287,6 +293,12 @@ fn compare_plain(kind: FieldKind, a: &FieldValue, b: &FieldValue) -> u8 {
                         5
                     }
                 }
+                FieldKind::Number => match (number(x), number(y)) {
+                    (Some(a), Some(b)) if a == b => 0,
+                    _ if strsim::damerau_levenshtein(x, y) <= 1 => 1,
+                    (Some(a), Some(b)) if (a - b).abs() <= 0.1 * a.abs().max(b.abs()) => 2,
+                    _ => 3,
+                },
                 FieldKind::Identifier => match strsim::damerau_levenshtein(x, y) {
                     1 => 1,
                     2 => 2,
@@ -307,6 +319,13 @@ fn compare_plain(kind: FieldKind, a: &FieldValue, b: &FieldValue) -> u8 {
 
 /// Digits at which two dates written YYYYMMDD differ (without writing
 /// them: this runs for every candidate pair).
+/// A folded number ("12", "12_b" for 12B, "1_204" for 1,204): its digits
+/// as a number, `None` when it holds none.
+fn number(s: &str) -> Option<f64> {
+    let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
 fn digits_apart(a: (i32, u32, u32), b: (i32, u32, u32)) -> usize {
     let digits = |(y, m, d): (i32, u32, u32)| {
         let n = u64::from(y.unsigned_abs()) * 10_000 + u64::from(m) * 100 + u64::from(d);
@@ -355,6 +374,82 @@ impl Scorer {
     /// Match probability of a pair of the given weight.
     pub fn probability(&self, weight: f64) -> f64 {
         1.0 / (1.0 + (-(weight + self.prior)).exp2())
+    }
+}
+
+/// Term-frequency adjustment, as Splink makes it: when a pair agrees
+/// exactly on a detail, the u of its exact level (how often two random
+/// records agree on it, averaged over values) is replaced by the agreed
+/// value's own frequency. The weight of the exact level then grows for a
+/// rare value and shrinks for a common one. Frequencies are counted over
+/// the records' exact keys (keyed hashes on the encoded path), so nothing
+/// here reveals a value.
+pub struct TermFrequencies<'a> {
+    adjusted: Vec<Adjusted<'a>>,
+}
+
+struct Adjusted<'a> {
+    comparison: usize,
+    /// log2 of the exact level's average u.
+    log_u: f64,
+    keys: &'a [Option<u64>],
+    counts: rustc_hash::FxHashMap<u64, u32>,
+    /// log2 of the number of records with a key.
+    log_total: f64,
+}
+
+impl<'a> TermFrequencies<'a> {
+    /// Adjusts the comparisons among `exact` (from
+    /// [`Comparator::exact_keys`]) for which `wanted` holds.
+    pub fn new(
+        model: &Model,
+        exact: &'a [(usize, Vec<Option<u64>>)],
+        wanted: impl Fn(usize) -> bool,
+    ) -> TermFrequencies<'a> {
+        let adjusted = exact
+            .iter()
+            .filter(|(c, _)| wanted(*c))
+            .filter_map(|(c, keys)| {
+                let u = *model.u.get(*c)?.first()?;
+                let mut counts = rustc_hash::FxHashMap::default();
+                let mut total = 0usize;
+                for k in keys.iter().flatten() {
+                    *counts.entry(*k).or_insert(0u32) += 1;
+                    total += 1;
+                }
+                (total > 0 && u > 0.0).then(|| Adjusted {
+                    comparison: *c,
+                    log_u: u.log2(),
+                    keys,
+                    counts,
+                    log_total: (total as f64).log2(),
+                })
+            })
+            .collect();
+        TermFrequencies { adjusted }
+    }
+
+    /// What to add to a pair's weight: per adjusted comparison on which
+    /// records `a` and `b` agree exactly, log2(u / frequency of the value).
+    pub fn adjustment(&self, levels: &[u8], a: usize, b: usize) -> f64 {
+        let mut w = 0.0;
+        for t in &self.adjusted {
+            if levels.get(t.comparison) != Some(&0) {
+                continue;
+            }
+            if let (Some(Some(x)), Some(Some(y))) = (t.keys.get(a), t.keys.get(b))
+                && x == y
+            {
+                let count = t.counts.get(x).copied().unwrap_or(1).max(1);
+                w += t.log_u - ((count as f64).log2() - t.log_total);
+            }
+        }
+        w
+    }
+
+    /// The comparisons adjusted.
+    pub fn comparisons(&self) -> impl Iterator<Item = usize> + '_ {
+        self.adjusted.iter().map(|t| t.comparison)
     }
 }
 
@@ -642,6 +737,18 @@ mod tests {
             compare_plain(FieldKind::Identifier, &t("5344955"), &t("5340000")),
             3
         );
+        // Numbers: a swap, a typo, a near value, a far one.
+        for (x, y, level) in [
+            ("12", "12", 0),
+            ("12", "21", 1),
+            ("1204", "1205", 1),
+            ("1204", "1150", 2),
+            ("12", "40", 3),
+            ("7", "", u8::MAX),
+        ] {
+            let b = if y.is_empty() { FieldValue::Missing } else { t(y) };
+            assert_eq!(compare_plain(FieldKind::Number, &t(x), &b), level, "{x} {y}");
+        }
         assert_ne!(
             compare_plain(FieldKind::Name, &t("Ana Lia"), &t("Lia Anna")),
             1

@@ -99,6 +99,11 @@ pub enum FieldKind {
     /// folded and encoded like text; in plaintext compared by edits, a
     /// swap of two neighbouring characters counting as one.
     Identifier,
+    /// Numbers (street or house numbers, household sizes): compared in
+    /// plaintext as exact, one digit mistyped or two swapped, within 10 %,
+    /// or else; encoded as their digits' q-grams plus their size rounded to
+    /// two significant digits, so that 1204 and 1205 share most bits.
+    Number,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -131,6 +136,18 @@ pub struct FieldRule {
     /// record, which is what lets EM tell matches from look-alikes. Absent:
     /// the field is only in the record-level filter.
     pub filter_bits: Option<usize>,
+    /// Term-frequency adjustment: an exact agreement on this detail weighs
+    /// by how rare the agreed value is (a shared rare surname says more than
+    /// a shared "López"). The frequency is counted on keyed hashes in
+    /// memory, never stored. Default: on for names.
+    pub term_frequency: Option<bool>,
+}
+
+impl FieldRule {
+    /// Whether exact agreement on this detail is weighed by its frequency.
+    pub fn term_frequency(&self) -> bool {
+        self.term_frequency.unwrap_or(self.kind == FieldKind::Name)
+    }
 }
 
 fn default_q() -> usize {

@@ -199,7 +199,7 @@ impl SyntheticRequest {
                 let rho = self.rho.unwrap_or_else(|| {
                     corridor_synth::dp::rho_of(self.epsilon.unwrap_or_default(), delta)
                 });
-                corridor_protect::Synthesis::Dp(corridor_synth::DpOptions { rho, delta, seed })
+                corridor_protect::Synthesis::Dp(corridor_synth::DpOptions::new(rho, delta, seed))
             }
         }
     }

@@ -42,6 +42,7 @@ use serde::Serialize;
 
 use crate::SynthError;
 use crate::domain::InDomain;
+use crate::network;
 use crate::table::{EMPTY, Table};
 
 /// ρ of zero-concentrated DP as ε of (ε, δ)-DP (Bun & Steinke 2016).
@@ -86,8 +87,9 @@ pub struct PrivacyLoss {
 pub struct DpSynthetic {
     pub synthetic: Table,
     pub privacy: PrivacyLoss,
-    /// The tree's edges (column, column).
-    pub tree: Vec<(usize, usize)>,
+    /// The model: each column, in sampling order, with the columns it is
+    /// drawn given (none for the first).
+    pub model: Vec<(usize, Vec<usize>)>,
     /// The noisy estimate of the number of records.
     pub estimated_rows: usize,
     /// Per column, how many of its domain's values kept a cell of their
@@ -121,6 +123,11 @@ fn measure(
     });
     Ok(noisy.into_iter().map(|x| x as f64).collect())
 }
+
+/// A factor with two parents must have at most n / (USEFUL · σ) cells, so
+/// that its mean count is several times its noise (PrivBayes'
+/// θ-usefulness, where θ = 4 is the authors' choice).
+const USEFUL: f64 = 4.0;
 
 /// Standard deviation of the discrete Gaussian that spends `rho` on a
 /// query of L2 sensitivity 1.
@@ -192,19 +199,16 @@ fn cell(table: &Table, cells: &Cells, c: usize, r: usize) -> usize {
     }]
 }
 
-fn one_way(table: &Table, c: usize, cells: &Cells) -> Vec<i64> {
-    let mut out = vec![0i64; cells.len()];
+/// The counts of a marginal over `axes` (row-major, the last axis
+/// fastest), in the columns' cells.
+fn marginal(table: &Table, axes: &[usize], cells: &[Cells]) -> Vec<i64> {
+    let size: usize = axes.iter().map(|a| cells[*a].len()).product();
+    let mut out = vec![0i64; size];
     for r in 0..table.rows() {
-        out[cell(table, cells, c, r)] += 1;
-    }
-    out
-}
-
-fn two_way(table: &Table, a: usize, b: usize, cells: &[Cells]) -> Vec<i64> {
-    let width = cells[b].len();
-    let mut out = vec![0i64; cells[a].len() * width];
-    for r in 0..table.rows() {
-        out[cell(table, &cells[a], a, r) * width + cell(table, &cells[b], b, r)] += 1;
+        let i = axes.iter().fold(0, |acc, a| {
+            acc * cells[*a].len() + cell(table, &cells[*a], *a, r)
+        });
+        out[i] += 1;
     }
     out
 }
@@ -254,6 +258,7 @@ pub fn synthesize(
     delta: f64,
     rows: Option<usize>,
     seed: u64,
+    max_parents: usize,
 ) -> Result<DpSynthetic, SynthError> {
     if !(rho > 0.0 && rho.is_finite()) {
         return Err(SynthError::Input(format!("ρ must be positive, not {rho}")));
@@ -276,9 +281,12 @@ pub fn synthesize(
     // values are rare, and how a rare cell is shared among its values.
     let r_whole = rho_whole / d as f64;
     let mut whole: Vec<Vec<f64>> = Vec::with_capacity(d);
+    let whole_cells: Vec<Cells> = (0..d)
+        .map(|c| Cells::whole(table.values[c].len() + 1))
+        .collect();
     for c in 0..d {
         whole.push(measure(
-            &one_way(table, c, &Cells::whole(table.values[c].len() + 1)),
+            &marginal(table, &[c], &whole_cells),
             r_whole,
             format!("one-way {} (whole domain)", table.columns[c]),
             &mut log,
@@ -297,7 +305,7 @@ pub fn synthesize(
     let mut ones: Vec<Vec<f64>> = Vec::with_capacity(d);
     for c in 0..d {
         let again = measure(
-            &one_way(table, c, &cells[c]),
+            &marginal(table, &[c], &cells),
             r_compressed,
             format!("one-way {} (compressed)", table.columns[c]),
             &mut log,
@@ -323,139 +331,84 @@ pub fn synthesize(
     sums.sort_by(f64::total_cmp);
     let n_est = sums[sums.len() / 2].max(1.0);
 
-    // Choose the tree on the noisy two-way tables.
-    let mut first: Vec<(Vec<f64>, f64)> = Vec::with_capacity(pairs.len());
+    // All two-way tables, for choosing the network (and, for a factor of
+    // one parent, combined with its own measurement).
+    let r2 = rho2 / pairs.len().max(1) as f64;
+    let mut first: Vec<Vec<f64>> = Vec::with_capacity(pairs.len());
+    let mut mi = vec![vec![0.0; d]; d];
     for (a, b) in &pairs {
-        let r = rho2 / pairs.len() as f64;
         let noisy = measure(
-            &two_way(table, *a, *b, &cells),
-            r,
+            &marginal(table, &[*a, *b], &cells),
+            r2,
             format!(
                 "two-way {} × {} (selection)",
                 table.columns[*a], table.columns[*b]
             ),
             &mut log,
         )?;
-        first.push((noisy, 1.0 / (2.0 * r)));
+        let m = mutual_information(&noisy, sizes[*a], sizes[*b]);
+        (mi[*a][*b], mi[*b][*a]) = (m, m);
+        first.push(noisy);
     }
-    let mut order: Vec<usize> = (0..pairs.len()).collect();
-    let scores: Vec<f64> = pairs
-        .iter()
-        .zip(&first)
-        .map(|((a, b), (t, _))| mutual_information(t, sizes[*a], sizes[*b]))
-        .collect();
-    order.sort_by(|x, y| scores[*y].total_cmp(&scores[*x]));
-    let mut comp: Vec<usize> = (0..d).collect();
-    fn root(comp: &mut [usize], x: usize) -> usize {
-        let mut x = x;
-        while comp[x] != x {
-            comp[x] = comp[comp[x]];
-            x = comp[x];
+    let pair_index = |a: usize, b: usize| pairs.iter().position(|p| *p == (a.min(b), a.max(b)));
+    // Every column but the first is one factor, measured with an equal
+    // share of what is left.
+    let r3 = rho3 / (d - 1).max(1) as f64;
+    let max_cells = n_est / (USEFUL * scale_of(r3));
+    let factors = network::choose(&mi, &sizes, max_cells, max_parents.max(1));
+    let margins: Vec<Vec<f64>> = ones.iter().map(|o| clip_to(o, n_est)).collect();
+    let mut tables: Vec<Vec<Vec<f64>>> = Vec::with_capacity(factors.len());
+    for f in &factors {
+        if f.parents.is_empty() {
+            tables.push(Vec::new());
+            continue;
         }
-        x
-    }
-    let mut tree = Vec::new();
-    for k in order {
-        let (a, b) = pairs[k];
-        let (ra, rb) = (root(&mut comp, a), root(&mut comp, b));
-        if ra != rb {
-            comp[ra] = rb;
-            tree.push(k);
-        }
-    }
-    // Measure the tree's edges again; combine both measurements by inverse
-    // variance.
-    let mut edges: Vec<(usize, usize, Vec<f64>)> = Vec::new();
-    for k in &tree {
-        let (a, b) = pairs[*k];
-        let r = rho3 / tree.len() as f64;
-        let again = measure(
-            &two_way(table, a, b, &cells),
-            r,
-            format!("two-way {} × {} (tree)", table.columns[a], table.columns[b]),
+        let axes = f.axes();
+        let names: Vec<&str> = axes.iter().map(|a| table.columns[*a].as_str()).collect();
+        let mut noisy = measure(
+            &marginal(table, &axes, &cells),
+            r3,
+            format!("{} (model)", names.join(" × ")),
             &mut log,
         )?;
-        let (v1, v2) = (first[*k].1, 1.0 / (2.0 * r));
-        let combined: Vec<f64> = first[*k]
-            .0
-            .iter()
-            .zip(&again)
-            .map(|(x, y)| (x / v1 + y / v2) / (1.0 / v1 + 1.0 / v2))
-            .collect();
-        edges.push((a, b, combined));
-    }
-    let margins: Vec<Vec<f64>> = ones.iter().map(|o| clip_to(o, n_est)).collect();
-    // Make each edge table non-negative and agree with both one-way
-    // margins (iterative proportional fitting).
-    for (a, b, t) in edges.iter_mut() {
-        let (ra, cb) = (sizes[*a], sizes[*b]);
-        let mut x = clip_to(t, n_est);
-        for x_i in x.iter_mut() {
-            *x_i += 1e-9;
-        }
-        for _ in 0..50 {
-            for i in 0..ra {
-                let s: f64 = (0..cb).map(|j| x[i * cb + j]).sum();
-                let f = if s > 0.0 { margins[*a][i] / s } else { 0.0 };
-                (0..cb).for_each(|j| x[i * cb + j] *= f);
-            }
-            for j in 0..cb {
-                let s: f64 = (0..ra).map(|i| x[i * cb + j]).sum();
-                let f = if s > 0.0 { margins[*b][j] / s } else { 0.0 };
-                (0..ra).for_each(|i| x[i * cb + j] *= f);
+        // One parent: the pair was measured for selection too; combine both
+        // by inverse variance (the selection table is ordered by column).
+        if let [p] = f.parents[..]
+            && let Some(k) = pair_index(p, f.child)
+        {
+            let (v1, v2) = (1.0 / (2.0 * r2), 1.0 / (2.0 * r3));
+            let (sp, sc) = (sizes[p], sizes[f.child]);
+            for i in 0..sp {
+                for j in 0..sc {
+                    let x = if p < f.child {
+                        first[k][i * sc + j]
+                    } else {
+                        first[k][j * sp + i]
+                    };
+                    let y = &mut noisy[i * sc + j];
+                    *y = (x / v1 + *y / v2) / (1.0 / v1 + 1.0 / v2);
+                }
             }
         }
-        *t = x;
-    }
-    // Sample: root column 0, then each column given its parent.
-    let mut parent: Vec<Option<(usize, usize)>> = vec![None; d];
-    let mut seen = vec![false; d];
-    let mut queue = vec![0usize];
-    let mut visit = Vec::with_capacity(d);
-    seen[0] = true;
-    while let Some(c) = queue.pop() {
-        visit.push(c);
-        for (e, (a, b, _)) in edges.iter().enumerate() {
-            let other = if *a == c {
-                *b
-            } else if *b == c {
-                *a
-            } else {
-                continue;
-            };
-            if !seen[other] {
-                seen[other] = true;
-                parent[other] = Some((c, e));
-                queue.push(other);
-            }
-        }
+        let dims: Vec<usize> = axes.iter().map(|a| sizes[*a]).collect();
+        let strength = scale_of(r3) * (sizes[f.child] as f64).sqrt();
+        tables.push(network::conditionals(
+            &noisy,
+            &dims,
+            &margins[f.child],
+            strength,
+        ));
     }
     let n = rows.unwrap_or(n_est.round() as usize);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let sampler = |w: &[f64]| WeightedIndex::new(w.iter().map(|x| x.max(0.0) + 1e-12)).ok();
-    let root_dist = sampler(&margins[0]);
-    // Conditional distributions per edge and parent value.
-    let mut conditional: Vec<Vec<Option<WeightedIndex<f64>>>> = vec![Vec::new(); d];
-    for c in 0..d {
-        if let Some((p, e)) = parent[c] {
-            let (a, b, t) = &edges[e];
-            conditional[c] = (0..sizes[p])
-                .map(|pv| {
-                    let w: Vec<f64> = (0..sizes[c])
-                        .map(|cv| {
-                            if *a == p {
-                                t[pv * sizes[*b] + cv]
-                            } else {
-                                t[cv * sizes[*b] + pv]
-                            }
-                        })
-                        .collect();
-                    sampler(&w)
-                })
-                .collect();
-            assert!(*a == c || *b == c);
-        }
-    }
+    let sampled = network::sample(
+        &factors,
+        &sizes,
+        &margins[factors[0].child],
+        &tables,
+        n,
+        &mut rng,
+    );
     // A shared cell becomes one of its values in proportion to their
     // clipped whole-domain noisy counts (uniformly when all clip to 0).
     let within: Vec<Vec<Option<WeightedIndex<f64>>>> = cells
@@ -473,21 +426,10 @@ pub fn synthesize(
         })
         .collect();
     let mut codes = vec![Vec::with_capacity(n); d];
-    let mut row = vec![0usize; d];
-    for _ in 0..n {
-        for &c in &visit {
-            let dist = match parent[c] {
-                None => root_dist.as_ref(),
-                Some((p, _)) => conditional[c][row[p]].as_ref(),
-            };
-            row[c] = match dist {
-                Some(w) => w.sample(&mut rng),
-                None => rng.random_range(0..sizes[c]),
-            };
-        }
-        for c in 0..d {
-            let m = &cells[c].members[row[c]];
-            let value = match (m.as_slice(), &within[c][row[c]]) {
+    for (c, column) in sampled.iter().enumerate() {
+        for &got in column {
+            let m = &cells[c].members[got];
+            let value = match (m.as_slice(), &within[c][got]) {
                 ([one], _) => *one,
                 (_, Some(w)) => m[w.sample(&mut rng)],
                 (_, None) => m[rng.random_range(0..m.len())],
@@ -510,7 +452,7 @@ pub fn synthesize(
             delta,
             measurements: log,
         },
-        tree: tree.iter().map(|k| pairs[*k]).collect(),
+        model: factors.into_iter().map(|f| (f.child, f.parents)).collect(),
         estimated_rows: n_est.round() as usize,
         own_cells: cells.iter().map(|c| c.own).collect(),
     })
@@ -557,9 +499,13 @@ mod tests {
             ("b", &["X", "Y", "Z", "W", "V"]),
             ("c", &["p", "q"]),
         ]);
-        let out = synthesize(&d.apply(&t).unwrap(), 1.0, 1e-6, None, 7).unwrap();
+        let out = synthesize(&d.apply(&t).unwrap(), 1.0, 1e-6, None, 7, 2).unwrap();
         assert!((out.privacy.rho - 1.0).abs() < 1e-9, "{}", out.privacy.rho);
-        assert!(out.tree.contains(&(0, 1)));
+        assert!(
+            out.model
+                .iter()
+                .any(|(c, p)| (*c == 0 && p.contains(&1)) || (*c == 1 && p.contains(&0)))
+        );
         assert!((out.estimated_rows as f64 - 4000.0).abs() < 200.0);
         let s = &out.synthetic;
         let text = |c: usize, r: usize| match s.codes[c][r] {
@@ -607,7 +553,7 @@ mod tests {
         ]);
         let run = |t: &Table| {
             let input = d.apply(t).unwrap();
-            let out = synthesize(&input, 0.5, 1e-6, Some(300), 3).unwrap();
+            let out = synthesize(&input, 0.5, 1e-6, Some(300), 3, 2).unwrap();
             (input, out)
         };
         let (ia, oa) = run(&a);

@@ -25,6 +25,7 @@ pub(crate) mod combos;
 pub(crate) mod domain;
 pub mod dp;
 pub(crate) mod ksynth;
+pub(crate) mod network;
 mod plan;
 pub mod report;
 pub(crate) mod table;
@@ -272,6 +273,22 @@ pub struct DpOptions {
     pub delta: f64,
     /// Seed of the sampling (not of the noise, which is always fresh).
     pub seed: u64,
+    /// How many columns each column may be drawn given: 1 gives MST's
+    /// spanning tree, 2 (the default) three-way factors where the budget
+    /// affords them.
+    pub parents: usize,
+}
+
+impl DpOptions {
+    /// The default model (two parents) at privacy loss `rho`.
+    pub fn new(rho: f64, delta: f64, seed: u64) -> DpOptions {
+        DpOptions {
+            rho,
+            delta,
+            seed,
+            parents: 2,
+        }
+    }
 }
 
 /// Runs differentially private synthesis over the public `domain`. Writes
@@ -287,10 +304,10 @@ pub fn write_dp(
 ) -> Result<(DpSynthetic, InDomain, Report), SynthError> {
     let input = domain.apply(table)?;
     folders.create()?;
-    let out = dp::synthesize(&input, opts.rho, opts.delta, None, opts.seed)?;
+    let out = dp::synthesize(&input, opts.rho, opts.delta, None, opts.seed, opts.parents)?;
     let dir = folders.publish;
     let report = report::build(&report::ReportInput {
-        method: "differentially private (MST-style, OpenDP discrete Gaussian)",
+        method: "differentially private (a network of two- and three-way factors, OpenDP discrete Gaussian)",
         sensitive: input.table(),
         synthetic: &out.synthetic,
         k: 10,
@@ -307,10 +324,15 @@ pub fn write_dp(
     });
     report::write_internal(folders.review, &report, folders.publish)?;
     out.synthetic.write_csv(&dir.join("synthetic.csv"))?;
-    let tree: Vec<(String, String)> = out
-        .tree
+    let model: Vec<serde_json::Value> = out
+        .model
         .iter()
-        .map(|(a, b)| (table.columns[*a].clone(), table.columns[*b].clone()))
+        .map(|(c, parents)| {
+            serde_json::json!({
+                "column": table.columns[*c],
+                "given": parents.iter().map(|p| &table.columns[*p]).collect::<Vec<_>>(),
+            })
+        })
         .collect();
     let own: Vec<(String, usize)> = table
         .columns
@@ -320,7 +342,7 @@ pub fn write_dp(
         .collect();
     let privacy = serde_json::to_string_pretty(&serde_json::json!({
         "privacy_loss": out.privacy,
-        "tree": tree,
+        "model": model,
         "estimated_rows": out.estimated_rows,
         "domain": input.notes(),
         "values_with_a_cell_of_their_own": own,

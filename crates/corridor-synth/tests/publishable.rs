@@ -327,6 +327,7 @@ fn dp_folder_holds_no_sensitive_count_and_reports_the_domain() {
             rho: 2.0,
             delta: 1e-6,
             seed: 1,
+            parents: 2,
         },
         &context(),
         Folders {

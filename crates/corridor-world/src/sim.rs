@@ -596,7 +596,12 @@ fn draw_person(rng: &mut ChaCha8Rng, id: u64, span: Span, profile: Profile) -> P
         DocType::Passport
     };
     let doc_number = document(rng, citizenship, doc_type);
-    let name = names::draw(rng, female, geo::hispanic(citizenship));
+    let name = names::draw(
+        rng,
+        female,
+        geo::hispanic(citizenship),
+        geo::alpha3(citizenship),
+    );
     Person {
         id,
         profile,

@@ -235,7 +235,12 @@ pub fn victim(seed: u64, id: u64, start: Day, end: Day) -> Victim {
     ]
     .choose(&mut rng)
     .unwrap_or(&"unknown");
-    let name = names::draw(&mut rng, female, geo::hispanic(citizenship));
+    let name = names::draw(
+        &mut rng,
+        female,
+        geo::hispanic(citizenship),
+        geo::alpha3(citizenship),
+    );
     let place_of_birth = PLACES
         .iter()
         .find(|(c, _)| *c == geo::alpha3(citizenship))
