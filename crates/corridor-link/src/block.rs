@@ -478,6 +478,48 @@ mod tests {
         out
     }
 
+    /// Chosen again on matches that disagree more (weighted towards the
+    /// hard ones, as the model's matches are after the first pass), the
+    /// bands are looser and propose at least as many pairs, within the
+    /// budget.
+    #[test]
+    fn a_sample_of_hard_matches_chooses_looser_bands() {
+        let encodings = world(400, 2, 60, 4);
+        let n = encodings.len();
+        let sources = vec![0u16; n];
+        let keys = || {
+            (0..2)
+                .map(|k| KeySource {
+                    name: format!("k{k}"),
+                    keys: (0..n).map(|i| Some((i / 2) as u64)).collect(),
+                    candidates: false,
+                })
+                .collect::<Vec<_>>()
+        };
+        let opts = BlockingOptions::default();
+        let pairs = (n * (n - 1) / 2) as f64;
+        let easy = block(&encodings, &sources, &opts, false, pairs, keys(), None);
+        let hard: Vec<(f64, f64)> = (0..50).map(|i| (0.75 + 0.002 * i as f64, 1.0)).collect();
+        let again = block(
+            &encodings,
+            &sources,
+            &opts,
+            false,
+            pairs,
+            keys(),
+            Some(&hard),
+        );
+        assert!(easy.bands.calibrated && again.bands.calibrated);
+        assert!(
+            again.bands.band_bits < easy.bands.band_bits,
+            "{:?} then {:?}",
+            easy.bands,
+            again.bands
+        );
+        assert!(again.pairs.len() >= easy.pairs.len());
+        assert!(again.pairs.len() as f64 <= 2.0 * opts.candidates_per_record * n as f64);
+    }
+
     #[test]
     fn calibrated_bands_find_noisy_matches_within_the_budget() {
         // Copies differ in up to 150 of 1024 bits (agreement ≈ 0.86): the

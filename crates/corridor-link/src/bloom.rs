@@ -344,7 +344,11 @@ mod tests {
         assert!(t("1204").contains(&"n1200".to_string()));
         assert!(t("1249").contains(&"n1200".to_string()));
         assert!(t("87").contains(&"n87".to_string()));
-        assert!(t("no number").iter().all(|x| !x.starts_with('n') || x.len() == 2));
+        assert!(
+            t("no number")
+                .iter()
+                .all(|x| !x.starts_with('n') || x.len() == 2)
+        );
         assert_eq!(two_significant(99.4), 99.0);
         assert_eq!(two_significant(150.0), 150.0);
     }

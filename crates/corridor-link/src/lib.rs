@@ -458,13 +458,35 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
             Some(&sample),
         );
         if wider.pairs.len() > blocking.pairs.len() {
+            // Only the pairs the new bands add are compared; those scored
+            // already keep their weight, and their probability follows the
+            // prior refitted to all candidates.
+            let added: Vec<(u32, u32)> = {
+                let old = &blocking.pairs;
+                let mut k = 0;
+                wider
+                    .pairs
+                    .iter()
+                    .filter(|p| {
+                        while k < old.len() && old[k] < **p {
+                            k += 1;
+                        }
+                        k >= old.len() || old[k] != **p
+                    })
+                    .copied()
+                    .collect()
+            };
             blocking = wider;
             if trained_in_sessions {
                 model.lambda =
                     prior_from_candidates(&model, &comparator, pool, &blocking.pairs, possible);
                 scorer = model.scorer();
+                for p in pairs.iter_mut() {
+                    p.probability = scorer.probability(p.weight);
+                }
             }
-            pairs = score(&blocking.pairs, &scorer);
+            pairs.extend(score(&added, &scorer));
+            pairs.par_sort_unstable_by_key(|p| (p.a, p.b));
             found = found_at(&pairs, &blocking);
             estimated_pair_completeness = completeness(&found);
             recalibrated = true;

@@ -746,13 +746,57 @@ mod tests {
             ("12", "40", 3),
             ("7", "", u8::MAX),
         ] {
-            let b = if y.is_empty() { FieldValue::Missing } else { t(y) };
-            assert_eq!(compare_plain(FieldKind::Number, &t(x), &b), level, "{x} {y}");
+            let b = if y.is_empty() {
+                FieldValue::Missing
+            } else {
+                t(y)
+            };
+            assert_eq!(
+                compare_plain(FieldKind::Number, &t(x), &b),
+                level,
+                "{x} {y}"
+            );
         }
         assert_ne!(
             compare_plain(FieldKind::Name, &t("Ana Lia"), &t("Lia Anna")),
             1
         );
+    }
+
+    #[test]
+    fn a_rare_agreed_value_weighs_more_than_a_common_one() {
+        let model = Model {
+            comparisons: vec![Comparison {
+                name: "name".into(),
+                levels: vec!["exact", "else"],
+            }],
+            m: vec![vec![0.9, 0.1]],
+            u: vec![vec![0.05, 0.95]],
+            lambda: 0.01,
+            em_iterations: 0,
+            training: Vec::new(),
+        };
+        // 60 of 100 records share one value, two share a rare one.
+        let keys: Vec<Option<u64>> = (0..100u64)
+            .map(|i| {
+                Some(if i < 60 {
+                    1
+                } else if i < 62 {
+                    2
+                } else {
+                    i + 10
+                })
+            })
+            .collect();
+        let exact = vec![(0usize, keys)];
+        let tf = TermFrequencies::new(&model, &exact, |_| true);
+        let (common, rare) = (tf.adjustment(&[0], 0, 1), tf.adjustment(&[0], 60, 61));
+        assert!(common < 0.0 && rare > 0.0, "{common} {rare}");
+        assert!((rare - (0.05f64 / 0.02).log2()).abs() < 1e-9);
+        assert_eq!(tf.adjustment(&[1], 60, 61), 0.0, "only exact agreement");
+        assert_eq!(tf.adjustment(&[0], 60, 62), 0.0, "only on equal keys");
+        let off = TermFrequencies::new(&model, &exact, |_| false);
+        assert_eq!(off.adjustment(&[0], 60, 61), 0.0);
     }
 
     #[test]
