@@ -249,7 +249,27 @@ mod workspace_commands;
 
 /// A user's error is a message, never a Rust backtrace, whatever
 /// `RUST_BACKTRACE` says: anyhow would print one from `main`'s `Result`.
+/// A reader that stops early (`corridor … | head`) closes the pipe, and
+/// `println!` then panics. That is the reader's choice, not an error: exit
+/// quietly with the status a shell gives a process killed by SIGPIPE.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> std::process::ExitCode {
+    quiet_on_broken_pipe();
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
