@@ -478,6 +478,18 @@ mod tests {
         out
     }
 
+    /// Two keys that the two copies of each person (records 2i, 2i + 1)
+    /// share, as blocking keys or only to tell likely matches.
+    fn copies_share_keys(n: usize, candidates: bool) -> Vec<KeySource> {
+        (0..2)
+            .map(|k| KeySource {
+                name: format!("k{k}"),
+                keys: (0..n).map(|i| Some((i / 2) as u64)).collect(),
+                candidates,
+            })
+            .collect()
+    }
+
     /// Chosen again on matches that disagree more (weighted towards the
     /// hard ones, as the model's matches are after the first pass), the
     /// bands are looser and propose at least as many pairs, within the
@@ -487,15 +499,7 @@ mod tests {
         let encodings = world(400, 2, 60, 4);
         let n = encodings.len();
         let sources = vec![0u16; n];
-        let keys = || {
-            (0..2)
-                .map(|k| KeySource {
-                    name: format!("k{k}"),
-                    keys: (0..n).map(|i| Some((i / 2) as u64)).collect(),
-                    candidates: false,
-                })
-                .collect::<Vec<_>>()
-        };
+        let keys = || copies_share_keys(n, false);
         let opts = BlockingOptions::default();
         let pairs = (n * (n - 1) / 2) as f64;
         let easy = block(&encodings, &sources, &opts, false, pairs, keys(), None);
@@ -528,15 +532,7 @@ mod tests {
         let n = encodings.len();
         let sources = vec![0u16; n];
         // A key every copy of a person shares: the likely matches.
-        let keys = || {
-            (0..2)
-                .map(|k| KeySource {
-                    name: format!("k{k}"),
-                    keys: (0..n).map(|i| Some((i / 2) as u64)).collect(),
-                    candidates: true,
-                })
-                .collect::<Vec<_>>()
-        };
+        let keys = || copies_share_keys(n, true);
         let opts = BlockingOptions::default();
         let pairs = (n * (n - 1) / 2) as f64;
         let blocking = block(&encodings, &sources, &opts, false, pairs, keys(), None);

@@ -348,15 +348,20 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
     let comparator = model::Comparator::new(schema, pool);
     let exact = comparator.exact_keys(pool);
     let possible = possible_pairs(pool, options.across_sources_only);
-    let mut blocking = block::block(
-        &pool.encodings,
-        &pool.sources,
-        &schema.blocking,
-        options.across_sources_only,
-        possible,
-        key_sources(pool, schema, &comparator, &exact),
-        None,
-    );
+    // Blocking, with the bands valued on the likely matches (`None`) or on
+    // a weighted sample of matches.
+    let run_blocking = |sample: Option<&[(f64, f64)]>| {
+        block::block(
+            &pool.encodings,
+            &pool.sources,
+            &schema.blocking,
+            options.across_sources_only,
+            possible,
+            key_sources(pool, schema, &comparator, &exact),
+            sample,
+        )
+    };
+    let mut blocking = run_blocking(None);
     let candidates = &blocking.pairs;
     let t1 = std::time::Instant::now();
     let random_u = model::random_pair_levels(pool, &comparator, 1_000_000);
@@ -448,15 +453,7 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
         && found.len() >= block::MIN_LIKELY_MATCHES
     {
         let sample: Vec<(f64, f64)> = found.iter().map(|(p, s, c)| (*s, p / c)).collect();
-        let wider = block::block(
-            &pool.encodings,
-            &pool.sources,
-            &schema.blocking,
-            options.across_sources_only,
-            possible,
-            key_sources(pool, schema, &comparator, &exact),
-            Some(&sample),
-        );
+        let wider = run_blocking(Some(&sample));
         if wider.pairs.len() > blocking.pairs.len() {
             // Only the pairs the new bands add are compared; those scored
             // already keep their weight, and their probability follows the
