@@ -1,7 +1,8 @@
-//! Differentially private synthesis in the manner of MST (McKenna et al.,
-//! winner of the NIST 2018 challenge): noisy marginals, a maximum spanning
-//! tree of pairwise dependence, a tree-shaped model fitted to the noisy
-//! marginals, records sampled from it.
+//! Differentially private synthesis measured in the manner of MST (McKenna
+//! et al., winner of the NIST 2018 challenge): noisy marginals, a model
+//! chosen on them ([`crate::network`]: factors of a column and up to two
+//! parents, a spanning tree with one), fitted to its noisy factors, records
+//! sampled from it.
 //!
 //! **The domain is public.** Every column's values come from a
 //! [`Domain`](crate::domain::Domain) (code lists, or the publisher's file),
@@ -17,8 +18,8 @@
 //! added or removed changes one cell by one), and the ρ of the measurements
 //! add up. The budget ρ is split: 10 % for the one-way marginals over the
 //! whole domain, 5 % for the one-way marginals again after compression, 25 %
-//! for all two-way marginals (used to choose the tree), 60 % to measure the
-//! tree's edges again.
+//! for all two-way marginals (used to choose the model), 60 % to measure its
+//! factors.
 //!
 //! **Compression**, as MST does it: a value whose noisy whole-domain count
 //! is below three times its noise scale shares one cell with the column's
@@ -27,8 +28,8 @@
 //! table. Which values are rare is decided on noisy counts only; a sampled
 //! rare cell becomes one of its values in proportion to their (clipped)
 //! noisy counts. Everything after the measurements — compressing, choosing
-//! the tree, combining the two measurements of an edge, clipping, making
-//! the tables agree with each other, sampling — is post-processing and
+//! the model, combining the two measurements of a pair, clipping, making
+//! the tables agree with the margins, sampling — is post-processing and
 //! costs no privacy.
 
 use opendp::domains::{AtomDomain, VectorDomain};

@@ -4,7 +4,8 @@
 //!   combination of up to L attributes is held by at least k victims).
 //! - [`dp`]: differentially private synthesis from noisy marginals, with
 //!   OpenDP's samplers and a recorded privacy loss, over the public
-//!   [`domain`] of each attribute.
+//!   [`domain`] of each attribute; `network` is the model it fits (a
+//!   Bayesian network of two- and three-way factors, sampled exactly).
 //! - [`report`]: the utility and risk report of any synthetic table, in
 //!   two parts: an internal review with sensitive counts, and a
 //!   publishable report with protected figures only.
