@@ -82,12 +82,7 @@ fn demo_cases_fit_the_code_lists_and_their_review_stays_in_the_workspace() {
             review: &review,
         };
         if method == "dp" {
-            let opts = DpOptions {
-                rho: corridor_synth::dp::rho_of(1.0, 1e-6),
-                delta: 1e-6,
-                seed: 1,
-                parents: 2,
-            };
+            let opts = DpOptions::new(corridor_synth::dp::rho_of(1.0, 1e-6), 1e-6, 1);
             let dp = |folders: Folders| {
                 corridor_cases::write_workspace_dp(
                     &ws,

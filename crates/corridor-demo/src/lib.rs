@@ -321,12 +321,11 @@ fn trafficking(
             seed: 1,
             keep_counts: true,
         }),
-        dp: Some(DpOptions {
-            rho: corridor_synth::dp::rho_of(1.0, 1e-6),
-            delta: 1e-6,
-            seed: 1,
-            parents: 2,
-        }),
+        dp: Some(DpOptions::new(
+            corridor_synth::dp::rho_of(1.0, 1e-6),
+            1e-6,
+            1,
+        )),
     };
     // The demo's publisher sets the cases' budget: one DP synthesis here and
     // one in the release (`victims_dp_synthetic`, the same ε).

@@ -60,8 +60,8 @@ pub struct Bands {
     /// Likely matches (pairs sharing two keys) the choice was made on, or,
     /// when recalibrated, the model's matches.
     pub likely_matches: usize,
-    /// Chosen a second time, on the model's matches, because the first
-    /// bands missed many.
+    /// Chosen on the caller's sample of matches (the model's, after the
+    /// first bands missed many) rather than on the likely matches.
     pub recalibrated: bool,
     /// Expected share of the likely matches the bands alone find.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -195,7 +195,9 @@ pub fn block(
                     })
                     .collect(),
             };
-            calibrate(encodings, sources, across, possible, &matches, budget, b, r)
+            let mut bands = calibrate(encodings, sources, across, possible, &matches, budget, b, r);
+            bands.recalibrated = sample.is_some() && bands.calibrated;
+            bands
         }
     };
     let mut pairs = band_pairs(encodings, sources, &bands, opts.max_bucket, across);

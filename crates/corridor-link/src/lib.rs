@@ -442,7 +442,6 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
     let mut pairs = score(&blocking.pairs, &scorer);
     let mut found = found_at(&pairs, &blocking);
     let mut estimated_pair_completeness = completeness(&found);
-    let mut recalibrated = false;
     // The first bands were valued on likely matches (pairs sharing two
     // exact details), which are the easy ones. When the model's matches say
     // that blocking missed many, the bands are chosen again on them, each
@@ -458,21 +457,12 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
             // Only the pairs the new bands add are compared; those scored
             // already keep their weight, and their probability follows the
             // prior refitted to all candidates.
-            let added: Vec<(u32, u32)> = {
-                let old = &blocking.pairs;
-                let mut k = 0;
-                wider
-                    .pairs
-                    .iter()
-                    .filter(|p| {
-                        while k < old.len() && old[k] < **p {
-                            k += 1;
-                        }
-                        k >= old.len() || old[k] != **p
-                    })
-                    .copied()
-                    .collect()
-            };
+            let added: Vec<(u32, u32)> = wider
+                .pairs
+                .iter()
+                .filter(|p| blocking.pairs.binary_search(p).is_err())
+                .copied()
+                .collect();
             blocking = wider;
             if trained_in_sessions {
                 model.lambda =
@@ -486,7 +476,6 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
             pairs.par_sort_unstable_by_key(|p| (p.a, p.b));
             found = found_at(&pairs, &blocking);
             estimated_pair_completeness = completeness(&found);
-            recalibrated = true;
         }
     }
     let candidates = &blocking.pairs;
@@ -507,10 +496,7 @@ pub fn link(pool: &Pool, schema: &LinkageSchema, options: &LinkOptions) -> Linka
             100.0 * pc
         ));
     }
-    let bands = block::Bands {
-        recalibrated,
-        ..blocking.bands.clone()
-    };
+    let bands = blocking.bands.clone();
     let blocking_keys = blocking.keys.clone();
     let term_frequency_adjusted = frequencies
         .comparisons()

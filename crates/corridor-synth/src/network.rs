@@ -118,8 +118,8 @@ pub(crate) fn choose(
 /// of its parents, from the factor's noisy table (parents' cells in
 /// row-major order, child fastest).
 ///
-/// Negative counts are clipped; the table is scaled, by iterative
-/// proportional fitting, to the child's one-way `margin`, which is
+/// Negative counts are clipped; the table is scaled to the child's one-way
+/// `margin`, which is
 /// estimated from far more budget per cell. A parent configuration with
 /// few counts is shrunk towards a coarser estimate, by `strength`
 /// pseudo-records: towards the child given the first parent alone (the
@@ -135,15 +135,14 @@ pub(crate) fn conditionals(
     let k = *dims.last().unwrap_or(&1);
     let configs = noisy.len() / k.max(1);
     let mut x: Vec<f64> = noisy.iter().map(|v| v.max(0.0)).collect();
-    for _ in 0..10 {
-        let mut col = vec![0.0; k];
-        for (i, v) in x.iter().enumerate() {
-            col[i % k] += v;
-        }
-        for (i, v) in x.iter_mut().enumerate() {
-            if col[i % k] > 0.0 {
-                *v *= margin[i % k] / col[i % k];
-            }
+    // One constraint, so one scaling meets it.
+    let mut col = vec![0.0; k];
+    for (i, v) in x.iter().enumerate() {
+        col[i % k] += v;
+    }
+    for (i, v) in x.iter_mut().enumerate() {
+        if col[i % k] > 0.0 {
+            *v *= margin[i % k] / col[i % k];
         }
     }
     let total: f64 = margin.iter().sum();

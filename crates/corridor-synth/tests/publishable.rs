@@ -323,12 +323,7 @@ fn dp_folder_holds_no_sensitive_count_and_reports_the_domain() {
     let (out, input, _) = corridor_synth::write_dp(
         &table,
         &domain(),
-        &DpOptions {
-            rho: 2.0,
-            delta: 1e-6,
-            seed: 1,
-            parents: 2,
-        },
+        &DpOptions::new(2.0, 1e-6, 1),
         &context(),
         Folders {
             publish: &publish,
