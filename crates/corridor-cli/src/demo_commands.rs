@@ -165,6 +165,36 @@ fn print_step(step: &Step, layout: &Layout, totals: &mut (u64, u64, u64)) {
                 );
             }
             println!();
+        }
+        Step::Nowcast {
+            nowcast,
+            corridor: (reporter, origin, destination),
+            truth,
+            backtest,
+        } => {
+            println!(
+                "Nowcast (experimental): departures {origin}→{destination} after {}, as if the border data stopped there; the signals run on.",
+                nowcast.origin
+            );
+            println!("  month      nowcast   95 % interval     truth");
+            for r in nowcast.rows.iter().filter(|r| {
+                r.horizon.is_some()
+                    && &r.reporting_country == reporter
+                    && &r.origin == origin
+                    && &r.destination == destination
+            }) {
+                let t = truth
+                    .iter()
+                    .find(|(m, _)| *m == r.period)
+                    .map(|(_, n)| n.to_string())
+                    .unwrap_or_else(|| "—".into());
+                println!(
+                    "  {}   {:>7.0}   {:>6.0}–{:<8.0}  {t:>6}",
+                    r.period, r.estimate, r.lower95, r.upper95
+                );
+            }
+            print!("{}", crate::nowcast_commands::backtest_text(backtest));
+            println!();
             println!(
                 "Counter-trafficking: three organisations pool case records without sharing a name."
             );

@@ -133,6 +133,8 @@ enum Command {
     Derive(analysis_commands::DeriveArgs),
     /// A disaggregated table with all margins and totals (_T): --measure with --by, --spec FILE.toml, or --standard NAME
     Table(analysis_commands::TableArgs),
+    /// Experimental nowcasts of the latest months' flows by corridor from auxiliary signals, with intervals, a bias note, and --backtest
+    Nowcast(nowcast_commands::NowcastArgs),
     /// Mirror statistics: departures A→B as A reports them against arrivals from A as B reports them
     Mirror {
         /// The workspace folder
@@ -241,6 +243,7 @@ enum MappingCommand {
 mod admin_commands;
 mod analysis_commands;
 mod demo_commands;
+mod nowcast_commands;
 mod protect_commands;
 mod release_commands;
 mod serve_commands;
@@ -360,6 +363,7 @@ fn run() -> Result<()> {
         Command::Link { command } => trafficking_commands::link(command),
         Command::Synth(args) => trafficking_commands::synth(args),
         Command::Table(args) => analysis_commands::table(args),
+        Command::Nowcast(args) => nowcast_commands::nowcast(args),
         Command::Mirror {
             workspace,
             by,

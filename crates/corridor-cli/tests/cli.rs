@@ -20,7 +20,7 @@ fn help_lists_every_command_with_one_line() {
     let text = stdout(&out);
     for cmd in [
         "demo", "generate", "init", "ingest", "mapping", "sql", "status", "standard", "country",
-        "codes", "budget", "release", "protect", "serve", "admin", "audit",
+        "codes", "budget", "nowcast", "release", "protect", "serve", "admin", "audit",
     ] {
         assert!(
             text.lines().any(|l| l.trim_start().starts_with(cmd)),

@@ -102,6 +102,16 @@ pub enum Step<'a> {
     },
     /// Mirror statistics by year, totals included.
     Mirror(&'a [MirrorRow]),
+    /// The last quarter's departures nowcast from the signals as if its
+    /// administrative figures were not in yet, for the busiest corridor,
+    /// against the truth; and the rolling back-test's scores.
+    Nowcast {
+        nowcast: &'a corridor_nowcast::Nowcast,
+        corridor: (&'a str, &'a str, &'a str),
+        /// True departures of the corridor by month (the world's truth).
+        truth: &'a [(String, u64)],
+        backtest: &'a corridor_nowcast::Backtest,
+    },
     /// One organisation's case file encoded inside it and ingested.
     Encoded {
         organisation: &'a str,
@@ -166,6 +176,7 @@ pub fn run(
     });
     ingest(&layout.world, &ws, progress, on_step)?;
     analyse(&ws, progress, on_step)?;
+    nowcast(&layout.world, &ws, on_step)?;
     trafficking(&layout, &ws, on_step)?;
     release(&layout, &ws, on_step)?;
     Ok(layout)
@@ -241,6 +252,86 @@ fn analyse(
     let rows = corridor_stats::mirror::mirror(ws, "year").map_err(at("mirror statistics"))?;
     on_step(Step::Mirror(&rows));
     Ok(())
+}
+
+/// Nowcasts the last quarter of departures from the signals with the
+/// administrative figures held back, and back-tests the last year.
+fn nowcast(world: &Path, ws: &Workspace, on_step: &mut dyn FnMut(Step)) -> Result<(), DemoError> {
+    use corridor_nowcast::series::{month_text, parse_month};
+    let mut opts = corridor_nowcast::Options::new("departures");
+    let now = corridor_nowcast::nowcast(ws, &opts).map_err(at("nowcasting"))?;
+    let last = parse_month(&now.origin).ok_or_else(|| DemoError {
+        step: "nowcasting".into(),
+        source: format!("bad origin {}", now.origin).into(),
+    })?;
+    // The last full quarter the data hold.
+    let quarter_end = last - (last.rem_euclid(12) + 1) % 3;
+    opts.as_of = Some(quarter_end - 3);
+    let held_back = corridor_nowcast::nowcast(ws, &opts).map_err(at("nowcasting"))?;
+    let Some(busiest) = held_back
+        .rows
+        .iter()
+        .filter(|r| r.horizon == Some(1) && r.origin != "_T" && r.destination != "_T")
+        .max_by(|a, b| a.estimate.total_cmp(&b.estimate))
+        .map(|r| {
+            (
+                r.reporting_country.clone(),
+                r.origin.clone(),
+                r.destination.clone(),
+            )
+        })
+    else {
+        return Ok(());
+    };
+    let months: Vec<String> = (1..=3).map(|h| month_text(quarter_end - 3 + h)).collect();
+    let truth = true_departures(world, &busiest.1, &busiest.2, &months)?;
+    let bt = corridor_nowcast::BacktestOptions {
+        from: quarter_end - 14,
+        to: quarter_end - 3,
+        signal_lead: 3,
+    };
+    opts.as_of = None;
+    let backtest =
+        corridor_nowcast::backtest(ws, &opts, &bt).map_err(at("back-testing the nowcast"))?;
+    on_step(Step::Nowcast {
+        nowcast: &held_back,
+        corridor: (&busiest.0, &busiest.1, &busiest.2),
+        truth: &truth,
+        backtest: &backtest,
+    });
+    Ok(())
+}
+
+/// True departures origin → destination in each month, from the world's
+/// truth (every crossing, recorded or not).
+fn true_departures(
+    world: &Path,
+    origin: &str,
+    destination: &str,
+    months: &[String],
+) -> Result<Vec<(String, u64)>, DemoError> {
+    let path = world.join("truth/crossings.csv");
+    let mut reader =
+        csv::Reader::from_path(&path).map_err(at(format!("reading {}", path.display())))?;
+    let mut counts: Vec<(String, u64)> = months.iter().map(|m| (m.clone(), 0)).collect();
+    for row in reader.records() {
+        let row = row.map_err(at(format!("reading {}", path.display())))?;
+        let (Some(country), Some(direction), Some(date), Some(counterpart)) =
+            (row.get(1), row.get(2), row.get(3), row.get(5))
+        else {
+            continue;
+        };
+        if country != origin || direction != "departure" || counterpart != destination {
+            continue;
+        }
+        if let Some(c) = counts
+            .iter_mut()
+            .find(|(m, _)| date.starts_with(m.as_str()))
+        {
+            c.1 += 1;
+        }
+    }
+    Ok(counts)
 }
 
 /// Each organisation encodes and submits its cases; the platform

@@ -28,6 +28,11 @@ fn the_demo_runs_every_step_in_order_and_charges_the_ledger() {
             Step::Derived(_) => "derived",
             Step::Table { .. } => "table",
             Step::Mirror(_) => "mirror",
+            Step::Nowcast { nowcast, truth, .. } => {
+                assert_eq!(truth.len(), 3);
+                assert!(nowcast.note.starts_with("Experimental"));
+                "nowcast"
+            }
             Step::Encoded { .. } => "encoded",
             Step::Deduplicated(_) => "deduplicated",
             Step::Evaluated(e) => {
@@ -56,6 +61,7 @@ fn the_demo_runs_every_step_in_order_and_charges_the_ledger() {
             "derived",
             "table",
             "mirror",
+            "nowcast",
             "encoded",
             "deduplicated",
             "evaluated",

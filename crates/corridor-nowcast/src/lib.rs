@@ -1,0 +1,533 @@
+//! Nowcasts of the latest months' flows from auxiliary signals.
+//!
+//! Administrative flows arrive late and, under the 12/16-month rule, stay
+//! provisional for over a year. Signals (search interest, mobile devices
+//! seen crossing, social-media audiences) arrive at once but cover people
+//! unevenly. A nowcast fits a structural time-series model ([`kalman`],
+//! estimated by maximum likelihood in [`fit`]) to each corridor's final
+//! months, with the signals as regressors at the lag the data choose
+//! ([`model`]), and predicts the months that are not final yet, with 80 %
+//! and 95 % intervals. A country's corridors are reconciled with its total
+//! and months add up to quarters and years ([`reconcile`]). Every nowcast
+//! carries a bias note ([`note`]); [`backtest`] replays the nowcast at past
+//! months with only what was known then, against two baselines.
+//!
+//! Nowcasts are experimental statistics computed inside the trust
+//! boundary: like any table they are protected before they are published.
+//!
+//! The API: [`nowcast`] with [`Options`] gives a [`Nowcast`] of [`Row`]s;
+//! [`backtest`] with [`BacktestOptions`] gives a [`Backtest`] of
+//! [`Score`]s; errors are [`NowcastError`].
+
+pub mod fit;
+pub mod kalman;
+pub mod model;
+pub mod note;
+pub mod reconcile;
+pub mod series;
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::model::{Candidate, Prediction, SeriesOptions, Z80, Z95};
+use crate::series::{Corridor, Figure, FlowMeasure, Month, Signals, month_text};
+use corridor_stats::TOTAL;
+use corridor_store::Workspace;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NowcastError {
+    #[error("{0}")]
+    Spec(String),
+    #[error("{0}")]
+    Data(String),
+    #[error(transparent)]
+    Stats(#[from] corridor_stats::StatsError),
+    #[error(transparent)]
+    Store(#[from] corridor_store::StoreError),
+}
+
+/// What to nowcast.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// A flow measure with corridors (see [`series::FLOW_MEASURES`]).
+    pub measure: String,
+    /// Months after the origin to predict.
+    pub horizon: usize,
+    /// The last month whose administrative figure may be used (default:
+    /// the last final month in the workspace).
+    pub as_of: Option<Month>,
+    /// The longest lag a signal may lead the flow by.
+    pub max_lag: i32,
+    pub use_signals: bool,
+    pub seed: u64,
+}
+
+impl Options {
+    pub fn new(measure: &str) -> Options {
+        Options {
+            measure: measure.into(),
+            horizon: 3,
+            as_of: None,
+            max_lag: 3,
+            use_signals: true,
+            seed: 1,
+        }
+    }
+}
+
+/// One published line: a corridor (or a country's total) in one period.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub reporting_country: String,
+    pub origin: String,
+    pub destination: String,
+    /// `YYYY-MM`, `YYYY-Qn` or `YYYY`.
+    pub period: String,
+    /// Months after the origin (months only).
+    pub horizon: Option<usize>,
+    pub estimate: f64,
+    pub lower80: f64,
+    pub upper80: f64,
+    pub lower95: f64,
+    pub upper95: f64,
+    /// The administrative figure of the period where the workspace holds
+    /// one (when `as_of` held it back, or it is provisional).
+    pub administrative: Option<f64>,
+    pub model: String,
+    /// The signals and their lags, e.g. `mobile_devices (lag 0)`.
+    pub signals: String,
+}
+
+/// A nowcast of every corridor of a measure.
+#[derive(Debug, Clone, Serialize)]
+pub struct Nowcast {
+    pub measure: String,
+    /// The last month of administrative figures the models saw.
+    pub origin: String,
+    pub signals_through: Option<String>,
+    pub rows: Vec<Row>,
+    /// Series by model: how many used signals, fell back, …
+    pub models: BTreeMap<String, usize>,
+    pub note: String,
+}
+
+/// The workspace's series and signals, read once.
+pub(crate) struct Inputs {
+    pub measure: &'static FlowMeasure,
+    pub figures: BTreeMap<Corridor, BTreeMap<Month, Figure>>,
+    pub signals: Signals,
+    pub signals_through: Option<Month>,
+}
+
+impl Inputs {
+    pub fn read(ws: &Workspace, measure: &str) -> Result<Inputs, NowcastError> {
+        let measure = series::flow_measure(measure)?;
+        let figures = series::flows(ws, measure)?;
+        if figures.is_empty() {
+            return Err(NowcastError::Data(format!(
+                "the workspace has no `{}` by corridor: ingest border events and run `corridor derive --workspace {}`",
+                measure.name,
+                ws.root().display()
+            )));
+        }
+        let signals = series::signals(ws)?;
+        let signals_through = signals
+            .values()
+            .filter_map(|v| v.keys().last())
+            .max()
+            .copied();
+        Ok(Inputs {
+            measure,
+            figures,
+            signals,
+            signals_through,
+        })
+    }
+
+    /// Final figures of a series up to `as_of`.
+    pub fn final_figures(&self, c: &Corridor, as_of: Month) -> BTreeMap<Month, f64> {
+        self.figures[c]
+            .range(..=as_of)
+            .filter(|(_, f)| !f.provisional)
+            .map(|(m, f)| (*m, f.value))
+            .collect()
+    }
+
+    /// The last month final in every series, at most `as_of`.
+    pub fn origin(&self, as_of: Option<Month>) -> Option<Month> {
+        self.figures
+            .values()
+            .filter_map(|f| {
+                f.iter()
+                    .filter(|(m, v)| !v.provisional && as_of.is_none_or(|a| **m <= a))
+                    .map(|(m, _)| *m)
+                    .next_back()
+            })
+            .max()
+    }
+
+    /// The signals that describe a corridor: its own, or for a country's
+    /// total the sum (counts) or mean (indices) over its corridors.
+    pub fn candidates(&self, c: &Corridor) -> Vec<(String, BTreeMap<Month, f64>)> {
+        let mut out: BTreeMap<String, BTreeMap<Month, (f64, f64)>> = BTreeMap::new();
+        for ((kind, o, d), values) in &self.signals {
+            let matches = if c.is_total() {
+                (c.origin == TOTAL && *d == c.destination)
+                    || (c.destination == TOTAL && *o == c.origin)
+            } else {
+                *o == c.origin && *d == c.destination
+            };
+            if !matches {
+                continue;
+            }
+            let e = out.entry(kind.clone()).or_default();
+            for (m, v) in values {
+                let s = e.entry(*m).or_default();
+                s.0 += v;
+                s.1 += 1.0;
+            }
+        }
+        out.into_iter()
+            .map(|(kind, v)| {
+                let index = kind == "search_interest";
+                let values = v
+                    .into_iter()
+                    .map(|(m, (s, n))| (m, if index { s / n } else { s }))
+                    .collect();
+                (kind, values)
+            })
+            .collect()
+    }
+}
+
+/// Nowcasts every corridor of `opts.measure`, and each reporting
+/// country's total, for the months after the origin.
+pub fn nowcast(ws: &Workspace, opts: &Options) -> Result<Nowcast, NowcastError> {
+    if opts.horizon == 0 || opts.horizon > 24 {
+        return Err(NowcastError::Spec(format!(
+            "the horizon is {} months; give 1 to 24",
+            opts.horizon
+        )));
+    }
+    let inputs = Inputs::read(ws, &opts.measure)?;
+    let origin = inputs.origin(opts.as_of).ok_or_else(|| {
+        NowcastError::Data(format!(
+            "no final `{}` figure{}: nothing to fit a model to",
+            opts.measure,
+            opts.as_of
+                .map(|a| format!(" up to {}", month_text(a)))
+                .unwrap_or_default()
+        ))
+    })?;
+    let signals_through = inputs.signals_through.unwrap_or(origin);
+    let series_opts = SeriesOptions {
+        horizon: opts.horizon,
+        signals_through,
+        max_lag: opts.max_lag,
+        use_signals: opts.use_signals,
+    };
+    let corridors: Vec<&Corridor> = inputs.figures.keys().collect();
+    let predictions: Vec<(Corridor, BTreeMap<Month, f64>, Prediction)> = corridors
+        .par_iter()
+        .map(|c| {
+            let known = inputs.final_figures(c, origin);
+            let cands = inputs.candidates(c);
+            let cands: Vec<Candidate> = cands
+                .iter()
+                .map(|(k, v)| Candidate { kind: k, values: v })
+                .collect();
+            let p = model::predict(&known, origin, &cands, &series_opts, None);
+            ((*c).clone(), known, p)
+        })
+        .collect();
+
+    // Reconcile each reporting country's corridors with its totals (one
+    // total per direction: all origins, all destinations).
+    let mut adjust: Vec<Vec<f64>> = vec![vec![0.0; opts.horizon]; predictions.len()];
+    for (ti, (total, _, tp)) in predictions.iter().enumerate() {
+        if !total.is_total() {
+            continue;
+        }
+        let parts: Vec<usize> = predictions
+            .iter()
+            .enumerate()
+            .filter(|(_, (c, _, _))| {
+                !c.is_total()
+                    && c.reporting_country == total.reporting_country
+                    && (total.origin == TOTAL && c.destination == total.destination
+                        || total.destination == TOTAL && c.origin == total.origin)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let refs: Vec<&Prediction> = parts.iter().map(|&i| &predictions[i].2).collect();
+        let (to_total, to_parts) = reconcile::adjustments(tp, &refs);
+        adjust[ti] = to_total;
+        for (k, &i) in parts.iter().enumerate() {
+            adjust[i] = to_parts[k].clone();
+        }
+    }
+
+    let mut rows = Vec::new();
+    let mut models: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, (c, known, p)) in predictions.iter().enumerate() {
+        *models.entry(p.model.clone()).or_default() += 1;
+        let signals = p
+            .used
+            .iter()
+            .map(|u| format!("{} (lag {})", u.kind, u.lag))
+            .collect::<Vec<_>>()
+            .join("; ");
+        // The workspace's figure for a period, when it holds all its months.
+        let admin = |period: &str| -> Option<f64> {
+            let f = &inputs.figures[c];
+            let months = series::period_months(period)?;
+            months
+                .iter()
+                .map(|m| f.get(m).map(|x| x.value))
+                .sum::<Option<f64>>()
+        };
+        let row =
+            |period: String, horizon: Option<usize>, est: f64, i80: (f64, f64), i95: (f64, f64)| {
+                Row {
+                    reporting_country: c.reporting_country.clone(),
+                    origin: c.origin.clone(),
+                    destination: c.destination.clone(),
+                    administrative: if horizon.is_some() {
+                        admin(&period)
+                    } else {
+                        None
+                    },
+                    period,
+                    horizon,
+                    estimate: est,
+                    lower80: i80.0,
+                    upper80: i80.1,
+                    lower95: i95.0,
+                    upper95: i95.1,
+                    model: p.model.clone(),
+                    signals: signals.clone(),
+                }
+            };
+        for (h, m) in p.months.iter().enumerate() {
+            let a = adjust[i][h];
+            let shift = |(lo, hi): (f64, f64)| ((lo + a).max(0.0), (hi + a).max(0.0));
+            rows.push(row(
+                month_text(*m),
+                Some(h + 1),
+                (p.estimate(h) + a).max(0.0),
+                shift(p.interval(h, Z80)),
+                shift(p.interval(h, Z95)),
+            ));
+        }
+        let seed = opts.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        for per in reconcile::periods(p, &adjust[i], known, seed) {
+            rows.push(row(
+                per.period,
+                None,
+                per.estimate,
+                (per.lower80, per.upper80),
+                (per.lower95, per.upper95),
+            ));
+        }
+    }
+    let note = note::bias_note(&inputs, &predictions, origin);
+    Ok(Nowcast {
+        measure: opts.measure.clone(),
+        origin: month_text(origin),
+        signals_through: inputs.signals_through.map(month_text),
+        rows,
+        models,
+        note,
+    })
+}
+
+/// A rolling-origin back-test.
+#[derive(Debug, Clone)]
+pub struct BacktestOptions {
+    pub from: Month,
+    pub to: Month,
+    /// Months the signals run ahead of the final administrative figures.
+    pub signal_lead: i32,
+}
+
+/// One method's scores at one horizon.
+#[derive(Debug, Clone, Serialize)]
+pub struct Score {
+    pub method: String,
+    pub horizon: usize,
+    /// Forecasts scored (series × origins).
+    pub n: usize,
+    pub mape: f64,
+    pub mase: f64,
+    pub coverage80: Option<f64>,
+    pub coverage95: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Backtest {
+    pub measure: String,
+    pub from: String,
+    pub to: String,
+    pub origins: usize,
+    pub series: usize,
+    pub scores: Vec<Score>,
+}
+
+/// The three methods a back-test compares.
+pub const METHODS: [&str; 3] = ["corridor", "no signals", "seasonal naive"];
+
+/// Re-runs the nowcast at every origin from..=to with only what was known
+/// then: final figures up to the origin, signals up to origin + lead. Each
+/// corridor's forecasts are scored against its figure final today.
+pub fn backtest(
+    ws: &Workspace,
+    opts: &Options,
+    bt: &BacktestOptions,
+) -> Result<Backtest, NowcastError> {
+    if bt.from > bt.to {
+        return Err(NowcastError::Spec(format!(
+            "the back-test runs from {} to {}: the first origin must not be after the last",
+            month_text(bt.from),
+            month_text(bt.to)
+        )));
+    }
+    let inputs = Inputs::read(ws, &opts.measure)?;
+    let today = inputs.origin(None).unwrap_or(bt.to);
+    let corridors: Vec<&Corridor> = inputs.figures.keys().filter(|c| !c.is_total()).collect();
+    let h = opts.horizon;
+    // (method, horizon) → (Σ ape, n ape, Σ scaled error, n, in 80, in 95, n scored)
+    type Acc = [f64; 7];
+    let per_series: Vec<BTreeMap<(usize, usize), Acc>> = corridors
+        .par_iter()
+        .map(|c| {
+            let all = inputs.final_figures(c, today);
+            let cands = inputs.candidates(c);
+            let cands: Vec<Candidate> = cands
+                .iter()
+                .map(|(k, v)| Candidate { kind: k, values: v })
+                .collect();
+            let mut acc: BTreeMap<(usize, usize), Acc> = BTreeMap::new();
+            let mut starts: [Option<(kalman::Spec, Vec<f64>)>; 2] = [None, None];
+            for origin in bt.from..=bt.to {
+                let known: BTreeMap<Month, f64> =
+                    all.range(..=origin).map(|(m, v)| (*m, *v)).collect();
+                let scale = mase_scale(&known);
+                let Some(scale) = scale.filter(|s| *s > 0.0) else {
+                    continue;
+                };
+                if known.len() < model::MIN_MONTHS {
+                    continue;
+                }
+                let visible: Vec<(String, BTreeMap<Month, f64>)> = cands
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.kind.to_string(),
+                            c.values
+                                .range(..=origin + bt.signal_lead)
+                                .map(|(m, v)| (*m, *v))
+                                .collect(),
+                        )
+                    })
+                    .collect();
+                let visible: Vec<Candidate> = visible
+                    .iter()
+                    .map(|(k, v)| Candidate { kind: k, values: v })
+                    .collect();
+                for (method, use_signals) in [(0, true), (1, false)] {
+                    let so = SeriesOptions {
+                        horizon: h,
+                        signals_through: origin + bt.signal_lead,
+                        max_lag: opts.max_lag,
+                        use_signals,
+                    };
+                    let p = model::predict(&known, origin, &visible, &so, starts[method].as_ref());
+                    starts[method] = model::start_of(&p);
+                    for i in 0..h {
+                        let Some(truth) = all.get(&(origin + 1 + i as i32)) else {
+                            continue;
+                        };
+                        let (l80, u80) = p.interval(i, Z80);
+                        let (l95, u95) = p.interval(i, Z95);
+                        score(
+                            acc.entry((method, i)).or_default(),
+                            p.estimate(i),
+                            *truth,
+                            scale,
+                            Some((
+                                l80 <= *truth && *truth <= u80,
+                                l95 <= *truth && *truth <= u95,
+                            )),
+                        );
+                    }
+                }
+                for i in 0..h {
+                    let m = origin + 1 + i as i32;
+                    let (Some(truth), Some(naive)) =
+                        (all.get(&m), model::seasonal_naive(&known, origin, m))
+                    else {
+                        continue;
+                    };
+                    score(acc.entry((2, i)).or_default(), naive, *truth, scale, None);
+                }
+            }
+            acc
+        })
+        .collect();
+    let mut total: BTreeMap<(usize, usize), Acc> = BTreeMap::new();
+    for s in &per_series {
+        for (k, v) in s {
+            let t = total.entry(*k).or_default();
+            for j in 0..7 {
+                t[j] += v[j];
+            }
+        }
+    }
+    let scores = total
+        .into_iter()
+        .map(|((method, i), a)| Score {
+            method: METHODS[method].into(),
+            horizon: i + 1,
+            n: a[3] as usize,
+            mape: if a[1] > 0.0 { a[0] / a[1] } else { f64::NAN },
+            mase: if a[3] > 0.0 { a[2] / a[3] } else { f64::NAN },
+            coverage80: (a[6] > 0.0).then(|| a[4] / a[6]),
+            coverage95: (a[6] > 0.0).then(|| a[5] / a[6]),
+        })
+        .collect();
+    Ok(Backtest {
+        measure: opts.measure.clone(),
+        from: month_text(bt.from),
+        to: month_text(bt.to),
+        origins: (bt.to - bt.from + 1) as usize,
+        series: corridors.len(),
+        scores,
+    })
+}
+
+fn score(acc: &mut [f64; 7], estimate: f64, truth: f64, scale: f64, inside: Option<(bool, bool)>) {
+    let e = (estimate - truth).abs();
+    if truth > 0.0 {
+        acc[0] += e / truth;
+        acc[1] += 1.0;
+    }
+    acc[2] += e / scale;
+    acc[3] += 1.0;
+    if let Some((a, b)) = inside {
+        acc[4] += f64::from(u8::from(a));
+        acc[5] += f64::from(u8::from(b));
+        acc[6] += 1.0;
+    }
+}
+
+/// MASE's scale: the in-sample mean absolute change from the same month a
+/// year before.
+fn mase_scale(known: &BTreeMap<Month, f64>) -> Option<f64> {
+    let d: Vec<f64> = known
+        .iter()
+        .filter_map(|(m, v)| known.get(&(m - 12)).map(|b| (v - b).abs()))
+        .collect();
+    (!d.is_empty()).then(|| d.iter().sum::<f64>() / d.len() as f64)
+}
