@@ -101,6 +101,9 @@ fn demo_builds_the_world_and_says_what_next() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = stdout(&o);
     assert!(text.contains("Guatemala, Honduras, El Salvador"));
+    // The demo prints its nowcast against the truth and the back-test.
+    assert!(text.contains("Nowcast (experimental)"), "{text}");
+    assert!(text.contains("seasonal naive"), "{text}");
     assert!(text.contains("Try: corridor release verify"), "{text}");
     assert!(demo.join("world/truth/crossings.csv").is_file());
     assert!(text.contains("Ingesting every source"), "{text}");
@@ -196,6 +199,41 @@ fn demo_builds_the_world_and_says_what_next() {
         "{}",
         stdout(&o)
     );
+
+    // `corridor nowcast` writes its table and bias note; a wrong --by says
+    // what is accepted.
+    let nowcast = dir.path().join("nowcast");
+    let o = corridor(&[
+        "nowcast",
+        "--workspace",
+        demo.join("workspace").to_str().expect("utf-8"),
+        "--as-of",
+        "2025-09",
+        "--out",
+        nowcast.to_str().expect("utf-8"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("2025-Q4"), "{}", stdout(&o));
+    let table = std::fs::read_to_string(nowcast.join("nowcast.csv")).unwrap();
+    assert!(table.starts_with("measure,reporting_country,origin,destination,period,horizon,estimate,lower80,upper80,lower95,upper95"));
+    assert!(
+        table.lines().skip(1).all(|l| l.ends_with(",experimental")),
+        "{table}"
+    );
+    let note = std::fs::read_to_string(nowcast.join("bias-note.md")).unwrap();
+    assert!(
+        note.starts_with("# Bias note: nowcast of departures"),
+        "{note}"
+    );
+    let o = corridor(&[
+        "nowcast",
+        "--workspace",
+        demo.join("workspace").to_str().expect("utf-8"),
+        "--by",
+        "citizenship",
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--by is `corridor`"));
 
     // The budget the demo's publisher set, and what DP synthesis spent.
     let ws = demo.join("workspace");

@@ -56,30 +56,8 @@ impl Spec {
         1 + usize::from(self.trend) + usize::from(self.seasonal)
     }
 
-    /// T·M, with T the transition matrix, applied by its structure: a
+    /// T·a, with T the transition matrix applied by its structure: a
     /// level that adds the slope, a seasonal that sums and shifts.
-    fn transition_left(&self, m: &DMatrix<f64>) -> DMatrix<f64> {
-        let mut out = m.clone();
-        if self.trend {
-            let slope = m.row(1).clone_owned();
-            out.row_mut(0).zip_apply(&slope, |a, b| *a += b);
-        }
-        if self.seasonal {
-            let s0 = self.season_at();
-            let mut first = m.row(s0).clone_owned() * -1.0;
-            for i in 1..SEASONS - 1 {
-                first -= m.row(s0 + i);
-            }
-            for i in (1..SEASONS - 1).rev() {
-                let prev = m.row(s0 + i - 1).clone_owned();
-                out.row_mut(s0 + i).copy_from(&prev);
-            }
-            out.row_mut(s0).copy_from(&first);
-        }
-        out
-    }
-
-    /// T·a for a state vector.
     fn transition(&self, a: &DVector<f64>) -> DVector<f64> {
         let mut out = a.clone();
         if self.trend {
@@ -96,22 +74,53 @@ impl Spec {
         out
     }
 
-    /// T·P·Tᵀ + Q.
-    fn propagate(&self, p: &DMatrix<f64>, q: &[f64]) -> DMatrix<f64> {
-        let tp = self.transition_left(p);
-        let mut out = self.transition_left(&tp.transpose());
-        out = (&out + out.transpose()) * 0.5;
-        out[(0, 0)] += q[0];
+    /// T·P·Tᵀ + Q, in place: T on the rows, then on the columns, and the
+    /// result made exactly symmetric again.
+    fn propagate(&self, p: &mut DMatrix<f64>, q: &[f64]) {
+        let m = p.nrows();
+        if self.trend {
+            for j in 0..m {
+                p[(0, j)] += p[(1, j)];
+            }
+            for i in 0..m {
+                p[(i, 0)] += p[(i, 1)];
+            }
+        }
+        if self.seasonal {
+            let s0 = self.season_at();
+            let last = s0 + SEASONS - 2;
+            for j in 0..m {
+                let sum: f64 = (s0..=last).map(|i| p[(i, j)]).sum();
+                for i in (s0 + 1..=last).rev() {
+                    p[(i, j)] = p[(i - 1, j)];
+                }
+                p[(s0, j)] = -sum;
+            }
+            for i in 0..m {
+                let sum: f64 = (s0..=last).map(|j| p[(i, j)]).sum();
+                for j in (s0 + 1..=last).rev() {
+                    p[(i, j)] = p[(i, j - 1)];
+                }
+                p[(i, s0)] = -sum;
+            }
+        }
+        for i in 0..m {
+            for j in 0..i {
+                let v = 0.5 * (p[(i, j)] + p[(j, i)]);
+                p[(i, j)] = v;
+                p[(j, i)] = v;
+            }
+        }
+        p[(0, 0)] += q[0];
         let mut k = 1;
         if self.trend {
-            out[(1, 1)] += q[k];
+            p[(1, 1)] += q[k];
             k += 1;
         }
         if self.seasonal {
             let s0 = self.season_at();
-            out[(s0, s0)] += q[k];
+            p[(s0, s0)] += q[k];
         }
-        out
     }
 
     /// The observation row Zₜ: level, current season, the signals.
@@ -170,7 +179,13 @@ pub fn filter(
             kept.push((a.clone(), p.clone(), z.clone()));
         }
         if let Some(obs) = *obs {
-            let pz = &p * &z;
+            // Z is sparse: level, the current season, the signals.
+            let mut pz = p.column(0).clone_owned();
+            for (j, zj) in z.iter().enumerate().skip(1) {
+                if *zj != 0.0 {
+                    pz.axpy(*zj, &p.column(j), 1.0);
+                }
+            }
             let f = z.dot(&pz) + 1.0;
             let v = obs - z.dot(&a);
             seen += 1;
@@ -179,11 +194,11 @@ pub fn filter(
                 sum_v2 += v * v / f;
                 n += 1;
             }
-            a += &pz * (v / f);
-            p -= &pz * pz.transpose() / f;
+            a.axpy(v / f, &pz, 1.0);
+            p.ger(-1.0 / f, &pz, &pz, 1.0);
         }
         a = spec.transition(&a);
-        p = spec.propagate(&p, q);
+        spec.propagate(&mut p, q);
     }
     let sigma2 = if n > 0 { sum_v2 / n as f64 } else { f64::NAN };
     let loglik = if n > 0 && sigma2 > 0.0 {
@@ -256,7 +271,8 @@ mod tests {
         dense[(0, 0)] += 0.1;
         dense[(1, 1)] += 0.2;
         dense[(2, 2)] += 0.3;
-        let fast = spec.propagate(&p, &q);
+        let mut fast = p.clone();
+        spec.propagate(&mut fast, &q);
         assert!((dense - fast).abs().max() < 1e-9);
     }
 

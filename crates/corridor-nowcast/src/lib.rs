@@ -409,7 +409,7 @@ pub fn backtest(
                 .map(|(k, v)| Candidate { kind: k, values: v })
                 .collect();
             let mut acc: BTreeMap<(usize, usize), Acc> = BTreeMap::new();
-            let mut starts: [Option<(kalman::Spec, Vec<f64>)>; 2] = [None, None];
+            let mut start: Option<(kalman::Spec, Vec<f64>)> = None;
             for origin in bt.from..=bt.to {
                 let known: BTreeMap<Month, f64> =
                     all.range(..=origin).map(|(m, v)| (*m, *v)).collect();
@@ -436,15 +436,16 @@ pub fn backtest(
                     .iter()
                     .map(|(k, v)| Candidate { kind: k, values: v })
                     .collect();
-                for (method, use_signals) in [(0, true), (1, false)] {
-                    let so = SeriesOptions {
-                        horizon: h,
-                        signals_through: origin + bt.signal_lead,
-                        max_lag: opts.max_lag,
-                        use_signals,
-                    };
-                    let p = model::predict(&known, origin, &visible, &so, starts[method].as_ref());
-                    starts[method] = model::start_of(&p);
+                let so = SeriesOptions {
+                    horizon: h,
+                    signals_through: origin + bt.signal_lead,
+                    max_lag: opts.max_lag,
+                    use_signals: true,
+                };
+                let (with, without) =
+                    model::predict_both(&known, origin, &visible, &so, start.as_ref());
+                start = model::start_of(&without);
+                for (method, p) in [(0, &with), (1, &without)] {
                     for i in 0..h {
                         let Some(truth) = all.get(&(origin + 1 + i as i32)) else {
                             continue;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use nalgebra::DMatrix;
 use serde::Serialize;
 
-use crate::fit::{self, Fitted};
+use crate::fit;
 use crate::kalman::Spec;
 use crate::series::Month;
 
@@ -97,17 +97,31 @@ pub fn predict(
     opts: &SeriesOptions,
     start: Option<&(Spec, Vec<f64>)>,
 ) -> Prediction {
+    predict_both(final_figures, origin, candidates, opts, start).0
+}
+
+/// [`predict`], and the same model without signals (the back-test's
+/// baseline), which it fits on the way.
+pub fn predict_both(
+    final_figures: &BTreeMap<Month, f64>,
+    origin: Month,
+    candidates: &[Candidate],
+    opts: &SeriesOptions,
+    start: Option<&(Spec, Vec<f64>)>,
+) -> (Prediction, Prediction) {
     let months: Vec<Month> = (1..=opts.horizon as i32).map(|h| origin + h).collect();
     let known: Vec<(Month, f64)> = final_figures
         .range(..=origin)
         .map(|(m, v)| (*m, *v))
         .collect();
     let Some(&(first, _)) = known.first() else {
-        return fallback(&known, months);
+        let f = fallback(&known, months);
+        return (f.clone(), f);
     };
     let observed = known.len();
     if observed < MIN_MONTHS {
-        return fallback(&known, months);
+        let f = fallback(&known, months);
+        return (f.clone(), f);
     }
     let len = (origin - first + 1) as usize + opts.horizon;
     let mut y: Vec<Option<f64>> = vec![None; len];
@@ -149,8 +163,9 @@ pub fn predict(
     };
 
     // Each signal at the lag its changes best follow the flow's, kept if
-    // it improves the fit.
+    // it improves the fit over the model so far, on the same months.
     let mut used: Vec<(Used, Vec<Option<f64>>)> = Vec::new();
+    let (mut current, mut cur_y, mut cur_x) = (base_fit.clone(), y.clone(), Vec::new());
     if opts.use_signals {
         let target_end = origin + opts.horizon as i32;
         let min_lag = (target_end - opts.signals_through).max(0);
@@ -166,18 +181,26 @@ pub fn predict(
                 regressors: trial.len(),
                 ..base
             };
-            let with = fit::fit(spec, &yy, &xx, Some(&base_fit.log_q()), skip);
-            let (yb, xb) = design(&y, &trial[..trial.len() - 1]);
-            let without = fit::fit(
-                Spec {
-                    regressors: trial.len() - 1,
-                    ..base
-                },
-                &yb_only_where(&yb, &yy),
-                &xb,
-                Some(&base_fit.log_q()),
-                skip,
-            );
+            let with = fit::fit(spec, &yy, &xx, Some(&current.log_q()), skip);
+            let same_months = yy
+                .iter()
+                .zip(&cur_y)
+                .all(|(a, b)| a.is_some() == b.is_some());
+            let without = if same_months {
+                current.clone()
+            } else {
+                let (yb, xb) = design(&y, &trial[..trial.len() - 1]);
+                fit::fit(
+                    Spec {
+                        regressors: trial.len() - 1,
+                        ..base
+                    },
+                    &yb_only_where(&yb, &yy),
+                    &xb,
+                    Some(&current.log_q()),
+                    skip,
+                )
+            };
             if with.aic() + AIC_GAIN < without.aic() {
                 used.push((
                     Used {
@@ -186,41 +209,51 @@ pub fn predict(
                     },
                     x,
                 ));
+                (current, cur_y, cur_x) = (with, yy, xx);
             }
         }
     }
 
-    let xs: Vec<&[Option<f64>]> = used.iter().map(|(_, x)| x.as_slice()).collect();
-    let (yy, xx) = design(&y, &xs);
-    let spec = Spec {
-        regressors: xs.len(),
-        ..base
-    };
-    let fitted: Fitted = if xs.is_empty() {
-        base_fit
-    } else {
-        fit::fit(spec, &yy, &xx, Some(&base_fit.log_q()), skip)
-    };
     let from = (origin - first + 1) as usize;
-    let (mean, cov) = fitted.predict(&yy, &xx, from);
-    let model = format!(
-        "{}{}{}",
-        if spec.trend {
-            "local linear trend"
-        } else {
-            "local level"
-        },
-        if spec.seasonal { " + seasonal" } else { "" },
-        if xs.is_empty() { "" } else { " + signals" }
-    );
-    Prediction {
-        months,
+    let label = |spec: &Spec| {
+        format!(
+            "{}{}{}",
+            if spec.trend {
+                "local linear trend"
+            } else {
+                "local level"
+            },
+            if spec.seasonal { " + seasonal" } else { "" },
+            if spec.regressors == 0 {
+                ""
+            } else {
+                " + signals"
+            }
+        )
+    };
+    let (mean, cov) = current.predict(&cur_y, &cur_x, from);
+    let with = Prediction {
+        months: months.clone(),
         mean,
         cov,
         used: used.into_iter().map(|(u, _)| u).collect(),
-        model,
-        start: fitted.log_q(),
-    }
+        model: label(&current.spec),
+        start: base_fit.log_q(),
+    };
+    let without = if with.used.is_empty() {
+        with.clone()
+    } else {
+        let (mean, cov) = base_fit.predict(&y, &[], from);
+        Prediction {
+            months,
+            mean,
+            cov,
+            used: Vec::new(),
+            model: label(&base_fit.spec),
+            start: base_fit.log_q(),
+        }
+    };
+    (with, without)
 }
 
 /// The spec and variances a prediction's model was fitted with.
