@@ -30,6 +30,9 @@ pub struct NowcastArgs {
     /// Fit without the signals (the baseline model)
     #[arg(long)]
     pub no_signals: bool,
+    /// Use count signals that come by age group and sex as they are, not re-weighted by each group's coverage
+    #[arg(long)]
+    pub no_reweight: bool,
     /// Instead of one nowcast, back-test at every origin FROM..TO (YYYY-MM..YYYY-MM)
     #[arg(long, value_name = "FROM..TO")]
     pub backtest: Option<String>,
@@ -60,6 +63,7 @@ pub fn nowcast(args: NowcastArgs) -> Result<()> {
     opts.horizon = args.horizon;
     opts.max_lag = args.max_lag;
     opts.use_signals = !args.no_signals;
+    opts.reweight = !args.no_reweight;
     opts.as_of = args
         .as_of
         .as_deref()

@@ -19,6 +19,7 @@
 //! [`backtest`] with [`BacktestOptions`] gives a [`Backtest`] of
 //! [`Score`]s; errors are [`NowcastError`].
 
+pub mod bias;
 pub mod fit;
 pub mod kalman;
 pub mod model;
@@ -61,6 +62,9 @@ pub struct Options {
     /// The longest lag a signal may lead the flow by.
     pub max_lag: i32,
     pub use_signals: bool,
+    /// Re-weight count signals that come by age group and sex by their
+    /// coverage of each group ([`bias`]).
+    pub reweight: bool,
     pub seed: u64,
 }
 
@@ -72,6 +76,7 @@ impl Options {
             as_of: None,
             max_lag: 3,
             use_signals: true,
+            reweight: true,
             seed: 1,
         }
     }
@@ -110,6 +115,9 @@ pub struct Nowcast {
     pub rows: Vec<Row>,
     /// Series by model: how many used signals, fell back, …
     pub models: BTreeMap<String, usize>,
+    /// Each count signal's coverage by age group and sex, where it comes
+    /// so.
+    pub coverage: Vec<bias::Coverage>,
     pub note: String,
 }
 
@@ -119,6 +127,9 @@ pub(crate) struct Inputs {
     pub figures: BTreeMap<Corridor, BTreeMap<Month, Figure>>,
     pub signals: Signals,
     pub signals_through: Option<Month>,
+    /// Count signals by age group and sex, and the flow by the same groups.
+    pub parts: BTreeMap<(String, String, String), bias::ByGroup>,
+    pub by_group: BTreeMap<Corridor, bias::ByGroup>,
 }
 
 impl Inputs {
@@ -138,11 +149,19 @@ impl Inputs {
             .filter_map(|v| v.keys().last())
             .max()
             .copied();
+        let parts = series::signal_parts(ws)?;
+        let by_group = if parts.is_empty() {
+            BTreeMap::new()
+        } else {
+            series::flows_by_group(ws, measure)?
+        };
         Ok(Inputs {
             measure,
             figures,
             signals,
             signals_through,
+            parts,
+            by_group,
         })
     }
 
@@ -168,11 +187,30 @@ impl Inputs {
             .max()
     }
 
+    /// The signals' coverage by group, from what was final at `as_of`.
+    pub fn coverage(&self, as_of: Month) -> Vec<bias::Coverage> {
+        if self.parts.is_empty() {
+            return Vec::new();
+        }
+        let totals: BTreeMap<Corridor, BTreeMap<Month, f64>> = self
+            .by_group
+            .keys()
+            .map(|c| (c.clone(), self.final_figures(c, as_of)))
+            .collect();
+        bias::coverage(&self.parts, &self.by_group, &totals, as_of)
+    }
+
     /// The signals that describe a corridor: its own, or for a country's
-    /// total the sum (counts) or mean (indices) over its corridors.
-    pub fn candidates(&self, c: &Corridor) -> Vec<(String, BTreeMap<Month, f64>)> {
+    /// total the sum (counts) or mean (indices) over its corridors. With a
+    /// coverage, a count signal that comes by group is re-weighted.
+    pub fn candidates(
+        &self,
+        c: &Corridor,
+        coverage: Option<&[bias::Coverage]>,
+    ) -> Vec<(String, BTreeMap<Month, f64>)> {
         let mut out: BTreeMap<String, BTreeMap<Month, (f64, f64)>> = BTreeMap::new();
-        for ((kind, o, d), values) in &self.signals {
+        for (key, raw) in &self.signals {
+            let (kind, o, d) = key;
             let matches = if c.is_total() {
                 (c.origin == TOTAL && *d == c.destination)
                     || (c.destination == TOTAL && *o == c.origin)
@@ -182,6 +220,14 @@ impl Inputs {
             if !matches {
                 continue;
             }
+            let reweighted = coverage.and_then(|cov| {
+                let parts = self.parts.get(key)?;
+                let cov = cov
+                    .iter()
+                    .find(|v| v.signal == *kind && v.reporting_country == c.reporting_country)?;
+                Some(bias::reweight(parts, cov))
+            });
+            let values = reweighted.as_ref().unwrap_or(raw);
             let e = out.entry(kind.clone()).or_default();
             for (m, v) in values {
                 let s = e.entry(*m).or_default();
@@ -228,12 +274,13 @@ pub fn nowcast(ws: &Workspace, opts: &Options) -> Result<Nowcast, NowcastError> 
         max_lag: opts.max_lag,
         use_signals: opts.use_signals,
     };
+    let coverage = inputs.coverage(origin);
     let corridors: Vec<&Corridor> = inputs.figures.keys().collect();
     let predictions: Vec<(Corridor, BTreeMap<Month, f64>, Prediction)> = corridors
         .par_iter()
         .map(|c| {
             let known = inputs.final_figures(c, origin);
-            let cands = inputs.candidates(c);
+            let cands = inputs.candidates(c, opts.reweight.then_some(coverage.as_slice()));
             let cands: Vec<Candidate> = cands
                 .iter()
                 .map(|(k, v)| Candidate { kind: k, values: v })
@@ -332,13 +379,14 @@ pub fn nowcast(ws: &Workspace, opts: &Options) -> Result<Nowcast, NowcastError> 
             ));
         }
     }
-    let note = note::bias_note(&inputs, &predictions, origin);
+    let note = note::bias_note(&inputs, &predictions, origin, &coverage, opts.reweight);
     Ok(Nowcast {
         measure: opts.measure.clone(),
         origin: month_text(origin),
         signals_through: inputs.signals_through.map(month_text),
         rows,
         models,
+        coverage,
         note,
     })
 }
@@ -397,17 +445,15 @@ pub fn backtest(
     let today = inputs.origin(None).unwrap_or(bt.to);
     let corridors: Vec<&Corridor> = inputs.figures.keys().filter(|c| !c.is_total()).collect();
     let h = opts.horizon;
+    // What was known of the signals' coverage at each origin.
+    let coverage: BTreeMap<Month, Vec<bias::Coverage>> =
+        (bt.from..=bt.to).map(|o| (o, inputs.coverage(o))).collect();
     // (method, horizon) → (Σ ape, n ape, Σ scaled error, n, in 80, in 95, n scored)
     type Acc = [f64; 7];
     let per_series: Vec<BTreeMap<(usize, usize), Acc>> = corridors
         .par_iter()
         .map(|c| {
             let all = inputs.final_figures(c, today);
-            let cands = inputs.candidates(c);
-            let cands: Vec<Candidate> = cands
-                .iter()
-                .map(|(k, v)| Candidate { kind: k, values: v })
-                .collect();
             let mut acc: BTreeMap<(usize, usize), Acc> = BTreeMap::new();
             let mut start: Option<(kalman::Spec, Vec<f64>)> = None;
             for origin in bt.from..=bt.to {
@@ -420,16 +466,16 @@ pub fn backtest(
                 if known.len() < model::MIN_MONTHS {
                     continue;
                 }
-                let visible: Vec<(String, BTreeMap<Month, f64>)> = cands
-                    .iter()
-                    .map(|c| {
-                        (
-                            c.kind.to_string(),
-                            c.values
-                                .range(..=origin + bt.signal_lead)
-                                .map(|(m, v)| (*m, *v))
-                                .collect(),
-                        )
+                let cov = opts.reweight.then(|| coverage[&origin].as_slice());
+                let visible: Vec<(String, BTreeMap<Month, f64>)> = inputs
+                    .candidates(c, cov)
+                    .into_iter()
+                    .map(|(kind, values)| {
+                        let seen = values
+                            .range(..=origin + bt.signal_lead)
+                            .map(|(m, v)| (*m, *v))
+                            .collect();
+                        (kind, seen)
                     })
                     .collect();
                 let visible: Vec<Candidate> = visible

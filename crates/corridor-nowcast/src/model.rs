@@ -152,7 +152,14 @@ pub fn predict_both(
             .filter(|(s, _)| s.trend == spec.trend && s.seasonal == spec.seasonal)
             .map(|(_, q)| q.as_slice())
     };
-    let (base, base_fit) = {
+    // A warm start (the previous origin of a back-test) keeps its trend
+    // choice while the seasonal component stays as it was.
+    let kept = start
+        .filter(|(s, _)| s.seasonal == seasonal)
+        .map(|(s, _)| base_of(s.trend));
+    let (base, base_fit) = if let Some(spec) = kept {
+        (spec, fit::fit(spec, &y, &[], warm(&spec), skip))
+    } else {
         let level = fit::fit(base_of(false), &y, &[], warm(&base_of(false)), skip);
         let trend = fit::fit(base_of(true), &y, &[], warm(&base_of(true)), skip);
         if trend.aic() + AIC_GAIN < level.aic() {

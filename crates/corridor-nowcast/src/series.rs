@@ -188,6 +188,116 @@ pub fn flows(
     Ok(out)
 }
 
+/// The measure by corridor, month, broad age group and sex: final months
+/// only, for the signals' coverage.
+pub fn flows_by_group(
+    ws: &Workspace,
+    measure: &FlowMeasure,
+) -> Result<BTreeMap<Corridor, crate::bias::ByGroup>, NowcastError> {
+    let spec = TableSpec {
+        measure: measure.name.into(),
+        by: [
+            "month",
+            "reporting_country",
+            "counterpart_country",
+            "age_group",
+            "sex",
+        ]
+        .map(String::from)
+        .to_vec(),
+        filter: None,
+    };
+    let table = corridor_stats::table(ws, &spec)?;
+    let mut out: BTreeMap<Corridor, crate::bias::ByGroup> = BTreeMap::new();
+    for cell in &table.cells {
+        let [month, reporter, other, age, sex] = &cell.coords[..] else {
+            continue;
+        };
+        if cell.provisional || [month, reporter, other].iter().any(|c| *c == TOTAL) {
+            continue;
+        }
+        let (Some(month), Some(g)) = (parse_month(month), crate::bias::group_index(age, sex))
+        else {
+            continue;
+        };
+        let (origin, destination) = if measure.entry {
+            (other.clone(), reporter.clone())
+        } else {
+            (reporter.clone(), other.clone())
+        };
+        out.entry(Corridor {
+            reporting_country: reporter.clone(),
+            origin,
+            destination,
+        })
+        .or_default()
+        .entry(month)
+        .or_default()[g] += cell.value;
+    }
+    Ok(out)
+}
+
+/// Count signals that come by broad age group and sex: kind, origin,
+/// destination → month → value per group.
+pub fn signal_parts(
+    ws: &Workspace,
+) -> Result<BTreeMap<(String, String, String), crate::bias::ByGroup>, NowcastError> {
+    let mut out: BTreeMap<(String, String, String), crate::bias::ByGroup> = BTreeMap::new();
+    if ws
+        .data_files(corridor_model::RecordType::Signal)?
+        .is_empty()
+    {
+        return Ok(out);
+    }
+    let sql = "SELECT signal, origin_country, destination_country, \
+               to_char(period_start, '%Y-%m') AS month, age_group, sex, SUM(value) AS value \
+               FROM signals WHERE sex IS NOT NULL AND age_group IS NOT NULL \
+               AND signal <> 'search_interest' GROUP BY 1, 2, 3, 4, 5, 6";
+    for b in &ws.sql(sql)? {
+        let texts: Vec<Vec<Option<String>>> = (0..6)
+            .map(|i| text_column(b.column(i)))
+            .collect::<Result<_, _>>()?;
+        let values = number_column(b.column(6))?;
+        for r in 0..b.num_rows() {
+            let cell = |i: usize| texts[i][r].as_deref();
+            let (Some(k), Some(o), Some(d), Some(m), Some(a), Some(s)) =
+                (cell(0), cell(1), cell(2), cell(3), cell(4), cell(5))
+            else {
+                continue;
+            };
+            let (Some(m), Some(g)) = (parse_month(m), crate::bias::group_index(a, s)) else {
+                continue;
+            };
+            out.entry((k.to_string(), o.to_string(), d.to_string()))
+                .or_default()
+                .entry(m)
+                .or_default()[g] += values[r];
+        }
+    }
+    Ok(out)
+}
+
+fn text_column(a: &dyn Array) -> Result<Vec<Option<String>>, NowcastError> {
+    let a = arrow::compute::cast(a, &DataType::Utf8)
+        .map_err(|e| NowcastError::Data(format!("signals: {e}")))?;
+    let a = a.as_string::<i32>();
+    Ok((0..a.len())
+        .map(|r| (!a.is_null(r)).then(|| a.value(r).to_string()))
+        .collect())
+}
+
+fn number_column(a: &dyn Array) -> Result<Vec<f64>, NowcastError> {
+    let a = arrow::compute::cast(a, &DataType::Float64)
+        .map_err(|e| NowcastError::Data(format!("signals: {e}")))?;
+    let a = a
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .ok_or_else(|| NowcastError::Data("signals: unexpected value type".into()))?;
+    Ok((0..a.len())
+        .map(|r| if a.is_null(r) { 0.0 } else { a.value(r) })
+        .collect())
+}
+
 /// A signal's monthly values by kind and corridor (origin, destination).
 pub type Signals = BTreeMap<(String, String, String), BTreeMap<Month, f64>>;
 
@@ -211,25 +321,8 @@ pub fn signals(ws: &Workspace) -> Result<Signals, NowcastError> {
     // (kind, origin, destination, month) → (total's sum and count, parts' sum)
     let mut acc: BTreeMap<(String, String, String, Month), [f64; 3]> = BTreeMap::new();
     for b in &batches {
-        let col = |i: usize| -> Result<Vec<Option<String>>, NowcastError> {
-            let a = arrow::compute::cast(b.column(i), &DataType::Utf8)
-                .map_err(|e| NowcastError::Data(format!("signals: {e}")))?;
-            let a = a.as_string::<i32>();
-            Ok((0..a.len())
-                .map(|r| (!a.is_null(r)).then(|| a.value(r).to_string()))
-                .collect())
-        };
-        let num = |i: usize| -> Result<Vec<f64>, NowcastError> {
-            let a = arrow::compute::cast(b.column(i), &DataType::Float64)
-                .map_err(|e| NowcastError::Data(format!("signals: {e}")))?;
-            let a = a
-                .as_any()
-                .downcast_ref::<Float64Array>()
-                .ok_or_else(|| NowcastError::Data("signals: unexpected value type".into()))?;
-            Ok((0..a.len())
-                .map(|r| if a.is_null(r) { 0.0 } else { a.value(r) })
-                .collect())
-        };
+        let col = |i: usize| text_column(b.column(i));
+        let num = |i: usize| number_column(b.column(i));
         let (kind, origin, dest, month, total) = (col(0)?, col(1)?, col(2)?, col(3)?, col(4)?);
         let (value, n) = (num(5)?, num(6)?);
         for r in 0..b.num_rows() {

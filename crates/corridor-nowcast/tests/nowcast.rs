@@ -108,6 +108,23 @@ fn every_corridor_is_nowcast_and_adds_up_to_its_total() {
     assert!(now.note.contains("mobile_devices"), "{}", now.note);
     assert!(now.note.contains("under-covers"), "{}", now.note);
     assert!(now.note.starts_with("Experimental statistics."));
+    // The mobile signal comes by age group and sex: its coverage is
+    // estimated per reporting country, and shows the generator's bias
+    // (truth/signal_bias.csv): children barely seen, women less than men,
+    // older people less than adults.
+    assert_eq!(now.coverage.len(), 3, "{:?}", now.coverage);
+    for c in &now.coverage {
+        let g = |age: &str, sex: &str| {
+            let i = corridor_nowcast::bias::group_index(age, sex).expect("group");
+            c.by_group[i].expect("seen")
+        };
+        assert!(g("Y0T14", "F") < 0.05 && g("Y0T14", "M") < 0.05, "{c:?}");
+        assert!(g("Y25T64", "F") < g("Y25T64", "M"), "{c:?}");
+        assert!(g("Y15T24", "F") < g("Y15T24", "M"), "{c:?}");
+        assert!(g("Y_GE65", "M") < g("Y25T64", "M"), "{c:?}");
+    }
+    assert!(now.note.contains("by age group and sex"), "{}", now.note);
+    assert!(now.note.contains("divided by its coverage"), "{}", now.note);
 }
 
 #[test]

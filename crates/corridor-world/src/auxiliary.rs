@@ -83,6 +83,8 @@ pub const SIGNAL_COLUMNS: &[&str] = &[
     "origin",
     "destination",
     "month",
+    "age_group",
+    "sex",
     "value",
     "provider",
 ];
@@ -95,33 +97,40 @@ pub const SIGNAL_COLUMNS: &[&str] = &[
 pub const MOBILE_COVERAGE: [[f64; 2]; 4] = [[0.03, 0.03], [0.72, 0.85], [0.55, 0.75], [0.25, 0.35]];
 
 /// Monthly signals by corridor: mobile devices seen crossing (true flows
-/// thinned by the coverage above, with noise), and a web search-interest
-/// index for emigration corridors that leads departures by one month.
+/// thinned by the coverage above, with noise), by the subscriber's age
+/// group and sex as the operator registered them, and a web
+/// search-interest index for emigration corridors that leads departures by
+/// one month.
 pub fn signal_rows(seed: u64, acc: &Accounts, first_month: MonthIndex) -> Vec<Vec<Cell>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5165_4E41_4C53_0000);
     let noise = LogNormal::new(0.0, 0.08).expect("valid lognormal");
     let mut rows = Vec::new();
     let months = acc.months;
+    let bands = corridor_model::age::AgeGrouping::Broad.codes();
     for (ri, &r) in REPORTING.iter().enumerate() {
         for (other, other_code) in COUNTRIES.iter().enumerate().take(N_CIT) {
             if other == r as usize {
                 continue;
             }
             for dir in 0..2 {
-                let flow_by_month: Vec<f64> = (1..=months)
+                // [month][age][sex]: devices seen.
+                let by_group: Vec<[[f64; 2]; 4]> = (1..=months)
                     .map(|m| {
-                        let mut devices = 0.0;
+                        let mut devices = [[0.0; 2]; 4];
                         for (age, coverage) in MOBILE_COVERAGE.iter().enumerate() {
                             for sex in 0..2 {
                                 let n = acc.corridor
                                     [acc.corridor_index(ri, other, dir, m, age, sex)]
                                     as f64;
-                                devices += n * coverage[1 - sex];
+                                // Sex 0 is female, as in the accounts and truth/signal_bias.csv.
+                                devices[age][sex] = n * coverage[sex];
                             }
                         }
                         devices
                     })
                     .collect();
+                let flow_by_month: Vec<f64> =
+                    by_group.iter().map(|g| g.iter().flatten().sum()).collect();
                 let total: f64 = flow_by_month.iter().sum();
                 if total < 20.0 {
                     continue;
@@ -131,20 +140,26 @@ pub fn signal_rows(seed: u64, acc: &Accounts, first_month: MonthIndex) -> Vec<Ve
                 } else {
                     (other, r as usize)
                 };
-                for (m, devices) in flow_by_month.iter().enumerate() {
+                for (m, groups) in by_group.iter().enumerate() {
                     let month = first_month + m as i32;
-                    let value = (devices * noise.sample(&mut rng)).round();
-                    rows.push(vec![
-                        Cell::Text("mobile_devices".into()),
-                        Cell::Text(COUNTRIES[origin].into()),
-                        Cell::Text(COUNTRIES[destination].into()),
-                        Cell::Date(first_day_of_month(month)),
-                        Cell::Int(value as i64),
-                        Cell::Text(format!(
-                            "Roaming records of a mobile operator in {} (synthetic)",
-                            COUNTRIES[r as usize]
-                        )),
-                    ]);
+                    for (age, by_sex) in groups.iter().enumerate() {
+                        for (sex, devices) in by_sex.iter().enumerate() {
+                            let value = (devices * noise.sample(&mut rng)).round();
+                            rows.push(vec![
+                                Cell::Text("mobile_devices".into()),
+                                Cell::Text(COUNTRIES[origin].into()),
+                                Cell::Text(COUNTRIES[destination].into()),
+                                Cell::Date(first_day_of_month(month)),
+                                Cell::Text(bands[age].to_string()),
+                                Cell::Text(if sex == 0 { "F" } else { "M" }.into()),
+                                Cell::Int(value as i64),
+                                Cell::Text(format!(
+                                    "Roaming subscribers of a mobile operator in {}, by registered age and sex (synthetic)",
+                                    COUNTRIES[r as usize]
+                                )),
+                            ]);
+                        }
+                    }
                 }
                 // Search interest: people look up routes and visas the month
                 // before they leave; only emigration corridors are indexed.
@@ -163,6 +178,8 @@ pub fn signal_rows(seed: u64, acc: &Accounts, first_month: MonthIndex) -> Vec<Ve
                             Cell::Text(COUNTRIES[origin].into()),
                             Cell::Text(COUNTRIES[destination].into()),
                             Cell::Date(first_day_of_month(first_month + m as i32)),
+                            Cell::Null,
+                            Cell::Null,
                             Cell::Int(value as i64),
                             Cell::Text("Web search index, 0-100 (synthetic)".into()),
                         ]);

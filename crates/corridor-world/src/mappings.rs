@@ -362,6 +362,8 @@ signal = { column = "signal" }
 origin_country = { column = "origin" }
 destination_country = { column = "destination" }
 period_start = { column = "month" }
+age_group = { column = "age_group" }
+sex = { column = "sex" }
 value = { column = "value" }
 provider = { column = "provider" }
 "#;
