@@ -36,5 +36,9 @@ done
   "$bin" nowcast --workspace "$work/ws" --measure departures --backtest "$range" --json > "$work/corridor.json"
 read -r secs kb < "$work/time.corridor"
 echo "corridor $secs s, $((kb / 1024)) MiB"
+# The same back-test with the mobile signal as it comes (not re-weighted by
+# its coverage of each age group and sex).
+"$bin" nowcast --workspace "$work/ws" --measure departures --backtest "$range" --no-reweight --json > "$work/plain.json"
 "$py" bench/nowcast_peers.py --flows "$work/flows.csv" --signals "$work/signals.csv" \
-  --range "$range" --corridor "$work/corridor.json" --corridor-seconds "$secs"
+  --range "$range" --corridor "$work/corridor.json" --corridor-seconds "$secs" \
+  --not-reweighted "$work/plain.json"

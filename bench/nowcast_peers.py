@@ -41,8 +41,10 @@ def read(args):
     signals = defaultdict(dict)
     with open(args.signals) as f:
         for r in csv.DictReader(f):
+            # Counts by age group and sex add up to the corridor's count.
             key = (r["signal"], r["origin_country"], r["destination_country"])
-            signals[key][month(r["month"])] = float(r["value"])
+            m = month(r["month"])
+            signals[key][m] = signals[key].get(m, 0.0) + float(r["value"])
     return flows, signals
 
 
@@ -65,6 +67,7 @@ def main():
     ap.add_argument("--range", required=True)
     ap.add_argument("--corridor", required=True)
     ap.add_argument("--corridor-seconds", type=float, required=True)
+    ap.add_argument("--not-reweighted", help="Corridor's back-test with --no-reweight")
     args = ap.parse_args()
     flows, signals = read(args)
     a, b = args.range.split("..")
@@ -142,6 +145,13 @@ def main():
                 c80 = f"{100 * a[4] / a[6]:.1f} %" if a[6] else "—"
                 c95 = f"{100 * a[5] / a[6]:.1f} %" if a[6] else "—"
                 print(f"| {name} | {h} | {int(a[3])} | {100 * a[0] / a[1]:.1f} % | {a[2] / a[3]:.3f} | {c80} | {c95} |")
+    if args.not_reweighted:
+        plain = {(s["method"], s["horizon"]): s for s in json.load(open(args.not_reweighted))["scores"]}
+        for h in range(1, H + 1):
+            a, b = rows.get(("corridor", h)), plain.get(("corridor", h))
+            if a and b:
+                print(f"h {h}: re-weighted by age and sex MASE {a['mase']:.3f} / MAPE {100 * a['mape']:.1f} %, "
+                      f"as it comes {b['mase']:.3f} / {100 * b['mape']:.1f} %")
     for h in range(1, H + 1):
         ours_h, naive_h, sm = rows.get(("corridor", h)), rows.get(("seasonal naive", h)), acc.get(("statsmodels", h))
         if ours_h and naive_h and sm:
