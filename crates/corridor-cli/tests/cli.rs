@@ -334,9 +334,23 @@ fn demo_builds_the_world_and_says_what_next() {
         "synthetic/victims_k_synthetic/synthetic.csv",
         "synthetic/victims_k_synthetic/aggregates.csv",
         "synthetic/victims_dp_synthetic/privacy.json",
+        "nowcasts/departures_nowcast.csv",
+        "nowcasts/departures_nowcast.bias-note.md",
     ] {
         assert!(releases.join(&id).join(f).is_file(), "{f}");
     }
+    // The nowcast is labelled experimental in the files and the note.
+    let nowcast =
+        std::fs::read_to_string(releases.join(&id).join("nowcasts/departures_nowcast.csv"))
+            .unwrap();
+    assert!(
+        nowcast
+            .lines()
+            .skip(1)
+            .all(|l| l.ends_with(",experimental"))
+    );
+    assert!(nowcast.contains(",2025-10,1,"), "{nowcast}");
+    assert!(note.contains("Experimental statistics: nowcasts"), "{note}");
     assert!(note.contains("## Synthetic case data") && note.contains("k-synthetic data (k = 10"));
     let key = std::fs::read_to_string(releases.join(&id).join("signing-key.pub")).unwrap();
     let o = corridor(&[

@@ -598,6 +598,15 @@ method = "dp"
 epsilon = 1.0
 delta = 1e-6
 
+# Experimental: departures by corridor nowcast for the last quarter from
+# the signals, as if the border data stopped three months earlier; computed
+# from the cell-key protected monthly table, with the bias note.
+[[nowcast]]
+name = "departures_nowcast"
+measure = "departures"
+horizon = 3
+as_of = "2025-09"
+
 [suppression]
 threshold = 10
 protection = 3

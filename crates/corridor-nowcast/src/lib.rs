@@ -251,13 +251,55 @@ impl Inputs {
 /// Nowcasts every corridor of `opts.measure`, and each reporting
 /// country's total, for the months after the origin.
 pub fn nowcast(ws: &Workspace, opts: &Options) -> Result<Nowcast, NowcastError> {
+    check(opts)?;
+    let inputs = Inputs::read(ws, &opts.measure)?;
+    run(&inputs, opts)
+}
+
+/// Nowcasts from series given, not read from a workspace: `figures` by
+/// corridor (see [`series::flows_from_cells`], e.g. from a protected
+/// table) and `signals`. Count signals are used as they come (no
+/// re-weighting: that needs the flow by age group and sex).
+pub fn nowcast_from(
+    figures: BTreeMap<Corridor, BTreeMap<Month, Figure>>,
+    signals: Signals,
+    opts: &Options,
+) -> Result<Nowcast, NowcastError> {
+    check(opts)?;
+    let measure = series::flow_measure(&opts.measure)?;
+    if figures.is_empty() {
+        return Err(NowcastError::Data(format!(
+            "no `{}` by corridor to nowcast",
+            measure.name
+        )));
+    }
+    let signals_through = signals
+        .values()
+        .filter_map(|v| v.keys().next_back())
+        .max()
+        .copied();
+    let inputs = Inputs {
+        measure,
+        figures,
+        signals,
+        signals_through,
+        parts: BTreeMap::new(),
+        by_group: BTreeMap::new(),
+    };
+    run(&inputs, opts)
+}
+
+fn check(opts: &Options) -> Result<(), NowcastError> {
     if opts.horizon == 0 || opts.horizon > 24 {
         return Err(NowcastError::Spec(format!(
             "the horizon is {} months; give 1 to 24",
             opts.horizon
         )));
     }
-    let inputs = Inputs::read(ws, &opts.measure)?;
+    Ok(())
+}
+
+fn run(inputs: &Inputs, opts: &Options) -> Result<Nowcast, NowcastError> {
     let origin = inputs.origin(opts.as_of).ok_or_else(|| {
         NowcastError::Data(format!(
             "no final `{}` figure{}: nothing to fit a model to",
@@ -379,7 +421,7 @@ pub fn nowcast(ws: &Workspace, opts: &Options) -> Result<Nowcast, NowcastError> 
             ));
         }
     }
-    let note = note::bias_note(&inputs, &predictions, origin, &coverage, opts.reweight);
+    let note = note::bias_note(inputs, &predictions, origin, &coverage, opts.reweight);
     Ok(Nowcast {
         measure: opts.measure.clone(),
         origin: month_text(origin),

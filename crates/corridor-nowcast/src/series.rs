@@ -130,17 +130,32 @@ pub fn flows(
 ) -> Result<BTreeMap<Corridor, BTreeMap<Month, Figure>>, NowcastError> {
     let spec = TableSpec {
         measure: measure.name.into(),
-        by: vec![
-            "month".into(),
-            "reporting_country".into(),
-            "counterpart_country".into(),
-        ],
+        by: FLOW_DIMENSIONS.map(String::from).to_vec(),
         filter: None,
     };
     let table = corridor_stats::table(ws, &spec)?;
+    Ok(flows_from_cells(
+        measure,
+        table
+            .cells
+            .iter()
+            .map(|c| (c.coords.as_slice(), c.value, c.provisional)),
+    ))
+}
+
+/// The dimensions of the table [`flows`] reads, in its order.
+pub const FLOW_DIMENSIONS: [&str; 3] = ["month", "reporting_country", "counterpart_country"];
+
+/// The series by corridor from the cells of a table by
+/// [`FLOW_DIMENSIONS`] (coordinates, value, provisional): a table computed
+/// here, or one already protected for publication.
+pub fn flows_from_cells<'a>(
+    measure: &FlowMeasure,
+    cells: impl Iterator<Item = (&'a [String], f64, bool)>,
+) -> BTreeMap<Corridor, BTreeMap<Month, Figure>> {
     let mut out: BTreeMap<Corridor, BTreeMap<Month, Figure>> = BTreeMap::new();
-    for cell in &table.cells {
-        let [month, reporter, other] = &cell.coords[..] else {
+    for (coords, value, provisional) in cells {
+        let [month, reporter, other] = coords else {
             continue;
         };
         if reporter == TOTAL || month == TOTAL {
@@ -160,13 +175,7 @@ pub fn flows(
             destination,
         })
         .or_default()
-        .insert(
-            month,
-            Figure {
-                value: cell.value,
-                provisional: cell.provisional,
-            },
-        );
+        .insert(month, Figure { value, provisional });
     }
     // A month without a crossing in a corridor is a count of zero, not a
     // gap: every series spans the whole period, and a filled month is as
@@ -185,7 +194,7 @@ pub fn flows(
             });
         }
     }
-    Ok(out)
+    out
 }
 
 /// The measure by corridor, month, broad age group and sex: final months

@@ -21,7 +21,8 @@
 //! them on CSV files, outside any workspace. [`Protected::rates`] turns
 //! protected counts into rates per population (post-processing), and
 //! [`synthesise_cases`] makes a workspace's synthetic case data a
-//! [`Protected`] [`PublishedSynthetic`].
+//! [`Protected`] [`PublishedSynthetic`]; [`Protected::nowcast`] makes
+//! experimental nowcasts from a protected flow table (post-processing).
 //!
 //! The API: [`Protected`], [`PublishedTable`], [`PublishedCell`],
 //! [`PublishedMicrodata`], [`PublishedSynthetic`], [`Method`], the methods above with their
@@ -211,6 +212,43 @@ impl Protected<PublishedTable> {
             },
             self.method.clone(),
         ))
+    }
+}
+
+/// Experimental nowcasts as a release publishes them: model output over a
+/// protected table (see [`Protected::nowcast`]).
+pub type PublishedNowcast = corridor_nowcast::Nowcast;
+
+impl Protected<PublishedTable> {
+    /// Nowcasts of the months after a protected flow table's last final
+    /// month, from that table (by month, reporting country and counterpart
+    /// country) and the public signals. It reads nothing but the protected
+    /// values, so the nowcasts are as protected as the table, by the same
+    /// method (post-processing). Withheld cells are left out of the series.
+    pub fn nowcast(
+        &self,
+        signals: corridor_nowcast::series::Signals,
+        opts: &corridor_nowcast::Options,
+    ) -> Result<Protected<PublishedNowcast>, ProtectError> {
+        let t = &self.value;
+        if t.dims != corridor_nowcast::series::FLOW_DIMENSIONS {
+            return Err(ProtectError::Parameters(format!(
+                "a nowcast reads a table by {}, not by {}",
+                corridor_nowcast::series::FLOW_DIMENSIONS.join(", "),
+                t.dims.join(", ")
+            )));
+        }
+        let measure = corridor_nowcast::series::flow_measure(&opts.measure)
+            .map_err(|e| ProtectError::Parameters(e.to_string()))?;
+        let figures = corridor_nowcast::series::flows_from_cells(
+            measure,
+            t.cells
+                .iter()
+                .filter_map(|c| Some((c.coords.as_slice(), c.value?, c.provisional))),
+        );
+        let now = corridor_nowcast::nowcast_from(figures, signals, opts)
+            .map_err(|e| ProtectError::Parameters(format!("nowcast: {e}")))?;
+        Ok(Protected::new(now, self.method.clone()))
     }
 }
 

@@ -177,8 +177,20 @@ pub fn build_release(
         synth.push(crate::synthetic::build(ws, req, out)?);
         progress(&req.name, done + i + 1, all);
     }
+    let mut nowcasts = Vec::with_capacity(spec.nowcasts.len());
+    for req in &spec.nowcasts {
+        nowcasts.push(crate::nowcast::build(ws, req)?);
+        progress(&req.name, all, all);
+    }
     let seed = ws.signing_seed()?;
-    seal(spec, &entries, &micro, &synth, &utility, &seed, out)
+    let contents = Contents {
+        entries: &entries,
+        micro: &micro,
+        synth: &synth,
+        nowcasts: &nowcasts,
+        utility: &utility,
+    };
+    seal(spec, &contents, &seed, out)
 }
 
 /// One table protected by its method, or None for suppression, which
@@ -403,23 +415,36 @@ fn share(part: f64, whole: f64) -> f64 {
     if whole == 0.0 { 0.0 } else { part / whole }
 }
 
+/// Everything a release holds, protected.
+#[derive(Clone, Copy)]
+pub(crate) struct Contents<'a> {
+    pub entries: &'a [Entry],
+    pub micro: &'a [MicroEntry],
+    pub synth: &'a [SynthEntry],
+    pub nowcasts: &'a [crate::nowcast::NowcastEntry],
+    pub utility: &'a [TableUtility],
+}
+
 /// Writes every file of the release into a staging folder under `out`,
 /// signs it and moves it to `out/<id>`. An existing release is never
 /// replaced.
 pub(crate) fn seal(
     spec: &ReleaseSpec,
-    entries: &[Entry],
-    micro: &[MicroEntry],
-    synth: &[SynthEntry],
-    utility: &[TableUtility],
+    contents: &Contents,
     seed: &[u8; 32],
     out: &Path,
 ) -> Result<Built, PublishError> {
+    let Contents {
+        micro,
+        synth,
+        utility,
+        ..
+    } = *contents;
     fs::create_dir_all(out).map_err(io(out))?;
     let mut tag = [0u8; 6];
     getrandom::fill(&mut tag).map_err(|e| PublishError::Write(e.to_string()))?;
     let staging = out.join(format!(".building-{}", hex::encode(tag)));
-    let result = write_all(spec, entries, micro, synth, utility, seed, &staging);
+    let result = write_all(spec, contents, seed, &staging);
     let (id, files, public_key) = match result {
         Ok(v) => v,
         Err(e) => {
@@ -454,13 +479,17 @@ pub(crate) fn seal(
 
 fn write_all(
     spec: &ReleaseSpec,
-    entries: &[Entry],
-    micro: &[MicroEntry],
-    synth: &[SynthEntry],
-    utility: &[TableUtility],
+    contents: &Contents,
     seed: &[u8; 32],
     dir: &Path,
 ) -> Result<(String, usize, String), PublishError> {
+    let Contents {
+        entries,
+        micro,
+        synth,
+        nowcasts,
+        utility,
+    } = *contents;
     for sub in ["data", "sdmx", "methods"] {
         fs::create_dir_all(dir.join(sub)).map_err(io(&dir.join(sub)))?;
     }
@@ -485,17 +514,20 @@ fn write_all(
     for y in synth {
         crate::synthetic::write(dir, y)?;
     }
+    for n in nowcasts {
+        crate::nowcast::write(dir, n)?;
+    }
     write(
         "sdmx/structure.xml",
         sdmx::structure(spec, entries).as_bytes(),
     )?;
     write(
         "datapackage.json",
-        package::datapackage(spec, entries, micro, synth).as_bytes(),
+        package::datapackage(spec, entries, micro, synth, nowcasts).as_bytes(),
     )?;
     write(
         "release.json",
-        package::manifest(spec, entries, micro, synth, utility).as_bytes(),
+        package::manifest(spec, entries, micro, synth, nowcasts, utility).as_bytes(),
     )?;
     write(
         "utility.json",
@@ -504,7 +536,7 @@ fn write_all(
             .as_bytes(),
     )?;
     for lang in note::Lang::ALL {
-        let md = note::methods_note(spec, entries, micro, synth, utility, lang);
+        let md = note::methods_note(spec, entries, micro, synth, nowcasts, utility, lang);
         write(
             &format!("methods/methods.{}.md", lang.code()),
             md.as_bytes(),

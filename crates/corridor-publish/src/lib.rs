@@ -23,6 +23,7 @@ mod build;
 mod domain;
 mod microdata;
 mod note;
+mod nowcast;
 mod package;
 mod sdmx;
 mod sign;

@@ -24,7 +24,7 @@ impl Lang {
         }
     }
 
-    fn pick(self, en: &'static str, es: &'static str) -> &'static str {
+    pub(crate) fn pick(self, en: &'static str, es: &'static str) -> &'static str {
         match self {
             Lang::En => en,
             Lang::Es => es,
@@ -215,6 +215,7 @@ pub(crate) fn methods_note(
     entries: &[Entry],
     micro: &[MicroEntry],
     synth: &[SynthEntry],
+    nowcasts: &[crate::nowcast::NowcastEntry],
     utility: &[TableUtility],
     l: Lang,
 ) -> String {
@@ -320,6 +321,7 @@ pub(crate) fn methods_note(
     s.push('\n');
     s.push_str(&crate::microdata::note(micro, l));
     s.push_str(&crate::synthetic::note(synth, l));
+    s.push_str(&crate::nowcast::note(nowcasts, l));
     s.push_str(&format!(
         "## {}\n\n",
         p("Reading the tables", "Cómo leer los cuadros")

@@ -13,6 +13,7 @@ pub(crate) fn manifest(
     entries: &[Entry],
     micro: &[MicroEntry],
     synth: &[SynthEntry],
+    nowcasts: &[crate::nowcast::NowcastEntry],
     utility: &[TableUtility],
 ) -> String {
     let tables: Vec<Value> = entries
@@ -52,6 +53,7 @@ pub(crate) fn manifest(
         "tables": tables,
         "microdata": micro.iter().map(crate::microdata::manifest_entry).collect::<Vec<_>>(),
         "synthetic": synth.iter().map(crate::synthetic::manifest_entry).collect::<Vec<_>>(),
+        "nowcasts": nowcasts.iter().map(crate::nowcast::manifest_entry).collect::<Vec<_>>(),
         "sdmx_structure": "sdmx/structure.xml",
         "methods_note": {"en": "methods/methods.en.html", "es": "methods/methods.es.html"},
         "utility_report": "utility.json",
@@ -66,6 +68,7 @@ pub(crate) fn datapackage(
     entries: &[Entry],
     micro: &[MicroEntry],
     synth: &[SynthEntry],
+    nowcasts: &[crate::nowcast::NowcastEntry],
 ) -> String {
     let mut resources: Vec<Value> = entries
         .iter()
@@ -118,6 +121,7 @@ pub(crate) fn datapackage(
         .collect();
     resources.extend(micro.iter().map(crate::microdata::resource));
     resources.extend(synth.iter().flat_map(crate::synthetic::resources));
+    resources.extend(nowcasts.iter().map(crate::nowcast::resource));
     let p = json!({
         "profile": "tabular-data-package",
         "name": format!("corridor-{}", spec.version.to_lowercase().replace(['_', ' '], "-")),

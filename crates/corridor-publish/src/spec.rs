@@ -91,6 +91,9 @@ pub struct ReleaseSpec {
     pub microdata: Vec<MicrodataRequest>,
     #[serde(rename = "synthetic", default)]
     pub synthetic: Vec<SyntheticRequest>,
+    /// Experimental nowcasts of the latest months by corridor.
+    #[serde(rename = "nowcast", default)]
+    pub nowcasts: Vec<NowcastRequest>,
     /// The threshold rule of every table with method = "suppression":
     /// they are protected together, as linked tables.
     #[serde(default)]
@@ -136,6 +139,29 @@ pub struct TableRequest {
     /// the workspace's population table by sex and age group.
     #[serde(default)]
     pub per_100000: bool,
+}
+
+/// Experimental nowcasts in a release: a flow by corridor, nowcast from its
+/// cell-key protected monthly table and the signals.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NowcastRequest {
+    /// Its files are `nowcasts/<name>.csv` and `nowcasts/<name>.bias-note.md`.
+    pub name: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    /// arrivals, departures (the default), migrant_arrivals, migrant_departures.
+    #[serde(default)]
+    pub measure: Option<String>,
+    /// Months after the last final month (default 3).
+    #[serde(default)]
+    pub horizon: Option<usize>,
+    /// The last month of administrative figures to use (YYYY-MM).
+    #[serde(default)]
+    pub as_of: Option<String>,
+    /// The perturbation table of the protected monthly table.
+    #[serde(default)]
+    pub ptable: Option<PTableParams>,
 }
 
 /// Synthetic case data in a release: one synthesis of the workspace's
@@ -269,9 +295,14 @@ impl ReleaseSpec {
 
     /// Names are file names: lower-case letters, digits and `_`, unique.
     pub fn check(&self) -> Result<(), String> {
-        if self.tables.is_empty() && self.microdata.is_empty() && self.synthetic.is_empty() {
+        if self.tables.is_empty()
+            && self.microdata.is_empty()
+            && self.synthetic.is_empty()
+            && self.nowcasts.is_empty()
+        {
             return Err(
-                "a release needs at least one [[table]], [[microdata]] or [[synthetic]]".into(),
+                "a release needs at least one [[table]], [[microdata]], [[synthetic]] or [[nowcast]]"
+                    .into(),
             );
         }
         if !is_name(&self.version.replace(['.', '-'], "_")) {
@@ -305,6 +336,27 @@ impl ReleaseSpec {
                         t.name
                     ));
                 }
+            }
+        }
+        for (i, n) in self.nowcasts.iter().enumerate() {
+            let at = format!("[[nowcast]] {} (`{}`)", i + 1, n.name);
+            if !is_name(&n.name) {
+                return Err(format!(
+                    "{at}: a name is lower-case letters, digits and `_` (it names the files)"
+                ));
+            }
+            if !seen.insert(n.name.clone()) {
+                return Err(format!("{at}: the name is used twice"));
+            }
+            if let Some(m) = &n.measure
+                && corridor_nowcast::series::flow_measure(m).is_err()
+            {
+                return Err(format!(
+                    "{at}: `{m}` cannot be nowcast; use arrivals, departures, migrant_arrivals or migrant_departures"
+                ));
+            }
+            if n.horizon.is_some_and(|h| h == 0 || h > 24) {
+                return Err(format!("{at}: the horizon is 1 to 24 months"));
             }
         }
         for (i, m) in self.microdata.iter().enumerate() {
