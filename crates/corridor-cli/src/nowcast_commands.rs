@@ -107,46 +107,7 @@ pub fn nowcast(args: NowcastArgs) -> Result<()> {
 fn write_out(now: &Nowcast, dir: &std::path::Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path = dir.join("nowcast.csv");
-    let mut w = csv::Writer::from_path(&path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    w.write_record([
-        "measure",
-        "reporting_country",
-        "origin",
-        "destination",
-        "period",
-        "horizon",
-        "estimate",
-        "lower80",
-        "upper80",
-        "lower95",
-        "upper95",
-        "administrative",
-        "model",
-        "signals",
-        "status",
-    ])?;
-    let num = |v: f64| format!("{v:.1}");
-    for r in &now.rows {
-        w.write_record([
-            now.measure.as_str(),
-            &r.reporting_country,
-            &r.origin,
-            &r.destination,
-            &r.period,
-            &r.horizon.map(|h| h.to_string()).unwrap_or_default(),
-            &num(r.estimate),
-            &num(r.lower80),
-            &num(r.upper80),
-            &num(r.lower95),
-            &num(r.upper95),
-            &r.administrative.map(num).unwrap_or_default(),
-            &r.model,
-            &r.signals,
-            "experimental",
-        ])?;
-    }
-    w.flush()
+    std::fs::write(&path, now.to_csv(false, true)?)
         .with_context(|| format!("cannot write {}", path.display()))?;
     let json = dir.join("nowcast.json");
     std::fs::write(&json, serde_json::to_string_pretty(now)? + "\n")

@@ -433,6 +433,66 @@ fn run(inputs: &Inputs, opts: &Options) -> Result<Nowcast, NowcastError> {
     })
 }
 
+impl Nowcast {
+    /// The rows as CSV, every row labelled experimental. Values to one
+    /// decimal, or whole persons with `whole`; the administrative figure
+    /// beside only with `administrative` (a release does not repeat it:
+    /// its tables hold the protected one).
+    pub fn to_csv(&self, whole: bool, administrative: bool) -> Result<String, NowcastError> {
+        let err = |e: csv::Error| NowcastError::Data(format!("writing the nowcast: {e}"));
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let mut header = vec![
+            "measure",
+            "reporting_country",
+            "origin",
+            "destination",
+            "period",
+            "horizon",
+            "estimate",
+            "lower80",
+            "upper80",
+            "lower95",
+            "upper95",
+        ];
+        if administrative {
+            header.push("administrative");
+        }
+        header.extend(["model", "signals", "status"]);
+        w.write_record(&header).map_err(err)?;
+        let num = |v: f64| {
+            if whole {
+                format!("{}", v.round() as i64)
+            } else {
+                format!("{v:.1}")
+            }
+        };
+        for r in &self.rows {
+            let mut row = vec![
+                self.measure.clone(),
+                r.reporting_country.clone(),
+                r.origin.clone(),
+                r.destination.clone(),
+                r.period.clone(),
+                r.horizon.map(|h| h.to_string()).unwrap_or_default(),
+                num(r.estimate),
+                num(r.lower80),
+                num(r.upper80),
+                num(r.lower95),
+                num(r.upper95),
+            ];
+            if administrative {
+                row.push(r.administrative.map(num).unwrap_or_default());
+            }
+            row.extend([r.model.clone(), r.signals.clone(), "experimental".into()]);
+            w.write_record(&row).map_err(err)?;
+        }
+        let bytes = w
+            .into_inner()
+            .map_err(|e| NowcastError::Data(format!("writing the nowcast: {e}")))?;
+        String::from_utf8(bytes).map_err(|e| NowcastError::Data(e.to_string()))
+    }
+}
+
 /// A rolling-origin back-test.
 #[derive(Debug, Clone)]
 pub struct BacktestOptions {

@@ -98,6 +98,21 @@ pub struct Corridor {
 }
 
 impl Corridor {
+    /// The corridor a reporting country's figure of `measure` with a
+    /// counterpart country describes: an entry comes from the counterpart.
+    pub fn of(measure: &FlowMeasure, reporter: &str, other: &str) -> Corridor {
+        let (origin, destination) = if measure.entry {
+            (other, reporter)
+        } else {
+            (reporter, other)
+        };
+        Corridor {
+            reporting_country: reporter.to_string(),
+            origin: origin.to_string(),
+            destination: destination.to_string(),
+        }
+    }
+
     pub fn is_total(&self) -> bool {
         self.origin == TOTAL || self.destination == TOTAL
     }
@@ -164,18 +179,9 @@ pub fn flows_from_cells<'a>(
         let Some(month) = parse_month(month) else {
             continue;
         };
-        let (origin, destination) = if measure.entry {
-            (other.clone(), reporter.clone())
-        } else {
-            (reporter.clone(), other.clone())
-        };
-        out.entry(Corridor {
-            reporting_country: reporter.clone(),
-            origin,
-            destination,
-        })
-        .or_default()
-        .insert(month, Figure { value, provisional });
+        out.entry(Corridor::of(measure, reporter, other))
+            .or_default()
+            .insert(month, Figure { value, provisional });
     }
     // A month without a crossing in a corridor is a count of zero, not a
     // gap: every series spans the whole period, and a filled month is as
@@ -229,19 +235,10 @@ pub fn flows_by_group(
         else {
             continue;
         };
-        let (origin, destination) = if measure.entry {
-            (other.clone(), reporter.clone())
-        } else {
-            (reporter.clone(), other.clone())
-        };
-        out.entry(Corridor {
-            reporting_country: reporter.clone(),
-            origin,
-            destination,
-        })
-        .or_default()
-        .entry(month)
-        .or_default()[g] += cell.value;
+        out.entry(Corridor::of(measure, reporter, other))
+            .or_default()
+            .entry(month)
+            .or_default()[g] += cell.value;
     }
     Ok(out)
 }

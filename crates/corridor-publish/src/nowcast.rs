@@ -81,55 +81,18 @@ fn note_file(e: &NowcastEntry) -> String {
     format!("nowcasts/{}.bias-note.md", e.name)
 }
 
-const COLUMNS: [&str; 13] = [
-    "reporting_country",
-    "origin",
-    "destination",
-    "period",
-    "horizon",
-    "estimate",
-    "lower80",
-    "upper80",
-    "lower95",
-    "upper95",
-    "model",
-    "signals",
-    "status",
-];
-
 /// Writes `nowcasts/<name>.csv` (whole persons) and its bias note. The
-/// protected administrative figure is not repeated: the release's tables
-/// hold it.
+/// administrative figure is not repeated: the release's tables hold the
+/// protected one.
 pub(crate) fn write(dir: &Path, e: &NowcastEntry) -> Result<(), PublishError> {
     let sub = dir.join("nowcasts");
     fs::create_dir_all(&sub).map_err(io(&sub))?;
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let err = |e: csv::Error| PublishError::Write(e.to_string());
-    w.write_record(COLUMNS).map_err(err)?;
-    let whole = |v: f64| format!("{}", v.round() as i64);
-    for r in &e.data().rows {
-        w.write_record([
-            r.reporting_country.as_str(),
-            &r.origin,
-            &r.destination,
-            &r.period,
-            &r.horizon.map(|h| h.to_string()).unwrap_or_default(),
-            &whole(r.estimate),
-            &whole(r.lower80),
-            &whole(r.upper80),
-            &whole(r.lower95),
-            &whole(r.upper95),
-            &r.model,
-            &r.signals,
-            "experimental",
-        ])
-        .map_err(err)?;
-    }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| PublishError::Write(e.to_string()))?;
+    let text = e
+        .data()
+        .to_csv(true, false)
+        .map_err(|err| PublishError::Write(err.to_string()))?;
     let path = dir.join(file(e));
-    fs::write(&path, bytes).map_err(io(&path))?;
+    fs::write(&path, text).map_err(io(&path))?;
     let path = dir.join(note_file(e));
     fs::write(
         &path,
@@ -146,6 +109,7 @@ pub(crate) fn resource(e: &NowcastEntry) -> Value {
         &e.title,
         &file(e),
         json!({"fields": [
+            text("measure", "the flow nowcast"),
             text("reporting_country", "the country whose records the flow comes from"),
             text("origin", "where the corridor starts; _T for all"),
             text("destination", "where it ends; _T for all"),
