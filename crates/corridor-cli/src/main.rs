@@ -275,6 +275,16 @@ fn main() -> std::process::ExitCode {
     quiet_on_broken_pipe();
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // A reader that closed the pipe (`| head`) is not an error of ours:
+        // end quietly, as the panic hook does for `println!`.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            std::process::ExitCode::from(141)
+        }
         Err(e) => {
             eprintln!("Error: {e}");
             let causes: Vec<String> = e.chain().skip(1).map(|c| c.to_string()).collect();

@@ -235,6 +235,34 @@ fn demo_builds_the_world_and_says_what_next() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--by is `corridor`"));
 
+    // A reader that stops early (`| head`) ends the command quietly with
+    // status 141 (the signals are megabytes: more than a pipe holds).
+    {
+        use std::io::Read;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_corridor"))
+            .args([
+                "sql",
+                "--workspace",
+                demo.join("workspace").to_str().expect("utf-8"),
+            ])
+            .args(["--format", "csv", "SELECT * FROM signals"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("corridor runs");
+        let mut first = [0u8; 16];
+        let mut out = child.stdout.take().expect("stdout");
+        out.read_exact(&mut first).expect("some output");
+        drop(out);
+        let done = child.wait_with_output().expect("it ends");
+        assert_eq!(done.status.code(), Some(141));
+        assert!(
+            done.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+    }
+
     // The budget the demo's publisher set, and what DP synthesis spent.
     let ws = demo.join("workspace");
     let ws = ws.to_str().expect("utf-8");
