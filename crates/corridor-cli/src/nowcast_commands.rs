@@ -138,12 +138,8 @@ fn summary(now: &Nowcast) -> String {
     out += &format!("  series: {models}\n");
     out +=
         "  country total        period    estimate   80 % interval      95 % interval      admin\n";
-    for r in now
-        .rows
-        .iter()
-        .filter(|r| r.origin == "_T" || r.destination == "_T")
-    {
-        let end = if r.origin == "_T" {
+    for r in now.rows.iter().filter(|r| r.is_total()) {
+        let end = if r.origin == corridor_stats::TOTAL {
             format!("all→{}", r.destination)
         } else {
             format!("{}→all", r.origin)

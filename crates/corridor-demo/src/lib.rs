@@ -257,13 +257,13 @@ fn analyse(
 /// Nowcasts the last quarter of departures from the signals with the
 /// administrative figures held back, and back-tests the last year.
 fn nowcast(world: &Path, ws: &Workspace, on_step: &mut dyn FnMut(Step)) -> Result<(), DemoError> {
-    use corridor_nowcast::series::{month_text, parse_month};
+    use corridor_nowcast::series::month_text;
     let mut opts = corridor_nowcast::Options::new("departures");
-    let now = corridor_nowcast::nowcast(ws, &opts).map_err(at("nowcasting"))?;
-    let last = parse_month(&now.origin).ok_or_else(|| DemoError {
-        step: "nowcasting".into(),
-        source: format!("bad origin {}", now.origin).into(),
-    })?;
+    let Some(last) =
+        corridor_nowcast::last_final_month(ws, &opts.measure).map_err(at("nowcasting"))?
+    else {
+        return Ok(());
+    };
     // The last full quarter the data hold.
     let quarter_end = last - (last.rem_euclid(12) + 1) % 3;
     opts.as_of = Some(quarter_end - 3);
@@ -271,7 +271,7 @@ fn nowcast(world: &Path, ws: &Workspace, on_step: &mut dyn FnMut(Step)) -> Resul
     let Some(busiest) = held_back
         .rows
         .iter()
-        .filter(|r| r.horizon == Some(1) && r.origin != "_T" && r.destination != "_T")
+        .filter(|r| r.horizon == Some(1) && !r.is_total())
         .max_by(|a, b| a.estimate.total_cmp(&b.estimate))
         .map(|r| {
             (

@@ -39,16 +39,6 @@ pub fn group_index(age_group: &str, sex: &str) -> Option<usize> {
     Some(age * 2 + sex)
 }
 
-/// The label of a group, e.g. `Y15T24 F`.
-pub fn group_label(g: usize) -> String {
-    let codes = AgeGrouping::Broad.codes();
-    format!(
-        "{} {}",
-        codes.get(g / 2).copied().unwrap_or("?"),
-        if g.is_multiple_of(2) { "F" } else { "M" }
-    )
-}
-
 /// A signal's coverage of one reporting country's flow, by group.
 #[derive(Debug, Clone, Serialize)]
 pub struct Coverage {
@@ -176,7 +166,6 @@ mod tests {
         let seen = 10.0 + 100.0 + 120.0 + 200.0 + 250.0 + 30.0 + 30.0;
         assert!((r[&7] - 1.25 * seen).abs() < 1e-6);
         assert_eq!(group_index("Y15T24", "M"), Some(3));
-        assert_eq!(group_label(3), "Y15T24 M");
         assert_eq!(group_index("Y15T24", "_U"), None);
     }
 }

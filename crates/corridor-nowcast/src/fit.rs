@@ -15,10 +15,7 @@ pub struct Fitted {
     /// Relative variances (level, slope, season), irregular = 1.
     pub q: Vec<f64>,
     pub loglik: f64,
-    pub sigma2: f64,
-    /// Observations in the likelihood.
-    pub n: usize,
-    /// Observations left out of it (the diffuse start).
+    /// Observations left out of the likelihood (the diffuse start).
     pub skip: usize,
 }
 
@@ -65,8 +62,6 @@ pub fn fit(
         spec,
         q,
         loglik: run.loglik,
-        sigma2: run.sigma2,
-        n: run.n,
         skip,
     }
 }

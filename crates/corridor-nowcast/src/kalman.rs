@@ -144,8 +144,6 @@ pub struct Run {
     pub loglik: f64,
     /// The irregular's variance, the scale of every other variance.
     pub sigma2: f64,
-    /// Observations in the likelihood.
-    pub n: usize,
     /// For every month from `keep_from` on: the predicted state's mean and
     /// covariance (before that month's observation), and Zₜ.
     pub kept: Vec<(DVector<f64>, DMatrix<f64>, DVector<f64>)>,
@@ -209,7 +207,6 @@ pub fn filter(
     Run {
         loglik,
         sigma2,
-        n,
         kept,
     }
 }

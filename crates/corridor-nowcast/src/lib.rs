@@ -15,16 +15,18 @@
 //! Nowcasts are experimental statistics computed inside the trust
 //! boundary: like any table they are protected before they are published.
 //!
-//! The API: [`nowcast`] with [`Options`] gives a [`Nowcast`] of [`Row`]s;
+//! The API: [`nowcast`] (or [`nowcast_from`] on given series, as a
+//! release does over a protected table) with [`Options`] gives a
+//! [`Nowcast`] of [`Row`]s; [`last_final_month`] its default origin;
 //! [`backtest`] with [`BacktestOptions`] gives a [`Backtest`] of
 //! [`Score`]s; errors are [`NowcastError`].
 
 pub mod bias;
-pub mod fit;
-pub mod kalman;
-pub mod model;
-pub mod note;
-pub mod reconcile;
+pub(crate) mod fit;
+pub(crate) mod kalman;
+pub(crate) mod model;
+pub(crate) mod note;
+pub(crate) mod reconcile;
 pub mod series;
 
 use std::collections::BTreeMap;
@@ -105,6 +107,13 @@ pub struct Row {
     pub signals: String,
 }
 
+impl Row {
+    /// A reporting country's total over its corridors.
+    pub fn is_total(&self) -> bool {
+        self.origin == TOTAL || self.destination == TOTAL
+    }
+}
+
 /// A nowcast of every corridor of a measure.
 #[derive(Debug, Clone, Serialize)]
 pub struct Nowcast {
@@ -176,15 +185,7 @@ impl Inputs {
 
     /// The last month final in every series, at most `as_of`.
     pub fn origin(&self, as_of: Option<Month>) -> Option<Month> {
-        self.figures
-            .values()
-            .filter_map(|f| {
-                f.iter()
-                    .filter(|(m, v)| !v.provisional && as_of.is_none_or(|a| **m <= a))
-                    .map(|(m, _)| *m)
-                    .next_back()
-            })
-            .max()
+        origin_of(&self.figures, as_of)
     }
 
     /// The signals' coverage by group, from what was final at `as_of`.
@@ -237,7 +238,7 @@ impl Inputs {
         }
         out.into_iter()
             .map(|(kind, v)| {
-                let index = kind == "search_interest";
+                let index = series::is_index(&kind);
                 let values = v
                     .into_iter()
                     .map(|(m, (s, n))| (m, if index { s / n } else { s }))
@@ -254,6 +255,29 @@ pub fn nowcast(ws: &Workspace, opts: &Options) -> Result<Nowcast, NowcastError> 
     check(opts)?;
     let inputs = Inputs::read(ws, &opts.measure)?;
     run(&inputs, opts)
+}
+
+/// The last month whose `measure` figure is final in some corridor: the
+/// origin a nowcast without `as_of` starts from.
+pub fn last_final_month(ws: &Workspace, measure: &str) -> Result<Option<Month>, NowcastError> {
+    let measure = series::flow_measure(measure)?;
+    Ok(origin_of(&series::flows(ws, measure)?, None))
+}
+
+/// The last month final in some series, at most `as_of`.
+fn origin_of(
+    figures: &BTreeMap<Corridor, BTreeMap<Month, Figure>>,
+    as_of: Option<Month>,
+) -> Option<Month> {
+    figures
+        .values()
+        .filter_map(|f| {
+            f.iter()
+                .filter(|(m, v)| !v.provisional && as_of.is_none_or(|a| **m <= a))
+                .map(|(m, _)| *m)
+                .next_back()
+        })
+        .max()
 }
 
 /// Nowcasts from series given, not read from a workspace: `figures` by
@@ -548,8 +572,11 @@ pub fn backtest(
     let corridors: Vec<&Corridor> = inputs.figures.keys().filter(|c| !c.is_total()).collect();
     let h = opts.horizon;
     // What was known of the signals' coverage at each origin.
-    let coverage: BTreeMap<Month, Vec<bias::Coverage>> =
-        (bt.from..=bt.to).map(|o| (o, inputs.coverage(o))).collect();
+    let coverage: BTreeMap<Month, Vec<bias::Coverage>> = if opts.reweight {
+        (bt.from..=bt.to).map(|o| (o, inputs.coverage(o))).collect()
+    } else {
+        BTreeMap::new()
+    };
     // (method, horizon) → (Σ ape, n ape, Σ scaled error, n, in 80, in 95, n scored)
     type Acc = [f64; 7];
     let per_series: Vec<BTreeMap<(usize, usize), Acc>> = corridors
@@ -568,7 +595,7 @@ pub fn backtest(
                 if known.len() < model::MIN_MONTHS {
                     continue;
                 }
-                let cov = opts.reweight.then(|| coverage[&origin].as_slice());
+                let cov = coverage.get(&origin).map(Vec::as_slice);
                 let visible: Vec<(String, BTreeMap<Month, f64>)> = inputs
                     .candidates(c, cov)
                     .into_iter()
@@ -592,7 +619,7 @@ pub fn backtest(
                 };
                 let (with, without) =
                     model::predict_both(&known, origin, &visible, &so, start.as_ref());
-                start = model::start_of(&without);
+                start = without.start.clone();
                 for (method, p) in [(0, &with), (1, &without)] {
                     for i in 0..h {
                         let Some(truth) = all.get(&(origin + 1 + i as i32)) else {

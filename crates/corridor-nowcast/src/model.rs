@@ -48,8 +48,9 @@ pub struct Prediction {
     pub used: Vec<Used>,
     /// `local level`, `local linear trend`, `+ seasonal`, or `fallback`.
     pub model: String,
-    /// The fitted variances, to start the next fit (back-tests) from.
-    pub start: Vec<f64>,
+    /// The model without signals and its log variances, to start the next
+    /// origin's fit from (back-tests); None for the fallback.
+    pub start: Option<(Spec, Vec<f64>)>,
 }
 
 impl Prediction {
@@ -245,7 +246,7 @@ pub fn predict_both(
         cov,
         used: used.into_iter().map(|(u, _)| u).collect(),
         model: label(&current.spec),
-        start: base_fit.log_q(),
+        start: Some((base_fit.spec, base_fit.log_q())),
     };
     let without = if with.used.is_empty() {
         with.clone()
@@ -257,25 +258,10 @@ pub fn predict_both(
             cov,
             used: Vec::new(),
             model: label(&base_fit.spec),
-            start: base_fit.log_q(),
+            start: Some((base_fit.spec, base_fit.log_q())),
         }
     };
     (with, without)
-}
-
-/// The spec and variances a prediction's model was fitted with.
-pub fn start_of(p: &Prediction) -> Option<(Spec, Vec<f64>)> {
-    if p.model == "fallback" {
-        return None;
-    }
-    Some((
-        Spec {
-            trend: p.model.starts_with("local linear"),
-            seasonal: p.model.contains("seasonal"),
-            regressors: 0,
-        },
-        p.start.clone(),
-    ))
 }
 
 /// The compared model sees the same months as the model with the signal.
@@ -399,7 +385,7 @@ fn fallback(known: &[(Month, f64)], months: Vec<Month>) -> Prediction {
         cov: DMatrix::identity(h, h) * var,
         used: Vec::new(),
         model: "fallback".into(),
-        start: Vec::new(),
+        start: None,
     }
 }
 

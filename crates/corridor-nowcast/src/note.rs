@@ -70,7 +70,7 @@ pub(crate) fn bias_note(
             out,
             "\n**{kind}** was kept as a regressor in {n} of {series} corridors ({lags}; lag 1 means the signal leads the flow by a month)."
         );
-        if *kind == "search_interest" {
+        if crate::series::is_index(kind) {
             let _ = writeln!(
                 out,
                 "Search interest is an index (0–100, rebased per query), not a count of people: it says when interest rises, not how many move, and people who search are not necessarily those who travel. Its coefficient is estimated on each corridor's own history."

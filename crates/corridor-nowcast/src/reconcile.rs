@@ -136,7 +136,7 @@ mod tests {
             cov: DMatrix::identity(h, h) * sd * sd,
             used: Vec::new(),
             model: "test".into(),
-            start: Vec::new(),
+            start: None,
         }
     }
 

@@ -258,7 +258,7 @@ pub fn signal_parts(
     let sql = "SELECT signal, origin_country, destination_country, \
                to_char(period_start, '%Y-%m') AS month, age_group, sex, SUM(value) AS value \
                FROM signals WHERE sex IS NOT NULL AND age_group IS NOT NULL \
-               AND signal <> 'search_interest' GROUP BY 1, 2, 3, 4, 5, 6";
+               GROUP BY 1, 2, 3, 4, 5, 6";
     for b in &ws.sql(sql)? {
         let texts: Vec<Vec<Option<String>>> = (0..6)
             .map(|i| text_column(b.column(i)))
@@ -274,6 +274,9 @@ pub fn signal_parts(
             let (Some(m), Some(g)) = (parse_month(m), crate::bias::group_index(a, s)) else {
                 continue;
             };
+            if is_index(k) {
+                continue;
+            }
             out.entry((k.to_string(), o.to_string(), d.to_string()))
                 .or_default()
                 .entry(m)
@@ -302,6 +305,12 @@ fn number_column(a: &dyn Array) -> Result<Vec<f64>, NowcastError> {
     Ok((0..a.len())
         .map(|r| if a.is_null(r) { 0.0 } else { a.value(r) })
         .collect())
+}
+
+/// Signals that are indices (0–100, rebased per query), not counts of
+/// people: averaged over queries, never summed or re-weighted.
+pub fn is_index(kind: &str) -> bool {
+    kind == "search_interest"
 }
 
 /// A signal's monthly values by kind and corridor (origin, destination).
@@ -348,7 +357,7 @@ pub fn signals(ws: &Workspace) -> Result<Signals, NowcastError> {
     }
     let mut out = Signals::new();
     for ((kind, o, d, m), [total, n, parts]) in acc {
-        let v = if kind == "search_interest" {
+        let v = if is_index(&kind) {
             if n > 0.0 { total / n } else { parts }
         } else if n > 0.0 {
             total
