@@ -54,7 +54,8 @@ pub struct PeriodNowcast {
 }
 
 /// Quarters and years that hold a nowcast month: known final months plus
-/// the joint draws of the predicted ones (shifted by `adjust`).
+/// the joint draws of the predicted ones (shifted by `adjust`). A period
+/// with a month that is neither is left out.
 pub fn periods(
     p: &Prediction,
     adjust: &[f64],
@@ -98,11 +99,16 @@ pub fn periods(
             .iter()
             .filter_map(|m| p.months.iter().position(|x| x == m))
             .collect();
-        let fixed: f64 = months
+        // A period with a month neither final nor nowcast (a year whose
+        // December lies beyond the horizon) has no total to give.
+        let Some(fixed) = months
             .iter()
             .filter(|m| !p.months.contains(m))
-            .filter_map(|m| known.get(m))
-            .sum();
+            .map(|m| known.get(m))
+            .sum::<Option<f64>>()
+        else {
+            continue;
+        };
         let mut sums: Vec<f64> = draws
             .iter()
             .map(|d| fixed + idx.iter().map(|&i| d[i]).sum::<f64>())
@@ -165,7 +171,12 @@ mod tests {
         assert!((q1.estimate - 220.0).abs() < 3.0, "{q1:?}");
         assert!(q1.lower95 < q1.estimate && q1.estimate < q1.upper95);
         assert_eq!(q1.nowcast_months, 1);
-        let y = out.iter().find(|o| o.period == "2000").expect("year");
-        assert!((y.estimate - q1.estimate).abs() < 3.0);
+        // The rest of 2000 is neither final nor nowcast: no year total.
+        assert!(out.iter().all(|o| o.period != "2000"), "{out:?}");
+        let year: BTreeMap<Month, f64> = (24_000..24_011).map(|m| (m, 10.0)).collect();
+        let dec = flat(100.0, 0.01, vec![24_011]);
+        let y = periods(&dec, &[0.0], &year, 1);
+        let y = y.iter().find(|o| o.period == "2000").expect("year");
+        assert!((y.estimate - 210.0).abs() < 3.0, "{y:?}");
     }
 }
